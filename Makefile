@@ -1,0 +1,104 @@
+# luann: a deep learning engine with a C core and Lua 5.4 as its language.
+# `make` builds $(B)/luann (the executable), $(B)/luann.so (the Lua module),
+# $(B)/libluann.a and $(B)/libluann.so (for host programs); `make test` runs
+# every spec. See README.md.
+
+# ---- settings -------------------------------------------------------------
+PREFIX ?= /usr/local
+# OPENCL=0 builds without the OpenCL backend
+OPENCL ?= 1
+CC ?= cc
+LUA ?= lua5.4
+OPT ?= -O2
+# the build folder (parallel work and sanitizer builds use others)
+B ?= build
+
+WARN = -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wno-missing-field-initializers
+CFLAGS = -std=gnu11 $(OPT) -g -fPIC -fopenmp $(WARN) \
+         -Icore -Ibindings -I$(B)/gen $(shell pkg-config --cflags lua5.4) \
+         -DCL_TARGET_OPENCL_VERSION=120 $(EXTRA_CFLAGS)
+LDLIBS = -lblis -lz -lm -fopenmp
+LUA_LIBS = $(shell pkg-config --libs lua5.4)
+
+ifeq ($(strip $(OPENCL)),1)
+CFLAGS += -DLN_WITH_OPENCL
+LDLIBS += -lclblast -lOpenCL
+endif
+
+# ---- sources, one list per layer ------------------------------------------
+CORE_SRC := $(wildcard core/*.c)
+ifneq ($(strip $(OPENCL)),1)
+CORE_SRC := $(filter-out core/ocl_%.c core/backend_opencl.c,$(CORE_SRC))
+endif
+BIND_SRC := $(filter-out bindings/main.c,$(wildcard bindings/*.c))
+LUA_SRC := $(shell find lua -name '*.lua' | sort)
+CL_SRC := $(wildcard kernels/*.cl)
+
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+BIND_OBJ := $(BIND_SRC:%.c=$(B)/%.o)
+GEN_OBJ := $(B)/gen/lua_modules.o $(B)/gen/cl_kernels.o
+LIB_OBJ := $(CORE_OBJ) $(BIND_OBJ) $(GEN_OBJ)
+
+all: $(B)/luann $(B)/luann.so $(B)/libluann.a $(B)/libluann.so \
+     $(B)/luann.pc
+
+$(B)/%.o: %.c | $(B)/gen/lua_modules.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/gen/lua_modules.c: $(LUA_SRC) bindings/embed.lua
+	@mkdir -p $(B)/gen
+	$(LUA) bindings/embed.lua $@ ln_lua_modules lua/ .lua $(LUA_SRC)
+
+$(B)/gen/cl_kernels.c: $(CL_SRC) bindings/embed.lua
+	@mkdir -p $(B)/gen
+	$(LUA) bindings/embed.lua $@ ln_cl_kernels kernels/ .cl $(CL_SRC)
+
+$(B)/libluann.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/libluann.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+# The Lua module: the same objects; Lua's symbols come from the host.
+$(B)/luann.so: $(B)/libluann.so
+	cp $< $@
+
+$(B)/luann: $(B)/bindings/main.o $(B)/libluann.a
+	$(CC) -o $@ $^ $(LDLIBS) $(LUA_LIBS) -lreadline -Wl,-E
+
+$(B)/luann.pc: Makefile
+	@mkdir -p build
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: luann\nDescription: deep learning engine with a Lua 5.4 face\nVersion: 0.1.0\nRequires.private: lua5.4\nCflags: -I$${includedir}/luann\nLibs: -L$${libdir} -lluann\nLibs.private: %s\n' \
+	  '$(PREFIX)' '$(LDLIBS)' > $@
+
+# ---- tests ------------------------------------------------------------------
+BUSTED = $(LUA) /usr/bin/busted
+
+test: all
+	$(MAKE) -C examples/embed LUANN=$(CURDIR) B=$(abspath $(B))
+	LUANN_BUILD=$(B) $(BUSTED)
+
+# ---- install ----------------------------------------------------------------
+LUA_VERSION = 5.4
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/luann \
+	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION) \
+	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)
+	install -m 755 $(B)/luann $(DESTDIR)$(PREFIX)/bin/luann
+	install -m 644 $(B)/libluann.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libluann.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/luann.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so
+	install -m 644 core/luann_core.h bindings/luann.h $(DESTDIR)$(PREFIX)/include/luann/
+	install -m 644 $(B)/luann.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	cd lua && find luann -name '*.lua' -exec install -D -m 644 {} \
+	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/{} \;
+
+clean:
+	rm -rf build
+
+.PHONY: all test install clean
+-include $(LIB_OBJ:.o=.d) $(B)/bindings/main.d

@@ -1,0 +1,147 @@
+/*
+** lautograd.c: autograd from Lua: backward, requires_grad_, grad mode,
+** and custom ops whose backward is a Lua function (luann.autograd.Function
+** in lua/luann/autograd.lua builds on _record_function).
+*/
+#include <stdlib.h>
+
+#include "autograd.h"
+#include "lbase.h"
+
+/* The state running backward, for Lua-defined backward functions: they
+** are called from inside ln_backward, on the thread that called it. */
+static _Thread_local lua_State *backward_state;
+
+/* t:backward([grad], [{retain_graph = bool}]) */
+static int t_backward(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  ln_tensor *grad = lnb_test(L, 2);
+  int opts = grad ? 3 : 2;
+  if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
+    return luaL_typeerror(L, 2, "tensor or options table");
+  bool retain = false;
+  if (lua_istable(L, opts)) {
+    lua_getfield(L, opts, "retain_graph");
+    retain = lua_toboolean(L, -1);
+  }
+  lua_State *outer = backward_state;
+  backward_state = L;
+  int rc = ln_backward(t, grad, retain);
+  backward_state = outer;
+  return rc == LN_OK ? 0 : lnb_error(L);
+}
+
+static int t_requires_grad_(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  bool on = lua_isnone(L, 2) ? true : lua_toboolean(L, 2);
+  if (ln_set_requires_grad(t, on) != LN_OK) return lnb_error(L);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int t_retain_grad(lua_State *L) {
+  if (ln_retain_grad(lnb_check(L, 1)) != LN_OK) return lnb_error(L);
+  return 0;
+}
+
+/* set_grad_enabled(on) returns the previous setting. */
+static int l_set_grad_enabled(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, ln_set_grad_enabled(lua_toboolean(L, 1)));
+  return 1;
+}
+
+static int l_is_grad_enabled(lua_State *L) {
+  lua_pushboolean(L, ln_grad_enabled());
+  return 1;
+}
+
+/* ---- custom ops ----------------------------------------------------------- */
+
+typedef struct lua_fn {
+  lua_State *L;
+  int ref; /* the backward closure in the registry */
+} lua_fn;
+
+static void lua_fn_free(void *p) {
+  lua_fn *f = p;
+  luaL_unref(f->L, LUA_REGISTRYINDEX, f->ref);
+  free(f);
+}
+
+/* Calls the Lua closure with gout; it returns one gradient (or nil) per
+** input. Errors become core errors: no longjmp crosses the engine. */
+static int lua_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  lua_fn *f = n->ctx;
+  lua_State *L = backward_state ? backward_state : f->L;
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+  luann_push_tensor(L, ln_tensor_retain(gout));
+  if (lua_pcall(L, 1, n->ninputs, 0) != LUA_OK) {
+    ln_error("%s: %s", n->name, lua_tostring(L, -1));
+    lua_settop(L, top);
+    return LN_ERR;
+  }
+  int rc = LN_OK;
+  for (int i = 0; i < n->ninputs; i++) {
+    int idx = top + 1 + i;
+    if (lua_isnil(L, idx)) continue;
+    ln_tensor *g = lnb_test(L, idx);
+    if (!g) {
+      rc = ln_error("%s: backward returned a %s for input %d, expected a "
+                    "tensor or nil", n->name, luaL_typename(L, idx), i + 1);
+      break;
+    }
+    if (ln_node_needs_grad(n, i)) gin[i] = ln_tensor_retain(g);
+  }
+  lua_settop(L, top);
+  return rc;
+}
+
+/* _record_function(out, name, backward_closure, input1, ...): gives out a
+** node whose backward calls the closure. Returns out. */
+static int l_record_function(lua_State *L) {
+  ln_tensor *out = lnb_check(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  int n = lua_gettop(L) - 3;
+  luaL_argcheck(L, n <= LN_NODE_MAX_INPUTS, 4 + LN_NODE_MAX_INPUTS,
+                "custom functions take at most 4 tensor inputs");
+  ln_tensor *inputs[LN_NODE_MAX_INPUTS];
+  for (int i = 0; i < n; i++) inputs[i] = lnb_test(L, 4 + i);
+  if (!ln_any_requires_grad(n, inputs)) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  if (out->grad_fn || out->requires_grad)
+    return luaL_error(L, "Function: forward must return a new tensor without "
+                      "history (it runs under no_grad)");
+  lua_fn *f = malloc(sizeof *f);
+  if (!f) return luaL_error(L, "out of memory");
+  lua_pushvalue(L, 3);
+  f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  f->L = L;
+  lua_pushstring(L, name); /* keep the name alive with the function's table */
+  lua_setfield(L, LUA_REGISTRYINDEX, name);
+  lua_getfield(L, LUA_REGISTRYINDEX, name);
+  const char *kept = lua_tostring(L, -1);
+  ln_node *node = ln_record(out, kept, lua_backward, n, inputs);
+  if (!node) {
+    lua_fn_free(f);
+    return luaL_error(L, "Function: out of memory recording history");
+  }
+  node->ctx = f;
+  node->ctx_free = lua_fn_free;
+  lua_settop(L, 1);
+  return 1;
+}
+
+const lnb_reg lnb_autograd[] = {
+  {"backward", t_backward, LNB_BOTH},
+  {"requires_grad_", t_requires_grad_, LNB_METHOD},
+  {"retain_grad", t_retain_grad, LNB_METHOD},
+  {"set_grad_enabled", l_set_grad_enabled, LNB_FUNCTION},
+  {"is_grad_enabled", l_is_grad_enabled, LNB_FUNCTION},
+  {"_record_function", l_record_function, LNB_FUNCTION},
+  {NULL, NULL, 0},
+};

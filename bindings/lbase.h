@@ -1,0 +1,94 @@
+/*
+** lbase.h: what the binding files share (internal).
+**
+** Each bindings/l*.c file binds one op family and exports a
+** `const lnb_reg lnb_<family>[]` list ending in {NULL}; ltensor.c puts
+** every list into the module table and/or the tensor methods (see
+** lnb_families in lmodule.c). Functions follow PyTorch's names; dims and
+** indices seen by Lua are 1-based (negative from the end) and converted
+** here, never in the core.
+*/
+#ifndef LUANN_LBASE_H
+#define LUANN_LBASE_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "luann.h"
+
+#define LNB_TENSOR "luann.Tensor"
+
+/* Where a function goes: luann.f(t, ...), t:f(...), or both. */
+enum { LNB_FUNCTION = 1, LNB_METHOD = 2, LNB_BOTH = 3 };
+
+typedef struct lnb_reg {
+  const char *name;
+  lua_CFunction fn;
+  int where;
+} lnb_reg;
+
+/* The tensor at idx (raises "bad argument #idx to 'f' (tensor expected,
+** got X)"); a closed tensor raises too. */
+ln_tensor *lnb_check(lua_State *L, int idx);
+/* NULL when idx is not a tensor. */
+ln_tensor *lnb_test(lua_State *L, int idx);
+/* A tensor from idx: a tensor as is (retained), a number as a 0-dim tensor
+** of dtype `like` (or float32), a boolean as bool. New reference. */
+ln_tensor *lnb_check_operand(lua_State *L, int idx, ln_dtype like);
+/* Pushes a new reference from the core; NULL raises the core's error as
+** "fname: message" (the message usually names the op already). */
+int lnb_push(lua_State *L, ln_tensor *t);
+/* Raises the core's last error message. */
+int lnb_error(lua_State *L);
+/* A 1-based (or negative) Lua dim at idx into a 0-based-or-negative core
+** dim: 1 -> 0, -1 -> -1; 0 raises. */
+int lnb_check_dim(lua_State *L, int idx);
+int lnb_opt_dim(lua_State *L, int idx, int def);
+/* A dim given to the core converted back for messages. */
+/* Reads sizes either as varargs (idx..top numbers) or one table at idx.
+** Returns ndim. A trailing options table or string is not read. */
+int lnb_check_shape(lua_State *L, int idx, int64_t *shape);
+/* dtype from a string at idx ("float32", ...); def when none. */
+ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def);
+/* Options table at idx (may be absent): dtype, device, requires_grad. */
+typedef struct lnb_options {
+  ln_dtype dtype;
+  ln_device device;
+  bool requires_grad;
+} lnb_options;
+void lnb_read_options(lua_State *L, int idx, lnb_options *o);
+/* Turns 1-based int64 index tensors from Lua into 0-based ones (new ref),
+** and 0-based results into 1-based ones for Lua. */
+ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index);
+ln_tensor *lnb_index_to_lua(ln_tensor *index);
+/* Tells the Lua collector about tensor memory (called on every push). */
+void lnb_account(lua_State *L);
+
+/* Set-up and shared pieces of ltensor.c, lcreate.c, lformat.c. */
+void lnb_create_tensor_meta(lua_State *L, int methods);
+void lnb_create_generator_meta(lua_State *L);
+ln_device lnb_default_device(void);
+int lnb_tostring(lua_State *L);
+
+/* The families (one per binding file). */
+extern const lnb_reg lnb_tensor_methods[];   /* ltensor.c */
+extern const lnb_reg lnb_creation[];         /* lcreate.c */
+extern const lnb_reg lnb_views[];            /* lview.c */
+extern const lnb_reg lnb_pointwise[];        /* lpointwise.c */
+extern const lnb_reg lnb_reductions[];       /* lreduce.c */
+extern const lnb_reg lnb_linalg[];           /* llinalg.c */
+extern const lnb_reg lnb_indexing[];         /* lindex.c */
+extern const lnb_reg lnb_autograd[];         /* lautograd.c */
+extern const lnb_reg lnb_nn[];               /* lnn.c: fused losses, optim */
+extern const lnb_reg lnb_io[];               /* lio.c: IDX, checkpoints */
+extern const lnb_reg lnb_device[];           /* ldevice.c */
+
+/* lpointwise.c: for metamethods */
+int lnb_add(lua_State *L);
+int lnb_sub(lua_State *L);
+int lnb_mul(lua_State *L);
+int lnb_div(lua_State *L);
+int lnb_pow(lua_State *L);
+int lnb_neg(lua_State *L);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+** ldevice.c: devices seen from Lua.
+**   luann.device([spec])       -> "cpu" or "opencl:N", checked (the default
+**                                 device without an argument)
+**   luann.opencl.devices()     -> {{device=, name=, platform=, vendor=,
+**                                 version=, type=, memory=, max_alloc=,
+**                                 local_memory=, compute_units=,
+**                                 max_work_group_size=, fp64=}, ...}
+**   luann.opencl.is_available(), luann.opencl.memory([spec]) ->
+**   {allocated=, cached=} bytes of the buffer pool, empty_cache([spec]),
+**   synchronize([spec]) (waits for the device's queue: for timing)
+** luann.opencl is made by _opencl_module (lua/luann/init.lua), which also
+** reads LUANN_DEVICE. A build without OpenCL lists no devices.
+*/
+#include <string.h>
+
+#include "lbase.h"
+#ifdef LN_WITH_OPENCL
+#include "ocl.h"
+#endif
+
+/* Whether spec names the OpenCL backend ("opencl" or "opencl:N"). */
+static bool is_opencl(const char *spec) {
+  return strncmp(spec, "opencl", 6) == 0 && (spec[6] == '\0' || spec[6] == ':');
+}
+
+/* The device spec names; with OpenCL, its context is made now so that a
+** broken driver shows here rather than in the first op. */
+static ln_device check_device(lua_State *L, const char *spec) {
+  ln_device d;
+#ifdef LN_WITH_OPENCL
+  if (is_opencl(spec) && ln_opencl_device_count() == 0)
+    luaL_error(L, "no OpenCL device found");
+#endif
+  if (ln_device_parse(spec, &d) != LN_OK) lnb_error(L);
+#ifdef LN_WITH_OPENCL
+  if (d.backend == &ln_backend_opencl && !ocl_device_get(d.index)) lnb_error(L);
+#endif
+  return d;
+}
+
+static int l_device(lua_State *L) {
+  ln_device d = lua_isnoneornil(L, 1) ? lnb_default_device()
+                                       : check_device(L, luaL_checkstring(L, 1));
+  char buf[32];
+  ln_device_name(d, buf, sizeof buf);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+#ifdef LN_WITH_OPENCL
+
+static const char *type_name(cl_device_type t) {
+  if (t & CL_DEVICE_TYPE_GPU) return "gpu";
+  if (t & CL_DEVICE_TYPE_ACCELERATOR) return "accelerator";
+  if (t & CL_DEVICE_TYPE_CPU) return "cpu";
+  return "other";
+}
+
+static void set_string(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_integer(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void push_info(lua_State *L, const ocl_device *d) {
+  char spec[32];
+  snprintf(spec, sizeof spec, "opencl:%d", d->index);
+  lua_createtable(L, 0, 12);
+  set_string(L, "device", spec);
+  set_string(L, "name", d->name);
+  set_string(L, "platform", d->platform_name);
+  set_string(L, "vendor", d->vendor);
+  set_string(L, "version", d->version);
+  set_string(L, "type", type_name(d->type));
+  set_integer(L, "memory", (lua_Integer)d->global_mem);
+  set_integer(L, "max_alloc", (lua_Integer)d->max_alloc);
+  set_integer(L, "local_memory", (lua_Integer)d->local_mem);
+  set_integer(L, "compute_units", (lua_Integer)d->compute_units);
+  set_integer(L, "max_work_group_size", (lua_Integer)d->max_wg);
+  lua_pushboolean(L, d->fp64);
+  lua_setfield(L, -2, "fp64");
+}
+
+static int l_devices(lua_State *L) {
+  int n = ln_opencl_device_count();
+  if (n < 0) return lnb_error(L);
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    push_info(L, ocl_device_info(i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static int l_is_available(lua_State *L) {
+  lua_pushboolean(L, ln_opencl_device_count() > 0);
+  return 1;
+}
+
+/* The OpenCL device at idx ("opencl:N"; "opencl:0" when absent). */
+static ocl_device *opt_opencl(lua_State *L, int idx) {
+  const char *spec = luaL_optstring(L, idx, "opencl");
+  ln_device d = check_device(L, spec);
+  luaL_argcheck(L, d.backend == &ln_backend_opencl, idx,
+                "an OpenCL device expected");
+  return ocl_device_get(d.index);
+}
+
+static int l_memory(lua_State *L) {
+  size_t in_use, cached;
+  ocl_pool_stats(opt_opencl(L, 1), &in_use, &cached);
+  lua_createtable(L, 0, 2);
+  set_integer(L, "allocated", (lua_Integer)in_use);
+  set_integer(L, "cached", (lua_Integer)cached);
+  return 1;
+}
+
+static int l_empty_cache(lua_State *L) {
+  ocl_pool_trim(opt_opencl(L, 1));
+  return 0;
+}
+
+static int l_synchronize(lua_State *L) {
+  ocl_device *d = opt_opencl(L, 1);
+  cl_int st = clFinish(d->queue);
+  if (st != CL_SUCCESS) {
+    ocl_fail(st, "clFinish");
+    return lnb_error(L);
+  }
+  if (ocl_flag_check(d) != LN_OK) return lnb_error(L);
+  return 0;
+}
+
+#else /* a build without OpenCL: no devices */
+
+static int l_devices(lua_State *L) {
+  lua_newtable(L);
+  return 1;
+}
+
+static int l_is_available(lua_State *L) {
+  lua_pushboolean(L, 0);
+  return 1;
+}
+
+static int l_no_opencl(lua_State *L) {
+  return luaL_error(L, "this build of luann has no OpenCL (make OPENCL=1)");
+}
+#define l_memory l_no_opencl
+#define l_empty_cache l_no_opencl
+#define l_synchronize l_no_opencl
+
+#endif
+
+static const luaL_Reg opencl_functions[] = {
+  {"devices", l_devices},
+  {"is_available", l_is_available},
+  {"memory", l_memory},
+  {"empty_cache", l_empty_cache},
+  {"synchronize", l_synchronize},
+  {NULL, NULL},
+};
+
+/* The luann.opencl table. */
+static int l_opencl_module(lua_State *L) {
+  luaL_newlib(L, opencl_functions);
+  return 1;
+}
+
+const lnb_reg lnb_device[] = {
+  {"device", l_device, LNB_FUNCTION},
+  {"_opencl_module", l_opencl_module, LNB_FUNCTION},
+  {NULL, NULL, 0},
+};

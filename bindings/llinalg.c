@@ -1,0 +1,87 @@
+/*
+** llinalg.c: matrix products from Lua: matmul (Lua has no `@`, so
+** luann.matmul(a, b) or a:matmul(b)), mm, bmm, addmm, dot, outer,
+** linear, and the CPU thread count (set_num_threads, get_num_threads).
+*/
+#include "lbase.h"
+
+static int l_matmul(lua_State *L) {
+  ln_tensor *a = lnb_check(L, 1), *b = lnb_check(L, 2);
+  return lnb_push(L, ln_matmul(a, b));
+}
+
+static int l_mm(lua_State *L) {
+  ln_tensor *a = lnb_check(L, 1), *b = lnb_check(L, 2);
+  return lnb_push(L, ln_mm(a, b));
+}
+
+static int l_bmm(lua_State *L) {
+  ln_tensor *a = lnb_check(L, 1), *b = lnb_check(L, 2);
+  return lnb_push(L, ln_bmm(a, b));
+}
+
+static int l_dot(lua_State *L) {
+  ln_tensor *a = lnb_check(L, 1), *b = lnb_check(L, 2);
+  return lnb_push(L, ln_dot(a, b));
+}
+
+static int l_outer(lua_State *L) {
+  ln_tensor *a = lnb_check(L, 1), *b = lnb_check(L, 2);
+  return lnb_push(L, ln_outer(a, b));
+}
+
+/* A number field of the options table at idx, def when absent. */
+static double opt_field(lua_State *L, int idx, const char *key, double def) {
+  if (lua_isnoneornil(L, idx)) return def;
+  lua_getfield(L, idx, key);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (!lua_isnumber(L, -1))
+    return luaL_error(L, "addmm: option '%s' must be a number, got %s", key,
+                      luaL_typename(L, -1));
+  double v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* addmm(c, a, b, {beta = 1, alpha = 1}) = beta * c + alpha * (a @ b) */
+static int l_addmm(lua_State *L) {
+  ln_tensor *c = lnb_check(L, 1), *a = lnb_check(L, 2), *b = lnb_check(L, 3);
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  double beta = opt_field(L, 4, "beta", 1), alpha = opt_field(L, 4, "alpha", 1);
+  return lnb_push(L, ln_addmm(c, a, b, beta, alpha));
+}
+
+/* linear(x, w [, bias]) = x @ w^T + bias, as nn.Linear computes it. */
+static int l_linear(lua_State *L) {
+  ln_tensor *x = lnb_check(L, 1), *w = lnb_check(L, 2), *bias = NULL;
+  if (!lua_isnoneornil(L, 3)) bias = lnb_check(L, 3);
+  return lnb_push(L, ln_linear(x, w, bias));
+}
+
+static int l_set_num_threads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 4096, 1, "expected a thread count from 1 to 4096");
+  ln_set_num_threads((int)n);
+  return 0;
+}
+
+static int l_get_num_threads(lua_State *L) {
+  lua_pushinteger(L, ln_get_num_threads());
+  return 1;
+}
+
+const lnb_reg lnb_linalg[] = {
+  {"matmul", l_matmul, LNB_BOTH},
+  {"mm", l_mm, LNB_BOTH},
+  {"bmm", l_bmm, LNB_BOTH},
+  {"addmm", l_addmm, LNB_BOTH},
+  {"dot", l_dot, LNB_BOTH},
+  {"outer", l_outer, LNB_BOTH},
+  {"linear", l_linear, LNB_FUNCTION},
+  {"set_num_threads", l_set_num_threads, LNB_FUNCTION},
+  {"get_num_threads", l_get_num_threads, LNB_FUNCTION},
+  {NULL, NULL, 0},
+};

@@ -1,0 +1,226 @@
+/*
+** lreduce.c: reductions for Lua, as luann.f(t, ...) and t:f(...):
+**   sum, mean, prod, logsumexp, any, all, amax, amin (t, [dims], [keepdim])
+**     dims: nil (every element), a dim, or a table of dims;
+**   max, min (t) -> 0-dim tensor; (t, dim, [keepdim]) -> values, indices;
+**     (t, other_tensor) -> elementwise maximum/minimum;
+**   argmax, argmin (t, [dim], [keepdim]) -> int64 indices (1-based);
+**   var, std (t, [dim], [keepdim], [{correction = 1} | {unbiased = true}])
+**     or (t, unbiased_boolean);
+**   norm (t, [p = 2 | math.huge | -math.huge | "fro"], [dim], [keepdim]);
+**   softmax, log_softmax (t, dim).
+** Dims are 1-based, negatives count from the end; a 0-dim tensor takes
+** dim 1 or -1. Indices handed to Lua are 1-based.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "lbase.h"
+
+/* ---- arguments ----------------------------------------------------------- */
+
+/* A Lua dim d for t, 0-based; raises naming fname when out of range. */
+static int wrap_dim(lua_State *L, int d, const ln_tensor *t, const char *fname) {
+  int n = t->ndim ? t->ndim : 1;
+  if (d < -n || d >= n) /* d is already 0-based or negative */
+    luaL_error(L, "%s: dim %d out of range for a tensor of %d dims", fname,
+               d >= 0 ? d + 1 : d, t->ndim);
+  return d < 0 ? d + n : d;
+}
+
+static int check_dim(lua_State *L, int idx, const ln_tensor *t,
+                     const char *fname) {
+  return wrap_dim(L, lnb_check_dim(L, idx), t, fname);
+}
+
+/* Dims at idx: nil or none (every element: returns 0), a number, or a table
+** of numbers. Fills dims (0-based) and returns their count. */
+static int read_dims(lua_State *L, int idx, const ln_tensor *t,
+                     const char *fname, int *dims) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  if (!lua_istable(L, idx) || lnb_test(L, idx)) {
+    dims[0] = check_dim(L, idx, t, fname);
+    return 1;
+  }
+  int n = (int)luaL_len(L, idx);
+  if (n > LN_MAX_DIMS) luaL_error(L, "%s: too many dims (%d)", fname, n);
+  if (n == 0) luaL_error(L, "%s: the table of dims is empty", fname);
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, idx, i + 1);
+    int isint;
+    lua_Integer d = lua_tointegerx(L, -1, &isint);
+    lua_pop(L, 1);
+    if (!isint) luaL_error(L, "%s: dims must be integers", fname);
+    if (d == 0) luaL_error(L, "%s: dim 0 is invalid: dims are 1-based", fname);
+    if (d > 64 || d < -64) d = 64; /* out of range either way */
+    dims[i] = wrap_dim(L, d > 0 ? (int)d - 1 : (int)d, t, fname);
+  }
+  return n;
+}
+
+/* keepdim at idx: a boolean, or absent (false). */
+static bool opt_keepdim(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return false;
+  luaL_checktype(L, idx, LUA_TBOOLEAN);
+  return lua_toboolean(L, idx);
+}
+
+/* ---- sum, mean, prod, logsumexp, any, all, amax, amin -------------------- */
+
+static int reduce(lua_State *L, ln_reduce_op op, const char *fname) {
+  ln_tensor *t = lnb_check(L, 1);
+  int dims[LN_MAX_DIMS];
+  int n = read_dims(L, 2, t, fname, dims);
+  bool keepdim = opt_keepdim(L, 3);
+  if (n == 1 && op != LN_REDUCE_MAX && op != LN_REDUCE_MIN)
+    return lnb_push(L, ln_reduce(op, t, dims[0], keepdim));
+  return lnb_push(L, ln_reduce_dims(op, t, n, dims, keepdim));
+}
+
+static int r_sum(lua_State *L) { return reduce(L, LN_REDUCE_SUM, "sum"); }
+static int r_mean(lua_State *L) { return reduce(L, LN_REDUCE_MEAN, "mean"); }
+static int r_prod(lua_State *L) { return reduce(L, LN_REDUCE_PROD, "prod"); }
+static int r_any(lua_State *L) { return reduce(L, LN_REDUCE_ANY, "any"); }
+static int r_all(lua_State *L) { return reduce(L, LN_REDUCE_ALL, "all"); }
+/* amax/amin: gradients split evenly among ties, over any dims. */
+static int r_amax(lua_State *L) { return reduce(L, LN_REDUCE_MAX, "amax"); }
+static int r_amin(lua_State *L) { return reduce(L, LN_REDUCE_MIN, "amin"); }
+
+static int r_logsumexp(lua_State *L) {
+  return reduce(L, LN_REDUCE_LOGSUMEXP, "logsumexp");
+}
+
+/* ---- max, min, argmax, argmin -------------------------------------------- */
+
+static int extreme(lua_State *L, bool max) {
+  const char *fname = max ? "max" : "min";
+  ln_tensor *t = lnb_check(L, 1), *other = lnb_test(L, 2);
+  if (other)
+    return lnb_push(L, ln_binary(max ? LN_BINARY_MAXIMUM : LN_BINARY_MINIMUM,
+                                 t, lnb_check(L, 2)));
+  if (lua_isnoneornil(L, 2))
+    return lnb_push(L, ln_reduce(max ? LN_REDUCE_MAX : LN_REDUCE_MIN, t, -1,
+                                 false));
+  int d = check_dim(L, 2, t, fname);
+  bool keepdim = opt_keepdim(L, 3);
+  ln_tensor *values, *indices;
+  int rc = max ? ln_max_dim(t, d, keepdim, &values, &indices)
+               : ln_min_dim(t, d, keepdim, &values, &indices);
+  if (rc != LN_OK) return lnb_error(L);
+  lnb_push(L, values);
+  lnb_push(L, lnb_index_to_lua(indices));
+  return 2;
+}
+
+static int r_max(lua_State *L) { return extreme(L, true); }
+static int r_min(lua_State *L) { return extreme(L, false); }
+
+static int arg_extreme(lua_State *L, ln_reduce_op op, const char *fname) {
+  ln_tensor *t = lnb_check(L, 1);
+  int d = lua_isnoneornil(L, 2) ? -1 : check_dim(L, 2, t, fname);
+  bool keepdim = opt_keepdim(L, 3);
+  return lnb_push(L, lnb_index_to_lua(ln_reduce(op, t, d, keepdim)));
+}
+
+static int r_argmax(lua_State *L) {
+  return arg_extreme(L, LN_REDUCE_ARGMAX, "argmax");
+}
+
+static int r_argmin(lua_State *L) {
+  return arg_extreme(L, LN_REDUCE_ARGMIN, "argmin");
+}
+
+/* ---- var, std ------------------------------------------------------------ */
+
+/* Reads {correction = n} or {unbiased = b} from the table at idx. */
+static int read_correction(lua_State *L, int idx, const char *fname) {
+  int correction = 1;
+  if (lua_getfield(L, idx, "unbiased") != LUA_TNIL) {
+    if (!lua_isboolean(L, -1))
+      luaL_error(L, "%s: unbiased must be a boolean", fname);
+    correction = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, idx, "correction") != LUA_TNIL) {
+    int isint;
+    lua_Integer c = lua_tointegerx(L, -1, &isint);
+    if (!isint || c < 0 || c > INT32_MAX)
+      luaL_error(L, "%s: correction must be a non-negative integer", fname);
+    correction = (int)c;
+  }
+  lua_pop(L, 1);
+  return correction;
+}
+
+/* (t, [dim], [keepdim], [options]) or (t, unbiased). */
+static int variance(lua_State *L, bool take_sqrt) {
+  const char *fname = take_sqrt ? "std" : "var";
+  ln_tensor *t = lnb_check(L, 1);
+  int dim = -1, correction = 1, idx = 2;
+  bool keepdim = false;
+  if (lua_isboolean(L, 2)) { /* var(unbiased), as PyTorch */
+    correction = lua_toboolean(L, 2);
+    idx = 3;
+  } else if (!lua_istable(L, 2)) {
+    if (!lua_isnoneornil(L, 2)) dim = check_dim(L, 2, t, fname);
+    if (!lua_istable(L, 3)) keepdim = opt_keepdim(L, 3);
+    idx = lua_istable(L, 3) ? 3 : 4;
+  }
+  if (lua_istable(L, idx)) correction = read_correction(L, idx, fname);
+  else if (!lua_isnoneornil(L, idx)) luaL_typeerror(L, idx, "options table");
+  return lnb_push(L, take_sqrt ? ln_std(t, dim, keepdim, correction)
+                               : ln_var(t, dim, keepdim, correction));
+}
+
+static int r_var(lua_State *L) { return variance(L, false); }
+static int r_std(lua_State *L) { return variance(L, true); }
+
+/* ---- norm, softmax, log_softmax -------------------------------------------- */
+
+static int r_norm(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  double p = 2;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, 2);
+    if (strcmp(s, "fro") == 0) p = 2;
+    else if (strcmp(s, "inf") == 0) p = HUGE_VAL;
+    else if (strcmp(s, "-inf") == 0) p = -HUGE_VAL;
+    else return luaL_error(L, "norm: unknown norm '%s' (expected a number, "
+                           "'fro', 'inf' or '-inf')", s);
+  } else if (!lua_isnoneornil(L, 2)) {
+    p = luaL_checknumber(L, 2);
+  }
+  int dim = lua_isnoneornil(L, 3) ? -1 : check_dim(L, 3, t, "norm");
+  return lnb_push(L, ln_norm(t, p, dim, opt_keepdim(L, 4)));
+}
+
+static int r_softmax(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  return lnb_push(L, ln_softmax(t, check_dim(L, 2, t, "softmax")));
+}
+
+static int r_log_softmax(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  return lnb_push(L, ln_log_softmax(t, check_dim(L, 2, t, "log_softmax")));
+}
+
+const lnb_reg lnb_reductions[] = {
+  {"sum", r_sum, LNB_BOTH},
+  {"mean", r_mean, LNB_BOTH},
+  {"prod", r_prod, LNB_BOTH},
+  {"max", r_max, LNB_BOTH},
+  {"min", r_min, LNB_BOTH},
+  {"amax", r_amax, LNB_BOTH},
+  {"amin", r_amin, LNB_BOTH},
+  {"argmax", r_argmax, LNB_BOTH},
+  {"argmin", r_argmin, LNB_BOTH},
+  {"logsumexp", r_logsumexp, LNB_BOTH},
+  {"any", r_any, LNB_BOTH},
+  {"all", r_all, LNB_BOTH},
+  {"var", r_var, LNB_BOTH},
+  {"std", r_std, LNB_BOTH},
+  {"norm", r_norm, LNB_BOTH},
+  {"softmax", r_softmax, LNB_BOTH},
+  {"log_softmax", r_log_softmax, LNB_BOTH},
+  {NULL, NULL, 0},
+};

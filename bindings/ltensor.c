@@ -1,0 +1,574 @@
+/*
+** ltensor.c: the tensor userdata: life cycle, checks shared by every
+** binding file, memory accounting for the collector, properties, values
+** out to Lua, and indexing with t[i] and t[{...}].
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lbase.h"
+
+typedef struct box {
+  ln_tensor *t; /* NULL once closed or collected */
+} box;
+
+/* ---- life cycle --------------------------------------------------------- */
+
+/* Lua's collector sees only the small userdata, not the tensor memory
+** behind it (Torch7's unbounded growth). Past a soft limit, collect; the
+** limit then sits 50% (at least 64 MB) above the memory still alive. */
+#define GC_MIN_HEADROOM ((size_t)64 << 20)
+static size_t gc_threshold = GC_MIN_HEADROOM;
+
+void lnb_account(lua_State *L) {
+  size_t live = ln_memory_allocated();
+  if (live <= gc_threshold) return;
+  lua_gc(L, LUA_GCCOLLECT);
+  live = ln_memory_allocated();
+  gc_threshold = live + (live / 2 > GC_MIN_HEADROOM ? live / 2 : GC_MIN_HEADROOM);
+}
+
+void luann_push_tensor(lua_State *L, ln_tensor *t) {
+  box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->t = NULL; /* a safe empty state before the metatable is set */
+  luaL_setmetatable(L, LNB_TENSOR);
+  b->t = t;
+  lnb_account(L);
+}
+
+int lnb_error(lua_State *L) { return luaL_error(L, "%s", ln_error_message()); }
+
+int lnb_push(lua_State *L, ln_tensor *t) {
+  if (!t) return lnb_error(L);
+  luann_push_tensor(L, t);
+  return 1;
+}
+
+/* __gc and __close: release now; a half-built box holds NULL. */
+static int tensor_free(lua_State *L) {
+  box *b = luaL_checkudata(L, 1, LNB_TENSOR);
+  ln_tensor_release(b->t);
+  b->t = NULL;
+  return 0;
+}
+
+ln_tensor *lnb_test(lua_State *L, int idx) {
+  box *b = luaL_testudata(L, idx, LNB_TENSOR);
+  return b ? b->t : NULL;
+}
+
+ln_tensor *lnb_check(lua_State *L, int idx) {
+  box *b = luaL_testudata(L, idx, LNB_TENSOR);
+  if (!b) luaL_typeerror(L, idx, "tensor");
+  if (!b->t) luaL_argerror(L, idx, "tensor is closed");
+  return b->t;
+}
+
+ln_tensor *luann_check_tensor(lua_State *L, int idx) { return lnb_check(L, idx); }
+
+ln_tensor *lnb_check_operand(lua_State *L, int idx, ln_dtype like) {
+  ln_tensor *t = lnb_test(L, idx);
+  if (t) return ln_tensor_retain(t);
+  ln_tensor *r = NULL;
+  if (lua_type(L, idx) == LUA_TBOOLEAN) {
+    r = ln_scalar(lua_toboolean(L, idx), LN_BOOL, ln_device_cpu());
+  } else if (lua_type(L, idx) == LUA_TNUMBER) {
+    ln_dtype dt = lua_isinteger(L, idx) ? LN_INT64 : LN_FLOAT32;
+    if (ln_dtype_is_float(like) || (dt == LN_INT64 && like != LN_BOOL))
+      dt = like;
+    r = ln_scalar(lua_tonumber(L, idx), dt, ln_device_cpu());
+  } else {
+    luaL_typeerror(L, idx, "tensor or number");
+  }
+  if (!r) lnb_error(L);
+  return r;
+}
+
+void luann_push_floats(lua_State *L, const float *data, int ndim,
+                       const int64_t *shape) {
+  lnb_push(L, ln_from_buffer(data, ndim, shape, LN_FLOAT32, ln_device_cpu()));
+}
+
+size_t luann_to_floats(lua_State *L, int idx, float *data, size_t capacity) {
+  ln_tensor *t = lnb_check(L, idx);
+  size_t n = (size_t)ln_tensor_numel(t);
+  if (n > capacity)
+    luaL_error(L, "luann_to_floats: the tensor holds %zu values, the buffer %zu",
+               n, capacity);
+  if (ln_to_buffer(t, data, LN_FLOAT32) != LN_OK) lnb_error(L);
+  return n;
+}
+
+/* ---- argument helpers --------------------------------------------------- */
+
+int lnb_check_dim(lua_State *L, int idx) {
+  lua_Integer d = luaL_checkinteger(L, idx);
+  luaL_argcheck(L, d != 0, idx, "dim 0 is invalid: dims are 1-based");
+  luaL_argcheck(L, d >= -64 && d <= 64, idx, "dim out of range");
+  return d > 0 ? (int)d - 1 : (int)d;
+}
+
+int lnb_opt_dim(lua_State *L, int idx, int def) {
+  return lua_isnoneornil(L, idx) ? def : lnb_check_dim(L, idx);
+}
+
+static int64_t check_size(lua_State *L, int idx, int64_t v) {
+  if (v < 0) luaL_argerror(L, idx, "sizes must be non-negative");
+  return v;
+}
+
+int lnb_check_shape(lua_State *L, int idx, int64_t *shape) {
+  int n = 0;
+  if (lua_istable(L, idx) && !lnb_test(L, idx)) {
+    n = (int)luaL_len(L, idx);
+    luaL_argcheck(L, n <= LN_MAX_DIMS, idx, "too many dims");
+    for (int i = 0; i < n; i++) {
+      lua_geti(L, idx, i + 1);
+      if (!lua_isinteger(L, -1))
+        luaL_error(L, "bad argument #%d (sizes must be integers, got %s at "
+                   "position %d)", idx, luaL_typename(L, -1), i + 1);
+      shape[i] = check_size(L, idx, lua_tointeger(L, -1));
+      lua_pop(L, 1);
+    }
+    return n;
+  }
+  for (int i = idx; lua_type(L, i) == LUA_TNUMBER; i++) {
+    luaL_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
+    if (!lua_isinteger(L, i)) luaL_argerror(L, i, "sizes must be integers");
+    shape[n++] = check_size(L, i, lua_tointeger(L, i));
+  }
+  return n;
+}
+
+ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def) {
+  if (lua_isnoneornil(L, idx)) return def;
+  ln_dtype dt;
+  if (ln_dtype_from_name(luaL_checkstring(L, idx), &dt) != LN_OK)
+    luaL_argerror(L, idx, ln_error_message());
+  return dt;
+}
+
+void lnb_read_options(lua_State *L, int idx, lnb_options *o) {
+  o->dtype = LN_FLOAT32;
+  o->device = lnb_default_device();
+  o->requires_grad = false;
+  if (idx <= 0) return; /* no options given */
+  if (lua_type(L, idx) == LUA_TSTRING) { /* a bare dtype */
+    o->dtype = lnb_opt_dtype(L, idx, o->dtype);
+    return;
+  }
+  if (!lua_istable(L, idx) || lnb_test(L, idx)) return;
+  if (lua_getfield(L, idx, "dtype") != LUA_TNIL)
+    o->dtype = lnb_opt_dtype(L, -1, o->dtype);
+  if (lua_getfield(L, idx, "device") != LUA_TNIL &&
+      ln_device_parse(luaL_checkstring(L, -1), &o->device) != LN_OK)
+    lnb_error(L);
+  lua_getfield(L, idx, "requires_grad");
+  o->requires_grad = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+}
+
+/* Index tensors cross the Lua boundary 1-based; the core counts from 0. */
+ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index) {
+  if (index->dtype != LN_INT64)
+    luaL_error(L, "expected an int64 index tensor, got %s",
+               ln_dtype_name(index->dtype));
+  ln_tensor *r = ln_binary_scalar(LN_BINARY_SUB, index, 1);
+  if (!r) lnb_error(L);
+  return r;
+}
+
+ln_tensor *lnb_index_to_lua(ln_tensor *index) {
+  if (!index) return NULL;
+  ln_tensor *r = ln_binary_scalar(LN_BINARY_ADD, index, 1);
+  ln_tensor_release(index);
+  return r;
+}
+
+/* ---- values out to Lua -------------------------------------------------- */
+
+static void push_value(lua_State *L, ln_dtype dt, const void *p) {
+  switch (dt) {
+    case LN_FLOAT32: lua_pushnumber(L, *(const float *)p); break;
+    case LN_FLOAT64: lua_pushnumber(L, *(const double *)p); break;
+    case LN_INT64: lua_pushinteger(L, *(const int64_t *)p); break;
+    case LN_UINT8: lua_pushinteger(L, *(const uint8_t *)p); break;
+    default: lua_pushboolean(L, *(const uint8_t *)p); break;
+  }
+}
+
+/* A contiguous host copy of t's values (same dtype); free() it. */
+static void *host_values(lua_State *L, ln_tensor *t) {
+  size_t n = ln_tensor_nbytes(t);
+  void *data = malloc(n ? n : 1);
+  if (!data) luaL_error(L, "out of memory copying %zu bytes", n);
+  if (ln_to_buffer(t, data, t->dtype) != LN_OK) {
+    free(data);
+    lnb_error(L);
+  }
+  return data;
+}
+
+static int t_item(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (ln_tensor_numel(t) != 1) {
+    char s[LN_SHAPE_STRLEN];
+    return luaL_error(L, "item: expected a tensor with one element, got shape %s",
+                      ln_shape_str(t->ndim, t->shape, s, sizeof s));
+  }
+  char value[8];
+  if (ln_to_buffer(t, value, t->dtype) != LN_OK) return lnb_error(L);
+  push_value(L, t->dtype, value);
+  return 1;
+}
+
+static void push_list(lua_State *L, const ln_tensor *t, int dim,
+                      const char **p) {
+  luaL_checkstack(L, 4, "tolist");
+  if (dim == t->ndim) {
+    push_value(L, t->dtype, *p);
+    *p += ln_dtype_size(t->dtype);
+    return;
+  }
+  lua_createtable(L, (int)t->shape[dim], 0);
+  for (int64_t i = 0; i < t->shape[dim]; i++) {
+    push_list(L, t, dim + 1, p);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static int t_tolist(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  char *data = host_values(L, t);
+  const char *p = data;
+  push_list(L, t, 0, &p);
+  free(data);
+  return 1;
+}
+
+static void push_shape(lua_State *L, const ln_tensor *t) {
+  lua_createtable(L, t->ndim, 0);
+  for (int i = 0; i < t->ndim; i++) {
+    lua_pushinteger(L, t->shape[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+static int t_size(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    push_shape(L, t);
+    return 1;
+  }
+  int d = lnb_check_dim(L, 2);
+  if (d < 0) d += t->ndim;
+  if (d < 0 || d >= t->ndim)
+    return luaL_error(L, "size: dim %d out of range for a tensor of %d dims",
+                      (int)lua_tointeger(L, 2), t->ndim);
+  lua_pushinteger(L, t->shape[d]);
+  return 1;
+}
+
+static int t_stride(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lua_createtable(L, t->ndim, 0);
+    for (int i = 0; i < t->ndim; i++) {
+      lua_pushinteger(L, t->stride[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+  }
+  int d = lnb_check_dim(L, 2);
+  if (d < 0) d += t->ndim;
+  luaL_argcheck(L, d >= 0 && d < t->ndim, 2, "dim out of range");
+  lua_pushinteger(L, t->stride[d]);
+  return 1;
+}
+
+static int t_dim(lua_State *L) {
+  lua_pushinteger(L, lnb_check(L, 1)->ndim);
+  return 1;
+}
+
+static int t_numel(lua_State *L) {
+  lua_pushinteger(L, ln_tensor_numel(lnb_check(L, 1)));
+  return 1;
+}
+
+static int t_is_contiguous(lua_State *L) {
+  lua_pushboolean(L, ln_tensor_is_contiguous(lnb_check(L, 1)));
+  return 1;
+}
+
+static int t_storage_offset(lua_State *L) {
+  lua_pushinteger(L, lnb_check(L, 1)->offset);
+  return 1;
+}
+
+static int t_element_size(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ln_dtype_size(lnb_check(L, 1)->dtype));
+  return 1;
+}
+
+static int t_len(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (t->ndim == 0) return luaL_error(L, "len() of a 0-dim tensor");
+  lua_pushinteger(L, t->shape[0]);
+  return 1;
+}
+
+/* Two Lua values are the same tensor when they share the header; use
+** t:eq(u) for element-wise comparison. */
+static int t_eq(lua_State *L) {
+  lua_pushboolean(L, lnb_test(L, 1) == lnb_test(L, 2));
+  return 1;
+}
+
+/* Bytes of tensor memory alive now, over all devices. */
+static int l_memory_allocated(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ln_memory_allocated());
+  return 1;
+}
+
+static int t_is_tensor(lua_State *L) {
+  lua_pushboolean(L, lnb_test(L, 1) != NULL);
+  return 1;
+}
+
+/* ---- properties --------------------------------------------------------- */
+
+static int push_property(lua_State *L, ln_tensor *t, const char *k) {
+  char buf[32];
+  if (strcmp(k, "shape") == 0) {
+    push_shape(L, t);
+  } else if (strcmp(k, "dtype") == 0) {
+    lua_pushstring(L, ln_dtype_name(t->dtype));
+  } else if (strcmp(k, "device") == 0) {
+    ln_device_name(ln_tensor_device(t), buf, sizeof buf);
+    lua_pushstring(L, buf);
+  } else if (strcmp(k, "requires_grad") == 0) {
+    lua_pushboolean(L, t->requires_grad);
+  } else if (strcmp(k, "grad") == 0) {
+    if (t->grad) luann_push_tensor(L, ln_tensor_retain(t->grad));
+    else lua_pushnil(L);
+  } else if (strcmp(k, "grad_fn") == 0) {
+    const char *name = ln_grad_fn_name(t);
+    if (name) lua_pushstring(L, name);
+    else lua_pushnil(L);
+  } else if (strcmp(k, "is_leaf") == 0) {
+    lua_pushboolean(L, ln_tensor_is_leaf(t));
+  } else if (strcmp(k, "ndim") == 0) {
+    lua_pushinteger(L, t->ndim);
+  } else if (strcmp(k, "T") == 0) {
+    return lnb_push(L, ln_transpose(t, 0, t->ndim > 1 ? 1 : 0));
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+static int set_property(lua_State *L, ln_tensor *t, const char *k) {
+  if (strcmp(k, "requires_grad") == 0) {
+    if (ln_set_requires_grad(t, lua_toboolean(L, 3)) != LN_OK) lnb_error(L);
+  } else if (strcmp(k, "grad") == 0) {
+    ln_tensor *g = lua_isnil(L, 3) ? NULL : lnb_check(L, 3);
+    if (g && !(g->ndim == t->ndim &&
+               memcmp(g->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim) == 0))
+      return luaL_error(L, "grad: assigned gradient has a different shape than "
+                        "the tensor");
+    ln_tensor_retain(g);
+    ln_tensor_release(t->grad);
+    t->grad = g;
+  } else {
+    return luaL_error(L, "cannot set field '%s' of a tensor", k);
+  }
+  return 0;
+}
+
+/* ---- indexing ----------------------------------------------------------- */
+
+static int64_t check_index(lua_State *L, lua_Integer i, int64_t size, int dim) {
+  if (i == 0) luaL_error(L, "index 0 is invalid: indices are 1-based");
+  if (i > size || i < -size)
+    luaL_error(L, "index %d is out of range for dim %d of size %d", (int)i,
+               dim + 1, (int)size);
+  return i > 0 ? i - 1 : size + i;
+}
+
+/* A range {a, b} or {a, b, step} of 1-based inclusive bounds (negatives
+** from the end; {} or {a} run to the end). */
+static ln_tensor *apply_range(lua_State *L, ln_tensor *t, int dim, int idx) {
+  int64_t size = t->shape[dim], bound[3] = {1, size, 1};
+  int n = (int)luaL_len(L, idx);
+  if (n > 3) luaL_error(L, "index: a range has at most 3 entries {from, to, step}");
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, idx, i + 1);
+    if (!lua_isinteger(L, -1)) luaL_error(L, "index: range bounds must be integers");
+    bound[i] = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  int64_t from = bound[0] < 0 ? size + bound[0] : bound[0] - 1;
+  int64_t to = bound[1] < 0 ? size + bound[1] + 1 : bound[1];
+  if (bound[0] == 0 || from < 0 || from > size || to > size)
+    luaL_error(L, "index: range {%d, %d} out of bounds for dim %d of size %d",
+               (int)bound[0], (int)bound[1], dim + 1, (int)size);
+  if (to < from) to = from;
+  return ln_slice(t, dim, from, to, bound[2]);
+}
+
+/* Applies a table of per-dim indices: integers select (the dim goes),
+** tables are ranges, "all" or ":" keep a dim. New reference. */
+static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
+  int n = (int)luaL_len(L, idx), dim = 0;
+  if (n > t->ndim)
+    luaL_error(L, "index: too many indices (%d) for a tensor of %d dims", n,
+               t->ndim);
+  ln_tensor *cur = ln_tensor_retain(t);
+  for (int i = 1; i <= n && cur; i++) {
+    int type = lua_geti(L, idx, i);
+    ln_tensor *next = NULL;
+    if (type == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      int64_t k = check_index(L, lua_tointeger(L, -1), cur->shape[dim], dim);
+      next = ln_select(cur, dim, k);
+    } else if (type == LUA_TTABLE) {
+      next = apply_range(L, cur, dim++, lua_gettop(L));
+    } else if (type == LUA_TSTRING && (strcmp(lua_tostring(L, -1), "all") == 0 ||
+                                       strcmp(lua_tostring(L, -1), ":") == 0)) {
+      next = ln_tensor_retain(cur);
+      dim++;
+    } else {
+      ln_tensor_release(cur);
+      luaL_error(L, "index: entry %d must be an integer, a range {from, to} or "
+                 "\"all\", got %s", i, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    ln_tensor_release(cur);
+    cur = next;
+  }
+  if (!cur) lnb_error(L);
+  return cur;
+}
+
+/* The view that t[key] denotes (new reference), for reads and writes. */
+static ln_tensor *index_view(lua_State *L, ln_tensor *t, int key) {
+  if (lua_isinteger(L, key)) {
+    if (t->ndim == 0) luaL_error(L, "index: cannot index a 0-dim tensor");
+    int64_t k = check_index(L, lua_tointeger(L, key), t->shape[0], 0);
+    ln_tensor *r = ln_select(t, 0, k);
+    if (!r) lnb_error(L);
+    return r;
+  }
+  return index_by_table(L, t, key);
+}
+
+/* A 0-dim result of t[i] or t[{...}] comes back as a Lua value. */
+static int push_indexed(lua_State *L, ln_tensor *r) {
+  if (r->ndim > 0) return lnb_push(L, r);
+  char value[8];
+  ln_dtype dt = r->dtype;
+  int rc = ln_to_buffer(r, value, dt);
+  ln_tensor_release(r);
+  if (rc != LN_OK) return lnb_error(L);
+  push_value(L, dt, value);
+  return 1;
+}
+
+static int t_index(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    return push_property(L, t, lua_tostring(L, 2));
+  }
+  ln_tensor *mask = lnb_test(L, 2);
+  if (mask) { /* t[mask] and t[indices] */
+    if (mask->dtype == LN_BOOL || mask->dtype == LN_UINT8)
+      return lnb_push(L, ln_masked_select(t, mask));
+    ln_tensor *i0 = lnb_index_from_lua(L, mask);
+    ln_tensor *r = ln_index_select(t, 0, i0);
+    ln_tensor_release(i0);
+    return lnb_push(L, r);
+  }
+  if (lua_isinteger(L, 2) || lua_istable(L, 2))
+    return push_indexed(L, index_view(L, t, 2));
+  return luaL_error(L, "index: expected an integer, a table or a field name, "
+                    "got %s", luaL_typename(L, 2));
+}
+
+static int t_newindex(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) return set_property(L, t, lua_tostring(L, 2));
+  ln_tensor *mask = lnb_test(L, 2);
+  ln_tensor *view;
+  if (mask) { /* t[mask] = v becomes t:copy_(where(mask, v, t)) */
+    ln_tensor *v = lnb_check_operand(L, 3, t->dtype);
+    ln_tensor *w = ln_where(mask, v, t);
+    int rc = w ? ln_copy_(t, w) : LN_ERR;
+    ln_tensor_release(w);
+    ln_tensor_release(v);
+    return rc == LN_OK ? 0 : lnb_error(L);
+  }
+  if (!lua_isinteger(L, 2) && !lua_istable(L, 2))
+    return luaL_error(L, "index: expected an integer or a table, got %s",
+                      luaL_typename(L, 2));
+  view = index_view(L, t, 2);
+  int rc;
+  ln_tensor *src = lnb_test(L, 3);
+  if (src) {
+    rc = ln_copy_(view, src);
+  } else if (lua_type(L, 3) == LUA_TNUMBER || lua_type(L, 3) == LUA_TBOOLEAN) {
+    double v = lua_type(L, 3) == LUA_TBOOLEAN ? lua_toboolean(L, 3) : lua_tonumber(L, 3);
+    rc = ln_fill_(view, v);
+  } else {
+    ln_tensor_release(view);
+    return luaL_error(L, "index assignment: expected a tensor or a number, got %s",
+                      luaL_typename(L, 3));
+  }
+  ln_tensor_release(view);
+  return rc == LN_OK ? 0 : lnb_error(L);
+}
+
+const lnb_reg lnb_tensor_methods[] = {
+  {"item", t_item, LNB_METHOD},
+  {"tolist", t_tolist, LNB_METHOD},
+  {"size", t_size, LNB_METHOD},
+  {"stride", t_stride, LNB_METHOD},
+  {"dim", t_dim, LNB_METHOD},
+  {"numel", t_numel, LNB_BOTH},
+  {"nelement", t_numel, LNB_METHOD},
+  {"is_contiguous", t_is_contiguous, LNB_METHOD},
+  {"storage_offset", t_storage_offset, LNB_METHOD},
+  {"element_size", t_element_size, LNB_METHOD},
+  {"is_tensor", t_is_tensor, LNB_FUNCTION},
+  {"memory_allocated", l_memory_allocated, LNB_FUNCTION},
+  {NULL, NULL, 0},
+};
+
+static const luaL_Reg metamethods[] = {
+  {"__gc", tensor_free},
+  {"__close", tensor_free},
+  {"__len", t_len},
+  {"__eq", t_eq},
+  {"__newindex", t_newindex},
+  {"__tostring", NULL},
+  {"__index", NULL},
+  {"__name", NULL},
+  {NULL, NULL},
+};
+
+/* Creates the tensor metatable with the methods table (on the stack top)
+** as __index's upvalue. Leaves the stack as it was. */
+void lnb_create_tensor_meta(lua_State *L, int methods) {
+  luaL_newmetatable(L, LNB_TENSOR);
+  luaL_setfuncs(L, metamethods, 0);
+  lua_pushcfunction(L, lnb_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushvalue(L, methods);
+  lua_pushcclosure(L, t_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, methods);
+  lua_setfield(L, -2, "methods");
+  lua_pop(L, 1);
+}

@@ -1,0 +1,224 @@
+/*
+** lview.c: views and conversions from Lua: view, reshape, transpose,
+** permute, expand, narrow, select, squeeze, unsqueeze, flatten,
+** contiguous, clone, detach, to(dtype | device), float(), ...
+** Dims and start indices are 1-based, negatives from the end.
+*/
+#include <string.h>
+
+#include "lbase.h"
+
+/* Sizes as varargs from idx or one table at idx; -1 allowed (inferred or
+** kept by the op). Returns their count. */
+static int read_sizes(lua_State *L, int idx, int64_t *shape) {
+  int n = 0;
+  if (lua_istable(L, idx) && !lnb_test(L, idx)) {
+    n = (int)luaL_len(L, idx);
+    luaL_argcheck(L, n <= LN_MAX_DIMS, idx, "too many dims");
+    for (int i = 0; i < n; i++) {
+      lua_geti(L, idx, i + 1);
+      shape[i] = luaL_checkinteger(L, -1);
+      lua_pop(L, 1);
+    }
+    return n;
+  }
+  for (int i = idx; i <= lua_gettop(L); i++) {
+    luaL_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
+    shape[n++] = luaL_checkinteger(L, i);
+  }
+  return n;
+}
+
+static int t_view(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  int64_t shape[LN_MAX_DIMS];
+  int n = read_sizes(L, 2, shape);
+  return lnb_push(L, ln_view(t, n, shape));
+}
+
+static int t_reshape(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  int64_t shape[LN_MAX_DIMS];
+  int n = read_sizes(L, 2, shape);
+  return lnb_push(L, ln_reshape(t, n, shape));
+}
+
+static int t_view_as(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1), *o = lnb_check(L, 2);
+  return lnb_push(L, ln_view(t, o->ndim, o->shape));
+}
+
+static int t_reshape_as(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1), *o = lnb_check(L, 2);
+  return lnb_push(L, ln_reshape(t, o->ndim, o->shape));
+}
+
+static int t_transpose(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  return lnb_push(L, ln_transpose(t, lnb_check_dim(L, 2), lnb_check_dim(L, 3)));
+}
+
+/* t:t(): the transpose of a matrix (vectors come back as they are). */
+static int t_t(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (t->ndim > 2)
+    return luaL_error(L, "t: expected a tensor of at most 2 dims, got %d", t->ndim);
+  return lnb_push(L, ln_transpose(t, 0, t->ndim == 2 ? 1 : 0));
+}
+
+static int t_permute(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  int dims[LN_MAX_DIMS], n;
+  bool table = lua_istable(L, 2);
+  n = table ? (int)luaL_len(L, 2) : lua_gettop(L) - 1;
+  if (n != t->ndim)
+    return luaL_error(L, "permute: expected %d dims, got %d", t->ndim, n);
+  for (int i = 0; i < n; i++) {
+    if (table) lua_geti(L, 2, i + 1);
+    else lua_pushvalue(L, i + 2);
+    dims[i] = lnb_check_dim(L, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  return lnb_push(L, ln_permute(t, dims));
+}
+
+static int t_expand(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  int64_t shape[LN_MAX_DIMS];
+  int n = read_sizes(L, 2, shape);
+  return lnb_push(L, ln_expand(t, n, shape));
+}
+
+static int t_expand_as(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1), *o = lnb_check(L, 2);
+  return lnb_push(L, ln_expand(t, o->ndim, o->shape));
+}
+
+/* narrow(dim, start, length) with a 1-based start. */
+static int t_narrow(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  int d = lnb_check_dim(L, 2);
+  lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, start != 0, 3, "start 0 is invalid: indices are 1-based");
+  int dd = d < 0 ? d + t->ndim : d;
+  if (dd < 0 || dd >= t->ndim)
+    return luaL_error(L, "narrow: dim %d out of range for a tensor of %d dims",
+                      (int)lua_tointeger(L, 2), t->ndim);
+  int64_t s = start > 0 ? start - 1 : t->shape[dd] + start;
+  return lnb_push(L, ln_narrow(t, d, s, len));
+}
+
+static int t_select(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  int d = lnb_check_dim(L, 2);
+  lua_Integer i = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, i != 0, 3, "index 0 is invalid: indices are 1-based");
+  return lnb_push(L, ln_select(t, d, i > 0 ? i - 1 : i));
+}
+
+static int t_squeeze(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (lua_isnoneornil(L, 2)) return lnb_push(L, ln_squeeze(t, -1));
+  int d = lnb_check_dim(L, 2);
+  if (d < 0) d += t->ndim; /* -1 means "all" in the core */
+  if (d < 0 || d >= t->ndim)
+    return luaL_error(L, "squeeze: dim %d out of range for a tensor of %d dims",
+                      (int)lua_tointeger(L, 2), t->ndim);
+  return lnb_push(L, ln_squeeze(t, d));
+}
+
+static int t_unsqueeze(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  return lnb_push(L, ln_unsqueeze(t, lnb_check_dim(L, 2)));
+}
+
+/* flatten([start_dim = 1 [, end_dim = -1]]) */
+static int t_flatten(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  return lnb_push(L, ln_flatten(t, lnb_opt_dim(L, 2, 0), lnb_opt_dim(L, 3, -1)));
+}
+
+static int t_contiguous(lua_State *L) { return lnb_push(L, ln_contiguous(lnb_check(L, 1))); }
+static int t_clone(lua_State *L) { return lnb_push(L, ln_clone(lnb_check(L, 1))); }
+static int t_detach(lua_State *L) { return lnb_push(L, ln_detach(lnb_check(L, 1))); }
+
+/* to(dtype), to(device), to(other_tensor) or to{dtype=, device=}. */
+static int t_to(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  ln_dtype dt = t->dtype;
+  ln_device dev = ln_tensor_device(t);
+  ln_tensor *other = lnb_test(L, 2);
+  if (other) {
+    dt = other->dtype;
+    dev = ln_tensor_device(other);
+  } else if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *s = lua_tostring(L, 2);
+    if (ln_dtype_from_name(s, &dt) != LN_OK && ln_device_parse(s, &dev) != LN_OK)
+      return luaL_error(L, "to: '%s' is neither a dtype nor a device", s);
+    ln_error_clear();
+  } else if (lua_istable(L, 2)) {
+    if (lua_getfield(L, 2, "dtype") != LUA_TNIL) dt = lnb_opt_dtype(L, -1, dt);
+    if (lua_getfield(L, 2, "device") != LUA_TNIL &&
+        ln_device_parse(luaL_checkstring(L, -1), &dev) != LN_OK)
+      return lnb_error(L);
+  } else {
+    return luaL_typeerror(L, 2, "dtype, device, tensor or options table");
+  }
+  ln_tensor *moved = ln_to_device(t, dev);
+  ln_tensor *r = moved ? ln_to_dtype(moved, dt) : NULL;
+  ln_tensor_release(moved);
+  return lnb_push(L, r);
+}
+
+static int to_dtype(lua_State *L, ln_dtype dt) {
+  return lnb_push(L, ln_to_dtype(lnb_check(L, 1), dt));
+}
+
+static int t_float(lua_State *L) { return to_dtype(L, LN_FLOAT32); }
+static int t_double(lua_State *L) { return to_dtype(L, LN_FLOAT64); }
+static int t_long(lua_State *L) { return to_dtype(L, LN_INT64); }
+static int t_byte(lua_State *L) { return to_dtype(L, LN_UINT8); }
+static int t_bool(lua_State *L) { return to_dtype(L, LN_BOOL); }
+
+static int t_cpu(lua_State *L) {
+  return lnb_push(L, ln_to_device(lnb_check(L, 1), ln_device_cpu()));
+}
+
+/* type() gives the dtype's name; type(dtype) converts. */
+static int t_type(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lua_pushstring(L, ln_dtype_name(t->dtype));
+    return 1;
+  }
+  return to_dtype(L, lnb_opt_dtype(L, 2, t->dtype));
+}
+
+const lnb_reg lnb_views[] = {
+  {"view", t_view, LNB_METHOD},
+  {"view_as", t_view_as, LNB_METHOD},
+  {"reshape", t_reshape, LNB_BOTH},
+  {"reshape_as", t_reshape_as, LNB_METHOD},
+  {"transpose", t_transpose, LNB_BOTH},
+  {"t", t_t, LNB_BOTH},
+  {"permute", t_permute, LNB_BOTH},
+  {"expand", t_expand, LNB_METHOD},
+  {"expand_as", t_expand_as, LNB_METHOD},
+  {"narrow", t_narrow, LNB_BOTH},
+  {"select", t_select, LNB_BOTH},
+  {"squeeze", t_squeeze, LNB_BOTH},
+  {"unsqueeze", t_unsqueeze, LNB_BOTH},
+  {"flatten", t_flatten, LNB_BOTH},
+  {"contiguous", t_contiguous, LNB_METHOD},
+  {"clone", t_clone, LNB_BOTH},
+  {"detach", t_detach, LNB_BOTH},
+  {"to", t_to, LNB_METHOD},
+  {"float", t_float, LNB_METHOD},
+  {"double", t_double, LNB_METHOD},
+  {"long", t_long, LNB_METHOD},
+  {"byte", t_byte, LNB_METHOD},
+  {"bool", t_bool, LNB_METHOD},
+  {"cpu", t_cpu, LNB_METHOD},
+  {"type", t_type, LNB_METHOD},
+  {NULL, NULL, 0},
+};

@@ -1,0 +1,338 @@
+/*
+** autograd.c: recording nodes, and the reverse-mode engine.
+** As in kann's kautodiff.c, backward linearizes the graph once (a
+** topological order from the root), then walks it in one loop.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd.h"
+#include "backend.h"
+#include "shape.h"
+
+static _Thread_local bool grad_disabled;
+static uint64_t next_mark = 1;
+
+bool ln_grad_enabled(void) { return !grad_disabled; }
+
+bool ln_set_grad_enabled(bool on) {
+  bool was = !grad_disabled;
+  grad_disabled = !on;
+  return was;
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+static void node_free_graph_refs(ln_node *n) {
+  for (int i = 0; i < n->ninputs; i++) {
+    ln_tensor_release(n->inputs[i]);
+    ln_node_release(n->edges[i]);
+    n->inputs[i] = NULL;
+    n->edges[i] = NULL;
+  }
+  for (int i = 0; i < n->nsaved; i++) {
+    ln_tensor_release(n->saved[i]);
+    n->saved[i] = NULL;
+  }
+  if (n->ctx_free) n->ctx_free(n->ctx);
+  n->ctx = NULL;
+  n->ctx_free = NULL;
+  n->released = true;
+}
+
+void ln_node_release(ln_node *n) {
+  if (!n || --n->refcount > 0) return;
+  node_free_graph_refs(n);
+  ln_tensor_release(n->grad_accum);
+  free(n);
+}
+
+void ln_node_disown(ln_node *n, const ln_tensor *owner) {
+  if (!n) return;
+  if (n->owner == owner) n->owner = NULL;
+  ln_node_release(n);
+}
+
+bool ln_any_requires_grad(int n, ln_tensor *const *ts) {
+  if (grad_disabled) return false;
+  for (int i = 0; i < n; i++)
+    if (ts[i] && ts[i]->requires_grad) return true;
+  return false;
+}
+
+ln_node *ln_record(ln_tensor *out, const char *name, ln_backward_fn bw,
+                   int ninputs, ln_tensor *const *inputs) {
+  if (!out || !ln_any_requires_grad(ninputs, inputs)) return NULL;
+  ln_node *n = calloc(1, sizeof *n);
+  if (!n) return NULL;
+  n->refcount = 1;
+  n->name = name;
+  n->backward = bw;
+  n->ninputs = ninputs;
+  for (int i = 0; i < ninputs; i++) {
+    n->inputs[i] = ln_tensor_retain(inputs[i]);
+    n->edges[i] = inputs[i] ? inputs[i]->grad_fn : NULL;
+    if (n->edges[i]) n->edges[i]->refcount++;
+  }
+  ln_node_disown(out->grad_fn, out);
+  out->grad_fn = n;
+  out->requires_grad = true;
+  n->owner = out;
+  return n;
+}
+
+void ln_node_save(ln_node *n, ln_tensor *t) {
+  if (!n || n->nsaved == LN_NODE_MAX_SAVED) return;
+  n->saved[n->nsaved] = ln_detach(t);
+  n->saved_version[n->nsaved] = t->storage->version;
+  n->nsaved++;
+}
+
+ln_tensor *ln_node_saved(ln_node *n, int i) {
+  if (n->released || i >= n->nsaved || !n->saved[i])
+    return ln_error("%s: trying to backward through the graph a second time "
+                    "(or after its saved tensors were freed); use "
+                    "backward{retain_graph = true} the first time", n->name),
+           NULL;
+  ln_tensor *t = n->saved[i];
+  if (t->storage->version != n->saved_version[i])
+    return ln_error("%s: a tensor needed for gradient computation has been "
+                    "modified by an in-place operation (version %llu, "
+                    "expected %llu)", n->name,
+                    (unsigned long long)t->storage->version,
+                    (unsigned long long)n->saved_version[i]),
+           NULL;
+  return t;
+}
+
+bool ln_node_needs_grad(const ln_node *n, int i) {
+  return i < n->ninputs && n->inputs[i] && n->inputs[i]->requires_grad;
+}
+
+const char *ln_grad_fn_name(const ln_tensor *t) {
+  return t->grad_fn ? t->grad_fn->name : NULL;
+}
+
+/* ---- in-place ops ------------------------------------------------------- */
+
+int ln_check_inplace(ln_tensor *t) {
+  if (grad_disabled) return LN_OK;
+  if (t->requires_grad && !t->grad_fn)
+    return ln_error("a leaf tensor that requires grad is used in an in-place "
+                    "operation (wrap it in luann.no_grad, or use detach)");
+  /* PyTorch rewrites the base's history here (CopySlices); until luann
+  ** does, refuse rather than compute a wrong gradient. */
+  if (t->grad_view)
+    return ln_error("an in-place operation on a view of a tensor with "
+                    "history is not supported (the base would not see it); "
+                    "use an out-of-place op, or clone() first");
+  return LN_OK;
+}
+
+void ln_bump_version(ln_tensor *t) { t->storage->version++; }
+
+int ln_record_inplace(ln_tensor *t, const char *name, ln_backward_fn bw,
+                      int nextra, ln_tensor *const *extra) {
+  if (!ln_any_requires_grad(1, &t) && !ln_any_requires_grad(nextra, extra))
+    return LN_OK;
+  if (nextra + 1 > LN_NODE_MAX_INPUTS)
+    return ln_error("%s: too many inputs", name);
+  ln_tensor *old = ln_detach(t);
+  if (!old) return LN_ERR;
+  old->grad_fn = t->grad_fn; /* the history moves to `old` */
+  old->requires_grad = t->requires_grad;
+  if (old->grad_fn) old->grad_fn->owner = old;
+  t->grad_fn = NULL;
+  ln_tensor *inputs[LN_NODE_MAX_INPUTS] = {old};
+  for (int i = 0; i < nextra; i++) /* t:mul_(t) reads t's old self */
+    inputs[i + 1] = extra[i] == t ? old : extra[i];
+  ln_node *n = ln_record(t, name, bw, nextra + 1, inputs);
+  ln_tensor_release(old);
+  return n ? LN_OK : ln_error("%s: out of memory recording history", name);
+}
+
+/* ---- requires_grad ------------------------------------------------------ */
+
+int ln_set_requires_grad(ln_tensor *t, bool on) {
+  if (on && !ln_dtype_is_float(t->dtype))
+    return ln_error("only floating point tensors can require gradients, "
+                    "got %s", ln_dtype_name(t->dtype));
+  if (!on && t->grad_fn)
+    return ln_error("requires_grad can only be turned off on leaf tensors; "
+                    "use detach()");
+  t->requires_grad = on;
+  return LN_OK;
+}
+
+int ln_retain_grad(ln_tensor *t) {
+  if (!t->requires_grad)
+    return ln_error("retain_grad: the tensor does not require grad");
+  t->retains_grad = true;
+  return LN_OK;
+}
+
+/* ---- the engine --------------------------------------------------------- */
+
+typedef struct node_list {
+  ln_node **items;
+  size_t n, cap;
+} node_list;
+
+static int list_push(node_list *l, ln_node *n) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    ln_node **items = realloc(l->items, cap * sizeof *items);
+    if (!items) return ln_error("backward: out of memory");
+    l->items = items;
+    l->cap = cap;
+  }
+  l->items[l->n++] = n;
+  return LN_OK;
+}
+
+/* Post-order DFS without recursion, so deep graphs do not overflow the C
+** stack: `order` ends with the root's node. */
+static int topological_order(ln_node *root, node_list *order) {
+  node_list stack = {0};
+  uint64_t mark = next_mark++;
+  int rc = list_push(&stack, root);
+  root->mark = mark;
+  while (rc == LN_OK && stack.n) {
+    ln_node *n = stack.items[stack.n - 1];
+    bool pushed = false;
+    for (int i = 0; i < n->ninputs && !pushed; i++) {
+      ln_node *c = n->edges[i];
+      if (c && c->mark != mark) {
+        c->mark = mark;
+        rc = list_push(&stack, c);
+        pushed = true;
+      }
+    }
+    if (!pushed && rc == LN_OK) {
+      stack.n--;
+      rc = list_push(order, n);
+    }
+  }
+  free(stack.items);
+  return rc;
+}
+
+/* *acc += g, keeping *acc a tensor of its own. */
+static int accumulate(ln_tensor **acc, ln_tensor *g) {
+  if (!*acc) {
+    bool owned = g->refcount == 1 && g->storage->refcount == 1 &&
+                 ln_tensor_is_contiguous(g) && !g->grad_fn;
+    *acc = owned ? ln_tensor_retain(g) : ln_clone(g);
+    return *acc ? LN_OK : LN_ERR;
+  }
+  return ln_binary_(LN_BINARY_ADD, *acc, g);
+}
+
+/* Brings a gradient to x's shape and dtype (broadcast inputs). */
+static ln_tensor *fit_to(ln_tensor *g, const ln_tensor *x) {
+  ln_tensor *r = ln_same_shape(g, x) ? ln_tensor_retain(g)
+                                     : ln_sum_to(g, x->ndim, x->shape);
+  if (r && r->dtype != x->dtype) {
+    ln_tensor *c = ln_cast_raw(r, x->dtype);
+    ln_tensor_release(r);
+    r = c;
+  }
+  return r;
+}
+
+static int flow_into_inputs(ln_node *n, ln_tensor **gin) {
+  int rc = LN_OK;
+  for (int i = 0; i < n->ninputs; i++) {
+    ln_tensor *x = n->inputs[i], *g = gin[i];
+    gin[i] = NULL;
+    if (!g || !x || !x->requires_grad || rc != LN_OK) {
+      ln_tensor_release(g);
+      continue;
+    }
+    ln_tensor *fitted = fit_to(g, x);
+    ln_tensor_release(g);
+    if (!fitted) {
+      rc = LN_ERR;
+      continue;
+    }
+    ln_node *edge = n->edges[i];
+    rc = accumulate(edge ? &edge->grad_accum : &x->grad, fitted);
+    ln_tensor_release(fitted);
+  }
+  return rc;
+}
+
+static int run_backward(node_list *order) {
+  for (size_t k = order->n; k-- > 0;) {
+    ln_node *n = order->items[k];
+    ln_tensor *g = n->grad_accum;
+    if (!g) continue;
+    n->grad_accum = NULL;
+    int rc = LN_OK;
+    if (n->released)
+      rc = ln_error("%s: trying to backward through the graph a second time; "
+                    "use backward{retain_graph = true} the first time", n->name);
+    if (rc == LN_OK && n->owner && n->owner->retains_grad)
+      rc = accumulate(&n->owner->grad, g);
+    ln_tensor *gin[LN_NODE_MAX_INPUTS] = {0};
+    if (rc == LN_OK) rc = n->backward(n, g, gin);
+    if (rc == LN_OK) {
+      rc = flow_into_inputs(n, gin);
+    } else {
+      for (int i = 0; i < LN_NODE_MAX_INPUTS; i++) ln_tensor_release(gin[i]);
+    }
+    ln_tensor_release(g);
+    if (rc != LN_OK) return LN_ERR;
+  }
+  return LN_OK;
+}
+
+int ln_backward(ln_tensor *root, ln_tensor *grad, bool retain_graph) {
+  if (!root->requires_grad)
+    return ln_error("backward: the tensor does not require grad and has no "
+                    "grad_fn");
+  ln_tensor *g;
+  if (grad) {
+    if (!ln_same_shape(grad, root)) {
+      char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+      return ln_error("backward: gradient of shape %s does not match the "
+                      "tensor's shape %s",
+                      ln_shape_str(grad->ndim, grad->shape, s1, sizeof s1),
+                      ln_shape_str(root->ndim, root->shape, s2, sizeof s2));
+    }
+    g = ln_cast_raw(grad, root->dtype);
+  } else {
+    if (ln_tensor_numel(root) != 1) {
+      char s[LN_SHAPE_STRLEN];
+      return ln_error("backward: grad can be implicitly created only for "
+                      "scalar outputs, got shape %s; pass a gradient",
+                      ln_shape_str(root->ndim, root->shape, s, sizeof s));
+    }
+    g = ln_full(root->ndim, root->shape, 1, root->dtype, ln_tensor_device(root));
+  }
+  if (!g) return LN_ERR;
+  bool was = ln_set_grad_enabled(false);
+  int rc;
+  if (!root->grad_fn) {
+    rc = accumulate(&root->grad, g);
+  } else {
+    node_list order = {0};
+    rc = topological_order(root->grad_fn, &order);
+    /* Hold every node, so freeing one node's inputs cannot free a node
+    ** still in the list. */
+    for (size_t i = 0; i < order.n; i++) order.items[i]->refcount++;
+    if (rc == LN_OK) rc = accumulate(&root->grad_fn->grad_accum, g);
+    if (rc == LN_OK) rc = run_backward(&order);
+    for (size_t i = 0; i < order.n; i++) { /* drop leftovers after errors */
+      ln_node *n = order.items[i];
+      ln_tensor_release(n->grad_accum);
+      n->grad_accum = NULL;
+      if (!retain_graph && rc == LN_OK) node_free_graph_refs(n);
+    }
+    for (size_t i = 0; i < order.n; i++) ln_node_release(order.items[i]);
+    free(order.items);
+  }
+  ln_tensor_release(g);
+  ln_set_grad_enabled(was);
+  return rc;
+}

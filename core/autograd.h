@@ -1,0 +1,82 @@
+/*
+** autograd.h: how ops record themselves for reverse mode (internal).
+**
+** An op that may need gradients calls ln_record() after computing its
+** output. When grad mode is on and some input requires grad, a node is
+** attached to out as its grad_fn: it holds the inputs (retained), tensors
+** saved for backward (detached headers, with the storage version at save
+** time, so an in-place change is caught) and a few parameters.
+**
+** A backward function gets the gradient of the output and fills gin[i] with
+** a new tensor for each input i where ln_node_needs_grad(n, i); it uses the
+** ordinary ops (grad mode is off while it runs), so every backend gets
+** backward for free. Gradients of broadcast inputs are summed back with
+** ln_sum_to by the engine, so backward functions may return the broadcast
+** shape.
+*/
+#ifndef LUANN_AUTOGRAD_H
+#define LUANN_AUTOGRAD_H
+
+#include "luann_core.h"
+
+#define LN_NODE_MAX_INPUTS 4
+#define LN_NODE_MAX_SAVED 4
+
+typedef int (*ln_backward_fn)(ln_node *n, ln_tensor *gout, ln_tensor **gin);
+
+struct ln_node {
+  int refcount;                     /* its owner tensor, and consumers' edges */
+  const char *name;                 /* "MulBackward" */
+  ln_backward_fn backward;
+  int ninputs;
+  ln_tensor *inputs[LN_NODE_MAX_INPUTS];   /* retained; NULL allowed */
+  /* The history of each input when this node was recorded (retained):
+  ** a later in-place op gives the input tensor a new grad_fn, but this
+  ** node's gradient must still flow into the history it consumed. NULL
+  ** for leaves, whose .grad receives it. */
+  ln_node *edges[LN_NODE_MAX_INPUTS];
+  int nsaved;
+  ln_tensor *saved[LN_NODE_MAX_SAVED];
+  uint64_t saved_version[LN_NODE_MAX_SAVED];
+  double scalars[4];                /* op parameters */
+  int64_t ints[2 * LN_MAX_DIMS];
+  int nints;
+  void *ctx;                        /* custom ops (Lua functions) */
+  void (*ctx_free)(void *ctx);
+  bool released;                    /* freed by a backward without retain */
+  ln_tensor *owner;                 /* weak: the tensor whose grad_fn this is */
+  /* engine scratch */
+  ln_tensor *grad_accum;
+  uint64_t mark;
+};
+
+/* Attaches a node to out when recording is needed; returns it, or NULL when
+** nothing is recorded (grad mode off or no input requires grad, or out of
+** memory: then out simply has no history). */
+ln_node *ln_record(ln_tensor *out, const char *name, ln_backward_fn bw,
+                   int ninputs, ln_tensor *const *inputs);
+/* Saves a detached header of t in the node (call right after ln_record). */
+void ln_node_save(ln_node *n, ln_tensor *t);
+/* The saved tensor i, or NULL with an error when it was modified in place
+** since it was saved or the graph was freed. Borrowed reference. */
+ln_tensor *ln_node_saved(ln_node *n, int i);
+bool ln_node_needs_grad(const ln_node *n, int i);
+/* Whether an op on these inputs would record (grad mode on and some input
+** requires grad). */
+bool ln_any_requires_grad(int n, ln_tensor *const *ts);
+/* Drops one reference to a node (its owner tensor or a consumer's edge). */
+void ln_node_release(ln_node *n);
+/* Detaches a tensor being freed from the node it owns, then releases it. */
+void ln_node_disown(ln_node *n, const ln_tensor *owner);
+
+/* Bumps the storage version: every in-place kernel calls this. Also errors
+** on in-place writes to leaves that require grad while grad mode is on. */
+int ln_check_inplace(ln_tensor *t);
+void ln_bump_version(ln_tensor *t);
+
+/* For in-place ops: when t or an extra input requires grad, gives t a new
+** grad_fn node whose inputs are t's old history, then the extras. */
+int ln_record_inplace(ln_tensor *t, const char *name, ln_backward_fn bw,
+                           int nextra, ln_tensor *const *extra);
+
+#endif

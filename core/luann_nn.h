@@ -1,0 +1,70 @@
+/*
+** luann_nn.h: fused training ops: optimizer updates and losses.
+**
+** The optimizer steps update a parameter and its state in place in one
+** pass (torch.optim's formulas), outside autograd. The losses fuse
+** log-softmax and the negative log likelihood and record one backward node.
+*/
+#ifndef LUANN_NN_H
+#define LUANN_NN_H
+
+#include "backend.h" /* ln_optim_step */
+#include "luann_core.h"
+
+/* ---- optimizer steps (core/op_optim.c) ---------------------------------
+** param and grad are float32 or float64 of one dtype and shape; state
+** tensors (buf, moments, sums) are contiguous, of the param's dtype, shape
+** and device. param must be contiguous; a strided grad is copied. Each
+** bumps the version of every tensor it writes. */
+
+/* SGD: momentum, dampening, nesterov, weight_decay, first_step (buf is
+** set to the gradient); buf may be NULL when momentum is 0. */
+int ln_sgd_step(ln_tensor *param, ln_tensor *grad, ln_tensor *buf,
+                const ln_optim_step *s);
+/* Adam and AdamW (decoupled): beta1, beta2, eps, weight_decay, step >= 1;
+** vmax (the running max of v) is used when amsgrad. */
+int ln_adam_step(ln_tensor *param, ln_tensor *grad, ln_tensor *m,
+                 ln_tensor *v, ln_tensor *vmax, const ln_optim_step *s);
+/* RMSprop: alpha in beta2, eps, weight_decay, momentum (buf when > 0),
+** centered (grad_avg). */
+int ln_rmsprop_step(ln_tensor *param, ln_tensor *grad, ln_tensor *square_avg,
+                    ln_tensor *buf, ln_tensor *grad_avg,
+                    const ln_optim_step *s);
+/* Adagrad: lr_decay, weight_decay, eps, step >= 1. */
+int ln_adagrad_step(ln_tensor *param, ln_tensor *grad, ln_tensor *sum,
+                    const ln_optim_step *s);
+
+/* ---- losses (core/op_loss.c) ------------------------------------------- */
+
+typedef enum ln_reduction {
+  LN_REDUCTION_NONE,
+  LN_REDUCTION_MEAN,
+  LN_REDUCTION_SUM
+} ln_reduction;
+
+typedef struct ln_loss_options {
+  ln_tensor *weight;        /* (C) class weights, or NULL */
+  bool has_ignore_index;
+  int64_t ignore_index;     /* a target value to skip, numbered as targets */
+  double label_smoothing;   /* in [0, 1] */
+  ln_reduction reduction;
+  int64_t target_base;      /* class indices count from this: 0 in C, 1 in Lua */
+} ln_loss_options;
+
+/* Parses "none", "mean", "sum". */
+int ln_reduction_parse(const char *op, const char *name, ln_reduction *out);
+
+/* Cross entropy of logits input (N,C), (C) or (N,C,d1..dk) against int64
+** class indices (N), () or (N,d1..dk), or against class probabilities of
+** input's shape; PyTorch's semantics for weight, ignore_index,
+** label_smoothing and the reductions ("mean" divides by the summed weights
+** of the counted targets). Differentiable w.r.t. input (and probability
+** targets). */
+ln_tensor *ln_cross_entropy(ln_tensor *input, ln_tensor *target,
+                            const ln_loss_options *o);
+/* The negative log likelihood of log-probabilities input, same shapes as
+** cross_entropy with class indices; no label smoothing. */
+ln_tensor *ln_nll_loss(ln_tensor *input, ln_tensor *target,
+                       const ln_loss_options *o);
+
+#endif

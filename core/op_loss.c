@@ -1,0 +1,419 @@
+/*
+** op_loss.c: cross entropy and negative log likelihood as fused ops.
+**
+** Both are loss_i = -sum_c a_ic * lp_ic, with lp the log-probabilities
+** (log_softmax of the logits, or the input itself for nll_loss) and a_i the
+** row's target distribution times the class weights w:
+**   class targets:  a_i = (1-eps) w[y_i] e_{y_i} + (eps/C) w   (0 if ignored)
+**   probabilities:  a_i = ((1-eps) t_i + eps/C) * w
+** which is PyTorch's cross_entropy with label smoothing eps. The gradient
+** w.r.t. the logits is then r_i * (softmax_i * sum_c a_ic - a_i), r being
+** the reduction's scale: one node and a few passes over (N,C), where the
+** composed chain log_softmax -> gather -> mul -> sum would record four.
+** For class targets, the per-row scalars (alpha_i = (1-eps) w[y_i],
+** beta_i = eps/C, A_i = sum_c a_ic) come from the host, which reads the
+** targets once anyway to check their range; the (N,C) work runs as
+** ordinary ops, so every backend has these losses.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd.h"
+#include "luann_nn.h"
+#include "shape.h"
+
+/* Temporaries of one computation, released together. */
+typedef struct temps {
+  ln_tensor *t[24];
+  int n;
+} temps;
+
+/* Takes over t (NULL passes through, so calls chain). */
+static ln_tensor *keep(temps *tp, ln_tensor *t) {
+  if (!t) return NULL;
+  if (tp->n == (int)(sizeof tp->t / sizeof tp->t[0])) { /* a bug, not input */
+    ln_tensor_release(t);
+    return ln_error("loss: too many temporaries"), NULL;
+  }
+  tp->t[tp->n++] = t;
+  return t;
+}
+
+static void temps_free(temps *tp) {
+  for (int i = 0; i < tp->n; i++) ln_tensor_release(tp->t[i]);
+  tp->n = 0;
+}
+
+int ln_reduction_parse(const char *op, const char *name, ln_reduction *out) {
+  static const char *const names[] = {"none", "mean", "sum"};
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, names[i]) == 0) return *out = (ln_reduction)i, LN_OK;
+  return ln_error("%s: reduction must be \"none\", \"mean\" or \"sum\", got "
+                  "\"%s\"", op, name);
+}
+
+/* ---- class targets --------------------------------------------------------- */
+
+/* What the host works out from class targets (N) for logits (N,C). */
+typedef struct class_rows {
+  ln_tensor *index;  /* (N,1) int64 0-based; ignored rows point at class 0 */
+  ln_tensor *coef;   /* (N,3) of the input's dtype: alpha, beta, A */
+  double total;      /* sum of w[y_i] over counted rows: mean's divisor */
+} class_rows;
+
+/* Fills idx, coef (row-major N x 3) and the total from host copies of the
+** targets and weights. */
+static int fill_rows(const char *op, const int64_t *y, const double *w,
+                     int64_t n, int64_t c, const ln_loss_options *o,
+                     int64_t *idx, double *coef, double *total) {
+  double eps = o->label_smoothing, sumw = 0;
+  for (int64_t k = 0; k < c; k++) sumw += w ? w[k] : 1;
+  *total = 0;
+  for (int64_t i = 0; i < n; i++) {
+    bool counted = !(o->has_ignore_index && y[i] == o->ignore_index);
+    int64_t k = y[i] - o->target_base;
+    if (counted && (k < 0 || k >= c))
+      return ln_error("%s: target %lld is out of range for %lld classes", op,
+                      (long long)y[i], (long long)c);
+    double wy = counted ? (w ? w[k] : 1) : 0;
+    idx[i] = counted ? k : 0;
+    coef[3 * i] = (1 - eps) * wy;
+    coef[3 * i + 1] = counted ? eps / (double)c : 0;
+    coef[3 * i + 2] = coef[3 * i] + coef[3 * i + 1] * sumw;
+    *total += wy;
+  }
+  return LN_OK;
+}
+
+static int class_rows_init(const char *op, ln_tensor *x, ln_tensor *target,
+                           const ln_loss_options *o, class_rows *r) {
+  int64_t n = x->shape[0], c = x->shape[1];
+  int64_t *y = malloc((size_t)(n ? n : 1) * 2 * sizeof *y);
+  double *coef = malloc((size_t)(n ? n : 1) * 3 * sizeof *coef);
+  double *w = o->weight ? malloc((size_t)(c ? c : 1) * sizeof *w) : NULL;
+  int rc = y && coef && (w || !o->weight) ? LN_OK : ln_error("%s: out of memory", op);
+  if (rc == LN_OK) rc = ln_to_buffer(target, y, LN_INT64);
+  if (rc == LN_OK && w) rc = ln_to_buffer(o->weight, w, LN_FLOAT64);
+  if (rc == LN_OK) rc = fill_rows(op, y, w, n, c, o, y + n, coef, &r->total);
+  ln_device dev = ln_tensor_device(x);
+  int64_t ishape[2] = {n, 1}, cshape[2] = {n, 3};
+  r->index = rc == LN_OK ? ln_from_buffer(y + n, 2, ishape, LN_INT64, dev) : NULL;
+  ln_tensor *c64 = r->index ? ln_from_buffer(coef, 2, cshape, LN_FLOAT64, dev) : NULL;
+  r->coef = c64 ? ln_cast_raw(c64, x->dtype) : NULL;
+  ln_tensor_release(c64);
+  free(y);
+  free(coef);
+  free(w);
+  if (!r->coef) {
+    ln_tensor_release(r->index);
+    r->index = NULL;
+    return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* Column k of the (N,3) coefficients as an (N,1) view. */
+static ln_tensor *coef_col(ln_tensor *coef, int k) {
+  return ln_narrow(coef, 1, k, 1);
+}
+
+/* The reduction of per-row losses (N), and the scale r that backward
+** applies to the incoming gradient. */
+static ln_tensor *reduce_rows(ln_tensor *loss, ln_reduction red, double total,
+                              double *scale) {
+  *scale = red == LN_REDUCTION_MEAN ? 1 / total : 1;
+  if (red == LN_REDUCTION_NONE) return ln_tensor_retain(loss);
+  ln_tensor *s = ln_reduce(LN_REDUCE_SUM, loss, -1, false);
+  if (!s || red == LN_REDUCTION_SUM) return s;
+  ln_tensor *m = ln_binary_scalar(LN_BINARY_DIV, s, total);
+  ln_tensor_release(s);
+  return m;
+}
+
+/* The incoming gradient as (N,1) (reduction none) or a scalar, times the
+** reduction's scale. */
+static ln_tensor *row_scale(ln_tensor *gout, double scale) {
+  ln_tensor *g = gout->ndim == 1
+                     ? ln_unsqueeze(gout, 1)
+                     : ln_tensor_retain(gout);
+  if (!g || scale == 1) return g;
+  ln_tensor *r = ln_binary_scalar(LN_BINARY_MUL, g, scale);
+  ln_tensor_release(g);
+  return r;
+}
+
+/* saved: index, coef, [lp, weight]; scalars: scale, eps, nll */
+static int class_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  ln_tensor *index = ln_node_saved(n, 0), *coef = ln_node_saved(n, 1);
+  bool nll = n->scalars[2] != 0, smooth = n->scalars[1] != 0;
+  ln_tensor *lp = nll ? NULL : ln_node_saved(n, 2);
+  ln_tensor *w = n->nsaved > 3 ? ln_node_saved(n, 3) : NULL;
+  if (!index || !coef || (!nll && !lp) || (n->nsaved > 3 && !w)) return LN_ERR;
+  temps tp = {0};
+  ln_tensor *x = n->inputs[0];
+  ln_tensor *r = keep(&tp, row_scale(gout, n->scalars[0]));
+  ln_tensor *alpha = r ? keep(&tp, coef_col(coef, 0)) : NULL;
+  ln_tensor *ra = alpha ? keep(&tp, ln_mul(alpha, r)) : NULL;
+  ln_tensor *neg = ra ? keep(&tp, ln_binary_scalar(LN_BINARY_MUL, ra, -1)) : NULL;
+  ln_tensor *g = NULL;
+  if (neg && nll) {
+    g = keep(&tp, ln_zeros(x->ndim, x->shape, x->dtype, ln_tensor_device(x)));
+  } else if (neg) { /* softmax * A r - beta r w */
+    ln_tensor *s = keep(&tp, ln_unary(LN_UNARY_EXP, lp));
+    ln_tensor *a = s ? keep(&tp, coef_col(coef, 2)) : NULL;
+    ln_tensor *ar = a ? keep(&tp, ln_mul(a, r)) : NULL;
+    g = ar ? keep(&tp, ln_mul(s, ar)) : NULL;
+    if (g && smooth) {
+      ln_tensor *b = keep(&tp, coef_col(coef, 1));
+      ln_tensor *br = b ? keep(&tp, ln_mul(b, r)) : NULL;
+      ln_tensor *bw = br && w ? keep(&tp, ln_mul(br, w)) : br;
+      g = bw ? keep(&tp, ln_sub(g, bw)) : NULL;
+    }
+  }
+  if (g) g = keep(&tp, ln_scatter_add(g, 1, index, neg));
+  if (g) gin[0] = ln_tensor_retain(g);
+  temps_free(&tp);
+  return g ? LN_OK : LN_ERR;
+}
+
+/* -(alpha * lp[y] + beta * sum_c w_c lp_c) per row, for x (N,C). */
+static ln_tensor *class_rows_loss(ln_tensor *lp, const class_rows *rows,
+                                  ln_tensor *w, bool smooth) {
+  temps tp = {0};
+  int64_t n = lp->shape[0];
+  ln_tensor *picked = keep(&tp, ln_gather(lp, 1, rows->index));
+  ln_tensor *alpha = picked ? keep(&tp, coef_col(rows->coef, 0)) : NULL;
+  ln_tensor *sum = alpha ? keep(&tp, ln_mul(picked, alpha)) : NULL;
+  if (sum && smooth) {
+    ln_tensor *lw = w ? keep(&tp, ln_mul(lp, w)) : lp;
+    ln_tensor *s = lw ? keep(&tp, ln_reduce(LN_REDUCE_SUM, lw, 1, true)) : NULL;
+    ln_tensor *beta = s ? keep(&tp, coef_col(rows->coef, 1)) : NULL;
+    ln_tensor *bs = beta ? keep(&tp, ln_mul(s, beta)) : NULL;
+    sum = bs ? keep(&tp, ln_add(sum, bs)) : NULL;
+  }
+  ln_tensor *neg = sum ? keep(&tp, ln_binary_scalar(LN_BINARY_MUL, sum, -1)) : NULL;
+  ln_tensor *loss = neg ? ln_reshape(neg, 1, &n) : NULL;
+  temps_free(&tp);
+  return loss;
+}
+
+/* x is (N,C) logits (or log-probabilities when nll), target (N) int64. */
+static ln_tensor *class_loss(const char *op, ln_tensor *x, ln_tensor *target,
+                             ln_tensor *w, const ln_loss_options *o, bool nll) {
+  class_rows rows;
+  if (class_rows_init(op, x, target, o, &rows) != LN_OK) return NULL;
+  bool smooth = o->label_smoothing > 0, was = ln_set_grad_enabled(false);
+  ln_tensor *lp = nll ? ln_tensor_retain(x) : ln_log_softmax(x, 1);
+  ln_tensor *loss = lp ? class_rows_loss(lp, &rows, w, smooth) : NULL;
+  double scale = 1;
+  ln_tensor *out = loss ? reduce_rows(loss, o->reduction, rows.total, &scale) : NULL;
+  ln_set_grad_enabled(was);
+  ln_node *n = out ? ln_record(out, nll ? "NllLossBackward" : "CrossEntropyLossBackward",
+                               class_backward, 1, &x) : NULL;
+  if (n) {
+    n->scalars[0] = scale;
+    n->scalars[1] = smooth;
+    n->scalars[2] = nll;
+    ln_node_save(n, rows.index);
+    ln_node_save(n, rows.coef);
+    if (!nll) ln_node_save(n, lp);
+    if (!nll && smooth && w) ln_node_save(n, w);
+  }
+  ln_tensor_release(loss);
+  ln_tensor_release(lp);
+  ln_tensor_release(rows.index);
+  ln_tensor_release(rows.coef);
+  return out;
+}
+
+/* ---- probability targets ------------------------------------------------- */
+
+/* saved: lp, a, [w]; scalars: scale, eps */
+static int prob_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  ln_tensor *lp = ln_node_saved(n, 0), *a = ln_node_saved(n, 1);
+  ln_tensor *w = n->nsaved > 2 ? ln_node_saved(n, 2) : NULL;
+  if (!lp || !a || (n->nsaved > 2 && !w)) return LN_ERR;
+  temps tp = {0};
+  ln_tensor *r = keep(&tp, row_scale(gout, n->scalars[0]));
+  int rc = r ? LN_OK : LN_ERR;
+  if (rc == LN_OK && ln_node_needs_grad(n, 0)) { /* softmax * sum(a) r - a r */
+    ln_tensor *s = keep(&tp, ln_unary(LN_UNARY_EXP, lp));
+    ln_tensor *asum = s ? keep(&tp, ln_reduce(LN_REDUCE_SUM, a, 1, true)) : NULL;
+    ln_tensor *ar = asum ? keep(&tp, ln_mul(asum, r)) : NULL;
+    ln_tensor *sa = ar ? keep(&tp, ln_mul(s, ar)) : NULL;
+    ln_tensor *rr = sa ? keep(&tp, ln_mul(a, r)) : NULL;
+    gin[0] = rr ? ln_sub(sa, rr) : NULL;
+    rc = gin[0] ? LN_OK : LN_ERR;
+  }
+  if (rc == LN_OK && ln_node_needs_grad(n, 1)) { /* -(1-eps) r w lp */
+    ln_tensor *lw = w ? keep(&tp, ln_mul(lp, w)) : lp;
+    ln_tensor *lr = lw ? keep(&tp, ln_mul(lw, r)) : NULL;
+    gin[1] = lr ? ln_binary_scalar(LN_BINARY_MUL, lr, -(1 - n->scalars[1])) : NULL;
+    rc = gin[1] ? LN_OK : LN_ERR;
+  }
+  temps_free(&tp);
+  return rc;
+}
+
+/* a = ((1-eps) t + eps/C) * w, the (N,C) coefficients. */
+static ln_tensor *prob_coefficients(ln_tensor *t, ln_tensor *w, double eps) {
+  temps tp = {0};
+  int64_t c = t->shape[1];
+  ln_tensor *a = t;
+  if (eps > 0) {
+    ln_tensor *ts = keep(&tp, ln_binary_scalar(LN_BINARY_MUL, t, 1 - eps));
+    a = ts ? keep(&tp, ln_binary_scalar(LN_BINARY_ADD, ts, eps / (double)c)) : NULL;
+  }
+  if (a && w) a = keep(&tp, ln_mul(a, w));
+  if (a) ln_tensor_retain(a);
+  temps_free(&tp);
+  return a;
+}
+
+/* x (N,C) logits, target (N,C) probabilities of x's dtype. */
+static ln_tensor *prob_loss(ln_tensor *x, ln_tensor *target, ln_tensor *w,
+                            const ln_loss_options *o) {
+  temps tp = {0};
+  bool was = ln_set_grad_enabled(false);
+  ln_tensor *a = keep(&tp, prob_coefficients(target, w, o->label_smoothing));
+  ln_tensor *lp = a ? keep(&tp, ln_log_softmax(x, 1)) : NULL;
+  ln_tensor *al = lp ? keep(&tp, ln_mul(a, lp)) : NULL;
+  ln_tensor *s = al ? keep(&tp, ln_reduce(LN_REDUCE_SUM, al, 1, false)) : NULL;
+  ln_tensor *loss = s ? keep(&tp, ln_binary_scalar(LN_BINARY_MUL, s, -1)) : NULL;
+  double scale = 1;
+  ln_tensor *out = loss ? reduce_rows(loss, o->reduction, (double)x->shape[0],
+                                      &scale) : NULL;
+  ln_set_grad_enabled(was);
+  ln_tensor *inputs[2] = {x, target};
+  ln_node *n = out ? ln_record(out, "CrossEntropyLossBackward", prob_backward,
+                               2, inputs) : NULL;
+  if (n) {
+    n->scalars[0] = scale;
+    n->scalars[1] = o->label_smoothing;
+    ln_node_save(n, lp);
+    ln_node_save(n, a);
+    if (w) ln_node_save(n, w);
+  }
+  temps_free(&tp);
+  return out;
+}
+
+/* ---- shapes and checks ------------------------------------------------------ */
+
+static int check_options(const char *op, ln_tensor *x, int64_t c,
+                         const ln_loss_options *o) {
+  if (!(o->label_smoothing >= 0 && o->label_smoothing <= 1))
+    return ln_error("%s: label_smoothing must be in [0, 1], got %g", op,
+                    o->label_smoothing);
+  if ((unsigned)o->reduction > LN_REDUCTION_SUM)
+    return ln_error("%s: invalid reduction", op);
+  ln_tensor *w = o->weight;
+  if (!w) return LN_OK;
+  if (w->ndim != 1 || w->shape[0] != c || !ln_dtype_is_float(w->dtype)) {
+    char s[LN_SHAPE_STRLEN];
+    return ln_error("%s: weight must be a float tensor of shape (%lld,) (one "
+                    "per class), got %s of shape %s", op, (long long)c,
+                    ln_dtype_name(w->dtype), ln_shape_str(w->ndim, w->shape, s, sizeof s));
+  }
+  return ln_check_same_device(op, x, w);
+}
+
+/* The class-index target shape for input x: x's shape without dim 1. */
+static int class_target_shape(const ln_tensor *x, int64_t *shape) {
+  if (x->ndim == 1) return 0;
+  int n = 0;
+  for (int d = 0; d < x->ndim; d++)
+    if (d != 1) shape[n++] = x->shape[d];
+  return n;
+}
+
+static int check_target(const char *op, ln_tensor *x, ln_tensor *t, bool nll) {
+  bool probs = !nll && ln_dtype_is_float(t->dtype);
+  if (t->dtype != LN_INT64 && !probs)
+    return ln_error("%s: target must be int64 class indices%s, got %s", op,
+                    nll ? "" : " or float class probabilities",
+                    ln_dtype_name(t->dtype));
+  int64_t want[LN_MAX_DIMS];
+  int nwant = probs ? x->ndim : class_target_shape(x, want);
+  if (probs) memcpy(want, x->shape, sizeof want);
+  bool same = t->ndim == nwant;
+  for (int d = 0; same && d < nwant; d++) same = t->shape[d] == want[d];
+  if (!same) {
+    char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN], s3[LN_SHAPE_STRLEN];
+    return ln_error("%s: target shape %s does not match input shape %s "
+                    "(expected %s)", op, ln_shape_str(t->ndim, t->shape, s1, sizeof s1),
+                    ln_shape_str(x->ndim, x->shape, s2, sizeof s2),
+                    ln_shape_str(nwant, want, s3, sizeof s3));
+  }
+  return ln_check_same_device(op, x, t);
+}
+
+/* x as (M,C) with the class dim last: (C) -> (1,C), (N,C,d..) -> (N*d..,C).
+** Recorded views, so gradients flow back to x. */
+static ln_tensor *rows_of(ln_tensor *x) {
+  if (x->ndim == 1) return ln_unsqueeze(x, 0);
+  if (x->ndim == 2) return ln_tensor_retain(x);
+  int perm[LN_MAX_DIMS], k = 0;
+  perm[k++] = 0;
+  for (int d = 2; d < x->ndim; d++) perm[k++] = d;
+  perm[k++] = 1;
+  ln_tensor *p = ln_permute(x, perm);
+  int64_t shape[2] = {-1, x->shape[1]};
+  ln_tensor *r = p ? ln_reshape(p, 2, shape) : NULL;
+  ln_tensor_release(p);
+  return r;
+}
+
+/* Class targets as (M): () -> (1), (N,d..) -> (N*d..). */
+static ln_tensor *flat_targets(ln_tensor *t) {
+  int64_t m = -1;
+  return ln_reshape(t, 1, &m);
+}
+
+static ln_tensor *loss_entry(const char *op, ln_tensor *input, ln_tensor *target,
+                             const ln_loss_options *o, bool nll) {
+  if (!ln_dtype_is_float(input->dtype))
+    return ln_error("%s: input must be float32 or float64, got %s", op,
+                    ln_dtype_name(input->dtype)), NULL;
+  if (input->ndim < 1)
+    return ln_error("%s: input must have a class dim, got a 0-dim tensor", op), NULL;
+  int64_t c = input->shape[input->ndim == 1 ? 0 : 1];
+  if (check_options(op, input, c, o) != LN_OK ||
+      check_target(op, input, target, nll) != LN_OK)
+    return NULL;
+  bool probs = ln_dtype_is_float(target->dtype);
+  if (probs && o->has_ignore_index)
+    return ln_error("%s: ignore_index is not supported with class probability "
+                    "targets", op), NULL;
+  temps tp = {0};
+  ln_tensor *x = keep(&tp, rows_of(input));
+  ln_tensor *t = x ? keep(&tp, probs ? rows_of(target) : flat_targets(target)) : NULL;
+  if (t && probs && t->dtype != x->dtype) t = keep(&tp, ln_to_dtype(t, x->dtype));
+  ln_tensor *w = o->weight && t ? keep(&tp, ln_cast_raw(o->weight, x->dtype)) : NULL;
+  ln_tensor *out = NULL;
+  if (t && (w || !o->weight))
+    out = probs ? prob_loss(x, t, w, o) : class_loss(op, x, t, w, o, nll);
+  if (out && o->reduction == LN_REDUCTION_NONE && input->ndim != 2) {
+    /* back to the shape of class targets */
+    int64_t shape[LN_MAX_DIMS];
+    int nd = class_target_shape(input, shape);
+    ln_tensor *r = ln_reshape(out, nd, shape);
+    ln_tensor_release(out);
+    out = r;
+  }
+  temps_free(&tp);
+  return out;
+}
+
+ln_tensor *ln_cross_entropy(ln_tensor *input, ln_tensor *target,
+                            const ln_loss_options *o) {
+  return loss_entry("cross_entropy", input, target, o, false);
+}
+
+ln_tensor *ln_nll_loss(ln_tensor *input, ln_tensor *target,
+                       const ln_loss_options *o) {
+  if (o->label_smoothing != 0)
+    return ln_error("nll_loss: label_smoothing is not supported"), NULL;
+  return loss_entry("nll_loss", input, target, o, true);
+}

@@ -1,0 +1,1035 @@
+/*
+** op_pointwise.c: elementwise ops (unary, binary, clamp, leaky_relu,
+** where): argument checks, NumPy broadcasting, PyTorch's dtype promotion,
+** the in-place variants, and the backward of every differentiable op.
+** The kernels sit behind the backend table (core/cpu_pointwise.c).
+**
+** Each op is a row of a table (name, dtype rule, backward, what backward
+** needs saved), so the forward paths are written once for all ops.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "autograd.h"
+#include "backend.h"
+#include "shape.h"
+
+/* What a backward needs saved: the (first) input, the second input, the
+** output. n->ints[SLOT_x] holds the saved index of each, or -1. */
+enum { SLOT_A, SLOT_B, SLOT_OUT, NSLOTS };
+enum { SAVE_A = 1 << SLOT_A, SAVE_B = 1 << SLOT_B, SAVE_OUT = 1 << SLOT_OUT };
+
+/* ---- dtype rules -------------------------------------------------------- */
+
+/* PyTorch's categories: bool < integer < float. */
+static int category(ln_dtype dt) {
+  return dt == LN_BOOL ? 0 : ln_dtype_is_float(dt) ? 2 : 1;
+}
+
+/* The common dtype of two tensor operands. As in PyTorch, a 0-dim tensor
+** only decides it when its category is above the other's: float32 (3,) +
+** float64 0-dim stays float32, int64 (3,) + float64 0-dim is float64. */
+static ln_dtype result_type(const ln_tensor *a, const ln_tensor *b) {
+  if ((a->ndim == 0) == (b->ndim == 0))
+    return ln_dtype_promote(a->dtype, b->dtype);
+  const ln_tensor *dim = a->ndim ? a : b, *zero = a->ndim ? b : a;
+  return category(zero->dtype) > category(dim->dtype) ? zero->dtype
+                                                      : dim->dtype;
+}
+
+static bool is_integral(double s) {
+  return s == floor(s) && fabs(s) < 0x1p63;
+}
+
+/* The common dtype of a tensor and a Lua number: the tensor's, unless the
+** number's category is higher (an integral number is an integer): then
+** int64 or float32, PyTorch's defaults. */
+static ln_dtype scalar_type(ln_dtype dt, double s) {
+  int cat = is_integral(s) ? 1 : 2;
+  if (cat <= category(dt)) return dt;
+  return cat == 1 ? LN_INT64 : LN_FLOAT32;
+}
+
+/* PyTorch's canCast: no float into integers, nothing but bool into bool. */
+static bool can_cast(ln_dtype from, ln_dtype to) {
+  if (ln_dtype_is_float(from) && !ln_dtype_is_float(to)) return false;
+  return from == LN_BOOL || to != LN_BOOL;
+}
+
+/* PyTorch's names, for messages PyTorch users will recognize. */
+static const char *torch_name(ln_dtype dt) {
+  static const char *names[LN_DTYPE_COUNT] = {
+    [LN_FLOAT32] = "Float", [LN_FLOAT64] = "Double", [LN_INT64] = "Long",
+    [LN_UINT8] = "Byte", [LN_BOOL] = "Bool",
+  };
+  return (unsigned)dt < LN_DTYPE_COUNT ? names[dt] : "?";
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* A contiguous copy of t's values, without history: what an in-place op
+** saves before it overwrites an input its backward needs. */
+static ln_tensor *raw_copy(ln_tensor *t) {
+  ln_tensor *r = ln_empty(t->ndim, t->shape, t->dtype, ln_tensor_device(t));
+  if (r && LN_BACKEND(t)->copy(r, t) != LN_OK) {
+    ln_tensor_release(r);
+    return NULL;
+  }
+  return r;
+}
+
+static void save_values(ln_node *n, int saves, ln_tensor *const *vals) {
+  if (!n) return;
+  n->nints = NSLOTS;
+  for (int k = 0; k < NSLOTS; k++) {
+    n->ints[k] = -1;
+    if (saves & (1 << k)) {
+      n->ints[k] = n->nsaved;
+      ln_node_save(n, vals[k]);
+    }
+  }
+}
+
+static ln_tensor *saved(ln_node *n, int slot) {
+  if (n->nints != NSLOTS || n->ints[slot] < 0)
+    return ln_error("%s: missing saved tensor", n->name), NULL;
+  return ln_node_saved(n, (int)n->ints[slot]);
+}
+
+/* The chaining helpers below consume their `owned` arguments (and pass a
+** NULL from a failed step through), so a backward formula reads as one
+** expression. */
+static ln_tensor *take2(ln_binary_op op, ln_tensor *a, ln_tensor *owned) {
+  ln_tensor *r = a && owned ? ln_binary(op, a, owned) : NULL;
+  ln_tensor_release(owned);
+  return r;
+}
+
+static ln_tensor *take_both(ln_binary_op op, ln_tensor *x, ln_tensor *y) {
+  ln_tensor *r = x && y ? ln_binary(op, x, y) : NULL;
+  ln_tensor_release(x);
+  ln_tensor_release(y);
+  return r;
+}
+
+static ln_tensor *take_s(ln_binary_op op, ln_tensor *owned, double s) {
+  ln_tensor *r = owned ? ln_binary_scalar(op, owned, s) : NULL;
+  ln_tensor_release(owned);
+  return r;
+}
+
+static ln_tensor *take_u(ln_unary_op op, ln_tensor *owned) {
+  ln_tensor *r = owned ? ln_unary(op, owned) : NULL;
+  ln_tensor_release(owned);
+  return r;
+}
+
+static ln_tensor *take_cast(ln_tensor *owned, ln_dtype dt) {
+  ln_tensor *r = owned ? ln_cast_raw(owned, dt) : NULL;
+  ln_tensor_release(owned);
+  return r;
+}
+
+/* where(mask, g, 0), or where(mask, 0, g) when !keep; consumes mask. */
+static ln_tensor *take_mask(ln_tensor *mask, ln_tensor *g, bool keep) {
+  ln_tensor *zero = mask ? ln_scalar(0, g->dtype, ln_tensor_device(g)) : NULL;
+  ln_tensor *r = zero ? ln_where(mask, keep ? g : zero, keep ? zero : g) : NULL;
+  ln_tensor_release(zero);
+  ln_tensor_release(mask);
+  return r;
+}
+
+static int set_grad(ln_tensor **gin, int i, ln_tensor *g) {
+  gin[i] = g;
+  return g ? LN_OK : LN_ERR;
+}
+
+/* ---- unary backward ----------------------------------------------------- */
+
+/* Ops whose derivative is zero where defined (sign, floor, comparisons, an
+** in-place comparison on a float tensor): zeros for every input. */
+static int zeros_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  for (int i = 0; i < n->ninputs; i++) {
+    if (!ln_node_needs_grad(n, i)) continue;
+    gin[i] = ln_zeros(g->ndim, g->shape, g->dtype, ln_tensor_device(g));
+    if (!gin[i]) return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* d(-x) = -1 */
+static int neg_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  return set_grad(gin, 0, ln_unary(LN_UNARY_NEG, g));
+}
+
+/* d|x| = sign(x) */
+static int abs_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, ln_unary(LN_UNARY_SIGN, x)));
+}
+
+/* d exp(x) = exp(x) = y */
+static int exp_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  return set_grad(gin, 0, ln_mul(g, y));
+}
+
+/* d log(x) = 1/x */
+static int log_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  return set_grad(gin, 0, ln_div(g, x));
+}
+
+/* d sqrt(x) = 1/(2y) */
+static int sqrt_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  return set_grad(gin, 0,
+                  take2(LN_BINARY_DIV, g, ln_binary_scalar(LN_BINARY_MUL, y, 2)));
+}
+
+/* d x^-1/2 = -y^3/2 */
+static int rsqrt_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  ln_tensor *y3 = take2(LN_BINARY_MUL, y, ln_mul(y, y));
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, take_s(LN_BINARY_MUL, y3, -0.5)));
+}
+
+/* d sin(x) = cos(x) */
+static int sin_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, ln_unary(LN_UNARY_COS, x)));
+}
+
+/* d cos(x) = -sin(x) */
+static int cos_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  ln_tensor *d = take_u(LN_UNARY_NEG, ln_unary(LN_UNARY_SIN, x));
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* d tanh(x) = 1 - y^2 */
+static int tanh_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  ln_tensor *y2 = ln_mul(y, y);
+  ln_tensor *d = y2 ? ln_scalar_binary(LN_BINARY_SUB, 1, y2) : NULL;
+  ln_tensor_release(y2);
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* d sigmoid(x) = y (1 - y) */
+static int sigmoid_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  ln_tensor *d = take2(LN_BINARY_MUL, y, ln_scalar_binary(LN_BINARY_SUB, 1, y));
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* d relu(x) = 1 where y > 0, else 0 */
+static int relu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  return set_grad(gin, 0,
+                  take_mask(ln_binary_scalar(LN_BINARY_GT, y, 0), g, true));
+}
+
+/* d (1/x) = -y^2 */
+static int reciprocal_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  ln_tensor *d = take_u(LN_UNARY_NEG, ln_mul(y, y));
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* d x^2 = 2x */
+static int square_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  return set_grad(gin, 0,
+                  take2(LN_BINARY_MUL, g, ln_binary_scalar(LN_BINARY_MUL, x, 2)));
+}
+
+/* d log(1+x) = 1/(1+x) */
+static int log1p_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  return set_grad(gin, 0,
+                  take2(LN_BINARY_DIV, g, ln_binary_scalar(LN_BINARY_ADD, x, 1)));
+}
+
+/* d (exp(x)-1) = y + 1 */
+static int expm1_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  return set_grad(gin, 0,
+                  take2(LN_BINARY_MUL, g, ln_binary_scalar(LN_BINARY_ADD, y, 1)));
+}
+
+/* d gelu(x) = Phi(x) + x phi(x). The backends have no erf, but gelu's own
+** kernel computes y = x Phi(x) to a few ulps, so Phi = y/x (Phi = 1/2 near
+** 0, where the division would lose it); phi(x) = exp(-x^2/2)/sqrt(2 pi). */
+static int gelu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A), *y = saved(n, SLOT_OUT);
+  if (!x || !y) return LN_ERR;
+  ln_tensor *tiny = take_s(LN_BINARY_LT, ln_unary(LN_UNARY_ABS, x), 1e-20);
+  ln_tensor *half = ln_scalar(0.5, x->dtype, ln_tensor_device(x));
+  ln_tensor *ratio = ln_div(y, x);
+  ln_tensor *cdf = tiny && half && ratio ? ln_where(tiny, half, ratio) : NULL;
+  ln_tensor_release(tiny);
+  ln_tensor_release(half);
+  ln_tensor_release(ratio);
+  ln_tensor *pdf = take_s(LN_BINARY_MUL, take_u(LN_UNARY_EXP,
+                          take_s(LN_BINARY_MUL, ln_mul(x, x), -0.5)),
+                          0.3989422804014327); /* 1/sqrt(2 pi) */
+  ln_tensor *d = take_both(LN_BINARY_ADD, cdf, take2(LN_BINARY_MUL, x, pdf));
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* d x sigmoid(x) = s (1 + x (1 - s)), s = sigmoid(x) */
+static int silu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  ln_tensor *s = ln_unary(LN_UNARY_SIGMOID, x);
+  ln_tensor *one_minus = s ? ln_scalar_binary(LN_BINARY_SUB, 1, s) : NULL;
+  ln_tensor *inner = take_s(LN_BINARY_ADD, take2(LN_BINARY_MUL, x, one_minus), 1);
+  ln_tensor *d = take_both(LN_BINARY_MUL, s, inner);
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* ---- the unary table ---------------------------------------------------- */
+
+typedef enum unary_kind {
+  U_FLOAT,     /* integer and bool inputs give float32 */
+  U_KEEP,      /* same dtype; bool is an error */
+  U_KEEP_BOOL, /* same dtype, bool included */
+  U_BOOL_INT,  /* same dtype; bool gives int64 (square) */
+  U_LOGICAL    /* bool result */
+} unary_kind;
+
+typedef struct unary_def {
+  const char *name, *grad_name;
+  unary_kind kind;
+  ln_backward_fn backward;
+  int saves;
+} unary_def;
+
+static const unary_def unary_defs[LN_UNARY_COUNT] = {
+  [LN_UNARY_NEG] = {"neg", "NegBackward", U_KEEP, neg_backward, 0},
+  [LN_UNARY_ABS] = {"abs", "AbsBackward", U_KEEP, abs_backward, SAVE_A},
+  [LN_UNARY_EXP] = {"exp", "ExpBackward", U_FLOAT, exp_backward, SAVE_OUT},
+  [LN_UNARY_LOG] = {"log", "LogBackward", U_FLOAT, log_backward, SAVE_A},
+  [LN_UNARY_SQRT] = {"sqrt", "SqrtBackward", U_FLOAT, sqrt_backward, SAVE_OUT},
+  [LN_UNARY_RSQRT] = {"rsqrt", "RsqrtBackward", U_FLOAT,
+                      rsqrt_backward, SAVE_OUT},
+  [LN_UNARY_SIN] = {"sin", "SinBackward", U_FLOAT, sin_backward, SAVE_A},
+  [LN_UNARY_COS] = {"cos", "CosBackward", U_FLOAT, cos_backward, SAVE_A},
+  [LN_UNARY_TANH] = {"tanh", "TanhBackward", U_FLOAT, tanh_backward, SAVE_OUT},
+  [LN_UNARY_SIGMOID] = {"sigmoid", "SigmoidBackward", U_FLOAT,
+                        sigmoid_backward, SAVE_OUT},
+  [LN_UNARY_RELU] = {"relu", "ReluBackward", U_KEEP, relu_backward, SAVE_OUT},
+  [LN_UNARY_SIGN] = {"sign", "SignBackward", U_KEEP_BOOL, zeros_backward, 0},
+  [LN_UNARY_FLOOR] = {"floor", "FloorBackward", U_KEEP, zeros_backward, 0},
+  [LN_UNARY_CEIL] = {"ceil", "CeilBackward", U_KEEP, zeros_backward, 0},
+  [LN_UNARY_ROUND] = {"round", "RoundBackward", U_KEEP, zeros_backward, 0},
+  [LN_UNARY_RECIPROCAL] = {"reciprocal", "ReciprocalBackward", U_FLOAT,
+                           reciprocal_backward, SAVE_OUT},
+  [LN_UNARY_SQUARE] = {"square", "SquareBackward", U_BOOL_INT,
+                       square_backward, SAVE_A},
+  [LN_UNARY_LOG1P] = {"log1p", "Log1PBackward", U_FLOAT,
+                      log1p_backward, SAVE_A},
+  [LN_UNARY_EXPM1] = {"expm1", "Expm1Backward", U_FLOAT,
+                      expm1_backward, SAVE_OUT},
+  [LN_UNARY_GELU] = {"gelu", "GeluBackward", U_FLOAT,
+                     gelu_backward, SAVE_A | SAVE_OUT},
+  [LN_UNARY_SILU] = {"silu", "SiluBackward", U_FLOAT, silu_backward, SAVE_A},
+  [LN_UNARY_NOT] = {"logical_not", "LogicalNotBackward", U_LOGICAL,
+                    zeros_backward, 0},
+};
+
+const char *ln_unary_name(ln_unary_op op) {
+  return (unsigned)op < LN_UNARY_COUNT ? unary_defs[op].name : "?";
+}
+
+static int unary_result(ln_unary_op op, ln_dtype in, ln_dtype *out) {
+  const unary_def *d = &unary_defs[op];
+  *out = in;
+  switch (d->kind) {
+    case U_FLOAT: if (!ln_dtype_is_float(in)) *out = LN_FLOAT32; break;
+    case U_BOOL_INT: if (in == LN_BOOL) *out = LN_INT64; break;
+    case U_LOGICAL: *out = LN_BOOL; break;
+    case U_KEEP_BOOL: break;
+    case U_KEEP:
+      if (in != LN_BOOL) break;
+      if (op == LN_UNARY_NEG)
+        return ln_error("neg: negation, the `-` operator, on a bool tensor is "
+                        "not supported; to invert a mask use logical_not()");
+      return ln_error("%s: not supported for bool tensors", d->name);
+  }
+  return LN_OK;
+}
+
+/* ---- binary backward ---------------------------------------------------- */
+
+/* d(a+b) = (1, 1) */
+static int add_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  if (ln_node_needs_grad(n, 0)) gin[0] = ln_tensor_retain(g);
+  if (ln_node_needs_grad(n, 1)) gin[1] = ln_tensor_retain(g);
+  return LN_OK;
+}
+
+/* d(a-b) = (1, -1) */
+static int sub_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  if (ln_node_needs_grad(n, 0)) gin[0] = ln_tensor_retain(g);
+  if (ln_node_needs_grad(n, 1) && set_grad(gin, 1, ln_unary(LN_UNARY_NEG, g)) != LN_OK)
+    return LN_ERR;
+  return LN_OK;
+}
+
+/* d(ab) = (b, a) */
+static int mul_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  if (ln_node_needs_grad(n, 0)) {
+    ln_tensor *b = saved(n, SLOT_B);
+    if (set_grad(gin, 0, b ? ln_mul(g, b) : NULL) != LN_OK) return LN_ERR;
+  }
+  if (ln_node_needs_grad(n, 1)) {
+    ln_tensor *a = saved(n, SLOT_A);
+    if (set_grad(gin, 1, a ? ln_mul(g, a) : NULL) != LN_OK) return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* d(a/b) = (1/b, -y/b) */
+static int div_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *b = saved(n, SLOT_B);
+  if (!b) return LN_ERR;
+  if (ln_node_needs_grad(n, 0) && set_grad(gin, 0, ln_div(g, b)) != LN_OK)
+    return LN_ERR;
+  if (ln_node_needs_grad(n, 1)) {
+    ln_tensor *y = saved(n, SLOT_OUT);
+    ln_tensor *d = y ? take_u(LN_UNARY_NEG, ln_mul(g, y)) : NULL;
+    if (set_grad(gin, 1, take_both(LN_BINARY_DIV, d, ln_tensor_retain(b))) != LN_OK)
+      return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* d a^b = (b a^(b-1), y log a), as PyTorch: 0 for a where b == 0, and 0
+** for b where a == 0 and b >= 0. */
+static int pow_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
+  if (!a || !b) return LN_ERR;
+  if (ln_node_needs_grad(n, 0)) {
+    ln_tensor *p = take2(LN_BINARY_POW, a, ln_binary_scalar(LN_BINARY_SUB, b, 1));
+    ln_tensor *d = take2(LN_BINARY_MUL, g, take2(LN_BINARY_MUL, b, p));
+    ln_tensor *r = d ? take_mask(ln_binary_scalar(LN_BINARY_EQ, b, 0), d, false) : NULL;
+    ln_tensor_release(d);
+    if (set_grad(gin, 0, r) != LN_OK) return LN_ERR;
+  }
+  if (ln_node_needs_grad(n, 1)) {
+    ln_tensor *y = saved(n, SLOT_OUT);
+    ln_tensor *ylog = y ? take2(LN_BINARY_MUL, y, ln_unary(LN_UNARY_LOG, a)) : NULL;
+    ln_tensor *d = take2(LN_BINARY_MUL, g, ylog);
+    ln_tensor *r = NULL;
+    if (d) {
+      ln_tensor *zero_base = take_both(LN_BINARY_AND,
+                                       ln_binary_scalar(LN_BINARY_EQ, a, 0),
+                                       ln_binary_scalar(LN_BINARY_GE, b, 0));
+      r = take_mask(zero_base, d, false);
+      ln_tensor_release(d);
+    }
+    if (set_grad(gin, 1, r) != LN_OK) return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* maximum/minimum: the gradient goes to the chosen side, split evenly on
+** ties (as PyTorch). w = [a wins] + [a == b]/2; da = w, db = 1 - w. */
+static int extremum_backward(ln_node *n, ln_tensor *g, ln_tensor **gin,
+                             ln_binary_op wins) {
+  ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
+  if (!a || !b) return LN_ERR;
+  ln_tensor *won = take_cast(ln_binary(wins, a, b), g->dtype);
+  ln_tensor *tie = take_cast(ln_binary(LN_BINARY_EQ, a, b), g->dtype);
+  ln_tensor *w = take_both(LN_BINARY_ADD, won, take_s(LN_BINARY_MUL, tie, 0.5));
+  if (!w) return LN_ERR;
+  int rc = LN_OK;
+  if (ln_node_needs_grad(n, 0)) rc = set_grad(gin, 0, ln_mul(g, w));
+  if (rc == LN_OK && ln_node_needs_grad(n, 1))
+    rc = set_grad(gin, 1, take2(LN_BINARY_MUL, g,
+                                ln_scalar_binary(LN_BINARY_SUB, 1, w)));
+  ln_tensor_release(w);
+  return rc;
+}
+
+static int maximum_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  return extremum_backward(n, g, gin, LN_BINARY_GT);
+}
+
+static int minimum_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  return extremum_backward(n, g, gin, LN_BINARY_LT);
+}
+
+/* fmod(a, b) = a - trunc(a/b) b: d = (1, -trunc(a/b)), and trunc(a/b) is
+** the integer (a - y)/b (rounded to undo the division's rounding). */
+static int fmod_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  if (ln_node_needs_grad(n, 0)) gin[0] = ln_tensor_retain(g);
+  if (ln_node_needs_grad(n, 1)) {
+    ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
+    ln_tensor *y = a && b ? saved(n, SLOT_OUT) : NULL;
+    if (!y) return LN_ERR;
+    ln_tensor *q = take_u(LN_UNARY_ROUND, take_both(LN_BINARY_DIV, ln_sub(a, y),
+                                                    ln_tensor_retain(b)));
+    if (set_grad(gin, 1, take_u(LN_UNARY_NEG, take2(LN_BINARY_MUL, g, q))) != LN_OK)
+      return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* d atan2(a, b) = (b, -a) / (a^2 + b^2) */
+static int atan2_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
+  if (!a || !b) return LN_ERR;
+  ln_tensor *den = take_both(LN_BINARY_ADD, ln_mul(a, a), ln_mul(b, b));
+  ln_tensor *gd = take2(LN_BINARY_DIV, g, den);
+  if (!gd) return LN_ERR;
+  int rc = LN_OK;
+  if (ln_node_needs_grad(n, 0)) rc = set_grad(gin, 0, ln_mul(gd, b));
+  if (rc == LN_OK && ln_node_needs_grad(n, 1))
+    rc = set_grad(gin, 1, take_u(LN_UNARY_NEG, ln_mul(gd, a)));
+  ln_tensor_release(gd);
+  return rc;
+}
+
+/* ---- the binary table --------------------------------------------------- */
+
+typedef enum binary_kind {
+  B_ARITH,   /* the common dtype */
+  B_FLOAT,   /* integer operands give float32 (true division, atan2) */
+  B_COMPARE, /* computed in the common dtype, bool result */
+  B_LOGICAL  /* bool result */
+} binary_kind;
+
+typedef struct binary_def {
+  const char *name, *grad_name;
+  binary_kind kind;
+  ln_backward_fn backward;
+  int saves;
+} binary_def;
+
+static const binary_def binary_defs[LN_BINARY_COUNT] = {
+  [LN_BINARY_ADD] = {"add", "AddBackward", B_ARITH, add_backward, 0},
+  [LN_BINARY_SUB] = {"sub", "SubBackward", B_ARITH, sub_backward, 0},
+  [LN_BINARY_MUL] = {"mul", "MulBackward", B_ARITH,
+                     mul_backward, SAVE_A | SAVE_B},
+  [LN_BINARY_DIV] = {"div", "DivBackward", B_FLOAT,
+                     div_backward, SAVE_B | SAVE_OUT},
+  [LN_BINARY_POW] = {"pow", "PowBackward", B_ARITH,
+                     pow_backward, SAVE_A | SAVE_B | SAVE_OUT},
+  [LN_BINARY_MAXIMUM] = {"maximum", "MaximumBackward", B_ARITH,
+                         maximum_backward, SAVE_A | SAVE_B},
+  [LN_BINARY_MINIMUM] = {"minimum", "MinimumBackward", B_ARITH,
+                         minimum_backward, SAVE_A | SAVE_B},
+  [LN_BINARY_FMOD] = {"fmod", "FmodBackward", B_ARITH,
+                      fmod_backward, SAVE_A | SAVE_B | SAVE_OUT},
+  [LN_BINARY_ATAN2] = {"atan2", "Atan2Backward", B_FLOAT,
+                       atan2_backward, SAVE_A | SAVE_B},
+  [LN_BINARY_EQ] = {"eq", "EqBackward", B_COMPARE, zeros_backward, 0},
+  [LN_BINARY_NE] = {"ne", "NeBackward", B_COMPARE, zeros_backward, 0},
+  [LN_BINARY_LT] = {"lt", "LtBackward", B_COMPARE, zeros_backward, 0},
+  [LN_BINARY_LE] = {"le", "LeBackward", B_COMPARE, zeros_backward, 0},
+  [LN_BINARY_GT] = {"gt", "GtBackward", B_COMPARE, zeros_backward, 0},
+  [LN_BINARY_GE] = {"ge", "GeBackward", B_COMPARE, zeros_backward, 0},
+  [LN_BINARY_AND] = {"logical_and", "LogicalAndBackward", B_LOGICAL,
+                     zeros_backward, 0},
+  [LN_BINARY_OR] = {"logical_or", "LogicalOrBackward", B_LOGICAL,
+                    zeros_backward, 0},
+  [LN_BINARY_XOR] = {"logical_xor", "LogicalXorBackward", B_LOGICAL,
+                     zeros_backward, 0},
+};
+
+const char *ln_binary_name(ln_binary_op op) {
+  return (unsigned)op < LN_BINARY_COUNT ? binary_defs[op].name : "?";
+}
+
+/* The dtype the kernel computes in and the result's, from the operands'
+** common dtype. */
+static int binary_dtypes(ln_binary_op op, ln_dtype common, ln_dtype *compute,
+                         ln_dtype *result) {
+  const binary_def *d = &binary_defs[op];
+  *compute = *result = common;
+  if (d->kind == B_FLOAT && !ln_dtype_is_float(common))
+    *compute = *result = LN_FLOAT32;
+  if (d->kind == B_COMPARE || d->kind == B_LOGICAL) *result = LN_BOOL;
+  if (common != LN_BOOL || d->kind != B_ARITH) return LN_OK;
+  if (op == LN_BINARY_SUB)
+    return ln_error("sub: subtraction, the `-` operator, with two bool "
+                    "tensors is not supported; use logical_xor()");
+  if (op == LN_BINARY_POW || op == LN_BINARY_FMOD)
+    return ln_error("%s: not supported for bool tensors", d->name);
+  return LN_OK;
+}
+
+/* ---- forward machinery -------------------------------------------------- */
+
+/* One op's kernel call, for an `out` of the op's shape and result dtype:
+** the out-of-place and in-place paths share it. */
+typedef struct op_call {
+  int family;                /* CALL_UNARY, ... */
+  int op;                    /* ln_unary_op or ln_binary_op */
+  ln_tensor *a, *b;          /* operands (b: binary only) */
+  ln_dtype compute;          /* the dtype operands are cast to */
+  double p0, p1;             /* clamp bounds, leaky_relu slope */
+} op_call;
+
+enum { CALL_UNARY, CALL_BINARY, CALL_CLAMP, CALL_LEAKY };
+
+static int run_call(const op_call *c, ln_tensor *out) {
+  const ln_backend *be = LN_BACKEND(out);
+  /* logical_not reads any dtype; the others get operands in `compute` */
+  ln_dtype dt = c->family == CALL_UNARY && c->op == LN_UNARY_NOT ? c->a->dtype
+                                                                 : c->compute;
+  ln_tensor *ca = ln_cast_raw(c->a, dt);
+  ln_tensor *ea = ca ? ln_expand_raw(ca, out->ndim, out->shape) : NULL;
+  ln_tensor *cb = NULL, *eb = NULL;
+  int rc = ea ? LN_OK : LN_ERR;
+  if (rc == LN_OK && c->family == CALL_BINARY) {
+    cb = ln_cast_raw(c->b, dt);
+    eb = cb ? ln_expand_raw(cb, out->ndim, out->shape) : NULL;
+    rc = eb ? LN_OK : LN_ERR;
+  }
+  if (rc == LN_OK) {
+    switch (c->family) {
+      case CALL_UNARY: rc = be->unary((ln_unary_op)c->op, out, ea); break;
+      case CALL_BINARY: rc = be->binary((ln_binary_op)c->op, out, ea, eb); break;
+      case CALL_CLAMP: rc = be->clamp(out, ea, c->p0, c->p1); break;
+      default: rc = be->leaky_relu(out, ea, c->p0); break;
+    }
+  }
+  ln_tensor_release(ca);
+  ln_tensor_release(ea);
+  ln_tensor_release(cb);
+  ln_tensor_release(eb);
+  return rc;
+}
+
+/* A new tensor of (ndim, shape, dt) on a's device holding the call. */
+static ln_tensor *run_new(const op_call *c, int ndim, const int64_t *shape,
+                          ln_dtype dt) {
+  ln_tensor *out = ln_empty(ndim, shape, dt, ln_tensor_device(c->a));
+  if (out && run_call(c, out) != LN_OK) {
+    ln_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* Whether an in-place result of dtype rt and shape (ndim, shape) can be
+** written into a, as PyTorch decides. */
+static int check_target(const char *op, const ln_tensor *a, ln_dtype rt,
+                        int ndim, const int64_t *shape) {
+  char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+  if (!can_cast(rt, a->dtype))
+    return ln_error("%s: result type %s can't be cast to the desired output "
+                    "type %s", op, torch_name(rt), torch_name(a->dtype));
+  if (ndim != a->ndim || memcmp(shape, a->shape, sizeof *shape * (size_t)ndim))
+    return ln_error("%s: output with shape %s doesn't match the broadcast "
+                    "shape %s", op, ln_shape_str(a->ndim, a->shape, s1, sizeof s1),
+                    ln_shape_str(ndim, shape, s2, sizeof s2));
+  for (int d = 0; d < a->ndim; d++)
+    if (a->stride[d] == 0 && a->shape[d] > 1)
+      return ln_error("%s: more than one element of the written-to tensor "
+                      "refers to a single memory location; clone() it first",
+                      op);
+  return LN_OK;
+}
+
+/* Entry points' check of their tensor arguments. */
+static int check_tensors(const char *op, const ln_tensor *a,
+                         const ln_tensor *b) {
+  return a && b ? LN_OK : ln_error("%s: expected a tensor, got NULL", op);
+}
+
+static bool same_geometry(const ln_tensor *a, const ln_tensor *b) {
+  return a->storage == b->storage && a->offset == b->offset &&
+         ln_same_shape(a, b) &&
+         memcmp(a->stride, b->stride, sizeof *a->stride * (size_t)a->ndim) == 0;
+}
+
+/* What an in-place op records: its node's name, backward and saved values. */
+typedef struct inplace_rec {
+  const char *grad_name;
+  ln_backward_fn backward;
+  int saves;
+  double scalars[2];         /* the node's parameters (clamp bounds) */
+} inplace_rec;
+
+/* Writes the call's result (dtype rt) into c->a: straight into it when the
+** kernel can (same dtype, no other view of a's memory as operand), else
+** through a temporary. */
+static int write_into(const op_call *c, ln_dtype rt) {
+  ln_tensor *a = c->a, *b = c->family == CALL_BINARY ? c->b : NULL;
+  bool is_not = c->family == CALL_UNARY && c->op == LN_UNARY_NOT;
+  bool direct = rt == a->dtype && (c->compute == a->dtype || is_not) &&
+                (!b || b->storage != a->storage || same_geometry(a, b));
+  if (direct) return run_call(c, a);
+  ln_tensor *tmp = run_new(c, a->ndim, a->shape, rt);
+  int rc = tmp ? LN_BACKEND(a)->copy(a, tmp) : LN_ERR;
+  ln_tensor_release(tmp);
+  return rc;
+}
+
+/* The shared in-place path: checks, keeps the inputs backward needs (a
+** copy of a's old values; of b too when it views a's memory), writes,
+** bumps the version and records history on a. */
+static int apply_inplace(const char *name, const op_call *c, ln_dtype rt,
+                         int ndim, const int64_t *shape, const inplace_rec *r) {
+  ln_tensor *a = c->a, *b = c->family == CALL_BINARY ? c->b : NULL;
+  if (check_target(name, a, rt, ndim, shape) != LN_OK ||
+      ln_check_inplace(a) != LN_OK)
+    return LN_ERR;
+  bool rec = ln_dtype_is_float(a->dtype) &&
+             ln_any_requires_grad(2, (ln_tensor *[]){a, b});
+  ln_tensor *keep_a = NULL, *keep_b = NULL;
+  int rc = LN_OK;
+  if (rec && (r->saves & SAVE_A) && !(keep_a = raw_copy(a))) rc = LN_ERR;
+  if (rec && (r->saves & SAVE_B) && rc == LN_OK) {
+    keep_b = b->storage == a->storage ? raw_copy(b) : ln_tensor_retain(b);
+    if (!keep_b) rc = LN_ERR;
+  }
+  if (rc == LN_OK) rc = write_into(c, rt);
+  if (rc == LN_OK) {
+    ln_bump_version(a);
+    if (rec) rc = ln_record_inplace(a, r->grad_name, r->backward, b ? 1 : 0, &b);
+    if (rec && rc == LN_OK && b == a) { /* a.mul_(a): b is a's old self */
+      ln_node *n = a->grad_fn;
+      ln_tensor_release(n->inputs[1]);
+      n->inputs[1] = ln_tensor_retain(n->inputs[0]);
+    }
+    if (rec && rc == LN_OK) {
+      save_values(a->grad_fn, r->saves, (ln_tensor *[]){keep_a, keep_b, a});
+      a->grad_fn->scalars[0] = r->scalars[0];
+      a->grad_fn->scalars[1] = r->scalars[1];
+    }
+  }
+  ln_tensor_release(keep_a);
+  ln_tensor_release(keep_b);
+  return rc;
+}
+
+/* ---- unary -------------------------------------------------------------- */
+
+ln_tensor *ln_unary(ln_unary_op op, ln_tensor *a) {
+  if ((unsigned)op >= LN_UNARY_COUNT)
+    return ln_error("unary: invalid op %d", (int)op), NULL;
+  const unary_def *d = &unary_defs[op];
+  ln_dtype rt;
+  if (check_tensors(d->name, a, a) != LN_OK ||
+      unary_result(op, a->dtype, &rt) != LN_OK)
+    return NULL;
+  op_call c = {CALL_UNARY, op, a, NULL, rt, 0, 0};
+  ln_tensor *out = run_new(&c, a->ndim, a->shape, rt);
+  if (out && ln_dtype_is_float(rt)) {
+    ln_node *n = ln_record(out, d->grad_name, d->backward, 1, &a);
+    save_values(n, d->saves, (ln_tensor *[]){a, NULL, out});
+  }
+  return out;
+}
+
+int ln_unary_(ln_unary_op op, ln_tensor *a) {
+  if ((unsigned)op >= LN_UNARY_COUNT)
+    return ln_error("unary: invalid op %d", (int)op);
+  const unary_def *d = &unary_defs[op];
+  char name[32];
+  snprintf(name, sizeof name, "%s_", d->name);
+  ln_dtype rt;
+  if (check_tensors(name, a, a) != LN_OK ||
+      unary_result(op, a->dtype, &rt) != LN_OK)
+    return LN_ERR;
+  op_call c = {CALL_UNARY, op, a, NULL, rt, 0, 0};
+  inplace_rec r = {d->grad_name, d->backward, d->saves, {0, 0}};
+  return apply_inplace(name, &c, rt, a->ndim, a->shape, &r);
+}
+
+/* ---- binary ------------------------------------------------------------- */
+
+/* a op b, with their common dtype already decided. */
+static ln_tensor *binary_forward(ln_binary_op op, ln_tensor *a, ln_tensor *b,
+                                 ln_dtype common) {
+  const binary_def *d = &binary_defs[op];
+  ln_dtype compute, rt;
+  int ndim;
+  int64_t shape[LN_MAX_DIMS];
+  if (ln_check_same_device(d->name, a, b) != LN_OK ||
+      binary_dtypes(op, common, &compute, &rt) != LN_OK ||
+      ln_broadcast_shapes(d->name, a->ndim, a->shape, b->ndim, b->shape,
+                          &ndim, shape) != LN_OK)
+    return NULL;
+  op_call c = {CALL_BINARY, op, a, b, compute, 0, 0};
+  ln_tensor *out = run_new(&c, ndim, shape, rt);
+  if (out && ln_dtype_is_float(rt)) {
+    ln_node *n = ln_record(out, d->grad_name, d->backward, 2, (ln_tensor *[]){a, b});
+    save_values(n, d->saves, (ln_tensor *[]){a, b, out});
+  }
+  return out;
+}
+
+static int binary_inplace(ln_binary_op op, ln_tensor *a, ln_tensor *b,
+                          ln_dtype common) {
+  const binary_def *d = &binary_defs[op];
+  char name[32];
+  snprintf(name, sizeof name, "%s_", d->name);
+  ln_dtype compute, rt;
+  int ndim;
+  int64_t shape[LN_MAX_DIMS];
+  if (ln_check_same_device(name, a, b) != LN_OK ||
+      binary_dtypes(op, common, &compute, &rt) != LN_OK ||
+      ln_broadcast_shapes(name, a->ndim, a->shape, b->ndim, b->shape, &ndim,
+                          shape) != LN_OK)
+    return LN_ERR;
+  op_call c = {CALL_BINARY, op, a, b, compute, 0, 0};
+  inplace_rec r = {d->grad_name, d->backward, d->saves, {0, 0}};
+  return apply_inplace(name, &c, rt, ndim, shape, &r);
+}
+
+/* A Lua/C number as a 0-dim operand of dtype dt; integer pow refuses
+** negative exponents as PyTorch does. */
+static ln_tensor *scalar_operand(ln_binary_op op, ln_tensor *a, double s,
+                                 ln_dtype dt, bool exponent) {
+  if ((unsigned)op >= LN_BINARY_COUNT)
+    return ln_error("binary: invalid op %d", (int)op), NULL;
+  if (op == LN_BINARY_POW && exponent && !ln_dtype_is_float(dt) && s < 0)
+    return ln_error("pow: integers to negative integer powers are not "
+                    "allowed"), NULL;
+  return ln_scalar(s, dt, ln_tensor_device(a));
+}
+
+ln_tensor *ln_binary(ln_binary_op op, ln_tensor *a, ln_tensor *b) {
+  if ((unsigned)op >= LN_BINARY_COUNT)
+    return ln_error("binary: invalid op %d", (int)op), NULL;
+  if (check_tensors(binary_defs[op].name, a, b) != LN_OK) return NULL;
+  return binary_forward(op, a, b, result_type(a, b));
+}
+
+ln_tensor *ln_binary_scalar(ln_binary_op op, ln_tensor *a, double s) {
+  if (check_tensors(ln_binary_name(op), a, a) != LN_OK) return NULL;
+  ln_dtype dt = scalar_type(a->dtype, s);
+  ln_tensor *st = scalar_operand(op, a, s, dt, true);
+  ln_tensor *r = st ? binary_forward(op, a, st, dt) : NULL;
+  ln_tensor_release(st);
+  return r;
+}
+
+ln_tensor *ln_scalar_binary(ln_binary_op op, double s, ln_tensor *a) {
+  if (check_tensors(ln_binary_name(op), a, a) != LN_OK) return NULL;
+  ln_dtype dt = scalar_type(a->dtype, s);
+  ln_tensor *st = scalar_operand(op, a, s, dt, false);
+  ln_tensor *r = st ? binary_forward(op, st, a, dt) : NULL;
+  ln_tensor_release(st);
+  return r;
+}
+
+int ln_binary_(ln_binary_op op, ln_tensor *a, ln_tensor *b) {
+  if ((unsigned)op >= LN_BINARY_COUNT)
+    return ln_error("binary: invalid op %d", (int)op);
+  if (check_tensors(binary_defs[op].name, a, b) != LN_OK) return LN_ERR;
+  return binary_inplace(op, a, b, result_type(a, b));
+}
+
+int ln_binary_scalar_(ln_binary_op op, ln_tensor *a, double s) {
+  if (check_tensors(ln_binary_name(op), a, a) != LN_OK) return LN_ERR;
+  ln_dtype dt = scalar_type(a->dtype, s);
+  ln_tensor *st = scalar_operand(op, a, s, dt, true);
+  int rc = st ? binary_inplace(op, a, st, dt) : LN_ERR;
+  ln_tensor_release(st);
+  return rc;
+}
+
+ln_tensor *ln_add(ln_tensor *a, ln_tensor *b) {
+  return ln_binary(LN_BINARY_ADD, a, b);
+}
+
+ln_tensor *ln_sub(ln_tensor *a, ln_tensor *b) {
+  return ln_binary(LN_BINARY_SUB, a, b);
+}
+
+ln_tensor *ln_mul(ln_tensor *a, ln_tensor *b) {
+  return ln_binary(LN_BINARY_MUL, a, b);
+}
+
+ln_tensor *ln_div(ln_tensor *a, ln_tensor *b) {
+  return ln_binary(LN_BINARY_DIV, a, b);
+}
+
+/* f(a, b) = a + alpha b, recorded as the mul and add it is made of. */
+ln_tensor *ln_add_scaled(ln_tensor *a, ln_tensor *b, double alpha) {
+  if (check_tensors("add", a, b) != LN_OK) return NULL;
+  if (alpha == 1) return ln_add(a, b);
+  if (!ln_dtype_is_float(result_type(a, b)) && !is_integral(alpha))
+    return ln_error("add: for integral input tensors, argument alpha must "
+                    "not be a floating point number"), NULL;
+  ln_tensor *scaled = ln_binary_scalar(LN_BINARY_MUL, b, alpha);
+  ln_tensor *r = scaled ? ln_add(a, scaled) : NULL;
+  ln_tensor_release(scaled);
+  return r;
+}
+
+/* ---- clamp and leaky_relu ----------------------------------------------- */
+
+/* d clamp(x) = 1 where lo <= x <= hi, else 0 */
+static int clamp_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  ln_tensor *inside = take_both(LN_BINARY_AND,
+                                ln_binary_scalar(LN_BINARY_GE, x, n->scalars[0]),
+                                ln_binary_scalar(LN_BINARY_LE, x, n->scalars[1]));
+  return set_grad(gin, 0, take_mask(inside, g, true));
+}
+
+/* d leaky_relu(x) = 1 where x > 0, else slope */
+static int leaky_relu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  ln_tensor *pos = ln_binary_scalar(LN_BINARY_GT, x, 0);
+  ln_tensor *scaled = pos ? ln_binary_scalar(LN_BINARY_MUL, g, n->scalars[0]) : NULL;
+  ln_tensor *r = scaled ? ln_where(pos, g, scaled) : NULL;
+  ln_tensor_release(pos);
+  ln_tensor_release(scaled);
+  return set_grad(gin, 0, r);
+}
+
+/* The result dtype of clamp: an integer tensor with a fractional bound
+** becomes float32 (infinite bounds mean none). */
+static int clamp_result(const char *op, ln_tensor *a, double lo, double hi,
+                        ln_dtype *rt) {
+  if (check_tensors(op, a, a) != LN_OK) return LN_ERR;
+  if (isnan(lo) || isnan(hi))
+    return ln_error("%s: min and max must not be NaN", op);
+  if (a->dtype == LN_BOOL)
+    return ln_error("%s: not supported for bool tensors", op);
+  *rt = a->dtype;
+  if (!ln_dtype_is_float(a->dtype) && ((!isinf(lo) && !is_integral(lo)) ||
+                                       (!isinf(hi) && !is_integral(hi))))
+    *rt = LN_FLOAT32;
+  return LN_OK;
+}
+
+/* f(x) = min(max(x, lo), hi) */
+ln_tensor *ln_clamp(ln_tensor *a, double lo, double hi) {
+  ln_dtype rt;
+  if (clamp_result("clamp", a, lo, hi, &rt) != LN_OK) return NULL;
+  op_call c = {CALL_CLAMP, 0, a, NULL, rt, lo, hi};
+  ln_tensor *out = run_new(&c, a->ndim, a->shape, rt);
+  ln_node *n = out && ln_dtype_is_float(rt)
+                   ? ln_record(out, "ClampBackward", clamp_backward, 1, &a)
+                   : NULL;
+  if (n) {
+    n->scalars[0] = lo;
+    n->scalars[1] = hi;
+    save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
+  }
+  return out;
+}
+
+int ln_clamp_(ln_tensor *a, double lo, double hi) {
+  ln_dtype rt;
+  if (clamp_result("clamp_", a, lo, hi, &rt) != LN_OK) return LN_ERR;
+  op_call c = {CALL_CLAMP, 0, a, NULL, rt, lo, hi};
+  inplace_rec r = {"ClampBackward", clamp_backward, SAVE_A, {lo, hi}};
+  return apply_inplace("clamp_", &c, rt, a->ndim, a->shape, &r);
+}
+
+/* f(x) = x > 0 ? x : slope x */
+ln_tensor *ln_leaky_relu(ln_tensor *a, double slope) {
+  if (check_tensors("leaky_relu", a, a) != LN_OK) return NULL;
+  if (!ln_dtype_is_float(a->dtype))
+    return ln_error("leaky_relu: expected a floating point tensor, got %s",
+                    ln_dtype_name(a->dtype)), NULL;
+  op_call c = {CALL_LEAKY, 0, a, NULL, a->dtype, slope, 0};
+  ln_tensor *out = run_new(&c, a->ndim, a->shape, a->dtype);
+  ln_node *n = out ? ln_record(out, "LeakyReluBackward", leaky_relu_backward, 1, &a)
+                   : NULL;
+  if (n) {
+    n->scalars[0] = slope;
+    save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
+  }
+  return out;
+}
+
+int ln_leaky_relu_(ln_tensor *a, double slope) {
+  if (check_tensors("leaky_relu_", a, a) != LN_OK) return LN_ERR;
+  if (!ln_dtype_is_float(a->dtype))
+    return ln_error("leaky_relu_: expected a floating point tensor, got %s",
+                    ln_dtype_name(a->dtype));
+  op_call c = {CALL_LEAKY, 0, a, NULL, a->dtype, slope, 0};
+  inplace_rec r = {"LeakyReluBackward", leaky_relu_backward, SAVE_A, {slope, 0}};
+  return apply_inplace("leaky_relu_", &c, a->dtype, a->ndim, a->shape, &r);
+}
+
+/* ---- where -------------------------------------------------------------- */
+
+/* d where(c, a, b) = (c, !c) */
+static int where_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *cond = ln_node_saved(n, 0);
+  if (!cond) return LN_ERR;
+  for (int i = 1; i <= 2; i++) {
+    if (!ln_node_needs_grad(n, i)) continue;
+    if (set_grad(gin, i, take_mask(ln_tensor_retain(cond), g, i == 1)) != LN_OK)
+      return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* cond's, a's and b's shapes broadcast together. */
+static int where_shape(ln_tensor *cond, ln_tensor *a, ln_tensor *b, int *ndim,
+                       int64_t *shape) {
+  int n1;
+  int64_t s1[LN_MAX_DIMS];
+  if (ln_broadcast_shapes("where", cond->ndim, cond->shape, a->ndim, a->shape,
+                          &n1, s1) != LN_OK)
+    return LN_ERR;
+  return ln_broadcast_shapes("where", n1, s1, b->ndim, b->shape, ndim, shape);
+}
+
+/* f(c, a, b) = c ? a : b */
+ln_tensor *ln_where(ln_tensor *cond, ln_tensor *a, ln_tensor *b) {
+  if (check_tensors("where", cond, a) != LN_OK ||
+      check_tensors("where", a, b) != LN_OK)
+    return NULL;
+  if (cond->dtype != LN_BOOL)
+    return ln_error("where: expected the condition to be a bool tensor, got "
+                    "%s", ln_dtype_name(cond->dtype)), NULL;
+  int ndim;
+  int64_t shape[LN_MAX_DIMS];
+  if (ln_check_same_device("where", cond, a) != LN_OK ||
+      ln_check_same_device("where", a, b) != LN_OK ||
+      where_shape(cond, a, b, &ndim, shape) != LN_OK)
+    return NULL;
+  ln_dtype dt = result_type(a, b);
+  ln_tensor *out = ln_empty(ndim, shape, dt, ln_tensor_device(a));
+  ln_tensor *ca = ln_cast_raw(a, dt), *cb = ln_cast_raw(b, dt);
+  ln_tensor *ec = ln_expand_raw(cond, ndim, shape);
+  ln_tensor *ea = ca ? ln_expand_raw(ca, ndim, shape) : NULL;
+  ln_tensor *eb = cb ? ln_expand_raw(cb, ndim, shape) : NULL;
+  int rc = out && ec && ea && eb ? LN_BACKEND(out)->where(out, ec, ea, eb)
+                                 : LN_ERR;
+  ln_tensor *tmp[5] = {ca, cb, ec, ea, eb};
+  for (int i = 0; i < 5; i++) ln_tensor_release(tmp[i]);
+  if (rc != LN_OK) {
+    ln_tensor_release(out);
+    return NULL;
+  }
+  if (ln_dtype_is_float(dt)) {
+    ln_node *n = ln_record(out, "WhereBackward", where_backward, 3,
+                           (ln_tensor *[]){cond, a, b});
+    ln_node_save(n, cond);
+  }
+  return out;
+}

@@ -1,0 +1,146 @@
+/*
+** binary.cl: out = a op b for luann's binary ops (ln_binary_op), out =
+** cond ? a : b. Arithmetic ops write the operands' dtype, comparisons and
+** logical ops write bool. Op codes follow ln_binary_op (the host checks).
+** Operands come expanded to out's shape (stride 0 on broadcast dims);
+** out may alias a for in-place ops.
+*/
+#define B_ADD 0
+#define B_SUB 1
+#define B_MUL 2
+#define B_DIV 3
+#define B_POW 4
+#define B_MAXIMUM 5
+#define B_MINIMUM 6
+#define B_FMOD 7
+#define B_ATAN2 8
+#define B_EQ 9
+#define B_NE 10
+#define B_LT 11
+#define B_LE 12
+#define B_GT 13
+#define B_GE 14
+#define B_AND 15
+#define B_OR 16
+#define B_XOR 17
+
+#if !REAL_IS_FLOAT
+/* a^b in wrapping long arithmetic by squaring; a negative exponent gives
+** the truncated true value (1 for a == 1, +-1 for a == -1, else 0). */
+inline long ipow(long a, long b) {
+  if (b < 0) return a == 1 ? 1 : a == -1 ? (b & 1 ? -1 : 1) : 0;
+  long r = 1;
+  while (b) {
+    if (b & 1) r *= a;
+    a *= a;
+    b >>= 1;
+  }
+  return r;
+}
+#endif
+
+/* Integer dtypes have no div or atan2 here (the host refuses them); an
+** integer fmod by zero raises FLAG_FMOD_ZERO. */
+inline real binary_apply(int op, real a, real b, __global int *flag) {
+#if REAL_IS_FLOAT
+  switch (op) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    case B_POW: return pow(a, b);
+    case B_MAXIMUM: return a > b || isnan(a) ? a : b;  /* NaN propagates */
+    case B_MINIMUM: return a < b || isnan(a) ? a : b;
+    case B_FMOD: return fmod(a, b);
+    case B_ATAN2: return atan2(a, b);
+  }
+  return 0;
+#else
+  long x = a, y = b;
+  switch (op) {
+    case B_ADD: return real_from_long(x + y);
+    case B_SUB: return real_from_long(x - y);
+    case B_MUL: return real_from_long(x * y);
+    case B_POW: return real_from_long(ipow(x, y));
+    case B_MAXIMUM: return x > y ? a : b;
+    case B_MINIMUM: return x < y ? a : b;
+    case B_FMOD:  /* truncating, like C's % (LONG_MIN % -1 traps: 0) */
+      if (y == 0) flag_index(flag, FLAG_FMOD_ZERO, 0, 0, 0);
+      return real_from_long(y == 0 || y == -1 ? 0 : x % y);
+  }
+  return 0;
+#endif
+}
+
+inline uchar compare_apply(int op, real a, real b) {
+  switch (op) {
+    case B_EQ: return a == b;
+    case B_NE: return a != b;
+    case B_LT: return a < b;
+    case B_LE: return a <= b;
+    case B_GT: return a > b;
+    case B_GE: return a >= b;
+    case B_AND: return a != 0 && b != 0;
+    case B_OR: return a != 0 || b != 0;
+    case B_XOR: return (a != 0) != (b != 0);
+  }
+  return 0;
+}
+
+/* Any strides. */
+__kernel void binary(int op, shape_t sh, strides_t so, strides_t sa,
+                     strides_t sb, __global real *out, __global const real *a,
+                     __global const real *b, __global int *flag) {
+  for (long i = get_global_id(0); i < sh.numel; i += get_global_size(0)) {
+    long oo, oa, ob, unused;
+    offsets4(&sh, i, &so, &oo, &sa, &oa, &sb, &ob, &sb, &unused);
+    out[oo] = binary_apply(op, a[oa], b[ob], flag);
+  }
+}
+
+/* Plain arrays. */
+__kernel void binary_contig(int op, long n, long oo, long oa, long ob,
+                            __global real *out, __global const real *a,
+                            __global const real *b, __global int *flag) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = binary_apply(op, a[oa + i], b[ob + i], flag);
+}
+
+/* out (bool) = a op b; any strides. */
+__kernel void compare(int op, shape_t sh, strides_t so, strides_t sa,
+                      strides_t sb, __global uchar *out,
+                      __global const real *a, __global const real *b) {
+  for (long i = get_global_id(0); i < sh.numel; i += get_global_size(0)) {
+    long oo, oa, ob, unused;
+    offsets4(&sh, i, &so, &oo, &sa, &oa, &sb, &ob, &sb, &unused);
+    out[oo] = compare_apply(op, a[oa], b[ob]);
+  }
+}
+
+/* Plain arrays. */
+__kernel void compare_contig(int op, long n, long oo, long oa, long ob,
+                             __global uchar *out, __global const real *a,
+                             __global const real *b) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = compare_apply(op, a[oa + i], b[ob + i]);
+}
+
+/* out = cond ? a : b; any strides. */
+__kernel void where(shape_t sh, strides_t so, strides_t sc, strides_t sa,
+                    strides_t sb, __global real *out,
+                    __global const uchar *cond, __global const real *a,
+                    __global const real *b) {
+  for (long i = get_global_id(0); i < sh.numel; i += get_global_size(0)) {
+    long oo, oc, oa, ob;
+    offsets4(&sh, i, &so, &oo, &sc, &oc, &sa, &oa, &sb, &ob);
+    out[oo] = cond[oc] ? a[oa] : b[ob];
+  }
+}
+
+/* Plain arrays. */
+__kernel void where_contig(long n, long oo, long oc, long oa, long ob,
+                           __global real *out, __global const uchar *cond,
+                           __global const real *a, __global const real *b) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = cond[oc + i] ? a[oa + i] : b[ob + i];
+}

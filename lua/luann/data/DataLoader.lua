@@ -1,0 +1,132 @@
+--- data.DataLoader: batches of a dataset, optionally shuffled.
+--
+--    local loader = data.DataLoader(train, {batch_size = 64, shuffle = true, seed = 1})
+--    for images, labels in loader do ... end     -- one pass (an epoch)
+--    print(#loader)                              -- batches per epoch
+--
+-- The loader itself is the iterator of a generic `for` (a new pass starts
+-- whenever a loop starts); loader:iter() gives an independent iterator for
+-- the rare case of two loops over one loader at once.
+--
+-- Options: batch_size (1), shuffle (false), drop_last (false: the last
+-- batch may be smaller), seed or generator (the shuffling's own random
+-- stream: the same order for the same seed, whatever else draws random
+-- numbers; without one the global generator, so luann.manual_seed fixes
+-- it), collate_fn (turns a list of samples into a batch; default
+-- data.default_collate).
+-- A dataset with batch_tensors() (TensorDataset, MNIST) is batched by
+-- slicing (in order) or index_select (shuffled) of whole tensors, with no
+-- per-sample work.
+local luann = require "luann"
+local class = require "luann.utils.class"
+local check = require "luann.utils.check"
+local collate = require "luann.data.collate"
+
+local DataLoader = class.new("DataLoader")
+
+local KNOWN = { batch_size = true, shuffle = true, drop_last = true, seed = true,
+  generator = true, collate_fn = true }
+
+--- @param dataset a dataset (anything with # and get(i))
+-- @param opts the options above
+function DataLoader:__init(dataset, opts)
+  local fname = "data.DataLoader"
+  local ok = pcall(function() return #dataset end)
+  if type(dataset) ~= "table" or type(dataset.get) ~= "function" or not ok then
+    error(fname .. ": bad argument #1 (dataset expected, got " .. class.typename(dataset) .. ")", 3)
+  end
+  opts = check.options(fname, 2, opts, 3)
+  check.known_options(fname, opts, KNOWN, 3)
+  self.dataset = dataset
+  self.batch_size = check.integer(fname, 2, opts.batch_size, "batch_size", 1, 1, 3)
+  self.shuffle = check.boolean(fname, 2, opts.shuffle, "shuffle", false, 3)
+  self.drop_last = check.boolean(fname, 2, opts.drop_last, "drop_last", false, 3)
+  if opts.collate_fn ~= nil and type(opts.collate_fn) ~= "function" then
+    error(fname .. ": bad argument #2 'collate_fn' (function expected, got " .. class.typename(opts.collate_fn) .. ")", 3)
+  end
+  self.collate_fn = opts.collate_fn or collate.default_collate
+  if opts.seed ~= nil then
+    self.generator = luann.Generator(check.integer(fname, 2, opts.seed, "seed", nil, nil, 3))
+  else
+    self.generator = opts.generator
+  end
+end
+
+--- Batches per pass.
+function DataLoader.__len(self)
+  local n = #self.dataset
+  if self.drop_last then return n // self.batch_size end
+  return (n + self.batch_size - 1) // self.batch_size
+end
+
+-- A random order of 1..n as an int64 tensor.
+function DataLoader:permutation(n)
+  if self.generator ~= nil then
+    return luann.randperm(n, { generator = self.generator })
+  end
+  return luann.randperm(n)
+end
+
+-- Batch `len` samples from position `start` of the order, by whole tensors.
+local function tensor_batch(ts, perm, start, len)
+  local out = {}
+  if perm then
+    local idx = perm:narrow(1, start, len)
+    for k = 1, #ts do out[k] = ts[k]:index_select(1, idx) end
+  else
+    for k = 1, #ts do out[k] = ts[k]:narrow(1, start, len) end
+  end
+  return table.unpack(out, 1, #ts)
+end
+
+-- Batch through get() and the collate function.
+local function sample_batch(self, order, start, len)
+  local samples = {}
+  for k = 1, len do
+    local i = order and order[start + k - 1] or start + k - 1
+    samples[k] = table.pack(self.dataset:get(i))
+  end
+  local batch = self.collate_fn(samples)
+  if type(batch) == "table" and getmetatable(batch) == nil and batch[1] ~= nil then
+    return table.unpack(batch, 1, batch.n or #batch)
+  end
+  return batch
+end
+
+--- An independent iterator over one pass: `for x, y in loader:iter() do`.
+-- @return an iterator function
+function DataLoader:iter()
+  local n, bs = #self.dataset, self.batch_size
+  local nb = #self
+  local perm = self.shuffle and n > 0 and self:permutation(n) or nil
+  local ts = self.dataset:batch_tensors()
+  local order = (perm and not ts) and perm:tolist() or nil
+  local b = 0
+  return function()
+    b = b + 1
+    if b > nb then return nil end
+    local start = (b - 1) * bs + 1
+    local len = math.min(bs, n - start + 1)
+    if ts then return tensor_batch(ts, perm, start, len) end
+    return sample_batch(self, order, start, len)
+  end
+end
+
+local function advance(self, first, ...)
+  if first == nil then self._pass = nil end
+  return first, ...
+end
+
+-- `for x, y in loader do`: the generic for calls the loader with the
+-- previous first value, nil on the first call, which starts a new pass.
+function DataLoader.__call(self, _, previous)
+  if previous == nil or self._pass == nil then self._pass = self:iter() end
+  return advance(self, self._pass())
+end
+
+function DataLoader:__tostring()
+  return string.format("DataLoader(%d samples, batch_size=%d, shuffle=%s, drop_last=%s)",
+    #self.dataset, self.batch_size, tostring(self.shuffle), tostring(self.drop_last))
+end
+
+return DataLoader

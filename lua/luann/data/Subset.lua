@@ -1,0 +1,55 @@
+--- data.Subset: the samples of another dataset at given indices, in that order.
+-- @usage local small = data.Subset(train, {1, 2, 3})
+-- local first1000 = data.Subset(train, 1000)   -- indices 1..1000
+local luann = require "luann"
+local check = require "luann.utils.check"
+local Dataset = require "luann.data.Dataset"
+
+local Subset = Dataset:extend("Subset")
+
+--- @param dataset a dataset
+-- @param indices a list of 1-based indices, or n for the first n samples
+function Subset:__init(dataset, indices)
+  if type(indices) == "number" then
+    local n = check.integer("data.Subset", 2, indices, "indices", nil, 0, 3)
+    if n > #dataset then
+      error(string.format("data.Subset: %d samples asked of a dataset of %d", n, #dataset), 3)
+    end
+    indices = {}
+    for i = 1, n do indices[i] = i end
+  elseif type(indices) ~= "table" then
+    error("data.Subset: bad argument #2 'indices' (list of integers or a count expected)", 3)
+  end
+  for k, i in ipairs(indices) do
+    if math.type(i) ~= "integer" or i < 1 or i > #dataset then
+      error(string.format("data.Subset: index %s at position %d out of range for a dataset of %d",
+        tostring(i), k, #dataset), 3)
+    end
+  end
+  self.dataset, self.indices = dataset, indices
+end
+
+function Subset.__len(self)
+  return #self.indices
+end
+
+--- Sample i of the subset: sample indices[i] of the dataset.
+function Subset:get(i)
+  i = self:check_index(i)
+  return self.dataset:get(self.indices[i])
+end
+
+--- The parent's tensors gathered at the indices (computed once), when the
+-- parent has a batch fast path.
+function Subset:batch_tensors()
+  if self._tensors == nil then
+    local ts = self.dataset:batch_tensors()
+    if ts == nil then return nil end
+    local idx = luann.tensor(self.indices, { dtype = "int64" })
+    self._tensors = {}
+    for k, t in ipairs(ts) do self._tensors[k] = t:index_select(1, idx) end
+  end
+  return self._tensors
+end
+
+return Subset

@@ -1,0 +1,66 @@
+--- data.default_collate: turns a list of samples into a batch.
+-- Each sample is the list of values a dataset's get(i) returned; the batch
+-- is a list with one entry per position, made by stacking:
+-- tensors -> luann.stack along a new dim 1, integers -> int64 tensor,
+-- other numbers -> float64 tensor, booleans -> bool tensor, strings -> a
+-- list, tables -> the same table shape with each field collated.
+local luann = require "luann"
+local check = require "luann.utils.check"
+local class = require "luann.utils.class"
+
+local collate = {}
+
+local function collate_values(values, where)
+  local first = values[1]
+  if check.is_tensor(first) then
+    return luann.stack(values, 1)
+  elseif type(first) == "number" then
+    local all_int = true
+    for _, v in ipairs(values) do
+      if math.type(v) ~= "integer" then all_int = false break end
+    end
+    return luann.tensor(values, { dtype = all_int and "int64" or "float64" })
+  elseif type(first) == "boolean" then
+    return luann.tensor(values, { dtype = "bool" })
+  elseif type(first) == "string" then
+    return values
+  elseif type(first) == "table" then
+    local out = {}
+    for k in pairs(first) do
+      local field = {}
+      for i, v in ipairs(values) do
+        if type(v) ~= "table" or v[k] == nil then
+          error(string.format("default_collate: sample %d lacks field '%s' of %s", i, tostring(k), where), 4)
+        end
+        field[i] = v[k]
+      end
+      out[k] = collate_values(field, where .. "." .. tostring(k))
+    end
+    return out
+  end
+  error("default_collate: cannot batch values of type " .. class.typename(first) .. " (at " .. where .. ")", 4)
+end
+
+--- Batches a list of samples (each a list of values, as returned by get).
+-- @param samples a list of samples
+-- @return a list: one batched value per sample position
+function collate.default_collate(samples)
+  if type(samples) ~= "table" or #samples == 0 then
+    error("default_collate: a non-empty list of samples expected", 2)
+  end
+  local width = samples[1].n or #samples[1]
+  local out = { n = width }
+  for j = 1, width do
+    local column = {}
+    for i, s in ipairs(samples) do
+      if s[j] == nil then
+        error(string.format("default_collate: sample %d has %d values, sample 1 has %d", i, s.n or #s, width), 2)
+      end
+      column[i] = s[j]
+    end
+    out[j] = collate_values(column, "value " .. j)
+  end
+  return out
+end
+
+return collate

@@ -1,0 +1,5 @@
+--- data.datasets: ready-made datasets (torchvision.datasets).
+return {
+  MNIST = require "luann.data.datasets.MNIST",
+  FashionMNIST = require "luann.data.datasets.FashionMNIST",
+}

@@ -1,0 +1,17 @@
+--- luann.data: datasets and batching (PyTorch's torch.utils.data and
+-- torchvision.datasets).
+--
+--    local data = require "luann.data"     -- or luann.data
+--    local train = data.datasets.FashionMNIST(nil, {train = true})
+--    local loader = data.DataLoader(train, {batch_size = 64, shuffle = true})
+--    for images, labels in loader do ... end
+local collate = require "luann.data.collate"
+
+return {
+  Dataset = require "luann.data.Dataset",
+  TensorDataset = require "luann.data.TensorDataset",
+  Subset = require "luann.data.Subset",
+  DataLoader = require "luann.data.DataLoader",
+  default_collate = collate.default_collate,
+  datasets = require "luann.data.datasets",
+}

@@ -1,0 +1,129 @@
+--- Argument checks shared by luann's Lua library.
+-- Each check raises `fname: bad argument #pos 'name' (what expected, got X)`.
+-- `level` counts as error() would inside the checking function: 2 (the
+-- default) points at its caller; constructors, called through the class's
+-- __call, pass 3 so the message points at the user's line.
+local luann = require "luann"
+local class = require "luann.utils.class"
+
+local check = {}
+
+--- Whether v is a luann tensor.
+-- @param v any value
+-- @return boolean
+check.is_tensor = luann.is_tensor
+
+local function fail(fname, pos, name, expected, v, level)
+  local what = name and ("#" .. pos .. " '" .. name .. "'") or ("#" .. pos)
+  error(string.format("%s: bad argument %s (%s expected, got %s)", fname, what,
+    expected, class.typename(v)), (level or 2) + 2)
+end
+
+--- Checks that v is a tensor.
+-- @return v
+function check.tensor(fname, pos, v, name, level)
+  if not check.is_tensor(v) then fail(fname, pos, name, "tensor", v, level) end
+  return v
+end
+
+--- Checks that v is a tensor or nil.
+-- @return v
+function check.opt_tensor(fname, pos, v, name, level)
+  if v ~= nil and not check.is_tensor(v) then
+    fail(fname, pos, name, "tensor or nil", v, level)
+  end
+  return v
+end
+
+--- Checks that v is a number (default def when nil), optionally within [lo, hi].
+-- @return the number
+function check.number(fname, pos, v, name, def, lo, hi, level)
+  if v == nil then v = def end
+  if type(v) ~= "number" then fail(fname, pos, name, "number", v, level) end
+  if (lo and v < lo) or (hi and v > hi) or v ~= v then
+    error(string.format("%s: bad argument #%d '%s' (%s out of range [%s, %s])",
+      fname, pos, name or "?", tostring(v), tostring(lo or "-inf"),
+      tostring(hi or "inf")), (level or 2) + 1)
+  end
+  return v
+end
+
+--- Checks that v is an integer (default def when nil), at least lo.
+-- @return the integer
+function check.integer(fname, pos, v, name, def, lo, level)
+  if v == nil then v = def end
+  if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v) and v == v and math.abs(v) < 2^53) then
+    fail(fname, pos, name, "integer", v, level)
+  end
+  v = math.tointeger(v)
+  if lo and v < lo then
+    error(string.format("%s: bad argument #%d '%s' (must be >= %d, got %d)",
+      fname, pos, name or "?", lo, v), (level or 2) + 1)
+  end
+  return v
+end
+
+--- Checks that v is a boolean (default def when nil).
+-- @return the boolean
+function check.boolean(fname, pos, v, name, def, level)
+  if v == nil then v = def end
+  if type(v) ~= "boolean" then fail(fname, pos, name, "boolean", v, level) end
+  return v
+end
+
+--- Checks that v is a table or nil; returns v or an empty table.
+-- @return a table
+function check.options(fname, pos, v, level)
+  if v == nil then return {} end
+  if type(v) ~= "table" then fail(fname, pos, nil, "options table", v, level) end
+  return v
+end
+
+--- Checks that v is one of the strings in `choices` (default def when nil).
+-- @return the string
+function check.choice(fname, pos, v, name, def, choices, level)
+  if v == nil then v = def end
+  for _, c in ipairs(choices) do
+    if v == c then return v end
+  end
+  error(string.format("%s: bad argument #%d '%s' (expected one of %s, got %s)",
+    fname, pos, name or "?", '"' .. table.concat(choices, '", "') .. '"',
+    type(v) == "string" and '"' .. v .. '"' or tostring(v)), (level or 2) + 1)
+end
+
+--- Rejects keys of an options table that the function does not know.
+-- @param fname the function name for the message
+-- @param opts the options table
+-- @param known a set {name = true}
+function check.known_options(fname, opts, known, level)
+  for k in pairs(opts) do
+    if known[k] == nil then
+      local names = {}
+      for n in pairs(known) do names[#names + 1] = n end
+      table.sort(names)
+      error(string.format("%s: unknown option '%s' (known: %s)", fname,
+        tostring(k), table.concat(names, ", ")), (level or 2) + 1)
+    end
+  end
+end
+
+--- "(2,3)": a tensor's shape for messages.
+-- @param t a tensor
+-- @return string
+function check.shape_str(t)
+  local dims = {}
+  for i = 1, t:dim() do dims[i] = tostring(t:size(i)) end
+  return "(" .. table.concat(dims, ",") .. ")"
+end
+
+--- Whether two tensors have the same shape.
+-- @return boolean
+function check.same_shape(a, b)
+  if a:dim() ~= b:dim() then return false end
+  for i = 1, a:dim() do
+    if a:size(i) ~= b:size(i) then return false end
+  end
+  return true
+end
+
+return check

@@ -1,0 +1,87 @@
+#!/bin/bash
+# setup.sh: from a fresh Debian 12 to a working luann.
+#
+#   ./setup.sh          install what is missing, build, train the MNIST example
+#   ./setup.sh test     install what is missing, build, run every test
+#   ./setup.sh deps     only install what is missing
+#   ./setup.sh build    install what is missing, build
+#
+# Installing needs root; as another user it prints the apt-get command to
+# run instead. Nothing is downloaded except Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  build-essential pkg-config        # cc, make
+  lua5.4 liblua5.4-dev lua-busted   # Lua, its headers, the test runner
+  libblis-dev libblis-openmp-dev    # BLAS (the multithreaded BLIS)
+  libclblast-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd  # OpenCL
+  zlib1g-dev                        # reading .gz datasets
+  libreadline-dev                   # the REPL's line editing
+  dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
+)
+
+usage() {
+  echo "usage: $0 [deps|build|test]" >&2
+  exit 1
+}
+
+# Packages of PACKAGES not installed yet, one per line.
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      echo "$p"
+    fi
+  done
+}
+
+install_deps() {
+  local missing
+  mapfile -t missing < <(missing_packages)
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return 0
+  fi
+  local cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: missing packages: ${missing[*]}" >&2
+    echo "Run as root:  apt-get update && $cmd" >&2
+    exit 1
+  fi
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  $cmd </dev/null
+}
+
+build() {
+  make -j"$(nproc)"
+}
+
+# PoCL compiles OpenCL kernels on first use; keeping its cache between runs
+# saves minutes in every test run after the first.
+export POCL_CACHE_DIR="${POCL_CACHE_DIR:-${HOME:-/tmp}/.cache/luann-pocl}"
+mkdir -p "$POCL_CACHE_DIR" 2>/dev/null || true
+
+case "${1:-}" in
+"")
+  install_deps
+  build
+  build/luann examples/mnist.lua
+  ;;
+test)
+  install_deps
+  build
+  make test
+  ;;
+deps)
+  install_deps
+  ;;
+build)
+  install_deps
+  build
+  ;;
+*)
+  usage
+  ;;
+esac
