@@ -17,12 +17,12 @@
 #include "lbase.h"
 #ifdef LN_WITH_OPENCL
 #include "ocl.h"
-#endif
 
 /* Whether spec names the OpenCL backend ("opencl" or "opencl:N"). */
 static bool is_opencl(const char *spec) {
   return strncmp(spec, "opencl", 6) == 0 && (spec[6] == '\0' || spec[6] == ':');
 }
+#endif
 
 /* The device spec names; with OpenCL, its context is made now so that a
 ** broken driver shows here rather than in the first op. */

@@ -153,8 +153,12 @@ static int t_to(lua_State *L) {
     dev = ln_tensor_device(other);
   } else if (lua_type(L, 2) == LUA_TSTRING) {
     const char *s = lua_tostring(L, 2);
-    if (ln_dtype_from_name(s, &dt) != LN_OK && ln_device_parse(s, &dev) != LN_OK)
+    if (ln_dtype_from_name(s, &dt) != LN_OK && ln_device_parse(s, &dev) != LN_OK) {
+      /* a known device kind that is absent says why; others are typos */
+      if (strncmp(ln_error_message(), "unknown device", 14) != 0)
+        return lnb_error(L);
       return luaL_error(L, "to: '%s' is neither a dtype nor a device", s);
+    }
     ln_error_clear();
   } else if (lua_istable(L, 2)) {
     if (lua_getfield(L, 2, "dtype") != LUA_TNIL) dt = lnb_opt_dtype(L, -1, dt);

@@ -253,19 +253,19 @@ static void create_arg_table(lua_State *L, char **argv, int argc, int script) {
 
 enum { LINE_OK, LINE_EOF, LINE_INTERRUPTED };
 
-static char *rl_result;
-static int rl_finished;
-static volatile sig_atomic_t rl_interrupted;
+static char *got_text;
+static int got_line;
+static volatile sig_atomic_t got_sigint;
 
-static void on_rl_line(char *line) {
-  rl_result = line;
-  rl_finished = 1;
+static void on_line(char *line) {
+  got_text = line;
+  got_line = 1;
   rl_callback_handler_remove();
 }
 
-static void on_rl_sigint(int sig) {
+static void on_sigint(int sig) {
   (void)sig;
-  rl_interrupted = 1;
+  got_sigint = 1;
 }
 
 /* Forgets a half-typed line and gives the terminal back. */
@@ -284,18 +284,18 @@ static int readline_tty(const char *prompt, char **line) {
   struct sigaction sa, old_sa;
   sigset_t block, orig;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_rl_sigint;
+  sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_sa);
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigprocmask(SIG_BLOCK, &block, &orig);
-  rl_result = NULL;
-  rl_finished = 0;
-  rl_interrupted = 0;
-  rl_callback_handler_install(prompt, on_rl_line);
+  got_text = NULL;
+  got_line = 0;
+  got_sigint = 0;
+  rl_callback_handler_install(prompt, on_line);
   int fd = fileno(rl_instream);
-  while (!rl_finished && !rl_interrupted) {
+  while (!got_line && !got_sigint) {
     fd_set fds;
     FD_ZERO(&fds);
     FD_SET(fd, &fds);
@@ -305,17 +305,17 @@ static int readline_tty(const char *prompt, char **line) {
     else if (n < 0 && errno != EINTR)
       break; /* the terminal went away: end of input */
   }
-  int status = rl_finished && rl_result ? LINE_OK : LINE_EOF;
-  if (!rl_finished) {
+  int status = got_line && got_text ? LINE_OK : LINE_EOF;
+  if (!got_line) {
     drop_line();
-    if (rl_interrupted) {
+    if (got_sigint) {
       status = LINE_INTERRUPTED;
       fputs("\n", stdout);
     }
   }
   sigprocmask(SIG_SETMASK, &orig, NULL);
   sigaction(SIGINT, &old_sa, NULL);
-  *line = rl_result;
+  *line = got_text;
   return status;
 }
 
@@ -412,15 +412,14 @@ static int read_chunk(lua_State *L) {
       return status;
     }
     r = push_line(L, 0);
-    if (r == LINE_EOF) {
-      lua_remove(L, -2); /* report the incomplete chunk's error */
-      return status;
-    }
-    lua_remove(L, -2); /* the error message */
-    if (r == LINE_INTERRUPTED) {
+    if (r != LINE_OK) {
+      lua_remove(L, -2); /* the code; its error message stays */
+      if (r == LINE_EOF)
+        return status; /* reported: the chunk ended unfinished */
       lua_pop(L, 1);
       return CHUNK_INTERRUPTED;
     }
+    lua_remove(L, -2); /* the error message */
     lua_pushliteral(L, "\n");
     lua_insert(L, -2);
     lua_concat(L, 3);

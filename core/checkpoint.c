@@ -191,6 +191,9 @@ ln_ckpt_writer *ln_ckpt_writer_open(const char *path, int level) {
     return ln_error("save: out of memory"), NULL;
   }
   int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  struct stat old;
+  if (fd >= 0 && stat(path, &old) == 0) /* the replacement keeps its mode */
+    fchmod(fd, old.st_mode & 07777);
   w->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
   if (!w->f) {
     int e = errno;

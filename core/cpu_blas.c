@@ -4,11 +4,12 @@
 **
 ** Picking BLIS's kernels. BLIS ships one "sub-configuration" (kernels and
 ** block sizes) per CPU family and picks one from cpuid when it initialises.
-** Debian's BLIS 0.9 does not know CPUs newer than its table (Zen 4 and 5,
-** recent Intel parts) and falls back to portable C kernels, several times
-** slower. So before BLIS's first use we choose a sub-configuration from the
-** CPU's features ourselves and pass it in BLIS_ARCH_TYPE, which BLIS reads
-** once, inside bli_init(), and we put the environment back afterwards.
+** Debian's BLIS 0.9 does not know CPUs newer than its table: Zen 5 gets
+** its portable C kernels, several times slower, and AVX-512 parts it
+** cannot place (Zen 4, Intel models missing from its list) get its AVX2
+** kernels. So before BLIS's first use we choose a sub-configuration from
+** the CPU's features ourselves and pass it in BLIS_ARCH_TYPE, which BLIS
+** reads once, inside bli_init(); the environment is put back afterwards.
 ** A user's own BLIS_ARCH_TYPE wins when this BLIS has that sub-configuration
 ** and the CPU can run it; BLIS 0.9 reads only numbers there (a name such as
 ** "zen3" parses as 0, AVX-512 kernels, and an empty string aborts), so a

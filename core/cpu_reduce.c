@@ -334,7 +334,7 @@ static inline float bits_float(int32_t i) {
 ** (GCC keeps float compares as branches under -ftrapping-math, so the
 ** selects below are integer masks): x = n ln2 + r with |r| <= ln2/2,
 ** exp(r) by Cephes' expf polynomial, 2^n built in the exponent bits.
-** Within 1.4 ulp of exp; 0 below -87.3 (where exp is denormal). */
+** Within 1 ulp of exp; 0 below -87.3 (where exp is near the denormals). */
 static inline float exp_neg_f32(float x) {
   const int32_t lim = 0x42AE999A, neg_lim = (int32_t)0xC2AE999A; /* 87.3f */
   int32_t xi = float_bits(x), mag = xi & 0x7FFFFFFF;
@@ -416,7 +416,8 @@ static bool cols_fold_f32(const rplan *p, const char *x, int64_t m,
   ln_reduce_op op = p->op;
   int64_t rs = p->g.rs[0];
   if (op == LN_REDUCE_SUM || op == LN_REDUCE_MEAN) {
-    double s[CHUNK] = {0};
+    double s[CHUNK];
+    for (int64_t j = 0; j < m; j++) s[j] = 0; /* not all CHUNK: blocks may be small */
     for (int64_t k = k0; k < k1; k++) {
       const float *row = (const float *)(x + k * rs);
 #pragma omp simd

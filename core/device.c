@@ -10,17 +10,17 @@
 
 #ifdef LN_WITH_OPENCL
 extern const ln_backend ln_backend_opencl;
-int ln_opencl_device_count(void); /* LN_ERR with a message when none */
+int ln_opencl_device_count(void); /* 0 when there is no platform */
 #endif
 
 static const struct {
-  const char *name;
+  const char *name, *title;
   const ln_backend *backend;
   int (*count)(void);
 } backends[] = {
-  {"cpu", &ln_backend_cpu, NULL},
+  {"cpu", "CPU", &ln_backend_cpu, NULL},
 #ifdef LN_WITH_OPENCL
-  {"opencl", &ln_backend_opencl, ln_opencl_device_count},
+  {"opencl", "OpenCL", &ln_backend_opencl, ln_opencl_device_count},
 #endif
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
@@ -55,6 +55,7 @@ int ln_device_parse(const char *spec, ln_device *out) {
     if (backends[i].count) {
       int n = backends[i].count();
       if (n < 0) return LN_ERR;
+      if (n == 0) return ln_error("no %s device found", backends[i].title);
       if (index >= n)
         return ln_error("device '%s' does not exist (%d %s device%s found)",
                         spec, n, backends[i].name, n == 1 ? "" : "s");

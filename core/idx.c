@@ -214,9 +214,9 @@ ln_tensor *ln_read_idx(const char *path) {
   ln_tensor *t = NULL;
   char *data = NULL;
   if (read_header(gz, path, &h) == LN_OK) {
-    bool plain = gzdirect(gz);
-    if (!plain || check_plain_size(path, &h, st.st_size) == LN_OK)
-      data = read_data(gz, path, &h, plain);
+    bool sized = gzdirect(gz) && S_ISREG(st.st_mode); /* not a pipe */
+    if (!sized || check_plain_size(path, &h, st.st_size) == LN_OK)
+      data = read_data(gz, path, &h, sized);
   }
   if (data) t = ln_empty(h.ndim, h.shape, h.type->dtype, ln_device_cpu());
   if (t) convert(&h, (const uint8_t *)data, ln_tensor_data(t), ln_tensor_numel(t));

@@ -329,4 +329,8 @@ const char *ln_grad_fn_name(const ln_tensor *t);
 /* Bytes of tensor storage alive now on a device kind (for the Lua GC). */
 size_t ln_memory_allocated(void);
 
+/* File formats (IDX, checkpoints) and fused training steps and losses. */
+#include "luann_io.h"
+#include "luann_nn.h"
+
 #endif

@@ -22,7 +22,6 @@
 
 /* Must match kernels/common.cl. */
 #define OCL_MAX_DIMS LN_MAX_DIMS
-#define OCL_MAX_OPERANDS 4
 
 /* Geometry of the operands of one launch: a shape shared by all and, for
 ** each operand, an element offset and strides. Only cl_long fields, so the
@@ -45,7 +44,7 @@ typedef struct ocl_kslot {
   size_t local;
 } ocl_kslot;
 
-#define OCL_KCACHE 256 /* open addressing; a program has ~40 kernels */
+#define OCL_KCACHE 512 /* open addressing: 5 programs of ~36 kernels */
 
 typedef struct ocl_pool ocl_pool;
 
@@ -66,8 +65,8 @@ typedef struct ocl_device {
   cl_program programs[LN_DTYPE_COUNT];
   ocl_kslot kernels[OCL_KCACHE];
   ocl_pool *pool;
-  cl_mem flag;        /* index errors found by kernels (ocl_flag_*) */
-  bool flag_pending;  /* an index kernel was queued since the last check */
+  cl_mem flag;        /* errors found by kernels (ocl_flag_*) */
+  bool flag_pending;  /* a kernel that may set it ran since the last check */
 } ocl_device;
 
 extern const ln_backend ln_backend_opencl; /* backend_opencl.c */
@@ -131,7 +130,7 @@ void ocl_arg_int(ocl_call *c, int v);
 ** (ocl_scalar_bytes writes those bytes). */
 void ocl_arg_real(ocl_call *c, ln_dtype dt, double v);
 void ocl_scalar_bytes(ln_dtype dt, double v, void *out);
-/* size bytes of local memory per work-group item times items. */
+/* A __local buffer of `bytes` bytes for each work-group. */
 void ocl_arg_local(ocl_call *c, size_t bytes);
 /* Runs over `work` items with a grid-stride loop in the kernel. */
 int ocl_run(ocl_call *c, int64_t work);

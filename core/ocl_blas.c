@@ -68,8 +68,8 @@ static bool col_like(int64_t r, int64_t c, int64_t rs, int64_t cs, size_t *ld) {
 }
 
 /* Describes the r x c matrix v for the layout: as is, transposed, or
-** copied to a contiguous (batch, r, c) temporary (then as is, row-major;
-** callers only copy when the layout is row-major or for C). */
+** copied to a contiguous (batch, r, c) temporary, which is row-major (as
+** is in that layout, transposed in the other). */
 static int prepare(operand *o, ln_dtype dt, int64_t batch, int64_t r,
                    int64_t c, ln_matview v, bool row_major) {
   size_t ld;
@@ -77,9 +77,11 @@ static int prepare(operand *o, ln_dtype dt, int64_t batch, int64_t r,
   o->storage = v.storage;
   o->offset = (size_t)v.offset;
   o->bs = (size_t)(batch > 1 ? v.bs : 0);
-  bool as_is = row_major ? row_like(r, c, v.rs, v.cs, &ld) : col_like(r, c, v.rs, v.cs, &ld);
+  bool as_is = row_major ? row_like(r, c, v.rs, v.cs, &ld)
+                         : col_like(r, c, v.rs, v.cs, &ld);
   if (as_is) return o->ld = ld, o->trans = CLBlastTransposeNo, LN_OK;
-  bool flipped = row_major ? col_like(r, c, v.rs, v.cs, &ld) : row_like(r, c, v.rs, v.cs, &ld);
+  bool flipped = row_major ? col_like(r, c, v.rs, v.cs, &ld)
+                           : row_like(r, c, v.rs, v.cs, &ld);
   if (flipped) return o->ld = ld, o->trans = CLBlastTransposeYes, LN_OK;
   int64_t shape[3] = {batch, r, c}, stride[3] = {v.bs, v.rs, v.cs};
   ln_tensor *view = ln_tensor_new_view(v.storage, v.offset, 3, shape, stride, dt);
@@ -90,7 +92,6 @@ static int prepare(operand *o, ln_dtype dt, int64_t batch, int64_t r,
   o->storage = o->temp->storage;
   o->offset = 0;
   o->bs = batch > 1 ? (size_t)(r * c) : 0;
-  /* contiguous row-major: as is in row-major, transposed in column-major */
   o->ld = (size_t)max1(c);
   o->trans = row_major ? CLBlastTransposeNo : CLBlastTransposeYes;
   return LN_OK;
@@ -104,48 +105,56 @@ typedef struct product {
   operand a, b, c;
 } product;
 
+/* The bytes of scratch space CLBlast wants for p (batch 1). */
+static CLBlastStatusCode temp_size(ocl_device *d, const product *p,
+                                   size_t *need) {
+  const operand *a = &p->a, *b = &p->b, *c = &p->c;
+  if (p->dt == LN_FLOAT32)
+    return CLBlastSGemmTempBufferSize(p->layout, a->trans, b->trans, p->m,
+                                      p->n, p->k, a->offset, a->ld, b->offset,
+                                      b->ld, c->offset, c->ld, &d->queue, need);
+  return CLBlastDGemmTempBufferSize(p->layout, a->trans, b->trans, p->m, p->n,
+                                    p->k, a->offset, a->ld, b->offset, b->ld,
+                                    c->offset, c->ld, &d->queue, need);
+}
+
 /* One product (batch 1), its scratch space from the pool. */
 static int run_single(ocl_device *d, product *p) {
   size_t need = 0;
-  CLBlastStatusCode st =
-      p->dt == LN_FLOAT32
-          ? CLBlastSGemmTempBufferSize(p->layout, p->a.trans, p->b.trans, p->m, p->n, p->k,
-                                       p->a.offset, p->a.ld, p->b.offset, p->b.ld,
-                                       p->c.offset, p->c.ld, &d->queue, &need)
-          : CLBlastDGemmTempBufferSize(p->layout, p->a.trans, p->b.trans, p->m, p->n, p->k,
-                                       p->a.offset, p->a.ld, p->b.offset, p->b.ld,
-                                       p->c.offset, p->c.ld, &d->queue, &need);
+  CLBlastStatusCode st = temp_size(d, p, &need);
   if (st != CLBlastSuccess) return clblast_fail(st, "temporary buffer size");
   ln_storage *temp = ln_storage_new(p->c.storage->device, need ? need : 1);
   if (!temp) return LN_ERR;
-  cl_mem am = p->a.storage->data, bm = p->b.storage->data, cm = p->c.storage->data;
+  const operand *a = &p->a, *b = &p->b, *c = &p->c;
+  cl_mem am = a->storage->data, bm = b->storage->data, cm = c->storage->data;
   if (p->dt == LN_FLOAT32)
-    st = CLBlastSgemmWithTempBuffer(p->layout, p->a.trans, p->b.trans, p->m, p->n, p->k,
-                                    (float)p->alpha, am, p->a.offset, p->a.ld,
-                                    bm, p->b.offset, p->b.ld, (float)p->beta, cm,
-                                    p->c.offset, p->c.ld, &d->queue, NULL, temp->data);
+    st = CLBlastSgemmWithTempBuffer(
+        p->layout, a->trans, b->trans, p->m, p->n, p->k, (float)p->alpha, am,
+        a->offset, a->ld, bm, b->offset, b->ld, (float)p->beta, cm, c->offset,
+        c->ld, &d->queue, NULL, temp->data);
   else
-    st = CLBlastDgemmWithTempBuffer(p->layout, p->a.trans, p->b.trans, p->m, p->n, p->k,
-                                    p->alpha, am, p->a.offset, p->a.ld, bm, p->b.offset,
-                                    p->b.ld, p->beta, cm, p->c.offset, p->c.ld,
-                                    &d->queue, NULL, temp->data);
+    st = CLBlastDgemmWithTempBuffer(
+        p->layout, a->trans, b->trans, p->m, p->n, p->k, p->alpha, am,
+        a->offset, a->ld, bm, b->offset, b->ld, p->beta, cm, c->offset, c->ld,
+        &d->queue, NULL, temp->data);
   ln_storage_release(temp); /* reused only by commands queued after these */
   return st == CLBlastSuccess ? LN_OK : clblast_fail(st, "gemm");
 }
 
 static int run_batched(ocl_device *d, product *p) {
-  cl_mem am = p->a.storage->data, bm = p->b.storage->data, cm = p->c.storage->data;
+  const operand *a = &p->a, *b = &p->b, *c = &p->c;
+  cl_mem am = a->storage->data, bm = b->storage->data, cm = c->storage->data;
   CLBlastStatusCode st;
   if (p->dt == LN_FLOAT32)
     st = CLBlastSgemmStridedBatched(
-        p->layout, p->a.trans, p->b.trans, p->m, p->n, p->k, (float)p->alpha, am,
-        p->a.offset, p->a.ld, p->a.bs, bm, p->b.offset, p->b.ld, p->b.bs,
-        (float)p->beta, cm, p->c.offset, p->c.ld, p->c.bs, p->batch, &d->queue, NULL);
+        p->layout, a->trans, b->trans, p->m, p->n, p->k, (float)p->alpha, am,
+        a->offset, a->ld, a->bs, bm, b->offset, b->ld, b->bs, (float)p->beta,
+        cm, c->offset, c->ld, c->bs, p->batch, &d->queue, NULL);
   else
     st = CLBlastDgemmStridedBatched(
-        p->layout, p->a.trans, p->b.trans, p->m, p->n, p->k, p->alpha, am,
-        p->a.offset, p->a.ld, p->a.bs, bm, p->b.offset, p->b.ld, p->b.bs, p->beta,
-        cm, p->c.offset, p->c.ld, p->c.bs, p->batch, &d->queue, NULL);
+        p->layout, a->trans, b->trans, p->m, p->n, p->k, p->alpha, am,
+        a->offset, a->ld, a->bs, bm, b->offset, b->ld, b->bs, p->beta, cm,
+        c->offset, c->ld, c->bs, p->batch, &d->queue, NULL);
   return st == CLBlastSuccess ? LN_OK : clblast_fail(st, "strided batched gemm");
 }
 
@@ -183,16 +192,18 @@ int ocl_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n, int64_t k,
   if (k <= 0) return scale_c(dt, batch, m, n, beta, c);
   product p = {.dt = dt, .batch = (size_t)batch, .m = (size_t)m,
                .n = (size_t)n, .k = (size_t)k, .alpha = alpha, .beta = beta};
-  size_t ld;
-  bool row_major = row_like(m, n, c.rs, c.cs, &ld) || !col_like(m, n, c.rs, c.cs, &ld);
+  size_t ld; /* C decides the layout; one with no unit stride goes row-major */
+  bool row_major = row_like(m, n, c.rs, c.cs, &ld) ||
+                   !col_like(m, n, c.rs, c.cs, &ld);
   p.layout = row_major ? CLBlastLayoutRowMajor : CLBlastLayoutColMajor;
   int rc = prepare(&p.c, dt, batch, m, n, c, row_major);
   if (rc == LN_OK) rc = prepare(&p.a, dt, batch, m, k, a, row_major);
   if (rc == LN_OK) rc = prepare(&p.b, dt, batch, k, n, b, row_major);
   if (rc == LN_OK) rc = batch > 1 ? run_batched(d, &p) : run_single(d, &p);
-  if (rc == LN_OK && p.c.temp) { /* C had no unit stride: copy the result back */
+  if (rc == LN_OK && p.c.temp) { /* C had no unit stride: copy it back */
     int64_t shape[3] = {batch, m, n}, stride[3] = {c.bs, c.rs, c.cs};
-    ln_tensor *view = ln_tensor_new_view(c.storage, c.offset, 3, shape, stride, dt);
+    ln_tensor *view =
+        ln_tensor_new_view(c.storage, c.offset, 3, shape, stride, dt);
     rc = view ? ocl_copy(view, p.c.temp) : LN_ERR;
     ln_tensor_release(view);
   }

@@ -93,6 +93,14 @@ static int enqueue(ocl_call *c, int64_t groups) {
   size_t local = c->local, global = (size_t)groups * local;
   cl_int st = clEnqueueNDRangeKernel(c->dev->queue, c->kernel, 1, NULL, &global,
                                      &local, 0, NULL, NULL);
+  if (st == CL_MEM_OBJECT_ALLOCATION_FAILURE || st == CL_OUT_OF_RESOURCES) {
+    /* drivers allocate buffers lazily: memory runs out here, not at
+    ** clCreateBuffer; give the pool's cache back and try once more */
+    ocl_pool_trim(c->dev);
+    clFinish(c->dev->queue);
+    st = clEnqueueNDRangeKernel(c->dev->queue, c->kernel, 1, NULL, &global,
+                                &local, 0, NULL, NULL);
+  }
   return st == CL_SUCCESS ? LN_OK : call_failed(c, st);
 }
 

@@ -114,6 +114,15 @@ static int unary_run(int op, double p0, double p1, ln_tensor *out,
   const ln_tensor *ts[2] = {out, a};
   bool plain = ocl_geometry(2, ts, &sh, st);
   ocl_call c;
+  if (plain && op == LN_UNARY_RELU && ln_dtype_is_float(a->dtype)) {
+    if (ocl_begin(&c, d, a->dtype, "relu_contig") != LN_OK) return LN_ERR;
+    ocl_arg_long(&c, sh.numel);
+    ocl_arg_long(&c, out->offset);
+    ocl_arg_long(&c, a->offset);
+    ocl_arg_mem(&c, out);
+    ocl_arg_mem(&c, a);
+    return ocl_run(&c, sh.numel);
+  }
   if (ocl_begin(&c, d, a->dtype, plain ? "unary_contig" : "unary") != LN_OK)
     return LN_ERR;
   ocl_arg_int(&c, op);
@@ -173,7 +182,7 @@ int ocl_unary(ln_unary_op op, ln_tensor *out, const ln_tensor *a) {
                     ln_unary_name(op), ln_dtype_name(a->dtype),
                     ln_dtype_name(out->dtype));
   if (op == LN_UNARY_NOT) return logical_not(out, a);
-  return unary_run((int)op, 0, 0, out, a, "unary");
+  return unary_run((int)op, 0, 0, out, a, ln_unary_name(op));
 }
 
 /* An integer clamp bound: rounded inward (ceil for lo, floor for hi) and
@@ -207,6 +216,29 @@ int ocl_leaky_relu(ln_tensor *out, const ln_tensor *a, double slope) {
 
 /* ---- binary and where ------------------------------------------------------------ */
 
+/* Whether out and a are plain arrays and b is one too (*bstep 1) or a
+** single value (*bstep 0, as in x * 2): the _contig kernels' case. */
+static bool plain_or_scalar(const ocl_shape *sh, const ocl_strides *st,
+                            int *bstep) {
+  if (sh->ndim != 1) return false;
+  if (sh->size[0] == 1) return *bstep = 0, true;
+  if (st[0].st[0] != 1 || st[1].st[0] != 1) return false;
+  if (st[2].st[0] != 0 && st[2].st[0] != 1) return false;
+  *bstep = (int)st[2].st[0];
+  return true;
+}
+
+/* The kernel of their own the four arithmetic ops have (binary.cl). */
+static const char *fast_binary(ln_binary_op op) {
+  switch (op) {
+    case LN_BINARY_ADD: return "add_contig";
+    case LN_BINARY_SUB: return "sub_contig";
+    case LN_BINARY_MUL: return "mul_contig";
+    case LN_BINARY_DIV: return "div_contig";
+    default: return NULL;
+  }
+}
+
 int ocl_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
                const ln_tensor *b) {
   if ((unsigned)op >= LN_BINARY_COUNT)
@@ -217,27 +249,32 @@ int ocl_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
     return ln_error("%s: the OpenCL kernel does not take %s and %s into %s",
                     ln_binary_name(op), ln_dtype_name(a->dtype),
                     ln_dtype_name(b->dtype), ln_dtype_name(out->dtype));
-  ocl_device *d = device_for(a, "binary");
+  ocl_device *d = device_for(a, ln_binary_name(op));
   if (!d) return LN_ERR;
   if (ln_tensor_numel(out) == 0) return LN_OK;
   ocl_shape sh;
   ocl_strides st[3];
   const ln_tensor *ts[3] = {out, a, b};
-  bool plain = ocl_geometry(3, ts, &sh, st);
-  const char *name = cmp ? (plain ? "compare_contig" : "compare")
-                         : (plain ? "binary_contig" : "binary");
+  ocl_geometry(3, ts, &sh, st);
+  int bstep;
+  bool plain = plain_or_scalar(&sh, st, &bstep);
+  const char *fast = plain && is_float ? fast_binary(op) : NULL;
+  const char *name = fast ? fast
+                     : cmp ? (plain ? "compare_contig" : "compare")
+                           : (plain ? "binary_contig" : "binary");
   ocl_call c;
   if (ocl_begin(&c, d, a->dtype, name) != LN_OK) return LN_ERR;
-  ocl_arg_int(&c, (int)op);
+  if (!fast) ocl_arg_int(&c, (int)op);
   if (plain) {
     ocl_arg_long(&c, sh.numel);
     for (int i = 0; i < 3; i++) ocl_arg_long(&c, ts[i]->offset);
+    ocl_arg_int(&c, bstep);
   } else {
     ocl_arg(&c, sizeof sh, &sh);
     for (int i = 0; i < 3; i++) ocl_arg(&c, sizeof st[i], &st[i]);
   }
   for (int i = 0; i < 3; i++) ocl_arg_mem(&c, ts[i]);
-  if (!cmp) ocl_arg_buf(&c, d->flag); /* integer fmod by zero */
+  if (!cmp && !fast) ocl_arg_buf(&c, d->flag); /* integer fmod by zero */
   if (!cmp && !is_float && op == LN_BINARY_FMOD) d->flag_pending = true;
   return ocl_run(&c, sh.numel);
 }

@@ -37,9 +37,14 @@ static void rows_init(rows *w, const ln_tensor *a, const ln_tensor *out,
   ocl_geometry(2, ts, &w->sh, w->st);
 }
 
-/* Whether a work-item per row keeps the device busy (or rows are short). */
+/* Whether a work-item per row keeps the device busy (or rows are short).
+** A GPU wants thousands of items in flight; a CPU device runs a work-group
+** per thread, so a few rows per compute unit do (its work-groups' barriers
+** are costly there). */
 static bool per_item(const ocl_device *d, const rows *w, size_t local) {
-  return w->r <= 32 || w->sh.numel >= (int64_t)d->compute_units * (int64_t)local;
+  int64_t busy = (int64_t)d->compute_units *
+                 (d->type & CL_DEVICE_TYPE_CPU ? 16 : (int64_t)local);
+  return w->r <= 32 || w->sh.numel >= busy;
 }
 
 static bool valid(ln_reduce_op op, const ln_tensor *out, const ln_tensor *idx,

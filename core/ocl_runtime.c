@@ -115,7 +115,10 @@ static void describe(ocl_device *d, cl_platform_id p, cl_device_id id) {
                   &d->max_wg, NULL);
   cl_device_fp_config fp64 = 0;
   clGetDeviceInfo(id, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64, NULL);
-  d->fp64 = fp64 != 0;
+  /* LUANN_OPENCL_FP64=0 treats the device as one without doubles (to try
+  ** that path on a device that has them) */
+  const char *env = getenv("LUANN_OPENCL_FP64");
+  d->fp64 = fp64 != 0 && !(env && strcmp(env, "0") == 0);
   if (d->compute_units == 0) d->compute_units = 1;
   if (d->max_wg == 0) d->max_wg = 1;
 }

@@ -190,12 +190,12 @@ static ln_tensor *reduce_merged(ln_reduce_op op, ln_tensor *a, const int *rd,
 static ln_tensor *reduce_many(ln_reduce_op op, ln_tensor *a, int *rd, int k,
                               ln_dtype odt, const int64_t *keep) {
   bool ordered = op == LN_REDUCE_ARGMAX || op == LN_REDUCE_ARGMIN;
-  for (int i = 1; i < k && !ordered; i++) /* the largest stride first */
-    for (int j = i; j > 0 && abs64(a->stride[rd[j]]) > abs64(a->stride[rd[j - 1]]); j--) {
-      int t = rd[j];
+  for (int i = 1; i < k && !ordered; i++) { /* the largest stride first */
+    int d = rd[i], j = i;
+    for (; j > 0 && abs64(a->stride[d]) > abs64(a->stride[rd[j - 1]]); j--)
       rd[j] = rd[j - 1];
-      rd[j - 1] = t;
-    }
+    rd[j] = d;
+  }
   if (dims_flow(a, rd, k)) return reduce_merged(op, a, rd, k, odt, keep);
   if (ordered) { /* flat indices need the dims in order */
     ln_tensor *c = contiguous_raw(a);
@@ -218,28 +218,21 @@ static ln_tensor *reduce_raw(ln_reduce_op op, ln_tensor *a, unsigned mask) {
   ln_dtype odt = result_dtype(op, a->dtype);
   int64_t keep[LN_MAX_DIMS];
   keep_shape(a, mask, keep);
+  int rd[LN_MAX_DIMS], k = 0, first = a->ndim ? -1 : 0;
+  for (int d = 0; d < a->ndim; d++) { /* size-1 dims reduce to themselves */
+    if (!(mask >> d & 1)) continue;
+    if (first < 0) first = d;
+    if (a->shape[d] != 1) rd[k++] = d;
+  }
+  if (first < 0) /* callers always reduce something; be safe anyway */
+    return ln_error("%s: no dims to reduce", reduce_names[op]), NULL;
   if (ln_tensor_numel(a) == 0)
     return ln_full(a->ndim, keep, identity(op), odt, ln_tensor_device(a));
-  /* The backend gets a's dtype for the value ops (sum of bools: int64). */
+  /* The backend gets out's dtype for the value ops (sum of bools: int64). */
   ln_tensor *x = is_extreme(op) || op == LN_REDUCE_ANY || op == LN_REDUCE_ALL
                      ? ln_tensor_retain(a)
                      : ln_cast_raw(a, odt);
   if (!x) return NULL;
-  int rd[LN_MAX_DIMS], k = 0, first = a->ndim ? -1 : 0;
-  for (int d = a->ndim - 1; d >= 0; d--) {
-    if (!(mask >> d & 1)) continue;
-    first = d;
-    if (a->shape[d] != 1) rd[k++] = d;
-  }
-  for (int i = 0; i < k / 2; i++) { /* into dim order */
-    int t = rd[i];
-    rd[i] = rd[k - 1 - i];
-    rd[k - 1 - i] = t;
-  }
-  if (first < 0) { /* callers always reduce something; be safe anyway */
-    ln_tensor_release(x);
-    return ln_error("%s: no dims to reduce", reduce_names[op]), NULL;
-  }
   ln_tensor *r = k >= 2 ? reduce_many(op, x, rd, k, odt, keep)
                         : reduce_one(op, x, k ? rd[0] : first, odt);
   ln_tensor_release(x);
@@ -354,7 +347,8 @@ static int extreme_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *both = xn && mn ? ln_binary(LN_BINARY_AND, xn, mn) : NULL;
   ln_tensor *hit = eq && both ? ln_binary(LN_BINARY_OR, eq, both) : NULL;
   ln_tensor *hf = hit ? ln_cast_raw(hit, x->dtype) : NULL;
-  ln_tensor *cnt = hf ? reduce_raw(LN_REDUCE_SUM, hf, (unsigned)n->ints[0]) : NULL;
+  unsigned mask = (unsigned)n->ints[0];
+  ln_tensor *cnt = hf ? reduce_raw(LN_REDUCE_SUM, hf, mask) : NULL;
   ln_tensor *g = cnt ? grad_keep(n, gout) : NULL;
   ln_tensor *share = g ? ln_div(g, cnt) : NULL;
   ln_tensor *r = share ? ln_mul(hf, share) : NULL;
@@ -404,30 +398,36 @@ static ln_node *record(ln_tensor *r, const char *name, ln_backward_fn bw,
   return n;
 }
 
+/* How each differentiable reduction records itself; saved tensors are
+** the input, then the result. */
+static const struct {
+  const char *name;
+  ln_backward_fn backward;
+  bool save_input, save_result;
+} reduce_grads[LN_REDUCE_COUNT] = {
+  [LN_REDUCE_SUM] = {"SumBackward", sum_backward, false, false},
+  [LN_REDUCE_MEAN] = {"MeanBackward", mean_backward, false, false},
+  [LN_REDUCE_PROD] = {"ProdBackward", prod_backward, true, false},
+  [LN_REDUCE_MAX] = {"MaxBackward", extreme_backward, true, true},
+  [LN_REDUCE_MIN] = {"MinBackward", extreme_backward, true, true},
+  [LN_REDUCE_LOGSUMEXP] = {"LogsumexpBackward", logsumexp_backward, true, true},
+};
+
 static void record_reduce(ln_reduce_op op, ln_tensor *r, ln_tensor *a,
                           unsigned mask) {
-  ln_node *n = NULL;
-  if (!ln_dtype_is_float(r->dtype) || !ln_dtype_is_float(a->dtype)) return;
-  switch (op) {
-    case LN_REDUCE_SUM: record(r, "SumBackward", sum_backward, a, mask); return;
-    case LN_REDUCE_MEAN: record(r, "MeanBackward", mean_backward, a, mask); return;
-    case LN_REDUCE_PROD:
-      ln_node_save(record(r, "ProdBackward", prod_backward, a, mask), a);
-      return;
-    case LN_REDUCE_MAX: n = record(r, "MaxBackward", extreme_backward, a, mask); break;
-    case LN_REDUCE_MIN: n = record(r, "MinBackward", extreme_backward, a, mask); break;
-    case LN_REDUCE_LOGSUMEXP:
-      n = record(r, "LogsumexpBackward", logsumexp_backward, a, mask);
-      break;
-    default: return;
-  }
-  ln_node_save(n, a);
-  ln_node_save(n, r);
+  if (!reduce_grads[op].backward || !ln_dtype_is_float(r->dtype) ||
+      !ln_dtype_is_float(a->dtype))
+    return;
+  ln_node *n = record(r, reduce_grads[op].name, reduce_grads[op].backward, a,
+                      mask);
+  if (n && reduce_grads[op].save_input) ln_node_save(n, a);
+  if (n && reduce_grads[op].save_result) ln_node_save(n, r);
 }
 
 static int check_reduce(ln_reduce_op op, const ln_tensor *a, int ndims,
                         const int *dims, unsigned *mask) {
-  if ((unsigned)op >= LN_REDUCE_COUNT) return ln_error("reduce: unknown op %d", op);
+  if ((unsigned)op >= LN_REDUCE_COUNT)
+    return ln_error("reduce: unknown op %d", (int)op);
   if (!a) return ln_error("%s: expected a tensor", reduce_names[op]);
   const char *name = reduce_names[op];
   if (op == LN_REDUCE_MEAN && check_float(name, a) != LN_OK) return LN_ERR;
@@ -478,7 +478,8 @@ static int extreme_dim(ln_reduce_op op, ln_tensor *a, int dim, bool keepdim,
   int rc = ix ? LN_OK : LN_ERR;
   if (rc == LN_OK && ln_tensor_numel(v) > 0)
     rc = LN_BACKEND(a)->reduce(op, v, ix, a, d);
-  ln_tensor *rv = rc == LN_OK ? finish(ln_tensor_retain(v), a, mask, keepdim) : NULL;
+  ln_tensor *rv = rc == LN_OK ? finish(ln_tensor_retain(v), a, mask, keepdim)
+                               : NULL;
   ln_tensor *ri = rv ? finish(ln_tensor_retain(ix), a, mask, keepdim) : NULL;
   if (ri && ln_dtype_is_float(a->dtype)) {
     ln_node *n = record(rv, op == LN_REDUCE_MAX ? "MaxBackward" : "MinBackward",
@@ -593,13 +594,14 @@ ln_tensor *ln_std(ln_tensor *a, int dim, bool keepdim, int correction) {
 ** x = 0 or norm = 0 are 0, as in PyTorch. Saved: x, result. */
 static ln_tensor *norm_grad_factor(ln_node *n, ln_tensor *x, ln_tensor *res) {
   double p = n->scalars[0];
+  unsigned mask = (unsigned)n->ints[0];
   ln_tensor *sg = ln_unary(LN_UNARY_SIGN, x);
   if (!sg || p == 1) return sg;
   ln_tensor *ax = ln_unary(LN_UNARY_ABS, x), *m = grad_keep(n, res), *r = NULL;
   if (ax && m && isinf(p)) {
     ln_tensor *hit = ln_binary(LN_BINARY_EQ, ax, m);
     ln_tensor *hf = hit ? ln_cast_raw(hit, x->dtype) : NULL;
-    ln_tensor *cnt = hf ? reduce_raw(LN_REDUCE_SUM, hf, (unsigned)n->ints[0]) : NULL;
+    ln_tensor *cnt = hf ? reduce_raw(LN_REDUCE_SUM, hf, mask) : NULL;
     ln_tensor *h = cnt ? ln_div(hf, cnt) : NULL;
     r = h ? ln_mul(sg, h) : NULL;
     DROP(hit, hf, cnt, h);
@@ -667,7 +669,8 @@ static ln_tensor *norm_raw(ln_tensor *a, double p, unsigned mask) {
 ln_tensor *ln_norm(ln_tensor *a, double p, int dim, bool keepdim) {
   unsigned mask;
   if (!a) return ln_error("norm: expected a tensor"), NULL;
-  if (check_float("norm", a) != LN_OK || dim_or_all("norm", a, dim, &mask) != LN_OK)
+  if (check_float("norm", a) != LN_OK ||
+      dim_or_all("norm", a, dim, &mask) != LN_OK)
     return NULL;
   if (p != p) return ln_error("norm: p must not be NaN"), NULL;
   bool was = ln_set_grad_enabled(false);
@@ -711,7 +714,8 @@ static int softmax_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 static ln_tensor *softmax(const char *op, ln_tensor *a, int dim, bool logp) {
   int d;
   if (!a) return ln_error("%s: expected a tensor", op), NULL;
-  if (check_float(op, a) != LN_OK || ln_wrap_dim(op, dim, a->ndim, false, &d) != LN_OK)
+  if (check_float(op, a) != LN_OK ||
+      ln_wrap_dim(op, dim, a->ndim, false, &d) != LN_OK)
     return NULL;
   ln_tensor *r = ln_empty(a->ndim, a->shape, a->dtype, ln_tensor_device(a));
   if (r && LN_BACKEND(a)->softmax(r, a, d, logp) != LN_OK) {

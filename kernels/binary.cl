@@ -98,13 +98,47 @@ __kernel void binary(int op, shape_t sh, strides_t so, strides_t sa,
   }
 }
 
-/* Plain arrays. */
+/* Plain arrays, b either an array (bstep 1) or one value (bstep 0: x * 2). */
 __kernel void binary_contig(int op, long n, long oo, long oa, long ob,
-                            __global real *out, __global const real *a,
-                            __global const real *b, __global int *flag) {
+                            int bstep, __global real *out,
+                            __global const real *a, __global const real *b,
+                            __global int *flag) {
   for (long i = get_global_id(0); i < n; i += get_global_size(0))
-    out[oo + i] = binary_apply(op, a[oa + i], b[ob + i], flag);
+    out[oo + i] = binary_apply(op, a[oa + i], b[ob + i * bstep], flag);
 }
+
+#if REAL_IS_FLOAT
+/* The four arithmetic ops of float dtypes on plain arrays, one kernel each
+** (as binary_contig, without the op): a CPU device's compiler (PoCL)
+** vectorizes these plain loops, not a loop around a switch. */
+__kernel void add_contig(long n, long oo, long oa, long ob, int bstep,
+                         __global real *out, __global const real *a,
+                         __global const real *b) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = a[oa + i] + b[ob + i * bstep];
+}
+
+__kernel void sub_contig(long n, long oo, long oa, long ob, int bstep,
+                         __global real *out, __global const real *a,
+                         __global const real *b) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = a[oa + i] - b[ob + i * bstep];
+}
+
+__kernel void mul_contig(long n, long oo, long oa, long ob, int bstep,
+                         __global real *out, __global const real *a,
+                         __global const real *b) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = a[oa + i] * b[ob + i * bstep];
+}
+
+__kernel void div_contig(long n, long oo, long oa, long ob, int bstep,
+                         __global real *out, __global const real *a,
+                         __global const real *b) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = a[oa + i] / b[ob + i * bstep];
+}
+#endif
 
 /* out (bool) = a op b; any strides. */
 __kernel void compare(int op, shape_t sh, strides_t so, strides_t sa,
@@ -117,12 +151,12 @@ __kernel void compare(int op, shape_t sh, strides_t so, strides_t sa,
   }
 }
 
-/* Plain arrays. */
+/* Plain arrays, b an array (bstep 1) or one value (bstep 0). */
 __kernel void compare_contig(int op, long n, long oo, long oa, long ob,
-                             __global uchar *out, __global const real *a,
-                             __global const real *b) {
+                             int bstep, __global uchar *out,
+                             __global const real *a, __global const real *b) {
   for (long i = get_global_id(0); i < n; i += get_global_size(0))
-    out[oo + i] = compare_apply(op, a[oa + i], b[ob + i]);
+    out[oo + i] = compare_apply(op, a[oa + i], b[ob + i * bstep]);
 }
 
 /* out = cond ? a : b; any strides. */

@@ -94,6 +94,15 @@ __kernel void unary_contig(int op, real p0, real p1, long n, long oo, long oa,
     out[oo + i] = unary_apply(op, a[oa + i], p0, p1);
 }
 
+#if REAL_IS_FLOAT
+/* relu on plain float arrays without the op switch (see add_contig). */
+__kernel void relu_contig(long n, long oo, long oa, __global real *out,
+                          __global const real *a) {
+  for (long i = get_global_id(0); i < n; i += get_global_size(0))
+    out[oo + i] = a[oa + i] < 0 ? (real)0 : a[oa + i];
+}
+#endif
+
 /* out (bool) = !a, any strides. */
 __kernel void logical_not(shape_t sh, strides_t so, strides_t sa,
                           __global uchar *out, __global const real *a) {

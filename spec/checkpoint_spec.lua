@@ -356,6 +356,15 @@ describe("checkpoint", function()
       assert.same(before, listing())
     end)
 
+    it("keeps the permissions of the file it replaces", function()
+      local q = path_of("mode.ckp")
+      luann.save(q, 1)
+      os.execute("chmod 600 '" .. q .. "'")
+      luann.save(q, 2)
+      assert.equal("600", shell("stat -c %a '" .. q .. "'"):match("%d+"))
+      assert.equal(2, luann.load(q))
+    end)
+
     it("reports a directory that cannot be written", function()
       assert.matches("^save: cannot create /nonexistent/dir/x%.ckp%.tmp%.%d+: No such file or directory$",
         err_of(luann.save, "/nonexistent/dir/x.ckp", 1))
@@ -511,6 +520,15 @@ describe("checkpoint", function()
       return assert(tonumber(pid:match("%d+")))
     end
 
+    -- Whether process pid is gone (or a zombie), read from /proc.
+    local function dead(pid)
+      local f = io.open("/proc/" .. pid .. "/stat", "r")
+      if not f then return true end
+      local stat = f:read("a") or ""
+      f:close()
+      return stat:match("%) (%a)") == "Z"
+    end
+
     local function wait_for(cond)
       for _ = 1, 400 do
         if cond() then return true end
@@ -529,7 +547,7 @@ describe("checkpoint", function()
         return exists(tmp) and read_file(tmp):sub(1, 8) == "LUANNCKP"
       end))
       os.execute("kill -9 " .. pid)
-      assert.is_true(wait_for(function() return not shell("ps -o stat= -p " .. pid):match("^[RSD]") end))
+      assert.is_true(wait_for(function() return dead(pid) end))
       assert.same({ version = 1 }, luann.load(p))
       os.remove(tmp)
     end)
@@ -541,7 +559,7 @@ describe("checkpoint", function()
         local pid = spawn_save(p, "", 3000000)
         os.execute("sleep " .. delay)
         os.execute("kill -9 " .. pid .. " 2>/dev/null")
-        wait_for(function() return not shell("ps -o stat= -p " .. pid):match("^[RSD]") end)
+        assert.is_true(wait_for(function() return dead(pid) end))
         local v = luann.load(p)
         assert.is_true(v.version == 1 or (v.version == 2 and v.big:numel() == 3000000))
         os.remove(p .. ".tmp." .. pid)

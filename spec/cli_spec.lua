@@ -231,10 +231,20 @@ end)
 local has_pty = os.execute("command -v timeout >/dev/null 2>&1")
   and os.execute("script -qec true /dev/null </dev/null >/dev/null 2>&1")
 
+-- `script` passes the end of its input on as Ctrl-D only if the child has
+-- read everything within a few milliseconds, so stdin stays open until the
+-- REPL has run the last line (it creates a marker file); then Ctrl-D ends
+-- the session. `timeout` bounds everything if luann misbehaves.
 local function repl(input, history)
-  local cmd = "env TERM=dumb LUANN_HISTORY=" .. quote(history)
-    .. " timeout 60 script -qec " .. quote(quote(exe)) .. " /dev/null"
-  local r = run(cmd, input)
+  local marker = os.tmpname()
+  os.remove(marker)
+  local in_path = temp_script(input .. string.format("io.open(%q, 'w'):close()\n", marker))
+  local feed = "{ cat " .. quote(in_path) .. "; i=0; while [ ! -e " .. quote(marker)
+    .. " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; }"
+  local r = run("(" .. feed .. " | env TERM=dumb LUANN_HISTORY=" .. quote(history)
+    .. " timeout 60 script -qec " .. quote(quote(exe)) .. " /dev/null)")
+  os.remove(in_path)
+  os.remove(marker)
   r.out = r.out:gsub("\r", ""):gsub("\27%[[%d;?]*%a", "")
   return r
 end

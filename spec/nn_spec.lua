@@ -241,6 +241,32 @@ Sequential(
     end)
   end)
 
+  describe("to opencl #opencl", function()
+    it("moves a model and trains it there like on the CPU", function()
+      luann.manual_seed(2)
+      local function make() return nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)) end
+      local cpu, dev = make(), make()
+      dev:load_state_dict(cpu:state_dict())
+      dev:to("opencl")
+      assert.are.equal("opencl:0", tostring(dev[1].weight.device))
+      assert.is_true(nn.is_parameter(dev[3].bias))
+      local x = luann.rand(5, 4)
+      local y = luann.tensor({ 1, 2, 1, 2, 1 }, { dtype = "int64" })
+      local oc = luann.optim.SGD(cpu:parameters(), { lr = 0.1, momentum = 0.9 })
+      local od = luann.optim.SGD(dev:parameters(), { lr = 0.1, momentum = 0.9 })
+      for _ = 1, 3 do
+        for _, run in ipairs({ { cpu, oc, x, y }, { dev, od, x:to("opencl"), y:to("opencl") } }) do
+          run[2]:zero_grad()
+          nn.CrossEntropyLoss()(run[1](run[3]), run[4]):backward()
+          run[2]:step()
+        end
+      end
+      for name, p in dev:named_parameters() do
+        assert.is_true(luann.allclose(p:to("cpu"), cpu:state_dict()[name], 1e-4, 1e-5), name)
+      end
+    end)
+  end)
+
   describe("Linear", function()
     it("computes x W^T + b", function()
       local m = nn.Linear(3, 2, { dtype = "float64" })

@@ -100,11 +100,7 @@ local function rnorm(p)
   end
 end
 
--- Random inputs (fixed seed), and strided views of them.
-local function randn(...)
-  return luann.randn(...)
-end
-luann.manual_seed(20261128)
+local randn = luann.randn
 
 local gradcheck = luann.autograd.gradcheck
 
@@ -113,6 +109,8 @@ local function leaf(...)
 end
 
 describe("reduce", function()
+  before_each(function() luann.manual_seed(20261128) end)
+
   describe("sum", function()
     it("sums every element, one dim, or several dims", function()
       local x = randn(3, 4, 5)
@@ -676,7 +674,7 @@ describe("reduce", function()
   end)
 
   describe("autograd bookkeeping", function()
-    it("records nothing without grad and catches in-place changes", function()
+    it("records nothing under no_grad", function()
       local x = leaf(3)
       local guard <close> = luann.no_grad()
       assert.is_nil(x:sum().grad_fn)

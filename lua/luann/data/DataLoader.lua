@@ -42,7 +42,8 @@ function DataLoader:__init(dataset, opts)
   self.shuffle = check.boolean(fname, 2, opts.shuffle, "shuffle", false, 3)
   self.drop_last = check.boolean(fname, 2, opts.drop_last, "drop_last", false, 3)
   if opts.collate_fn ~= nil and type(opts.collate_fn) ~= "function" then
-    error(fname .. ": bad argument #2 'collate_fn' (function expected, got " .. class.typename(opts.collate_fn) .. ")", 3)
+    error(fname .. ": bad argument #2 'collate_fn' (function expected, got "
+      .. class.typename(opts.collate_fn) .. ")", 3)
   end
   self.collate_fn = opts.collate_fn or collate.default_collate
   if opts.seed ~= nil then

@@ -384,8 +384,12 @@ function Module:load_state_dict(sd, strict)
   strict = check.boolean("load_state_dict", 2, strict, "strict", true, 2)
   local copies, missing, unexpected, errs = plan_load(self, sd)
   local lines = {}
-  if strict and #missing > 0 then lines[#lines + 1] = "Missing key(s) in state_dict: " .. quoted(missing) .. "." end
-  if strict and #unexpected > 0 then lines[#lines + 1] = "Unexpected key(s) in state_dict: " .. quoted(unexpected) .. "." end
+  if strict and #missing > 0 then
+    lines[#lines + 1] = "Missing key(s) in state_dict: " .. quoted(missing) .. "."
+  end
+  if strict and #unexpected > 0 then
+    lines[#lines + 1] = "Unexpected key(s) in state_dict: " .. quoted(unexpected) .. "."
+  end
   for _, m in ipairs(errs) do lines[#lines + 1] = m end
   if #lines > 0 then
     error("Error(s) in loading state_dict for " .. class.typename(self) .. ":\n\t"

@@ -39,7 +39,8 @@ end
 function init.calculate_fan_in_and_fan_out(t)
   check.tensor("calculate_fan_in_and_fan_out", 1, t, "tensor")
   if t:dim() < 2 then
-    error("calculate_fan_in_and_fan_out: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions", 2)
+    error("calculate_fan_in_and_fan_out: fan in and fan out can not be computed "
+      .. "for a tensor with fewer than 2 dimensions", 2)
   end
   local receptive = 1
   for d = 3, t:dim() do receptive = receptive * t:size(d) end

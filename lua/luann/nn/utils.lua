@@ -44,7 +44,8 @@ function utils.clip_grad_norm_(params, max_norm, norm_type, error_if_nonfinite)
   end
   if p ~= math.huge then total = total ^ (1 / p) end
   if error_if_nonfinite and (total ~= total or total == math.huge) then
-    error(string.format("clip_grad_norm_: the total norm of order %s for gradients is non-finite, so it cannot be clipped", tostring(p)), 2)
+    error(string.format("clip_grad_norm_: the total norm of order %s for gradients is non-finite, "
+      .. "so it cannot be clipped", tostring(p)), 2)
   end
   local coef = max_norm / (total + 1e-6)
   if coef < 1 then

@@ -33,7 +33,8 @@ function LRScheduler:setup(optimizer, last_epoch, level)
     if last_epoch == -1 then
       if group.initial_lr == nil then group.initial_lr = group.lr end
     elseif group.initial_lr == nil then
-      error(string.format("%s: param 'initial_lr' is not specified in param_groups[%d] when resuming an optimizer", fname, i), level)
+      error(string.format("%s: param 'initial_lr' is not specified in param_groups[%d] "
+        .. "when resuming an optimizer", fname, i), level)
     end
   end
   self.base_lrs = {}

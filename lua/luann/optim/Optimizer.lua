@@ -62,7 +62,8 @@ function Optimizer:add_param_group(group, level)
   local g = { params = {} }
   for i, p in ipairs(tensor_list(fname, group.params, level)) do
     if not check.is_tensor(p) then
-      error(string.format("%s: item %d of a parameter group is a %s, not a tensor", fname, i, class.typename(p)), level)
+      error(string.format("%s: item %d of a parameter group is a %s, not a tensor", fname, i,
+        class.typename(p)), level)
     end
     g.params[i] = p
   end

@@ -52,7 +52,8 @@ end
 -- @return the integer
 function check.integer(fname, pos, v, name, def, lo, level)
   if v == nil then v = def end
-  if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v) and v == v and math.abs(v) < 2^53) then
+  local whole = type(v) == "number" and v == math.floor(v) and math.abs(v) < 2 ^ 53
+  if math.type(v) ~= "integer" and not whole then
     fail(fname, pos, name, "integer", v, level)
   end
   v = math.tointeger(v)

@@ -111,8 +111,8 @@ function MNIST:load(images_path, labels_path, fname)
       fname, images_path, check.shape_str(images), labels_path, check.shape_str(labels)), 4)
   end
   self.data = images
-  self.targets = labels:long() + 1
-  local x = images:float() / 255
+  self.targets = labels:long():add_(1)
+  local x = images:float():div_(255) -- in place: no second copy of the set
   TensorDataset.__init(self, x:view(images:size(1), 1, images:size(2), images:size(3)), self.targets)
 end
 
