@@ -92,7 +92,7 @@ install: all
 	install -m 644 $(B)/libluann.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libluann.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/luann.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so
-	install -m 644 core/luann_core.h core/luann_io.h core/luann_nn.h core/backend.h bindings/luann.h $(DESTDIR)$(PREFIX)/include/luann/
+	install -m 644 core/luann_core.h core/luann_io.h core/luann_nn.h bindings/luann.h $(DESTDIR)$(PREFIX)/include/luann/
 	install -m 644 $(B)/luann.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	cd lua && find luann -name '*.lua' -exec install -D -m 644 {} \
 	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/{} \;

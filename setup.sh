@@ -19,6 +19,7 @@ PACKAGES=(
   zlib1g-dev                        # reading .gz datasets
   libreadline-dev                   # the REPL's line editing
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
+  curl                              # datasets' download option (MNIST)
 )
 
 usage() {

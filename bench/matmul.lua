@@ -1,9 +1,8 @@
 --- bench/matmul.lua: luann's float32 matmul speed through the Lua API.
 --   luann bench/matmul.lua M K N [THREADS [SAMPLES]]
 -- prints the median GFLOP/s over SAMPLES timed samples of C = A @ B
--- (A is MxK, B is KxN, contiguous). Lua has no wall clock, so each sample
--- times a batch of products (at least ~0.2 s) between two readings of
--- `date +%s%N`; the cost of one reading is measured and subtracted.
+-- (A is MxK, B is KxN, contiguous); each sample times a batch of products
+-- lasting ~0.2 s on a monotonic wall clock (luann.clock, or luasystem's).
 local luann = require "luann"
 
 local m, k, n = tonumber(arg[1]), tonumber(arg[2]), tonumber(arg[3])
@@ -14,21 +13,12 @@ if not (m and k and n) then
 end
 if threads then luann.set_num_threads(threads) end
 
-local function now()
-  local p = assert(io.popen("date +%s%N"))
-  local ns = assert(tonumber(p:read("l")))
-  p:close()
-  return ns * 1e-9
+local ok, system = pcall(require, "system")
+local now = luann.clock or (ok and type(system) == "table" and system.monotime)
+if not now then
+  io.stderr:write("matmul.lua: needs a wall clock (luann.clock or luasystem)\n")
+  os.exit(1)
 end
-
--- the cost of one clock reading (median of a few)
-local reads = {}
-for i = 1, 5 do
-  local t0 = now()
-  reads[i] = now() - t0
-end
-table.sort(reads)
-local overhead = reads[3]
 
 local a = luann.randn(m, k)
 local b = luann.randn(k, n)
@@ -41,7 +31,7 @@ local reps = 1
 while true do
   local start = now()
   for _ = 1, reps do c = luann.matmul(a, b) end
-  local elapsed = now() - start - overhead
+  local elapsed = now() - start
   if elapsed > 0.05 then
     reps = math.max(1, math.ceil(reps * 0.2 / elapsed))
     break
@@ -53,7 +43,7 @@ local rates = {}
 for s = 1, samples do
   local start = now()
   for _ = 1, reps do c = luann.matmul(a, b) end
-  local elapsed = now() - start - overhead
+  local elapsed = now() - start
   rates[s] = flops * reps / elapsed * 1e-9
   c = nil
   collectgarbage("step")

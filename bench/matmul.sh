@@ -6,10 +6,11 @@
 #   THREADS=1 ROUNDS=5 sh bench/matmul.sh
 #
 # Each round runs every size through luann, BLIS and PyTorch in turn, each
-# reporting the median of SAMPLES samples; the table shows the median over
-# ROUNDS rounds and the ratios. Direct BLIS uses the sub-configuration luann
-# picked (shown in the header). The machine may be shared: compare ratios
-# from one run, not absolute numbers across runs.
+# reporting the median of SAMPLES samples. The table shows each one's median
+# over ROUNDS rounds, and the median of the per-round ratios (a round's
+# runs are back to back, so a ratio sees the same load on a shared
+# machine). Direct BLIS uses the sub-configuration luann picked (shown in
+# the header). Compare ratios from one run, not absolute numbers across runs.
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -56,23 +57,39 @@ trap 'rm -f "$RAW"' EXIT
 for round in $(seq "$ROUNDS"); do
   for size in $SIZES; do
     dims=$(echo "$size" | tr x ' ')
-    echo "$size luann $("$LUANN" bench/matmul.lua $dims "$THREADS" "$SAMPLES")" >> "$RAW"
-    echo "$size blis $("$B/bench/matmul_blis" $dims "$THREADS" "$SAMPLES" "$ARCH" 2>/dev/null)" >> "$RAW"
+    echo "$round $size luann $("$LUANN" bench/matmul.lua $dims "$THREADS" "$SAMPLES")" >> "$RAW"
+    echo "$round $size blis $("$B/bench/matmul_blis" $dims "$THREADS" "$SAMPLES" "$ARCH" 2>/dev/null)" >> "$RAW"
   done
   if env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 -c "$TORCH_BENCH" \
-      "$THREADS" "$SAMPLES" $SIZES | sed 's/ / torch /' >> "$RAW"
+      "$THREADS" "$SAMPLES" $SIZES | sed "s/^\([^ ]*\) /$round \1 torch /" >> "$RAW"
   fi
 done
 
 echo "matmul float32 GFLOP/s, median of $ROUNDS rounds x $SAMPLES samples;" \
   "$THREADS thread(s); BLIS sub-configuration $ARCH; $(date -u +%Y-%m-%d)"
-printf '%-16s %9s %9s %9s %11s %12s\n' "m x k x n" luann BLIS torch luann/BLIS luann/torch
-for size in $SIZES; do
-  med() { awk -v s="$size" -v w="$1" '$1 == s && $2 == w { print $3 }' "$RAW" |
-    sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
-  l=$(med luann) b=$(med blis) t=$(med torch)
-  awk -v s="$size" -v l="$l" -v b="$b" -v t="$t" 'BEGIN {
-    printf "%-16s %9s %9s %9s %11s %12s\n", s, l, b, t,
-      (b + 0 > 0 ? sprintf("%.2f", l / b) : "-"), (t + 0 > 0 ? sprintf("%.2f", l / t) : "-") }'
-done
+awk -v sizes="$SIZES" '
+  function median(list,   n, v, i, j, t) {
+    n = split(list, v, " ")
+    if (n == 0) return "-"
+    for (i = 2; i <= n; i++)
+      for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return v[int((n + 1) / 2)]
+  }
+  { value[$1, $2, $3] = $4; rounds = $1 > rounds ? $1 : rounds }
+  END {
+    printf "%-16s %9s %9s %9s %11s %12s\n", "m x k x n", "luann", "BLIS", "torch", "luann/BLIS", "luann/torch"
+    n = split(sizes, size, " ")
+    for (s = 1; s <= n; s++) {
+      l = b = t = rb = rt = ""
+      for (r = 1; r <= rounds; r++) {
+        lv = value[r, size[s], "luann"]; bv = value[r, size[s], "blis"]; tv = value[r, size[s], "torch"]
+        if (lv != "") l = l " " lv
+        if (bv != "") b = b " " bv
+        if (tv != "") t = t " " tv
+        if (lv != "" && bv + 0 > 0) rb = rb " " sprintf("%.3f", lv / bv)
+        if (lv != "" && tv + 0 > 0) rt = rt " " sprintf("%.3f", lv / tv)
+      }
+      printf "%-16s %9s %9s %9s %11s %12s\n", size[s], median(l), median(b), median(t), median(rb), median(rt)
+    }
+  }' "$RAW"

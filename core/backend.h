@@ -23,18 +23,6 @@ typedef struct ln_matview {
   int64_t offset, rs, cs, bs;
 } ln_matview;
 
-/* Settings of one fused optimizer update, for every element of a param. */
-typedef struct ln_optim_step {
-  double lr, weight_decay;
-  double momentum, dampening;  /* SGD */
-  bool nesterov, first_step;   /* SGD: first step copies grad into buf */
-  double beta1, beta2, eps;    /* Adam, AdamW, RMSprop (beta2 = alpha) */
-  int64_t step;                /* Adam's and Adagrad's t, from 1 */
-  bool decoupled;              /* AdamW: decay the weights, not the grad */
-  bool amsgrad;
-  bool centered;               /* RMSprop: divide by the grad's variance */
-  double lr_decay;             /* Adagrad: lr / (1 + (t - 1) * lr_decay) */
-} ln_optim_step;
 
 struct ln_backend {
   const char *name;

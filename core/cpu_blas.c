@@ -292,9 +292,28 @@ static void gemm_one(const gemm_call *g, int64_t i, int threads) {
   }
 }
 
-/* Below this many multiply-adds per matrix, a batch runs one matrix per
-** thread: BLIS's own threading costs more than it wins on small ones. */
-#define SMALL_GEMM (128 * 128 * 128)
+/* Threads worth waking for m*n*k multiply-adds: each should get at least
+** 2^20 (~30 us of one core). Below that, starting and synchronising
+** threads costs more than it saves, and far more when the machine is busy
+** and a sleeping thread waits a whole time slice to run. */
+static int threads_for(double m, double n, double k) {
+  double t = m * n * k / (1 << 20);
+  return t >= num_threads ? num_threads : t < 1 ? 1 : (int)t;
+}
+
+/* Runs every product of the batch: small ones one per thread (each with
+** a single-threaded BLIS), big ones one after another on BLIS's threads. */
+static void gemm_batch(const gemm_call *g, int64_t batch) {
+  int per = threads_for(g->m, g->n, g->k);
+  int team = per == 1 ? threads_for((double)batch * g->m, g->n, g->k) : 1;
+  if (team > batch) team = (int)batch;
+  if (team > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(team)
+    for (int64_t i = 0; i < batch; i++) gemm_one(g, i, 1);
+  } else {
+    for (int64_t i = 0; i < batch; i++) gemm_one(g, i, per);
+  }
+}
 
 /* c[b] = alpha * a[b] @ b[b] + beta * c[b] for b < batch. */
 int cpu_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n, int64_t k,
@@ -312,15 +331,7 @@ int cpu_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n, int64_t k,
   int rc = operand_init(&g.c, dt, c, batch, m, n);
   if (rc == LN_OK) rc = operand_init(&g.a, dt, a, batch, m, k);
   if (rc == LN_OK) rc = operand_init(&g.b, dt, b, batch, k, n);
-  if (rc == LN_OK) {
-    int threads = num_threads;
-    if (batch > 1 && threads > 1 && m * n * k <= SMALL_GEMM) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-      for (int64_t i = 0; i < batch; i++) gemm_one(&g, i, 1);
-    } else {
-      for (int64_t i = 0; i < batch; i++) gemm_one(&g, i, threads);
-    }
-  }
+  if (rc == LN_OK) gemm_batch(&g, batch);
   free(g.a.packed);
   free(g.b.packed);
   return rc;

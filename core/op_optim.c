@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "autograd.h"
+#include "backend.h"
 #include "luann_nn.h"
 #include "shape.h"
 

@@ -63,17 +63,17 @@ local function status_text(ok, how, code)
   return "exited with status " .. tostring(code)
 end
 
--- Starts a child over targets [first, last] from call `call`; returns a
--- handle to finish.
+-- Starts a child over targets [first, last], skipping the calls that
+-- crashed before.
 local function start(job)
   job.log = os.tmpname()
   job.handle = assert(io.popen(child_command(here .. "/robustness_child.lua",
     "run " .. quote(job.log) .. " " .. job.first .. " " .. job.last .. " "
-      .. job.call, job.dir)))
+      .. quote(table.concat(job.skip, ",")), job.dir)))
 end
 
--- Waits for a child; records a failure and returns the restart point, or
--- nil when it finished.
+-- Waits for a child; records a failure and returns the guilty call's
+-- target and number, or nil when it finished.
 local function finish(job, failures)
   local out = job.handle:read("a")
   local ok, how, code = job.handle:close()
@@ -84,18 +84,17 @@ local function finish(job, failures)
   local tail = out:sub(-300)
   failures[#failures + 1] = (desc or "(before the first call)") .. ": "
     .. status_text(ok, how, code) .. (tail ~= "" and ("\n    output: " .. tail) or "")
-  if not t then return nil end
-  return t, c + 1
+  return t, c
 end
 
 -- Runs targets 1..n in `chunks` pieces, `parallel` children at a time,
--- restarting after a crash from the call after the guilty one.
+-- restarting after a crash from the guilty call's target, without it.
 local function sweep(n, chunks, parallel, dir)
   local queue, failures = {}, {}
   local size = math.ceil(n / chunks)
   for first = 1, n, size do
-    queue[#queue + 1] = { first = first, last = math.min(n, first + size - 1), call = 1,
-      dir = dir, restarts = 0 }
+    queue[#queue + 1] = { first = first, last = math.min(n, first + size - 1), skip = {},
+      dir = dir }
   end
   local running = {}
   while #queue > 0 or #running > 0 do
@@ -106,9 +105,10 @@ local function sweep(n, chunks, parallel, dir)
     end
     local job = table.remove(running, 1)
     local t, c = finish(job, failures)
-    if t and job.restarts < 20 then
-      queue[#queue + 1] = { first = t, last = job.last, call = c, dir = dir,
-        restarts = job.restarts + 1 }
+    if t and #job.skip < 30 then
+      local skip = { table.unpack(job.skip) }
+      skip[#skip + 1] = t .. ":" .. c
+      queue[#queue + 1] = { first = t, last = job.last, skip = skip, dir = dir }
     end
   end
   return failures

@@ -122,7 +122,9 @@ function Module:register_parameter(name, p)
       .. class.typename(p) .. ")", 2)
   end
   if p == nil then od_del(self._parameters, name) return end
-  self[name] = p
+  rawset(self, name, nil)
+  od_del(self._modules, name); od_del(self._buffers, name)
+  od_set(self._parameters, name, p)
 end
 
 --- Registers a buffer: a tensor saved in state_dict (unless persistent is
@@ -150,6 +152,7 @@ function Module:add_module(name, m)
   if not Module.is_module(m) then
     error("add_module: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
   end
+  rawset(self, name, nil)
   od_del(self._parameters, name); od_del(self._buffers, name)
   od_set(self._modules, name, m)
 end
