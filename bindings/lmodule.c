@@ -5,6 +5,7 @@
 ** which returns the library (no globals are set).
 */
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lbase.h"
@@ -29,6 +30,14 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
+/* clock(): seconds on a monotonic wall clock, for timing. */
+static int l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
 LUAMOD_API int luaopen_luann_core(lua_State *L);
 LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_newtable(L); /* module */
@@ -47,6 +56,8 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
   }
   lua_pushcfunction(L, l_isatty);
   lua_setfield(L, -3, "isatty");
+  lua_pushcfunction(L, l_clock);
+  lua_setfield(L, -3, "clock");
   lnb_create_tensor_meta(L, lua_gettop(L));
   lnb_create_generator_meta(L);
   lua_setfield(L, -2, "_methods");

@@ -144,7 +144,8 @@ static int run_gemm(double alpha, const ln_tensor *a, const ln_tensor *b,
   return LN_OK;
 }
 
-/* am, bm cast to dt and expanded to out's batch shape, then run_gemm. */
+/* am, bm cast to out's dtype and expanded to its batch shape, then
+** run_gemm. */
 static int gemm_into(ln_tensor *out, double alpha, ln_tensor *am,
                      ln_tensor *bm, double beta) {
   int nd = out->ndim;
@@ -182,7 +183,7 @@ static ln_tensor *product(const char *op, ln_tensor *am, ln_tensor *bm,
   ln_tensor *out = ln_empty(nd, shape, dt, ln_tensor_device(am));
   if (!out) return NULL;
   int rc = LN_OK;
-  if (c && beta != 0) {
+  if (c) { /* checked even when beta == 0 ignores its values */
     ln_tensor *ec = ln_expand_raw(c, nd, shape);
     if (!ec) {
       char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
@@ -190,7 +191,7 @@ static ln_tensor *product(const char *op, ln_tensor *am, ln_tensor *bm,
                "shape %s", op, ln_shape_str(c->ndim, c->shape, s1, sizeof s1),
                ln_shape_str(nd, shape, s2, sizeof s2));
     }
-    rc = ec ? LN_BACKEND(out)->copy(out, ec) : LN_ERR;
+    rc = !ec ? LN_ERR : beta != 0 ? LN_BACKEND(out)->copy(out, ec) : LN_OK;
     ln_tensor_release(ec);
   }
   if (rc == LN_OK) rc = gemm_into(out, alpha, am, bm, c ? beta : 0);

@@ -274,6 +274,9 @@ describe("luann linalg", function()
     it("checks its arguments", function()
       assert.has_error(function() luann.addmm(luann.zeros(4), luann.zeros(3, 4), luann.zeros(4, 5)) end,
         "addmm: input of shape (4,) cannot be broadcast to the product's shape (3,5)")
+      assert.has_error(function()
+        luann.addmm(luann.zeros(4), luann.zeros(3, 4), luann.zeros(4, 5), { beta = 0 })
+      end, "addmm: input of shape (4,) cannot be broadcast to the product's shape (3,5)")
       assert.has_error(function() luann.addmm(luann.zeros(3, 5), luann.zeros(3, 4), luann.zeros(3)) end,
         "addmm: expected 2-D tensors, got shapes (3,4) and (3,)")
       assert.has_error(function()

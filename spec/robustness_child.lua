@@ -368,21 +368,37 @@ log:setvbuf("no")
 local first, last = tonumber(arg[3]), tonumber(arg[4])
 local skipped = {}
 for id in (arg[5] or ""):gmatch("[^,]+") do skipped[id] = true end
+-- A call running past CALL_SECONDS of CPU time is a hang: a count hook
+-- raises an error in it (again and again, should the code catch it), and
+-- the log gets a HANG line. Hangs inside C are left to the parent's timer.
+local CALL_SECONDS = 2
+local deadline = math.huge
+debug.sethook(function()
+  if os.clock() > deadline then error("robustness: call exceeded the time limit", 0) end
+end, "", 10000)
+
 make_files()
 for ti = first, math.min(last, #all) do
   local name, fn = all[ti][1], all[ti][2]
-  local ci = 0
+  local ci, started = 0, os.clock()
   walk(name, function(specs)
     ci = ci + 1
     if skipped[ti .. ":" .. ci] then return false end
-    log:write(ti .. " " .. ci .. " " .. describe_call(name, specs) .. "\n")
+    local desc = describe_call(name, specs)
+    log:write(ti .. " " .. ci .. " " .. desc .. "\n")
     luann.manual_seed(ci)
     local args = make_args(specs)
+    deadline = os.clock() + CALL_SECONDS
     local ok = pcall(fn, table.unpack(args, 1, args.n))
+    if os.clock() > deadline then
+      log:write("HANG " .. desc .. ": still running after " .. CALL_SECONDS .. " s of CPU\n")
+    end
+    deadline = math.huge
     luann.set_grad_enabled(true)
     return ok
   end)
   collectgarbage()
+  log:write(string.format("TIME %.2f s %d calls %s\n", os.clock() - started, ci, name))
 end
 log:write("DONE\n")
 log:close()

@@ -36,7 +36,7 @@ end
 -- The child runs in a scratch folder (luann.save with a garbage name writes
 -- there), with memory capped so that a huge allocation fails fast instead
 -- of paging, and a time limit so that a hang is reported, not waited for.
-local CHILD_SECONDS = 60
+local CHILD_SECONDS = 40
 local MEMORY_KB = 8 * 1024 * 1024
 
 local function child_command(script, args, dir)
@@ -79,6 +79,7 @@ local function finish(job, failures)
   local ok, how, code = job.handle:close()
   local log = slurp(job.log)
   os.remove(job.log)
+  for hang in log:gmatch("HANG ([^\n]*)") do failures[#failures + 1] = hang end
   if ok and log:find("DONE\n$") then return nil end
   local t, c, desc = last_call(log)
   local tail = out:sub(-300)
