@@ -69,10 +69,12 @@ $(B)/luann.so: $(B)/libluann.so
 $(B)/luann: $(B)/bindings/main.o $(B)/libluann.a
 	$(CC) -o $@ $^ $(LDLIBS) $(LUA_LIBS) -lreadline -Wl,-E
 
+# pkg-config file for prefix $(1), written to $(2)
+write_pc = printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: luann\nDescription: deep learning engine with a Lua 5.4 face\nVersion: 0.1.0\nRequires.private: lua5.4\nCflags: -I$${includedir}/luann\nLibs: -L$${libdir} -lluann\nLibs.private: %s\n' '$(1)' '$(LDLIBS)' > $(2)
+
 $(B)/luann.pc: Makefile
-	@mkdir -p build
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: luann\nDescription: deep learning engine with a Lua 5.4 face\nVersion: 0.1.0\nRequires.private: lua5.4\nCflags: -I$${includedir}/luann\nLibs: -L$${libdir} -lluann\nLibs.private: %s\n' \
-	  '$(PREFIX)' '$(LDLIBS)' > $@
+	@mkdir -p $(B)
+	$(call write_pc,$(PREFIX),$@)
 
 # ---- tests ------------------------------------------------------------------
 BUSTED = $(LUA) /usr/bin/busted
@@ -93,7 +95,7 @@ install: all
 	install -m 755 $(B)/libluann.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/luann.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so
 	install -m 644 core/luann_core.h core/luann_io.h core/luann_nn.h bindings/luann.h $(DESTDIR)$(PREFIX)/include/luann/
-	install -m 644 $(B)/luann.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/luann.pc)
 	cd lua && find luann -name '*.lua' -exec install -D -m 644 {} \
 	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/{} \;
 

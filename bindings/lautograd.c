@@ -59,8 +59,8 @@ static int l_is_grad_enabled(lua_State *L) {
 /* ---- custom ops ----------------------------------------------------------- */
 
 typedef struct lua_fn {
-  lua_State *L;
-  int ref; /* the backward closure in the registry */
+  lua_State *L; /* the main thread: a coroutine that recorded may be gone */
+  int ref;      /* the backward closure in the registry */
 } lua_fn;
 
 static void lua_fn_free(void *p) {
@@ -69,16 +69,38 @@ static void lua_fn_free(void *p) {
   free(f);
 }
 
+/* Runs inside lua_pcall, so that no Lua error (out of memory pushing the
+** gradient) can longjmp through the engine: the closure and a light
+** userdata of gout are its arguments; the gradients are its results. */
+static int call_backward(lua_State *L) {
+  ln_tensor *gout = lua_touserdata(L, 2);
+  lua_settop(L, 1);
+  luann_push_tensor(L, ln_tensor_retain(gout));
+  lua_call(L, 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* A Lua error value as text, without running __tostring (which could raise
+** in turn). */
+static const char *error_text(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER)
+    return lua_tostring(L, idx);
+  return lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+}
+
 /* Calls the Lua closure with gout; it returns one gradient (or nil) per
 ** input. Errors become core errors: no longjmp crosses the engine. */
 static int lua_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   lua_fn *f = n->ctx;
   lua_State *L = backward_state ? backward_state : f->L;
   int top = lua_gettop(L);
+  if (!lua_checkstack(L, n->ninputs + 4))
+    return ln_error("%s: Lua stack overflow", n->name);
+  lua_pushcfunction(L, call_backward);
   lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
-  luann_push_tensor(L, ln_tensor_retain(gout));
-  if (lua_pcall(L, 1, n->ninputs, 0) != LUA_OK) {
-    ln_error("%s: %s", n->name, lua_tostring(L, -1));
+  lua_pushlightuserdata(L, gout);
+  if (lua_pcall(L, 2, n->ninputs, 0) != LUA_OK) {
+    ln_error("%s: %s", n->name, error_text(L, -1));
     lua_settop(L, top);
     return LN_ERR;
   }
@@ -89,13 +111,36 @@ static int lua_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
     ln_tensor *g = lnb_test(L, idx);
     if (!g) {
       rc = ln_error("%s: backward returned a %s for input %d, expected a "
-                    "tensor or nil", n->name, luaL_typename(L, idx), i + 1);
+                    "tensor or nil", n->name,
+                    luaL_testudata(L, idx, LNB_TENSOR) ? "closed tensor"
+                                                       : luaL_typename(L, idx),
+                    i + 1);
       break;
     }
     if (ln_node_needs_grad(n, i)) gin[i] = ln_tensor_retain(g);
   }
   lua_settop(L, top);
   return rc;
+}
+
+/* The node's name must outlive the node (messages use it after backward
+** freed the closure): names are kept as keys of a registry table of their
+** own, which no user string can collide with. */
+static const char *kept_name(lua_State *L, const char *name) {
+  static const char key = 0; /* its address is the table's registry key */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key);
+  }
+  lua_pushstring(L, name);
+  lua_pushvalue(L, -1);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -4);             /* names[name] = true */
+  const char *kept = lua_tostring(L, -1);
+  lua_pop(L, 2);
+  return kept;
 }
 
 /* _record_function(out, name, backward_closure, input1, ...): gives out a
@@ -116,15 +161,18 @@ static int l_record_function(lua_State *L) {
   if (out->grad_fn || out->requires_grad)
     return luaL_error(L, "Function: forward must return a new tensor without "
                       "history (it runs under no_grad)");
-  lua_fn *f = malloc(sizeof *f);
-  if (!f) return luaL_error(L, "out of memory");
+  const char *kept = kept_name(L, name);
   lua_pushvalue(L, 3);
-  f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  f->L = L;
-  lua_pushstring(L, name); /* keep the name alive with the function's table */
-  lua_setfield(L, LUA_REGISTRYINDEX, name);
-  lua_getfield(L, LUA_REGISTRYINDEX, name);
-  const char *kept = lua_tostring(L, -1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_fn *f = malloc(sizeof *f);
+  if (!f) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    return luaL_error(L, "out of memory");
+  }
+  f->ref = ref;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  f->L = lua_tothread(L, -1);
+  lua_pop(L, 1);
   ln_node *node = ln_record(out, kept, lua_backward, n, inputs);
   if (!node) {
     lua_fn_free(f);

@@ -306,8 +306,11 @@ static int push_parts(lua_State *L, ln_tensor *t, int d, int n,
 static int split_even(lua_State *L, ln_tensor *t, int d, int64_t size) {
   int64_t total = t->ndim ? t->shape[d] : 1;
   if (size <= 0 && !(size == 0 && total == 0))
-    return luaL_error(L, "split: split size must be positive, got %d", (int)size);
-  int64_t n = total == 0 ? 1 : (total + size - 1) / size;
+    return luaL_error(L, "split: split size must be positive, got %I",
+                      (lua_Integer)size);
+  int64_t n = total == 0 ? 1 : total / size + (total % size != 0);
+  if (n > INT32_MAX / 16)
+    return luaL_error(L, "split: %I pieces are too many", (lua_Integer)n);
   int64_t *lens = lua_newuserdatauv(L, (size_t)n * sizeof *lens, 0);
   for (int64_t i = 0; i < n; i++)
     lens[i] = total - i * size < size ? total - i * size : size;
@@ -328,11 +331,11 @@ static int l_split(lua_State *L) {
     lens[i] = luaL_checkinteger(L, -1);
     lua_pop(L, 1);
     if (lens[i] < 0) return luaL_error(L, "split: sizes must be non-negative");
-    sum += lens[i];
+    if (__builtin_add_overflow(sum, lens[i], &sum)) sum = INT64_MAX;
   }
   if (sum != t->shape[d])
-    return luaL_error(L, "split: sizes sum to %d, but dim %d has size %d",
-                      (int)sum, d + 1, (int)t->shape[d]);
+    return luaL_error(L, "split: sizes sum to %I, but dim %d has size %I",
+                      (lua_Integer)sum, d + 1, (lua_Integer)t->shape[d]);
   return push_parts(L, t, d, n, lens);
 }
 
@@ -343,9 +346,12 @@ static int l_chunk(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 2);
   int d = opt_dim(L, 3, t, "chunk", 0);
   if (n <= 0)
-    return luaL_error(L, "chunk: the number of chunks must be positive, got %d", (int)n);
+    return luaL_error(L, "chunk: the number of chunks must be positive, got %I",
+                      (lua_Integer)n);
   int64_t total = t->shape[d];
-  if (total > 0) return split_even(L, t, d, (total + n - 1) / n);
+  if (total > 0) return split_even(L, t, d, total / n + (total % n != 0));
+  if (n > INT32_MAX / 16)
+    return luaL_error(L, "chunk: %I chunks are too many", (lua_Integer)n);
   int64_t *lens = lua_newuserdatauv(L, (size_t)n * sizeof *lens, 0);
   for (lua_Integer i = 0; i < n; i++) lens[i] = 0; /* n empty views */
   return push_parts(L, t, d, (int)n, lens);

@@ -94,8 +94,8 @@ size_t luann_to_floats(lua_State *L, int idx, float *data, size_t capacity) {
   ln_tensor *t = lnb_check(L, idx);
   size_t n = (size_t)ln_tensor_numel(t);
   if (n > capacity)
-    luaL_error(L, "luann_to_floats: the tensor holds %zu values, the buffer %zu",
-               n, capacity);
+    luaL_error(L, "luann_to_floats: the tensor holds %I values, the buffer %I",
+               (lua_Integer)n, (lua_Integer)capacity);
   if (ln_to_buffer(t, data, LN_FLOAT32) != LN_OK) lnb_error(L);
   return n;
 }
@@ -202,7 +202,7 @@ static void push_value(lua_State *L, ln_dtype dt, const void *p) {
 static void *host_values(lua_State *L, ln_tensor *t) {
   size_t n = ln_tensor_nbytes(t);
   void *data = malloc(n ? n : 1);
-  if (!data) luaL_error(L, "out of memory copying %zu bytes", n);
+  if (!data) luaL_error(L, "out of memory copying %I bytes", (lua_Integer)n);
   if (ln_to_buffer(t, data, t->dtype) != LN_OK) {
     free(data);
     lnb_error(L);
@@ -389,31 +389,43 @@ static int set_property(lua_State *L, ln_tensor *t, const char *k) {
 
 /* ---- indexing ----------------------------------------------------------- */
 
-static int64_t check_index(lua_State *L, lua_Integer i, int64_t size, int dim) {
-  if (i == 0) luaL_error(L, "index 0 is invalid: indices are 1-based");
+/* A 1-based (or negative) index into 0..size-1; errors set the core's
+** message, so callers can release what they hold before raising. */
+static int check_index(lua_Integer i, int64_t size, int dim, int64_t *out) {
+  if (i == 0) return ln_error("index 0 is invalid: indices are 1-based");
   if (i > size || i < -size)
-    luaL_error(L, "index %d is out of range for dim %d of size %d", (int)i,
-               dim + 1, (int)size);
-  return i > 0 ? i - 1 : size + i;
+    return ln_error("index %lld is out of range for dim %d of size %lld",
+                    (long long)i, dim + 1, (long long)size);
+  *out = i > 0 ? i - 1 : size + i;
+  return LN_OK;
 }
 
 /* A range {a, b} or {a, b, step} of 1-based inclusive bounds (negatives
-** from the end; {} or {a} run to the end). */
+** from the end; {} or {a} run to the end). NULL with the core's message
+** set on a bad range. */
 static ln_tensor *apply_range(lua_State *L, ln_tensor *t, int dim, int idx) {
   int64_t size = t->shape[dim], bound[3] = {1, size, 1};
-  int n = (int)luaL_len(L, idx);
-  if (n > 3) luaL_error(L, "index: a range has at most 3 entries {from, to, step}");
+  lua_Integer n = luaL_len(L, idx);
+  if (n > 3)
+    return ln_error("index: a range has at most 3 entries {from, to, step}"), NULL;
   for (int i = 0; i < n; i++) {
     lua_geti(L, idx, i + 1);
-    if (!lua_isinteger(L, -1)) luaL_error(L, "index: range bounds must be integers");
-    bound[i] = lua_tointeger(L, -1);
+    bool ok = lua_isinteger(L, -1);
+    bound[i] = ok ? lua_tointeger(L, -1) : 0;
     lua_pop(L, 1);
+    if (!ok) return ln_error("index: range bounds must be integers"), NULL;
   }
-  int64_t from = bound[0] < 0 ? size + bound[0] : bound[0] - 1;
-  int64_t to = bound[1] < 0 ? size + bound[1] + 1 : bound[1];
+  /* bounds beyond +-size are out of range anyway: clamping them first
+  ** keeps the arithmetic below from overflowing */
+  int64_t b0 = bound[0] < -size - 2 ? -size - 2 : bound[0] > size + 2 ? size + 2 : bound[0];
+  int64_t b1 = bound[1] < -size - 2 ? -size - 2 : bound[1] > size + 2 ? size + 2 : bound[1];
+  int64_t from = b0 < 0 ? size + b0 : b0 - 1;
+  int64_t to = b1 < 0 ? size + b1 + 1 : b1;
   if (bound[0] == 0 || from < 0 || from > size || to > size)
-    luaL_error(L, "index: range {%d, %d} out of bounds for dim %d of size %d",
-               (int)bound[0], (int)bound[1], dim + 1, (int)size);
+    return ln_error("index: range {%lld, %lld} out of bounds for dim %d of size "
+                    "%lld", (long long)bound[0], (long long)bound[1], dim + 1,
+                    (long long)size),
+           NULL;
   if (to < from) to = from;
   return ln_slice(t, dim, from, to, bound[2]);
 }
@@ -421,17 +433,19 @@ static ln_tensor *apply_range(lua_State *L, ln_tensor *t, int dim, int idx) {
 /* Applies a table of per-dim indices: integers select (the dim goes),
 ** tables are ranges, "all" or ":" keep a dim. New reference. */
 static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
-  int n = (int)luaL_len(L, idx), dim = 0;
+  lua_Integer n = luaL_len(L, idx);
+  int dim = 0;
   if (n > t->ndim)
-    luaL_error(L, "index: too many indices (%d) for a tensor of %d dims", n,
-               t->ndim);
+    luaL_error(L, "index: too many indices (%I) for a tensor of %d dims",
+               (lua_Integer)n, t->ndim);
   ln_tensor *cur = ln_tensor_retain(t);
   for (int i = 1; i <= n && cur; i++) {
     int type = lua_geti(L, idx, i);
     ln_tensor *next = NULL;
+    int64_t k;
     if (type == LUA_TNUMBER && lua_isinteger(L, -1)) {
-      int64_t k = check_index(L, lua_tointeger(L, -1), cur->shape[dim], dim);
-      next = ln_select(cur, dim, k);
+      if (check_index(lua_tointeger(L, -1), cur->shape[dim], dim, &k) == LN_OK)
+        next = ln_select(cur, dim, k);
     } else if (type == LUA_TTABLE) {
       next = apply_range(L, cur, dim++, lua_gettop(L));
     } else if (type == LUA_TSTRING && (strcmp(lua_tostring(L, -1), "all") == 0 ||
@@ -439,9 +453,8 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
       next = ln_tensor_retain(cur);
       dim++;
     } else {
-      ln_tensor_release(cur);
-      luaL_error(L, "index: entry %d must be an integer, a range {from, to} or "
-                 "\"all\", got %s", i, luaL_typename(L, -1));
+      ln_error("index: entry %d must be an integer, a range {from, to} or "
+               "\"all\", got %s", i, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     ln_tensor_release(cur);
@@ -455,7 +468,9 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
 static ln_tensor *index_view(lua_State *L, ln_tensor *t, int key) {
   if (lua_isinteger(L, key)) {
     if (t->ndim == 0) luaL_error(L, "index: cannot index a 0-dim tensor");
-    int64_t k = check_index(L, lua_tointeger(L, key), t->shape[0], 0);
+    int64_t k;
+    if (check_index(lua_tointeger(L, key), t->shape[0], 0, &k) != LN_OK)
+      lnb_error(L);
     ln_tensor *r = ln_select(t, 0, k);
     if (!r) lnb_error(L);
     return r;
@@ -552,9 +567,6 @@ static const luaL_Reg metamethods[] = {
   {"__len", t_len},
   {"__eq", t_eq},
   {"__newindex", t_newindex},
-  {"__tostring", NULL},
-  {"__index", NULL},
-  {"__name", NULL},
   {NULL, NULL},
 };
 

@@ -40,11 +40,49 @@ static void node_free_graph_refs(ln_node *n) {
   n->released = true;
 }
 
-void ln_node_release(ln_node *n) {
-  if (!n || --n->refcount > 0) return;
+static void node_free(ln_node *n) {
   node_free_graph_refs(n);
   ln_tensor_release(n->grad_accum);
   free(n);
+}
+
+/* Freeing a node releases its inputs, which free their nodes, and so on:
+** done by recursion, the history of a long loop (10^5 ops) would overflow
+** the C stack. So nodes dying while another is being freed wait in a list
+** that the outermost release empties. */
+static _Thread_local struct {
+  ln_node **items;
+  size_t n, cap;
+  bool active;
+} dying;
+
+static bool dying_push(ln_node *n) {
+  if (dying.n == dying.cap) {
+    size_t cap = dying.cap ? 2 * dying.cap : 64;
+    ln_node **items = realloc(dying.items, cap * sizeof *items);
+    if (!items) return false;
+    dying.items = items;
+    dying.cap = cap;
+  }
+  dying.items[dying.n++] = n;
+  return true;
+}
+
+void ln_node_release(ln_node *n) {
+  if (!n || --n->refcount > 0) return;
+  if (dying.active) {
+    if (!dying_push(n)) node_free(n); /* out of memory: recurse after all */
+    return;
+  }
+  dying.active = true;
+  node_free(n);
+  while (dying.n) node_free(dying.items[--dying.n]);
+  dying.active = false;
+  if (dying.cap > 4096) { /* a long chain's list is not kept */
+    free(dying.items);
+    dying.items = NULL;
+    dying.cap = 0;
+  }
 }
 
 void ln_node_disown(ln_node *n, const ln_tensor *owner) {

@@ -66,11 +66,12 @@ static double draw_bernoulli(ln_generator *g, const double *p) {
   return ln_generator_uniform(g) < p[0] ? 1.0 : 0.0;
 }
 
-/* Integers in [low, high): multiply-shift keeps the bias below 2^-64. */
-static double draw_int(ln_generator *g, const double *p) {
-  uint64_t range = (uint64_t)(p[1] - p[0]);
+/* An integer in [low, low + range): multiply-shift keeps the bias below
+** 2^-64. Unsigned arithmetic, so any int64 range is exact (high - low may
+** not fit in an int64, and doubles lose integers past 2^53). */
+static int64_t draw_int(ln_generator *g, int64_t low, uint64_t range) {
   unsigned __int128 m = (unsigned __int128)ln_generator_next(g) * range;
-  return p[0] + (double)(uint64_t)(m >> 64);
+  return (int64_t)((uint64_t)low + (uint64_t)(m >> 64));
 }
 
 int ln_uniform_(ln_generator *g, ln_tensor *t, double lo, double hi) {
@@ -112,14 +113,36 @@ ln_tensor *ln_randn(ln_generator *g, int ndim, const int64_t *shape,
   return drawn(g, ndim, shape, dt, dev, draw_normal, (double[]){0, 1});
 }
 
+/* The int64 host tensor h moved into a new tensor of dtype dt on dev. */
+static ln_tensor *int64_to(ln_tensor *h, ln_dtype dt, ln_device dev) {
+  ln_tensor *r = ln_to_dtype(h, dt);
+  if (r && !ln_device_equal(dev, ln_device_cpu())) {
+    ln_tensor *m = ln_to_device(r, dev);
+    ln_tensor_release(r);
+    r = m;
+  }
+  return r;
+}
+
 ln_tensor *ln_randint(ln_generator *g, int64_t low, int64_t high, int ndim,
                       const int64_t *shape, ln_dtype dt, ln_device dev) {
   if (high <= low)
     return ln_error("randint: high (%lld) must be greater than low (%lld)",
                     (long long)high, (long long)low),
            NULL;
-  return drawn(g, ndim, shape, dt, dev, draw_int,
-               (double[]){(double)low, (double)high});
+  int64_t top = dt == LN_UINT8 ? 256 : dt == LN_BOOL ? 2 : INT64_MAX;
+  if ((dt == LN_UINT8 || dt == LN_BOOL) && (low < 0 || high > top))
+    return ln_error("randint: the range [%lld, %lld) does not fit in %s",
+                    (long long)low, (long long)high, ln_dtype_name(dt)),
+           NULL;
+  ln_tensor *h = ln_empty(ndim, shape, LN_INT64, ln_device_cpu());
+  if (!h) return NULL;
+  int64_t *d = ln_tensor_data(h), n = ln_tensor_numel(h);
+  uint64_t range = (uint64_t)high - (uint64_t)low;
+  for (int64_t i = 0; i < n; i++) d[i] = draw_int(g, low, range);
+  ln_tensor *r = int64_to(h, dt, dev);
+  ln_tensor_release(h);
+  return r;
 }
 
 ln_tensor *ln_randperm(ln_generator *g, int64_t n, ln_dtype dt, ln_device dev) {
@@ -129,18 +152,12 @@ ln_tensor *ln_randperm(ln_generator *g, int64_t n, ln_dtype dt, ln_device dev) {
   int64_t *d = ln_tensor_data(h);
   for (int64_t i = 0; i < n; i++) d[i] = i;
   for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-    double p[2] = {0, (double)(i + 1)};
-    int64_t j = (int64_t)draw_int(g, p);
+    int64_t j = draw_int(g, 0, (uint64_t)i + 1);
     int64_t tmp = d[i];
     d[i] = d[j];
     d[j] = tmp;
   }
-  ln_tensor *r = ln_to_dtype(h, dt);
+  ln_tensor *r = int64_to(h, dt, dev);
   ln_tensor_release(h);
-  if (r && !ln_device_equal(dev, ln_device_cpu())) {
-    ln_tensor *m = ln_to_device(r, dev);
-    ln_tensor_release(r);
-    r = m;
-  }
   return r;
 }

@@ -44,12 +44,49 @@ void ln_storage_release(ln_storage *s) {
 
 /* ---- tensor headers ----------------------------------------------------- */
 
+/* The most elements a tensor may have, views included: more is a mistake
+** (no machine holds 2^40 floats) and keeps every count far from overflow. */
+#define MAX_NUMEL (INT64_C(1) << 40)
+
+/* Every header is made here, so this is the one place that refuses a
+** geometry no later code could survive: a negative size, an element count
+** past MAX_NUMEL (or overflowing), or a window reaching outside the
+** storage. Ops check their arguments first, with messages naming them;
+** this is the net under those checks. */
+static int check_geometry(const ln_storage *s, int64_t offset, int ndim,
+                          const int64_t *shape, const int64_t *stride,
+                          ln_dtype dt) {
+  double total = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0)
+      return ln_error("negative size %lld in dim %d", (long long)shape[i], i + 1);
+    total *= (double)shape[i];
+  }
+  if (total == 0) return LN_OK; /* addresses no element */
+  if (total > (double)MAX_NUMEL)
+    return ln_error("a tensor of %.0f elements is too large (at most 2^40)", total);
+  int64_t lo = offset, hi = offset, span;
+  for (int i = 0; i < ndim; i++) {
+    if (__builtin_mul_overflow(shape[i] - 1, stride[i], &span) ||
+        __builtin_add_overflow(span > 0 ? hi : lo, span, span > 0 ? &hi : &lo))
+      return ln_error("a view's strides overflow");
+  }
+  int64_t capacity = (int64_t)(s->nbytes / ln_dtype_size(dt));
+  if (lo < 0 || hi >= capacity)
+    return ln_error("a view reaching elements %lld..%lld is outside its "
+                    "storage of %lld elements", (long long)lo, (long long)hi,
+                    (long long)capacity);
+  return LN_OK;
+}
+
 ln_tensor *ln_tensor_new_view(ln_storage *s, int64_t offset, int ndim,
                               const int64_t *shape, const int64_t *stride,
                               ln_dtype dt) {
   if (ndim < 0 || ndim > LN_MAX_DIMS)
     return ln_error("tensors have at most %d dims, got %d", LN_MAX_DIMS, ndim),
            NULL;
+  if ((unsigned)dt >= LN_DTYPE_COUNT) return ln_error("invalid dtype"), NULL;
+  if (check_geometry(s, offset, ndim, shape, stride, dt) != LN_OK) return NULL;
   ln_tensor *t = calloc(1, sizeof *t);
   if (!t) return ln_error("out of memory allocating a tensor"), NULL;
   t->refcount = 1;
@@ -219,7 +256,7 @@ static int check_shape(const char *op, int ndim, const int64_t *shape) {
                       (long long)shape[i], i + 1);
     total *= (double)shape[i];
   }
-  if (total > (double)(INT64_C(1) << 40))
+  if (total > (double)MAX_NUMEL)
     return ln_error("%s: %.0f elements are too many", op, total);
   return LN_OK;
 }
@@ -284,7 +321,7 @@ ln_tensor *ln_arange(double start, double end, double step, ln_dtype dt,
     return ln_error("arange: step must be finite and non-zero"), NULL;
   double count = ceil((end - start) / step);
   if (count < 0) count = 0;
-  if (count > (double)(INT64_C(1) << 40))
+  if (count > (double)MAX_NUMEL)
     return ln_error("arange: %.0f elements are too many", count), NULL;
   double p[2] = {start, step};
   return from_function((int64_t)count, dt, dev, arange_at, p);

@@ -71,6 +71,7 @@ static int infer_shape(const char *op, const ln_tensor *t, int ndim,
                        const int64_t *in, int64_t *out) {
   int infer = -1;
   int64_t known = 1;
+  bool overflow = false; /* sizes whose product wraps around int64 */
   if (ndim > LN_MAX_DIMS)
     return ln_error("%s: tensors have at most %d dims", op, LN_MAX_DIMS);
   for (int i = 0; i < ndim; i++) {
@@ -81,12 +82,13 @@ static int infer_shape(const char *op, const ln_tensor *t, int ndim,
     } else if (in[i] < 0) {
       return ln_error("%s: invalid size %lld", op, (long long)in[i]);
     } else {
-      known *= in[i];
+      overflow |= __builtin_mul_overflow(known, in[i], &known);
     }
   }
   int64_t numel = ln_tensor_numel(t);
-  if (infer >= 0 && known != 0 && numel % known == 0) out[infer] = numel / known;
-  if ((infer >= 0 && (known == 0 || numel % known)) ||
+  if (!overflow && infer >= 0 && known != 0 && numel % known == 0)
+    out[infer] = numel / known;
+  if (overflow || (infer >= 0 && (known == 0 || numel % known)) ||
       ln_shape_numel(ndim, out) != numel) {
     char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
     return ln_error("%s: shape %s is invalid for a tensor of shape %s (%lld "
@@ -199,8 +201,19 @@ ln_tensor *ln_expand(ln_tensor *t, int ndim, const int64_t *shape) {
                     ln_shape_str(t->ndim, t->shape, s1, sizeof s1)),
            NULL;
   }
-  for (int i = 0; i < ndim; i++)
+  double total = 1;
+  for (int i = 0; i < ndim; i++) {
     s[i] = shape[i] == -1 && i >= lead ? t->shape[i - lead] : shape[i];
+    total *= (double)s[i];
+    if (s[i] < 0)
+      return ln_error("expand: invalid size %lld in dim %d", (long long)shape[i],
+                      i + 1), NULL;
+  }
+  if (total > (double)(INT64_C(1) << 40)) {
+    char s1[LN_SHAPE_STRLEN];
+    return ln_error("expand: shape %s has %.0f elements, too many (at most "
+                    "2^40)", ln_shape_str(ndim, s, s1, sizeof s1), total), NULL;
+  }
   ln_tensor *r = ln_expand_raw(t, ndim, s);
   record_view(r, t, "ExpandBackward", expand_backward);
   return r;
@@ -221,8 +234,10 @@ ln_tensor *ln_slice(ln_tensor *t, int dim, int64_t start, int64_t stop,
   int64_t shape[LN_MAX_DIMS], stride[LN_MAX_DIMS];
   memcpy(shape, t->shape, sizeof shape);
   memcpy(stride, t->stride, sizeof stride);
-  shape[d] = (stop - start + step - 1) / step;
-  stride[d] = t->stride[d] * step;
+  /* ceil((stop - start) / step) without overflow for any step; a single
+  ** element needs no stride, so a huge step cannot overflow it either */
+  shape[d] = stop == start ? 0 : (stop - start - 1) / step + 1;
+  stride[d] = shape[d] > 1 ? t->stride[d] * step : t->stride[d];
   ln_tensor *r = ln_view_raw(t, t->offset + start * t->stride[d], t->ndim,
                              shape, stride);
   ln_node *n = record_view(r, t, "SliceBackward", window_backward);
@@ -235,8 +250,17 @@ ln_tensor *ln_slice(ln_tensor *t, int dim, int64_t start, int64_t stop,
 }
 
 ln_tensor *ln_narrow(ln_tensor *t, int dim, int64_t start, int64_t length) {
+  int d;
   if (length < 0) return ln_error("narrow: length must be >= 0"), NULL;
-  return ln_slice(t, dim, start, start + length, 1);
+  if (ln_wrap_dim("narrow", dim, t->ndim, false, &d) != LN_OK) return NULL;
+  if (t->ndim == 0) return ln_error("narrow: cannot narrow a 0-dim tensor"), NULL;
+  int64_t size = t->shape[d];
+  if (start < 0 || start > size || length > size - start) /* no overflow */
+    return ln_error("narrow: start %lld and length %lld are out of range for "
+                    "dim %d of size %lld", (long long)(start < 0 ? start : start + 1),
+                    (long long)length, d + 1, (long long)size),
+           NULL;
+  return ln_slice(t, d, start, start + length, 1);
 }
 
 ln_tensor *ln_select(ln_tensor *t, int dim, int64_t index) {

@@ -50,6 +50,32 @@ cyclic[1] = cyclic
 
 local function randn(...) return luann.randn(...) end
 
+-- The arguments of the call being made, for the hostile table below.
+local current_args = { n = 0 }
+
+local function close_all()
+  local function close(v)
+    if luann.is_tensor(v) then pcall(getmetatable(v).__close, v) end
+  end
+  for i = 1, current_args.n do
+    local v = current_args[i]
+    close(v)
+    if type(v) == "table" and not getmetatable(v) then
+      for _, x in pairs(v) do close(x) end
+    end
+  end
+end
+
+-- A table whose metamethods close every tensor of the call while the
+-- callee is reading it: a binding that reads options after taking its
+-- tensors must not be left holding freed ones.
+local function hostile()
+  return setmetatable({}, {
+    __index = function() close_all() end,
+    __len = function() close_all() return 1 end,
+  })
+end
+
 -- Tensors of every dtype and layout; most are (2,3) so that they fit where a
 -- (2,3) float tensor is valid, and test the dtype and layout paths there.
 local tensors = {
@@ -114,6 +140,7 @@ local others = {
   { "{lr=nan,eps=0,step=0}", function() return { lr = 0 / 0, eps = 0, step = 0 } end },
   { "deep table", deep },
   { "cyclic table", const(cyclic) },
+  { "hostile table", hostile },
   { "true", const(true) }, { "false", const(false) },
   { "function", const(function() return 1 end) },
   { "erroring function", const(function() error("boom") end) },
@@ -220,6 +247,7 @@ end
 local function make_args(specs)
   local args = { n = specs.n }
   for i = 1, specs.n do args[i] = specs[i][2]() end
+  current_args = args
   return args
 end
 
@@ -369,8 +397,9 @@ local first, last = tonumber(arg[3]), tonumber(arg[4])
 local skipped = {}
 for id in (arg[5] or ""):gmatch("[^,]+") do skipped[id] = true end
 -- A call running past CALL_SECONDS of CPU time is a hang: a count hook
--- raises an error in it (again and again, should the code catch it), and
--- the log gets a HANG line. Hangs inside C are left to the parent's timer.
+-- raises an error in it (again and again, should the code catch it), the
+-- log gets a HANG line, and the target's other calls are skipped (each
+-- would cost as much). Hangs inside C are left to the parent's timer.
 local CALL_SECONDS = 2
 local deadline = math.huge
 debug.sethook(function()
@@ -380,10 +409,10 @@ end, "", 10000)
 make_files()
 for ti = first, math.min(last, #all) do
   local name, fn = all[ti][1], all[ti][2]
-  local ci, started = 0, os.clock()
+  local ci, started, hung = 0, os.clock(), false
   walk(name, function(specs)
     ci = ci + 1
-    if skipped[ti .. ":" .. ci] then return false end
+    if hung or skipped[ti .. ":" .. ci] then return false end
     local desc = describe_call(name, specs)
     log:write(ti .. " " .. ci .. " " .. desc .. "\n")
     luann.manual_seed(ci)
@@ -391,7 +420,9 @@ for ti = first, math.min(last, #all) do
     deadline = os.clock() + CALL_SECONDS
     local ok = pcall(fn, table.unpack(args, 1, args.n))
     if os.clock() > deadline then
-      log:write("HANG " .. desc .. ": still running after " .. CALL_SECONDS .. " s of CPU\n")
+      log:write("HANG " .. desc .. ": still running after " .. CALL_SECONDS
+        .. " s of CPU (the target's other calls are skipped)\n")
+      hung = true
     end
     deadline = math.huge
     luann.set_grad_enabled(true)
