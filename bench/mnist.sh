@@ -3,7 +3,10 @@
 # batches of 64, shuffled, 5 epochs) on Fashion-MNIST, in luann
 # (examples/mnist.lua) and in PyTorch (bench/mnist.py, data preloaded as one
 # tensor, and through torch's DataLoader). Prints each run's median epoch
-# time, test accuracy and peak RSS, and PyTorch/luann ratios.
+# time, test accuracy and peak RSS, and the ratios to luann's time. luann
+# runs twice: as is, and with OMP_WAIT_POLICY=passive (OpenMP threads sleep
+# instead of spinning between parallel regions), which decides how it fares
+# when other processes share the cores.
 #   usage: bench/mnist.sh [build dir (default build)] [epochs (default 5)]
 set -eu
 B=${1:-build}
@@ -24,6 +27,8 @@ run() {
 }
 
 run luann "$B/luann" examples/mnist.lua --epochs "$EPOCHS" --data "$DATA" --no-progress
+run luann_passive env OMP_WAIT_POLICY=passive \
+  "$B/luann" examples/mnist.lua --epochs "$EPOCHS" --data "$DATA" --no-progress
 # OpenBLAS tuning variables are unset for PyTorch's runs only.
 run torch_preloaded env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
   /usr/bin/python3 bench/mnist.py --mode preloaded --epochs "$EPOCHS" --data "$DATA"
@@ -43,10 +48,10 @@ summary() {
     END { printf "%s %.3f %s %.0f\n", name, med, acc, rss }' "$OUT/$1.log" "$OUT/$1.time"
 }
 
-echo "Fashion-MNIST, $EPOCHS epochs, batch 64, SGD lr 0.01 ($(nproc) cores)"
-{ summary luann; summary torch_preloaded; summary torch_dataloader; } >"$OUT/summary"
+echo "Fashion-MNIST, $EPOCHS epochs, batch 64, SGD lr 0.01 ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+{ summary luann; summary luann_passive; summary torch_preloaded; summary torch_dataloader; } >"$OUT/summary"
 awk 'NR == 1 { base = $2 }
-     { printf "%-18s %8.3f s/epoch (median)  accuracy %-7s  peak RSS %5d MiB  time vs luann %.2fx\n",
+     { printf "%-17s %7.3f s/epoch (median)  accuracy %-7s  peak RSS %5d MiB  time vs luann %.2fx\n",
        $1, $2, $3, $4, $2 / base }' "$OUT/summary"
 echo "luann's output:"
 sed 's/^/  /' "$OUT/luann.log"

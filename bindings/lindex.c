@@ -236,14 +236,15 @@ static int l_masked_select(lua_State *L) {
 /* ---- cat, stack, split, chunk ------------------------------------------- */
 
 /* The tensors of the sequence at idx, borrowed (the table keeps them); the
-** array lives in a userdata left on the stack, so a raise leaks nothing. */
+** array lives in a userdata left on the stack, so a raise leaks nothing.
+** Raw reads: no metamethod may run (and close a tensor already taken). */
 static ln_tensor **check_list(lua_State *L, int idx, const char *op, int *n) {
   luaL_checktype(L, idx, LUA_TTABLE);
-  lua_Integer len = luaL_len(L, idx);
+  lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
   if (len > INT32_MAX / 16) luaL_error(L, "%s: too many tensors", op);
   ln_tensor **ts = lua_newuserdatauv(L, (size_t)(len ? len : 1) * sizeof *ts, 0);
   for (lua_Integer i = 1; i <= len; i++) {
-    lua_geti(L, idx, i);
+    lua_rawgeti(L, idx, i);
     ts[i - 1] = lnb_test(L, -1);
     if (!ts[i - 1])
       luaL_error(L, "%s: expected a table of tensors, got %s at position %d",

@@ -21,9 +21,12 @@ typedef struct box {
 #define GC_MIN_HEADROOM ((size_t)64 << 20)
 static size_t gc_threshold = GC_MIN_HEADROOM;
 
+static void release_held(lua_State *L);
+
 void lnb_account(lua_State *L) {
   size_t live = ln_memory_allocated();
   if (live <= gc_threshold) return;
+  release_held(L);
   lua_gc(L, LUA_GCCOLLECT);
   live = ln_memory_allocated();
   gc_threshold = live + (live / 2 > GC_MIN_HEADROOM ? live / 2 : GC_MIN_HEADROOM);
@@ -45,11 +48,94 @@ int lnb_push(lua_State *L, ln_tensor *t) {
   return 1;
 }
 
-/* __gc and __close: release now; a half-built box holds NULL. */
-static int tensor_free(lua_State *L) {
+/* __gc: the box is unreachable, so nothing uses its tensor any more; a
+** half-built box holds NULL. */
+static int tensor_gc(lua_State *L) {
   box *b = luaL_checkudata(L, 1, LNB_TENSOR);
   ln_tensor_release(b->t);
   b->t = NULL;
+  return 0;
+}
+
+/* Whether the value at idx sits in a stack slot of a running C function.
+** Bindings borrow the tensor of a box on their stack (lnb_check); if Lua
+** code they run midway (an options table's __index, a finalizer) closes
+** that box, the tensor must outlive the binding. */
+static bool held_by_c(lua_State *L, int idx) {
+  lua_Debug ar;
+  idx = lua_absindex(L, idx);
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "S", &ar) || ar.what[0] != 'C') continue;
+    for (int n = 1; lua_getlocal(L, &ar, n) != NULL; n++) {
+      bool same = lua_rawequal(L, -1, idx);
+      lua_pop(L, 1);
+      if (same) return true;
+    }
+  }
+  return false;
+}
+
+/* Tensors closed while a C function held their box wait in a registry
+** table {box = tensor pointer} of this state, until no C function does. */
+static const char held_key = 0; /* its address is the table's key */
+
+/* The table's __gc, when the state closes: nothing runs any more. */
+static int release_all_held(lua_State *L) {
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    ln_tensor_release(lua_touserdata(L, -1));
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+static void push_held(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &held_key) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, release_all_held);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &held_key);
+}
+
+/* Releases the held tensors no C function holds any more. */
+static void release_held(lua_State *L) {
+  if (!lua_checkstack(L, 8)) return; /* another time */
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &held_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) { /* box, tensor */
+    if (!held_by_c(L, -2)) {
+      ln_tensor_release(lua_touserdata(L, -1));
+      lua_pushvalue(L, -2);
+      lua_pushnil(L);
+      lua_rawset(L, -5); /* clearing a visited field is allowed in lua_next */
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* __close (`local t <close>`, or an explicit call): releases now, unless a
+** running C function holds the box (see held_by_c). */
+static int tensor_close(lua_State *L) {
+  box *b = luaL_checkudata(L, 1, LNB_TENSOR);
+  ln_tensor *t = b->t;
+  b->t = NULL;
+  release_held(L);
+  if (t && lua_checkstack(L, 8) && held_by_c(L, 1)) {
+    push_held(L);
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, t);
+    lua_rawset(L, -3);
+  } else {
+    ln_tensor_release(t);
+  }
   return 0;
 }
 
@@ -378,6 +464,16 @@ static int set_property(lua_State *L, ln_tensor *t, const char *k) {
                memcmp(g->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim) == 0))
       return luaL_error(L, "grad: assigned gradient has a different shape than "
                         "the tensor");
+    /* backward accumulates into it: it must take the tensor's values */
+    if (g && (g->dtype != t->dtype ||
+              !ln_device_equal(ln_tensor_device(g), ln_tensor_device(t)))) {
+      char dg[32], dt[32];
+      ln_device_name(ln_tensor_device(g), dg, sizeof dg);
+      ln_device_name(ln_tensor_device(t), dt, sizeof dt);
+      return luaL_error(L, "grad: assigned gradient is %s on %s, the tensor %s "
+                        "on %s", ln_dtype_name(g->dtype), dg,
+                        ln_dtype_name(t->dtype), dt);
+    }
     ln_tensor_retain(g);
     ln_tensor_release(t->grad);
     t->grad = g;
@@ -491,12 +587,12 @@ static int push_indexed(lua_State *L, ln_tensor *r) {
 }
 
 static int t_index(lua_State *L) {
-  ln_tensor *t = lnb_check(L, 1);
   if (lua_type(L, 2) == LUA_TSTRING) {
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-    return push_property(L, t, lua_tostring(L, 2));
+    lua_pushvalue(L, 2); /* methods first: t:sum() on a closed t then */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1; /* says so */
+    return push_property(L, lnb_check(L, 1), lua_tostring(L, 2));
   }
+  ln_tensor *t = lnb_check(L, 1);
   ln_tensor *mask = lnb_test(L, 2);
   if (mask) { /* t[mask] and t[indices] */
     if (mask->dtype == LN_BOOL || mask->dtype == LN_UINT8)
@@ -562,8 +658,8 @@ const lnb_reg lnb_tensor_methods[] = {
 };
 
 static const luaL_Reg metamethods[] = {
-  {"__gc", tensor_free},
-  {"__close", tensor_free},
+  {"__gc", tensor_gc},
+  {"__close", tensor_close},
   {"__len", t_len},
   {"__eq", t_eq},
   {"__newindex", t_newindex},

@@ -49,8 +49,9 @@ static inline void cpu_store(ln_dtype dt, char *p, double v) {
 /* Element pointer of a CPU tensor at flat logical index i (slow path). */
 char *cpu_element(const ln_tensor *t, int64_t i);
 
-/* Below this many elements, work stays on one thread. */
-#define CPU_PARALLEL_MIN 32768
+/* Below this many elements, work stays on one thread: a parallel region
+** costs microseconds when idle and far more when the other core is busy. */
+#define CPU_PARALLEL_MIN 262144
 
 /* The entries of ln_backend_cpu, one family per file. */
 int cpu_storage_alloc(ln_storage *s, size_t nbytes);

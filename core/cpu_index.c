@@ -125,10 +125,27 @@ int cpu_gather(ln_tensor *out, const ln_tensor *a, int dim,
 
 /* out = a with dim's entries picked by the 1-D index: a gather whose index
 ** is broadcast along every other dim. */
+/* Whole rows of a contiguous a, selected along dim 0 (a data loader's
+** batches): one memcpy per index. */
+static void select_rows(ln_tensor *out, const ln_tensor *a,
+                        const ln_tensor *index) {
+  size_t row = (size_t)(ln_tensor_numel(a) / (a->shape[0] ? a->shape[0] : 1)) *
+               ln_dtype_size(a->dtype);
+  const char *base = ln_tensor_data(a);
+  char *o = ln_tensor_data(out);
+  const int64_t *ix = ln_tensor_data(index);
+  for (int64_t i = 0; i < index->shape[0]; i++, o += row)
+    memcpy(o, base + (size_t)ix[i * index->stride[0]] * row, row);
+}
+
 int cpu_index_select(ln_tensor *out, const ln_tensor *a, int dim,
                      const ln_tensor *index) {
   if (check_range("index_select", index, dim, a->shape[dim]) != LN_OK)
     return LN_ERR;
+  if (dim == 0 && ln_tensor_is_contiguous(a) && ln_tensor_is_contiguous(out)) {
+    select_rows(out, a, index);
+    return LN_OK;
+  }
   int64_t astride[LN_MAX_DIMS], istride[LN_MAX_DIMS] = {0};
   memcpy(astride, a->stride, sizeof astride);
   astride[dim] = 0;

@@ -626,6 +626,19 @@ Sequential(
       close(1.4, nn.utils.clip_grad_norm_({ a, b }, 10, 1):item(), 1e-5)
     end)
 
+    it("flattens parameters into a vector and back", function()
+      local m = nn.Linear(3, 2)
+      local v = nn.utils.parameters_to_vector(m:parameters())
+      assert.are.same({ 8 }, v.shape)
+      assert.are.same(m.bias:tolist(), { v:tolist()[7], v:tolist()[8] })
+      nn.utils.vector_to_parameters(luann.arange(1, 9):float(), m:parameters())
+      assert.are.same({ { 1, 2, 3 }, { 4, 5, 6 } }, m.weight:tolist())
+      assert.are.same({ 7, 8 }, m.bias:tolist())
+      assert.is_true(m.weight.requires_grad)
+      assert.has_error(function() nn.utils.vector_to_parameters(luann.zeros(3), m:parameters()) end,
+        "vector_to_parameters: vec has shape (3), the parameters hold 8 values")
+    end)
+
     it("clip_grad_value_ clamps each element", function()
       local a = luann.zeros(3, { requires_grad = true })
       ;(a * luann.tensor({ -5, 0.5, 2 })):sum():backward()

@@ -13,14 +13,15 @@
 --
 -- The calls for one target, all with freshly made arguments so that a run
 -- repeats exactly:
--- 1. a blind matrix: f(), f(v), f(t, v), f(v, t), f(t, a, b) for every bad
---    value v, a few tensors t and small values a, b;
--- 2. probes: f with plausible argument lists (shapes that fit mm, gather,
+-- 1. probes: f with plausible argument lists (shapes that fit mm, gather,
 --    cat, cross-entropy, ...); each probe that succeeds is a valid call,
 --    and up to MAX_BASES of them become bases;
+-- 2. a blind matrix: f(), f(v), f(v, t), f(t, a, b) for every bad value v,
+--    small values a, b, and f(t, v) for a few tensors t when no probe
+--    succeeded;
 -- 3. mutations: each base with each argument in turn (and one more after
 --    the last) replaced by every bad value, reaching the checks deep
---    inside each op.
+--    inside each op; with OpenCL, each base on the device too.
 local luann = require "luann"
 
 local MAX_BASES = 3
@@ -185,9 +186,32 @@ local probe_only = {
   { "fn sum", const(function(x) return x:sum() end) },
 }
 
+-- The same on an OpenCL device, when there is one: mixed devices, and
+-- device kernels given bad indices.
+local has_opencl = not os.getenv("LUANN_NO_OPENCL") and luann.opencl.is_available()
+
+local function on_device(v)
+  if not luann.is_tensor(v) then return v end
+  local ok, moved = pcall(v.to, v, "opencl")
+  return ok and moved or v
+end
+
+local device_tensors = {}
+if has_opencl then
+  for _, label in ipairs { "f32(2,3)", "i64(2,3)", "bool(2,3)", "f32(3,2).T", "f32()",
+    "f32(0,3)", "i64{1,2}", "i64{5,-7,0}", "f32(2,3)rg" } do
+    for _, v in ipairs(tensors) do
+      if v[1] == label then
+        local make = v[2]
+        device_tensors[#device_tensors + 1] = { "ocl " .. label, function() return on_device(make()) end }
+      end
+    end
+  end
+end
+
 local by_label = {}
 local values = {} -- every bad value, for the matrix and the mutations
-for _, list in ipairs { others, tensors } do
+for _, list in ipairs { others, tensors, device_tensors } do
   for _, v in ipairs(list) do
     values[#values + 1] = v
     by_label[v[1]] = v
@@ -263,28 +287,242 @@ local function pack(...) return table.pack(...) end
 -- the probes' outcomes: `emit(specs)` makes one call and returns whether it
 -- succeeded.
 local function walk(name, emit)
+  local bases = {}
+  for _, p in ipairs(probes) do
+    if #bases < MAX_BASES and emit(p.specs) then bases[#bases + 1] = p.specs end
+  end
   emit(pack())
   local f = by_label["f32(2,3)"]
   for _, v in ipairs(values) do emit(pack(v)) end
-  for _, t in ipairs(firsts) do
-    for _, v in ipairs(values) do emit(pack(t, v)) end
+  if #bases == 0 then -- else the mutations below cover f(t, v)
+    for _, t in ipairs(firsts) do
+      for _, v in ipairs(values) do emit(pack(t, v)) end
+    end
   end
   for _, v in ipairs(values) do emit(pack(v, f)) end
   for _, a in ipairs(smalls) do
     for _, b in ipairs(smalls) do emit(pack(f, a, b)) end
   end
-  local bases = {}
-  for _, p in ipairs(probes) do
-    if #bases < MAX_BASES and emit(p.specs) then bases[#bases + 1] = p.specs end
-  end
-  for _, base in ipairs(bases) do
+  local function mutate(base, with)
     for pos = 1, base.n + 1 do
-      for _, v in ipairs(values) do
+      for _, v in ipairs(with) do
         local specs = { n = math.max(base.n, pos) }
         for i = 1, base.n do specs[i] = base[i] end
         specs[pos] = v
         emit(specs)
       end
+    end
+  end
+  for _, base in ipairs(bases) do mutate(base, values) end
+  if not has_opencl then return end
+  -- each base again with its tensors on the device, mutated by small
+  -- values and device tensors
+  local device_values = {}
+  for _, list in ipairs { smalls, device_tensors } do
+    for _, v in ipairs(list) do device_values[#device_values + 1] = v end
+  end
+  for _, base in ipairs(bases) do
+    local moved = { n = base.n }
+    for i = 1, base.n do
+      local make = base[i][2]
+      moved[i] = { base[i][1]:match("^[%a%d]+%(") and "ocl " .. base[i][1] or base[i][1],
+        function() return on_device(make()) end }
+    end
+    if emit(moved) then mutate(moved, device_values) end
+  end
+end
+
+-- ---- damaged files for luann.load and luann.read_idx --------------------------
+
+-- Checksums and a zlib/gzip writer using stored (uncompressed) blocks, so
+-- that damaged payloads can be wrapped in valid checksums and reach the
+-- parsers behind them.
+local crc_table = {}
+for i = 0, 255 do
+  local c = i
+  for _ = 1, 8 do c = (c & 1 == 1) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
+  crc_table[i] = c
+end
+
+local function crc32(s)
+  local c = 0xFFFFFFFF
+  for i = 1, #s do c = crc_table[(c ~ s:byte(i)) & 0xFF] ~ (c >> 8) end
+  return c ~ 0xFFFFFFFF
+end
+
+local function adler32(s)
+  local a, b = 1, 0
+  for i = 1, #s do
+    a = (a + s:byte(i)) % 65521
+    b = (b + a) % 65521
+  end
+  return (b << 16) | a
+end
+
+local function stored_blocks(data)
+  local parts, at = {}, 1
+  repeat
+    local piece = data:sub(at, at + 65534)
+    at = at + #piece
+    local final = at > #data and 1 or 0
+    parts[#parts + 1] = string.pack("<BI2I2", final, #piece, (~#piece) & 0xFFFF) .. piece
+  until at > #data
+  return table.concat(parts)
+end
+
+local function zlib(data)
+  return "\x78\x01" .. stored_blocks(data) .. string.pack(">I4", adler32(data))
+end
+
+local function gzip(data)
+  return "\x1f\x8b\x08\x00\0\0\0\0\0\xff" .. stored_blocks(data)
+    .. string.pack("<I4I4", crc32(data), #data & 0xFFFFFFFF)
+end
+
+-- A checkpoint file around a payload (core/checkpoint.c's FORMAT), with
+-- fields that can be forged.
+local function checkpoint(payload, o)
+  o = o or {}
+  local stored = zlib(payload)
+  local header = "LUANNCKP" .. string.pack("<I4I4I8I8I4", o.version or 1, o.flags or 0,
+    o.payload_size or #payload, o.stored_size or #stored, o.crc or crc32(stored))
+  return header .. string.pack("<I4", crc32(header)) .. stored
+end
+
+-- Payload records.
+local P = {}
+function P.int(v) return string.pack("<Bi8", 3, v) end
+function P.float(v) return string.pack("<Bd", 4, v) end
+function P.str(v, len) return string.pack("<BI8", 5, len or #v) .. v end
+function P.tensor(dtype, flags, sizes, data, ndim)
+  local r = { string.pack("<BBBB", 6, dtype, flags, ndim or #sizes) }
+  for _, n in ipairs(sizes) do r[#r + 1] = string.pack("<i8", n) end
+  return table.concat(r) .. (data or "")
+end
+function P.tbl(count, ...) return string.pack("<BI8", 7, count) .. table.concat({ ... }) end
+
+local function nested(depth)
+  local r = P.int(1)
+  for _ = 1, depth do r = P.tbl(1, P.int(1), r) end
+  return r
+end
+
+local valid_payload = P.tbl(3,
+  P.str("w"), P.tensor(0, 1, { 2, 3 }, string.rep("\0\0\128\63", 6)),
+  P.int(1), P.tensor(2, 0, { 2 }, string.pack("<i8i8", 7, -7)),
+  P.str("x"), P.tbl(2, P.int(1), P.float(0.5), P.str("b"), "\2"))
+
+-- {description, file bytes} for luann.load.
+local function checkpoint_cases()
+  local cases = {
+    { "valid", checkpoint(valid_payload) },
+    { "empty file", "" },
+    { "empty payload", checkpoint("") },
+    { "unknown tags", checkpoint("\0") }, { "tag 8", checkpoint("\8") }, { "tag 255", checkpoint("\255") },
+    { "cut int", checkpoint("\3\1\2") },
+    { "string longer than the file", checkpoint(P.str("ab", 1 << 62)) },
+    { "string length 2^64-1", checkpoint(P.str("ab", -1)) },
+    { "string one past the end", checkpoint(P.str("ab", 3)) },
+    { "tensor dtype 5", checkpoint(P.tensor(5, 0, { 1 }, "\0")) },
+    { "tensor dtype 255", checkpoint(P.tensor(255, 0, { 1 }, "\0")) },
+    { "tensor ndim 9", checkpoint(P.tensor(0, 0, { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, "\0\0\0\0")) },
+    { "tensor ndim 255 claimed", checkpoint(P.tensor(0, 0, { 1 }, "\0\0\0\0", 255)) },
+    { "tensor negative size", checkpoint(P.tensor(0, 0, { -1 }, "")) },
+    { "tensor sizes overflowing to 0 bytes", checkpoint(P.tensor(0, 0, { 1 << 32, 1 << 32 }, "")) },
+    { "tensor sizes overflowing to 16 bytes", checkpoint(P.tensor(0, 0, { (1 << 62) + 1, 4 }, string.rep("\0", 16))) },
+    { "tensor 2^40 elements", checkpoint(P.tensor(3, 0, { 1 << 40 }, "")) },
+    { "tensor data short", checkpoint(P.tensor(1, 0, { 4 }, string.rep("\0", 31))) },
+    { "int64 tensor requiring grad", checkpoint(P.tensor(2, 1, { 1 }, string.rep("\0", 8))) },
+    { "tensor unknown flags", checkpoint(P.tensor(0, 254, { 1 }, string.rep("\0", 4))) },
+    { "bool tensor holding 7", checkpoint(P.tensor(4, 0, { 2 }, "\7\255")) },
+    { "table count 2^62", checkpoint(P.tbl(1 << 62, P.int(1), P.int(2))) },
+    { "table count 2^64-1", checkpoint(P.tbl(-1, P.int(1), P.int(2))) },
+    { "table missing pairs", checkpoint(P.tbl(2, P.int(1), P.int(2))) },
+    { "table tensor key", checkpoint(P.tbl(1, P.tensor(0, 0, { 1 }, "\0\0\0\0"), P.int(1))) },
+    { "table float key", checkpoint(P.tbl(1, P.float(0 / 0), P.int(1))) },
+    { "table table key", checkpoint(P.tbl(1, P.tbl(0), P.int(1))) },
+    { "table duplicate keys", checkpoint(P.tbl(2, P.int(1), P.int(1), P.int(1), P.int(2))) },
+    { "table extreme int keys", checkpoint(P.tbl(2, P.int(math.mininteger), "\1", P.int(0), "\2")) },
+    { "string key with zeros", checkpoint(P.tbl(1, P.str("a\0b"), "\2")) },
+    { "nested 64", checkpoint(nested(64)) },
+    { "nested 10000", checkpoint(nested(10000)) },
+    { "data after the root", checkpoint(P.int(1) .. P.int(2)) },
+    { "version 2", checkpoint(valid_payload, { version = 2 }) },
+    { "flags 1", checkpoint(valid_payload, { flags = 1 }) },
+    { "payload size too big", checkpoint(valid_payload, { payload_size = #valid_payload + 1 }) },
+    { "payload size too small", checkpoint(valid_payload, { payload_size = 3 }) },
+    { "payload size 2^63", checkpoint(valid_payload, { payload_size = 1 << 63 }) },
+    { "stored size wrong", checkpoint(valid_payload, { stored_size = 1 }) },
+    { "stored size 2^64-1", checkpoint(valid_payload, { stored_size = -1 }) },
+    { "bad stream crc", checkpoint(valid_payload, { crc = 1 }) },
+  }
+  local file = checkpoint(valid_payload)
+  for len = 0, #file - 1, 3 do
+    cases[#cases + 1] = { "valid file cut at " .. len, file:sub(1, len) }
+  end
+  for i = 1, #valid_payload do -- each payload byte damaged, checksums fixed
+    local b = valid_payload:byte(i)
+    for _, v in ipairs { 0, 255, (b + 1) & 255, b ~ 0x80 } do
+      local damaged = valid_payload:sub(1, i - 1) .. string.char(v) .. valid_payload:sub(i + 1)
+      cases[#cases + 1] = { ("payload byte %d set to %d"):format(i, v), checkpoint(damaged) }
+    end
+  end
+  for i = 1, #file, 7 do -- raw damage: the checksums must catch it
+    cases[#cases + 1] = { ("file byte %d flipped"):format(i),
+      file:sub(1, i - 1) .. string.char(file:byte(i) ~ 0xFF) .. file:sub(i + 1) }
+  end
+  return cases
+end
+
+-- {description, file bytes} for luann.read_idx.
+local function idx(type_code, dims, data, ndim)
+  local r = { string.pack(">BBBB", 0, 0, type_code, ndim or #dims) }
+  for _, n in ipairs(dims) do r[#r + 1] = string.pack(">I4", n) end
+  return table.concat(r) .. (data or "")
+end
+
+local function idx_cases()
+  local cases = {
+    { "valid", idx(0x08, { 2, 2 }, "\1\2\3\4") },
+    { "empty file", "" }, { "3 bytes", "\0\0\8" },
+    { "ndim 0", idx(0x08, {}, "") }, { "ndim 9", idx(0x08, { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, "\0") },
+    { "ndim 255 claimed", idx(0x08, { 1 }, "\0", 255) },
+    { "dims cut short", idx(0x08, { 1 }, "", 3) },
+    { "type 0x07", idx(0x07, { 1 }, "\0") },
+    { "dims 2^32-1", idx(0x08, { 0xFFFFFFFF }, "") },
+    { "dims overflowing int64", idx(0x0E, { 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF }, "") },
+    { "dims with a zero", idx(0x0D, { 0, 0xFFFFFFFF }, "") },
+    { "data short", idx(0x0C, { 3 }, "\0\0\0\1") },
+    { "data long", idx(0x08, { 1 }, "\1\2") },
+    { "gz valid", gzip(idx(0x0B, { 2 }, "\0\1\255\255")) },
+    { "gz data short", gzip(idx(0x0E, { 2 }, string.rep("\0", 9))) },
+    { "gz huge dims", gzip(idx(0x08, { 0x7FFFFFFF, 0x7FFFFFFF }, "\0")) },
+    { "gz cut", gzip(idx(0x08, { 4 }, "\1\2\3\4")):sub(1, 20) },
+    { "gz garbage after magic", "\x1f\x8b" .. string.rep("\xAA", 40) },
+  }
+  for _, t in ipairs { 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E } do
+    local file = idx(t, { 2, 3 }, string.rep("\1", 48))
+    for i = 1, 12 do
+      for _, v in ipairs { 0, 255, 0x80, 9 } do
+        cases[#cases + 1] = { ("type 0x%02x, header byte %d set to %d"):format(t, i, v),
+          file:sub(1, i - 1) .. string.char(v) .. file:sub(i + 1) }
+      end
+    end
+  end
+  return cases
+end
+
+-- A target's calls from a list of damaged files: each call writes its file.
+local function file_walk(make_cases, fname)
+  return function(name, emit)
+    for i, c in ipairs(make_cases()) do
+      local path = fname .. i
+      emit({ n = 1, { c[1], function()
+        local f = assert(io.open(path, "wb"))
+        f:write(c[2])
+        f:close()
+        return path
+      end } })
     end
   end
 end
@@ -364,6 +602,10 @@ local function targets()
       return opt:zero_grad(...)
     end)
   end
+  list[#list + 1] = { "luann.load(damaged checkpoint)", luann.load,
+    walk = file_walk(checkpoint_cases, "damaged.ckpt.") }
+  list[#list + 1] = { "luann.read_idx(damaged IDX file)", luann.read_idx,
+    walk = file_walk(idx_cases, "damaged.idx.") }
   add("for _ in luann.data.DataLoader(...)", function(...)
     for _ in luann.data.DataLoader(...) do end
   end)
@@ -410,7 +652,8 @@ make_files()
 for ti = first, math.min(last, #all) do
   local name, fn = all[ti][1], all[ti][2]
   local ci, started, hung = 0, os.clock(), false
-  walk(name, function(specs)
+  local walker = all[ti].walk or walk
+  walker(name, function(specs)
     ci = ci + 1
     if hung or skipped[ti .. ":" .. ci] then return false end
     local desc = describe_call(name, specs)

@@ -149,18 +149,248 @@ local function run_child_count(dir)
   return tonumber(out:match("(%d+)%s*$")), out
 end
 
+-- Runs a Lua script in a child process; returns whether it exited normally
+-- and its output. Scripts print "OK" at their end.
+local function run_script(code, dir)
+  local path = dir .. "/script.lua"
+  local f = assert(io.open(path, "w"))
+  f:write('local luann = require "luann"\n', code, '\nprint("OK")\n')
+  f:close()
+  local h = assert(io.popen(child_command(path, "", dir)))
+  local out = h:read("a")
+  local ok, how, code_ = h:close()
+  return ok, (ok and "" or status_text(how, code_) .. ": ") .. out
+end
+
+local function scratch_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. quote(dir)))
+  return dir
+end
+
 describe("robustness", function()
   describe("sweep of bad arguments", function()
     it("never crashes, aborts or hangs on any luann function or method", function()
-      local dir = os.tmpname()
-      os.remove(dir)
-      assert(os.execute("mkdir -p " .. quote(dir)))
+      local dir = scratch_dir()
       local n, out = run_child_count(dir)
       assert(n, "the child failed to start: " .. tostring(out))
       local failures = sweep(n, 24, 2, dir)
       os.execute("rm -rf " .. quote(dir))
       assert(#failures == 0, #failures .. " crashing calls:\n  "
         .. table.concat(failures, "\n  "))
+    end)
+  end)
+
+  -- Scripts that crashed luann once, each run in a child of its own.
+  describe("scripts that crashed luann once", function()
+    local dir
+    setup(function() dir = scratch_dir() end)
+    teardown(function() os.execute("rm -rf " .. quote(dir)) end)
+
+    local function survives(code)
+      local ok, out = run_script(code, dir)
+      assert(ok and out:find("OK\n$"), out)
+    end
+
+    it("a custom function named like a registry entry", function()
+      survives [[
+        for _, name in ipairs { "luann.Tensor", "_LOADED", "_PRELOAD", "luann.Generator" } do
+          local x = luann.randn(3, { requires_grad = true })
+          local out = luann.no_grad(function() return x * 2 end)()
+          luann._record_function(out, name, function(g) return g * 2 end, x)
+          out:sum():backward()
+          assert(luann.allclose(x.grad, luann.full({ 3 }, 2)))
+          assert(require("luann.nn"))
+        end
+      ]]
+    end)
+
+    it("freeing and differentiating a history of 300000 ops", function()
+      survives [[
+        local x = luann.randn(3, { requires_grad = true })
+        local y = x
+        for _ = 1, 300000 do y = y * 1 end
+        y:sum():backward()
+        assert(luann.allclose(x.grad, luann.ones(3)))
+        y = nil
+        collectgarbage()
+        collectgarbage()
+      ]]
+    end)
+
+    it("a custom function recorded in a coroutine collected before backward", function()
+      survives [[
+        local F = luann.autograd.Function({
+          forward = function(_, x) return x * 2 end,
+          backward = function(_, g) return g * 2 end })
+        local x = luann.randn(3, { requires_grad = true })
+        local y, z
+        coroutine.wrap(function() y = F:apply(x); z = F:apply(x) end)()
+        collectgarbage()
+        collectgarbage()
+        y:sum():backward()
+        assert(luann.allclose(x.grad, luann.full({ 3 }, 2)))
+        z = nil -- its graph is freed without a backward
+        collectgarbage()
+      ]]
+    end)
+
+    it("a custom backward raising a value that is not a string", function()
+      survives [[
+        for _, bad in ipairs { false, {}, setmetatable({}, { __tostring = error }) } do
+          local F = luann.autograd.Function({
+            forward = function(_, x) return x * 2 end,
+            backward = function() error(bad) end })
+          local x = luann.randn(3, { requires_grad = true })
+          local ok, err = pcall(function() F:apply(x):sum():backward() end)
+          assert(not ok and err:find("error object is a %a+ value"), err)
+        end
+      ]]
+    end)
+
+    it("tensors closed by an options table's metamethods during the call", function()
+      survives [[
+        local t = luann.randn(2, 3)
+        local close = getmetatable(t).__close
+        local hostile = setmetatable({}, {
+          __index = function() close(t) end,
+          __len = function() close(t) return 1 end })
+        for _, call in ipairs {
+          function() return luann.var(t, hostile) end,
+          function() return luann.rand_like(t, hostile) end,
+          function() return t[hostile] end,
+          function() return t:permute(hostile) end,
+          function() return t:view(hostile) end,
+          function() return luann.zeros_like(t, hostile) end,
+        } do
+          t = luann.randn(2, 3)
+          pcall(call)
+          collectgarbage()
+          assert(not pcall(function() return t + 1 end))
+        end
+      ]]
+    end)
+  end)
+
+  describe("sizes near the integer limits", function()
+    local mi = math.maxinteger
+
+    it("refuses shapes whose element count overflows", function()
+      assert.has_error(function() luann.ones(2, 3):view(mi, mi, 6) end,
+        "view: shape (9223372036854775807,9223372036854775807,6) is invalid for a "
+          .. "tensor of shape (2,3) (6 elements)")
+      assert.has_error(function() luann.ones(6):reshape({ mi, mi, 6 }) end,
+        "reshape: shape (9223372036854775807,9223372036854775807,6) is invalid for a "
+          .. "tensor of shape (6,) (6 elements)")
+      assert.has_error(function() luann.ones(1):expand(1 << 31, 1 << 31, 4) end,
+        "expand: shape (2147483648,2147483648,4) has 18446744073709551616 elements, "
+          .. "too many (at most 2^40)")
+      assert.has_error(function() luann.zeros(1 << 62, 1 << 62) end,
+        "empty: 21267647932558653966460912964485513216 elements are too many")
+    end)
+
+    it("slices with huge steps and bounds", function()
+      local t = luann.arange(6)
+      assert.same({ 0 }, t[{ { 1, -1, mi } }]:tolist())
+      assert.same({ 1, 4 }, t[{ { 2, -1, 3 } }]:tolist())
+      assert.has_error(function() return t:narrow(1, 2, mi) end,
+        "narrow: start 2 and length 9223372036854775807 are out of range for dim 1 of size 6")
+      assert.has_error(function() return t[{ { -mi, mi } }] end,
+        "index: range {-9223372036854775807, 9223372036854775807} out of bounds for "
+          .. "dim 1 of size 6")
+      assert.has_error(function() return t[math.mininteger] end,
+        "index -9223372036854775808 is out of range for dim 1 of size 6")
+      assert.equal(6, #t:chunk(mi))
+      assert.equal(1, #t:split(mi))
+      assert.has_error(function() t:split({ mi, mi, 8 }) end,
+        "split: sizes sum to 9223372036854775807, but dim 1 has size 6")
+    end)
+
+    it("draws integers over the whole int64 range", function()
+      local r = luann.randint(-mi, mi, { 1000 }):tolist()
+      local negative, positive = 0, 0
+      for _, v in ipairs(r) do
+        assert(v >= -mi and v < mi)
+        if v < 0 then negative = negative + 1 else positive = positive + 1 end
+      end
+      assert.is_true(negative > 400 and positive > 400)
+      assert.has_error(function() luann.randint(0, 300, { 2 }, "uint8") end,
+        "randint: the range [0, 300) does not fit in uint8")
+      assert.has_error(function() luann.randint(-1, 1, { 2 }, "bool") end,
+        "randint: the range [-1, 1) does not fit in bool")
+    end)
+  end)
+
+  describe("process-wide settings given garbage", function()
+    it("set_num_threads", function()
+      local n = luann.get_num_threads()
+      for _, v in ipairs { 0, -1, 1 << 40 } do
+        assert.has_error(function() luann.set_num_threads(v) end,
+          "bad argument #1 to 'set_num_threads' (expected a thread count from 1 to 4096)")
+      end
+      assert.has_error(function() luann.set_num_threads(0 / 0) end,
+        "bad argument #1 to 'set_num_threads' (number has no integer representation)")
+      assert.equal(n, luann.get_num_threads())
+    end)
+
+    it("set_default_device", function()
+      assert.has_error(function() luann.set_default_device("cuda") end,
+        "unknown device 'cuda' (expected cpu, opencl or opencl:N)")
+      assert.has_error(function() luann.set_default_device("opencl:-1") end,
+        "invalid device 'opencl:-1' (expected NAME or NAME:N)")
+      assert.has_error(function() luann.set_default_device({}) end,
+        "bad argument #1 to 'set_default_device' (string expected, got table)")
+      assert.equal("cpu", luann.zeros(1).device)
+    end)
+
+    it("manual_seed and set_grad_enabled", function()
+      assert.has_error(function() luann.manual_seed(1.5) end,
+        "bad argument #1 to 'manual_seed' (number has no integer representation)")
+      assert.has_error(function() luann.set_grad_enabled() end,
+        "bad argument #1 to 'set_grad_enabled' (value expected)")
+      assert.is_true(luann.is_grad_enabled())
+    end)
+  end)
+
+  -- Error messages are API: the problem, and the values that show it.
+  describe("error messages", function()
+    it("name both shapes of a mismatch", function()
+      assert.has_error(function() luann.matmul(luann.zeros(3, 4), luann.zeros(5, 6)) end,
+        "matmul: shapes (3,4) and (5,6) cannot be multiplied")
+      assert.has_error(function() return luann.zeros(2, 3) + luann.zeros(4) end,
+        "add: shapes (2,3) and (4,) cannot be broadcast")
+      assert.has_error(function() luann.zeros(2, 3):view(4, 2) end,
+        "view: shape (4,2) is invalid for a tensor of shape (2,3) (6 elements)")
+    end)
+
+    it("give the position of a bad argument", function()
+      assert.has_error(function() luann.add("x", 1) end,
+        "bad argument #1 to 'add' (tensor or number expected, got string)")
+      assert.has_error(function() luann.add(luann.zeros(2), {}) end,
+        "bad argument #2 to 'add' (tensor or number expected, got table)")
+      assert.has_error(function() luann.zeros(2, -1) end,
+        "bad argument #2 to 'zeros' (sizes must be non-negative)")
+      assert.has_error(function() luann.cat({ luann.zeros(2), 1 }) end,
+        "cat: expected a table of tensors, got number at position 2")
+    end)
+
+    it("give the index and the size when an index is out of range", function()
+      assert.has_error(function() return luann.zeros(3)[5] end,
+        "index 5 is out of range for dim 1 of size 3")
+      assert.has_error(function() luann.gather(luann.zeros(2, 3), 2, luann.tensor({ { 7 } })) end,
+        "gather: index 7 is out of range for dim 2 of size 3")
+      assert.has_error(function() luann.zeros(2, 3):sum(3) end,
+        "sum: dim 3 out of range for a tensor of 2 dims")
+    end)
+
+    it("say that a tensor is closed", function()
+      local t = luann.zeros(2)
+      getmetatable(t).__close(t)
+      assert.has_error(function() return t:sum() end,
+        "calling 'sum' on bad self (tensor is closed)")
+      assert.has_error(function() return luann.add(1, t) end,
+        "bad argument #2 to 'add' (tensor is closed)")
     end)
   end)
 end)

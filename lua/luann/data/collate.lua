@@ -10,7 +10,11 @@ local class = require "luann.utils.class"
 
 local collate = {}
 
-local function collate_values(values, where)
+-- Tables in samples are collated field by field, up to this depth (which
+-- also stops cyclic tables).
+local MAX_DEPTH = 32
+
+local function collate_values(values, where, depth)
   local first = values[1]
   if check.is_tensor(first) then
     return luann.stack(values, 1)
@@ -25,6 +29,9 @@ local function collate_values(values, where)
   elseif type(first) == "string" then
     return values
   elseif type(first) == "table" then
+    if depth >= MAX_DEPTH then
+      error(string.format("default_collate: samples nested deeper than %d tables (at %s)", MAX_DEPTH, where), 4)
+    end
     local out = {}
     for k in pairs(first) do
       local field = {}
@@ -34,7 +41,7 @@ local function collate_values(values, where)
         end
         field[i] = v[k]
       end
-      out[k] = collate_values(field, where .. "." .. tostring(k))
+      out[k] = collate_values(field, where .. "." .. tostring(k), depth + 1)
     end
     return out
   end
@@ -58,7 +65,7 @@ function collate.default_collate(samples)
       end
       column[i] = s[j]
     end
-    out[j] = collate_values(column, "value " .. j)
+    out[j] = collate_values(column, "value " .. j, 0)
   end
   return out
 end

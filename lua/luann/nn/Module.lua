@@ -21,6 +21,9 @@
 -- not trained, like running statistics); assigning nil removes one. Names
 -- keep their insertion order: named_parameters() gives "fc1.weight",
 -- "fc1.bias", "fc2.weight", ... in the order they were assigned.
+-- Lua only sees assignments to absent fields, so a name first given a plain
+-- value (self.fc = false) stays a plain field; use add_module or
+-- register_parameter to turn it into a child or parameter later.
 local luann = require "luann"
 local class = require "luann.utils.class"
 local check = require "luann.utils.check"

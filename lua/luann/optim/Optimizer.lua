@@ -18,15 +18,10 @@ local check = require "luann.utils.check"
 
 local Optimizer = class.new("Optimizer")
 
--- A list of tensors from a list, one tensor, or an iterator of (name, p).
+-- A list of tensors from a list or one tensor.
 local function tensor_list(fname, params, level)
   if check.is_tensor(params) then return { params } end
-  if type(params) == "function" then
-    local out = {}
-    for a, b in params do out[#out + 1] = check.is_tensor(b) and b or a end
-    return out
-  end
-  if type(params) ~= "table" then
+  if type(params) ~= "table" or getmetatable(params) ~= nil then
     error(string.format("%s: params must be a list of tensors or of parameter groups, got %s",
       fname, class.typename(params)), level + 1)
   end
