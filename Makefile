@@ -59,8 +59,10 @@ $(B)/libluann.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# nodelete: lua_close unloads the module, which would unmap libgomp under
+# its idle worker threads (a segfault at exit after any parallel op).
 $(B)/libluann.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
 
 # The Lua module: the same objects; Lua's symbols come from the host.
 $(B)/luann.so: $(B)/libluann.so

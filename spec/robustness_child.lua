@@ -22,6 +22,10 @@
 -- 3. mutations: each base with each argument in turn (and one more after
 --    the last) replaced by every bad value, reaching the checks deep
 --    inside each op; with OpenCL, each base on the device too.
+-- luann.load and luann.read_idx get damaged files instead (truncated,
+-- forged headers, damaged payloads wrapped in valid checksums).
+-- The log also gets a HANG line for a call that loops, and a TIME line per
+-- target (seconds and calls, for keeping the sweep fast).
 local luann = require "luann"
 
 local MAX_BASES = 3
