@@ -293,13 +293,13 @@ static void gemm_one(const gemm_call *g, int64_t i, int threads) {
 }
 
 /* Threads worth waking for m*n*k multiply-adds: each should get at least
-** 2^22 (~120 us of one core). Below that, starting and synchronising
-** threads costs more than it saves, and far more when the machine is busy:
-** a waiting OpenMP thread spins, and a preempted one holds up the whole
-** team for a time slice (measured: MNIST's 64x784x128 products ran a
-** training step 1.2-2.4x slower on two threads than on one under load). */
+** 2^20 (~30 us of one core). Below that, starting and synchronising
+** threads costs more than it saves. On an idle machine 64x784x128 runs
+** 1.6x faster on two threads; when other processes load the cores, a
+** preempted thread holds up the team for a time slice and one thread would
+** be faster (OMP_WAIT_POLICY=passive or luann.set_num_threads(1) then). */
 static int threads_for(double m, double n, double k) {
-  double t = m * n * k / (1 << 22);
+  double t = m * n * k / (1 << 20);
   return t >= num_threads ? num_threads : t < 1 ? 1 : (int)t;
 }
 
