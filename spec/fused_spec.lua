@@ -17,15 +17,7 @@ local function err_of(fn, ...)
   return err
 end
 
-local function flat(list, out)
-  out = out or {}
-  if type(list) ~= "table" then
-    out[#out + 1] = list
-    return out
-  end
-  for _, v in ipairs(list) do flat(v, out) end
-  return out
-end
+local flat = require("helpers").flat
 
 -- Every element of got within tol (relative to max(1, |want|)) of want.
 local function assert_close(want, got, tol, what)

@@ -54,16 +54,7 @@ local function err_of(fn, ...)
   return err
 end
 
--- Flattens a nested list (row-major).
-local function flat(list, out)
-  out = out or {}
-  if type(list) ~= "table" then
-    out[#out + 1] = list
-    return out
-  end
-  for _, v in ipairs(list) do flat(v, out) end
-  return out
-end
+local flat = require("helpers").flat
 
 local function range(n, f)
   local r = {}

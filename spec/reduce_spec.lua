@@ -6,18 +6,8 @@ local luann = require "luann"
 local F32, F64 = { dtype = "float32" }, { dtype = "float64" }
 local inf, nan = math.huge, 0 / 0
 
--- Nested tolist() values flattened in row-major order.
-local function flat(list, out)
-  out = out or {}
-  if type(list) ~= "table" then
-    out[#out + 1] = list
-    return out
-  end
-  for _, v in ipairs(list) do flat(v, out) end
-  return out
-end
-
-local function values(t) return flat(t:tolist()) end
+local helpers = require "helpers"
+local flat, values, is_nan = helpers.flat, helpers.values, helpers.is_nan
 
 local function shape(t)
   local s = {}
@@ -25,21 +15,9 @@ local function shape(t)
   return s
 end
 
-local function is_nan(x) return x ~= x end
-
 -- Every element of t within atol + rtol * |ref| of ref (NaN matches NaN).
 local function assert_close(t, ref, rtol, atol)
-  rtol, atol = rtol or 1e-5, atol or 1e-6
-  local got = values(t)
-  assert.are.equal(#ref, #got, "element count")
-  for i = 1, #ref do
-    local a, b = got[i], ref[i]
-    local ok = (is_nan(a) and is_nan(b)) or a == b or
-               math.abs(a - b) <= atol + rtol * math.abs(b)
-    if not ok then
-      error(("element %d: got %.10g, expected %.10g"):format(i, a, b), 2)
-    end
-  end
+  helpers.assert_close(t, ref, rtol or 1e-5, atol or 1e-6)
 end
 
 -- Reference reduction of row-major values `v` of shape `s` along dim d

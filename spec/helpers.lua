@@ -1,0 +1,37 @@
+-- helpers.lua: what several specs share: flattening nested tolist() values
+-- and comparing a tensor with reference values.
+local assert = require "luassert"
+local helpers = {}
+
+--- Nested tolist() values flattened in row-major order.
+function helpers.flat(list, out)
+  out = out or {}
+  if type(list) ~= "table" then
+    out[#out + 1] = list
+    return out
+  end
+  for _, v in ipairs(list) do helpers.flat(v, out) end
+  return out
+end
+
+--- A tensor's values as a flat Lua list.
+function helpers.values(t) return helpers.flat(t:tolist()) end
+
+function helpers.is_nan(x) return x ~= x end
+
+--- Every element of t within atol + rtol * |ref| of ref (NaN matches NaN);
+-- an error at the caller's caller names the first element that is not.
+function helpers.assert_close(t, ref, rtol, atol)
+  local got = helpers.values(t)
+  assert.are.equal(#ref, #got, "element count")
+  for i = 1, #ref do
+    local a, b = got[i], ref[i]
+    local ok = (helpers.is_nan(a) and helpers.is_nan(b)) or a == b or
+               math.abs(a - b) <= atol + rtol * math.abs(b)
+    if not ok then
+      error(("element %d: got %.10g, expected %.10g"):format(i, a, b), 3)
+    end
+  end
+end
+
+return helpers
