@@ -341,27 +341,8 @@ end
 -- Checksums and a zlib/gzip writer using stored (uncompressed) blocks, so
 -- that damaged payloads can be wrapped in valid checksums and reach the
 -- parsers behind them.
-local crc_table = {}
-for i = 0, 255 do
-  local c = i
-  for _ = 1, 8 do c = (c & 1 == 1) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
-  crc_table[i] = c
-end
-
-local function crc32(s)
-  local c = 0xFFFFFFFF
-  for i = 1, #s do c = crc_table[(c ~ s:byte(i)) & 0xFF] ~ (c >> 8) end
-  return c ~ 0xFFFFFFFF
-end
-
-local function adler32(s)
-  local a, b = 1, 0
-  for i = 1, #s do
-    a = (a + s:byte(i)) % 65521
-    b = (b + a) % 65521
-  end
-  return (b << 16) | a
-end
+local checksums = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/checksums.lua")
+local crc32, adler32 = checksums.crc32, checksums.adler32
 
 local function stored_blocks(data)
   local parts, at = {}, 1
