@@ -146,10 +146,8 @@ static int l_tensor(lua_State *L) {
     if (exact) ((int64_t *)ln_tensor_data(host))[i] = values[i].i;
     else ((double *)ln_tensor_data(host))[i] = values[i].d;
   }
-  ln_tensor *typed = ln_to_dtype(host, dt);
+  ln_tensor *r = ln_to(host, dt, o.device);
   ln_tensor_release(host);
-  ln_tensor *r = typed ? ln_to_device(typed, o.device) : NULL;
-  ln_tensor_release(typed);
   return lnb_push(L, finish(L, r, &o));
 }
 
@@ -320,10 +318,8 @@ static int l_randperm(lua_State *L) {
   ln_generator *g = opt_generator(L, lua_istable(L, 2) ? 2 : 0);
   ln_tensor *p = ln_randperm(g, n, LN_INT64, ln_device_cpu());
   ln_tensor *one = p ? lnb_index_to_lua(p) : NULL;
-  ln_tensor *typed = one ? ln_to_dtype(one, o.dtype) : NULL;
+  ln_tensor *r = one ? ln_to(one, o.dtype, o.device) : NULL;
   ln_tensor_release(one);
-  ln_tensor *r = typed ? ln_to_device(typed, o.device) : NULL;
-  ln_tensor_release(typed);
   return lnb_push(L, r);
 }
 

@@ -185,6 +185,8 @@ ln_tensor *ln_detach(ln_tensor *t);     /* shares storage, no history */
 /* New tensor of dtype dt (t retained when already dt). */
 ln_tensor *ln_to_dtype(ln_tensor *t, ln_dtype dt);
 ln_tensor *ln_to_device(ln_tensor *t, ln_device dev);
+/* Both: dtype dt on device dev (t retained when it already is both). */
+ln_tensor *ln_to(ln_tensor *t, ln_dtype dt, ln_device dev);
 
 /* Copies src (broadcast to dst's shape, converted to dst's dtype) into dst. */
 int ln_copy_(ln_tensor *dst, ln_tensor *src);

@@ -113,17 +113,6 @@ ln_tensor *ln_randn(ln_generator *g, int ndim, const int64_t *shape,
   return drawn(g, ndim, shape, dt, dev, draw_normal, (double[]){0, 1});
 }
 
-/* The int64 host tensor h moved into a new tensor of dtype dt on dev. */
-static ln_tensor *int64_to(ln_tensor *h, ln_dtype dt, ln_device dev) {
-  ln_tensor *r = ln_to_dtype(h, dt);
-  if (r && !ln_device_equal(dev, ln_device_cpu())) {
-    ln_tensor *m = ln_to_device(r, dev);
-    ln_tensor_release(r);
-    r = m;
-  }
-  return r;
-}
-
 ln_tensor *ln_randint(ln_generator *g, int64_t low, int64_t high, int ndim,
                       const int64_t *shape, ln_dtype dt, ln_device dev) {
   if (high <= low)
@@ -140,7 +129,7 @@ ln_tensor *ln_randint(ln_generator *g, int64_t low, int64_t high, int ndim,
   int64_t *d = ln_tensor_data(h), n = ln_tensor_numel(h);
   uint64_t range = (uint64_t)high - (uint64_t)low;
   for (int64_t i = 0; i < n; i++) d[i] = draw_int(g, low, range);
-  ln_tensor *r = int64_to(h, dt, dev);
+  ln_tensor *r = ln_to(h, dt, dev);
   ln_tensor_release(h);
   return r;
 }
@@ -157,7 +146,7 @@ ln_tensor *ln_randperm(ln_generator *g, int64_t n, ln_dtype dt, ln_device dev) {
     d[i] = d[j];
     d[j] = tmp;
   }
-  ln_tensor *r = int64_to(h, dt, dev);
+  ln_tensor *r = ln_to(h, dt, dev);
   ln_tensor_release(h);
   return r;
 }

@@ -6,6 +6,10 @@
 
 #include "luann_core.h"
 
+/* The most elements a tensor may have, views included: more is a mistake
+** (no machine holds 2^40 floats) and keeps every count far from overflow. */
+#define LN_MAX_NUMEL (INT64_C(1) << 40)
+
 /* Turns a possibly negative dim into 0..ndim-1 (ndim+1 choices when
 ** `extra`, for unsqueeze/stack); errors name the op. */
 int ln_wrap_dim(const char *op, int dim, int ndim, bool extra, int *out);

@@ -44,13 +44,9 @@ void ln_storage_release(ln_storage *s) {
 
 /* ---- tensor headers ----------------------------------------------------- */
 
-/* The most elements a tensor may have, views included: more is a mistake
-** (no machine holds 2^40 floats) and keeps every count far from overflow. */
-#define MAX_NUMEL (INT64_C(1) << 40)
-
 /* Every header is made here, so this is the one place that refuses a
 ** geometry no later code could survive: a negative size, an element count
-** past MAX_NUMEL (or overflowing), or a window reaching outside the
+** past LN_MAX_NUMEL (or overflowing), or a window reaching outside the
 ** storage. Ops check their arguments first, with messages naming them;
 ** this is the net under those checks. */
 static int check_geometry(const ln_storage *s, int64_t offset, int ndim,
@@ -63,7 +59,7 @@ static int check_geometry(const ln_storage *s, int64_t offset, int ndim,
     total *= (double)shape[i];
   }
   if (total == 0) return LN_OK; /* addresses no element */
-  if (total > (double)MAX_NUMEL)
+  if (total > (double)LN_MAX_NUMEL)
     return ln_error("a tensor of %.0f elements is too large (at most 2^40)", total);
   int64_t lo = offset, hi = offset, span;
   for (int i = 0; i < ndim; i++) {
@@ -256,7 +252,7 @@ static int check_shape(const char *op, int ndim, const int64_t *shape) {
                       (long long)shape[i], i + 1);
     total *= (double)shape[i];
   }
-  if (total > (double)MAX_NUMEL)
+  if (total > (double)LN_MAX_NUMEL)
     return ln_error("%s: %.0f elements are too many", op, total);
   return LN_OK;
 }
@@ -303,13 +299,8 @@ static ln_tensor *from_function(int64_t n, ln_dtype dt, ln_device dev,
   if (!t) return NULL;
   double *d = ln_tensor_data(t);
   for (int64_t i = 0; i < n; i++) d[i] = f(i, p);
-  ln_tensor *r = ln_to_dtype(t, dt);
+  ln_tensor *r = ln_to(t, dt, dev);
   ln_tensor_release(t);
-  if (r && !ln_device_equal(dev, ln_device_cpu())) {
-    ln_tensor *moved = ln_to_device(r, dev);
-    ln_tensor_release(r);
-    r = moved;
-  }
   return r;
 }
 
@@ -321,7 +312,7 @@ ln_tensor *ln_arange(double start, double end, double step, ln_dtype dt,
     return ln_error("arange: step must be finite and non-zero"), NULL;
   double count = ceil((end - start) / step);
   if (count < 0) count = 0;
-  if (count > (double)MAX_NUMEL)
+  if (count > (double)LN_MAX_NUMEL)
     return ln_error("arange: %.0f elements are too many", count), NULL;
   double p[2] = {start, step};
   return from_function((int64_t)count, dt, dev, arange_at, p);
@@ -442,6 +433,13 @@ ln_tensor *ln_to_device(ln_tensor *t, ln_device dev) {
   if (ln_device_equal(ln_tensor_device(t), dev)) return ln_tensor_retain(t);
   ln_tensor *r = copy_across(t, dev);
   if (r) ln_record(r, "ToCopyBackward", to_device_backward, 1, &t);
+  return r;
+}
+
+ln_tensor *ln_to(ln_tensor *t, ln_dtype dt, ln_device dev) {
+  ln_tensor *typed = ln_to_dtype(t, dt);
+  ln_tensor *r = typed ? ln_to_device(typed, dev) : NULL;
+  ln_tensor_release(typed);
   return r;
 }
 

@@ -209,7 +209,7 @@ ln_tensor *ln_expand(ln_tensor *t, int ndim, const int64_t *shape) {
       return ln_error("expand: invalid size %lld in dim %d", (long long)shape[i],
                       i + 1), NULL;
   }
-  if (total > (double)(INT64_C(1) << 40)) {
+  if (total > (double)LN_MAX_NUMEL) {
     char s1[LN_SHAPE_STRLEN];
     return ln_error("expand: shape %s has %.0f elements, too many (at most "
                     "2^40)", ln_shape_str(ndim, s, s1, sizeof s1), total), NULL;
