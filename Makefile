@@ -105,4 +105,7 @@ clean:
 	rm -rf build
 
 .PHONY: all test install clean
+
+# Checks beyond `make test` (sanitizers, fuzzers, valgrind), one file each.
+include $(sort $(wildcard mk/*.mk))
 -include $(LIB_OBJ:.o=.d) $(B)/bindings/main.d
