@@ -10,6 +10,15 @@ OPENCL ?= 1
 CC ?= cc
 LUA ?= lua5.4
 OPT ?= -O2
+# SANITIZE=1 builds everything (objects, libraries, executables, the embed
+# example) with AddressSanitizer and UBSan, in build-asan unless B says
+# otherwise; `make sanitize-test` runs every spec on it (mk/sanitize.mk).
+SANITIZE ?= 0
+ifeq ($(strip $(SANITIZE)),1)
+B ?= build-asan
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+endif
 # the build folder (parallel work and sanitizer builds use others)
 B ?= build
 
@@ -17,8 +26,9 @@ WARN = -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wno-missing-field-initializers
 CFLAGS = -std=gnu11 $(OPT) -g -fPIC -fopenmp $(WARN) \
          -Icore -Ibindings -I$(B)/gen $(shell pkg-config --cflags lua5.4) \
-         -DCL_TARGET_OPENCL_VERSION=120 $(EXTRA_CFLAGS)
-LDLIBS = -lblis -lz -lm -fopenmp
+         -DCL_TARGET_OPENCL_VERSION=120 $(SAN_FLAGS) $(EXTRA_CFLAGS)
+# SAN_FLAGS link too: luann.pc passes LDLIBS on to programs that embed us
+LDLIBS = -lblis -lz -lm -fopenmp $(SAN_FLAGS)
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 
 ifeq ($(strip $(OPENCL)),1)
@@ -102,7 +112,7 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/{} \;
 
 clean:
-	rm -rf build
+	rm -rf $(B)
 
 .PHONY: all test install clean
 
