@@ -44,7 +44,9 @@ int lnb_error(lua_State *L);
 ** dim: 1 -> 0, -1 -> -1; 0 raises. */
 int lnb_check_dim(lua_State *L, int idx);
 int lnb_opt_dim(lua_State *L, int idx, int def);
-/* A dim given to the core converted back for messages. */
+/* The length of the table at idx (its __len included), raising unless it
+** is an integer from 0 to max: a proxy's length is user input like any. */
+int lnb_check_len(lua_State *L, int idx, int max, const char *what);
 /* Reads sizes either as varargs (idx..top numbers) or one table at idx.
 ** Returns ndim. A trailing options table or string is not read. */
 int lnb_check_shape(lua_State *L, int idx, int64_t *shape);
@@ -63,6 +65,13 @@ ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index);
 ln_tensor *lnb_index_to_lua(ln_tensor *index);
 /* Tells the Lua collector about tensor memory (called on every push). */
 void lnb_account(lua_State *L);
+/* Anomaly mode's hooks (lautograd.c), called only when ln_anomaly_enabled()
+** (core/autograd.h): luann_push_tensor gives the nodes the running op
+** recorded its traceback; lnb_push raises when the result t, just pushed,
+** holds a NaN or Inf the op made. */
+bool ln_anomaly_enabled(void);
+void lnb_anomaly_trace(lua_State *L);
+void lnb_anomaly_check(lua_State *L, ln_tensor *t);
 
 /* Set-up and shared pieces of ltensor.c, lcreate.c, lformat.c. */
 void lnb_create_tensor_meta(lua_State *L, int methods);

@@ -61,7 +61,11 @@ static void nested_shape(lua_State *L, int idx, nested *n) {
   lua_pushvalue(L, idx);
   while (lua_istable(L, -1) && !lnb_test(L, -1)) {
     if (n->ndim == LN_MAX_DIMS) luaL_error(L, "tensor: too many nested levels");
-    n->shape[n->ndim++] = (int64_t)luaL_len(L, -1);
+    lua_Integer len = luaL_len(L, -1);
+    if (len < 0)
+      luaL_error(L, "tensor: a table at depth %d has length %I", n->ndim + 1, len);
+    n->shape[n->ndim++] = len;
+    if (ln_check_sizes("tensor", n->ndim, n->shape) != LN_OK) lnb_error(L);
     lua_geti(L, -1, 1);
     lua_remove(L, -2);
   }
@@ -98,7 +102,7 @@ static void nested_check(lua_State *L, int idx, nested *n, int dim,
   }
   if (!lua_istable(L, idx) || (int64_t)luaL_len(L, idx) != n->shape[dim])
     luaL_error(L, "tensor: nested tables are ragged at depth %d (expected "
-               "%d entries)", dim + 1, (int)n->shape[dim]);
+               "%I entries)", dim + 1, (lua_Integer)n->shape[dim]);
   for (int64_t i = 1; i <= n->shape[dim]; i++) {
     lua_geti(L, idx, i);
     nested_check(L, lua_gettop(L), n, dim + 1, out);
@@ -128,6 +132,7 @@ static int l_tensor(lua_State *L) {
   luaL_argexpected(L, lua_istable(L, 1) || lua_isnumber(L, 1) || lua_isboolean(L, 1),
                    1, "table, number or boolean");
   nested_shape(L, 1, &n);
+  /* nested_shape kept the product of every prefix within 2^40 */
   int64_t count = 1;
   for (int i = 0; i < n.ndim; i++) count *= n.shape[i];
   /* A userdata buffer, so that a ragged table's error frees it too. */

@@ -17,14 +17,18 @@
 
 typedef struct format {
   const double *v;     /* values, contiguous */
+  const int64_t *iv;   /* the same, exact, for integer dtypes (else NULL) */
   const ln_tensor *t;
   bool summarize, integral, scientific, is_bool;
   int width;
 } format;
 
-static void format_number(const format *f, double x, char *buf, size_t len) {
+/* Element i; integers print from their exact values (a double would turn
+** 2^53 + 1 into 2^53). */
+static void format_number(const format *f, int64_t i, char *buf, size_t len) {
+  double x = f->v[i];
   if (f->is_bool) snprintf(buf, len, "%s", x != 0 ? "true" : "false");
-  else if (!ln_dtype_is_float(f->t->dtype)) snprintf(buf, len, "%.0f", x);
+  else if (f->iv) snprintf(buf, len, "%lld", (long long)f->iv[i]);
   else if (isnan(x)) snprintf(buf, len, "nan");
   else if (isinf(x)) snprintf(buf, len, x > 0 ? "inf" : "-inf");
   else if (f->scientific) snprintf(buf, len, "%.4e", x);
@@ -53,7 +57,7 @@ static void choose_style(format *f, int64_t n) {
   f->width = 1;
   for (int64_t i = 0; i < n; i++) {
     char buf[64];
-    format_number(f, f->v[i], buf, sizeof buf);
+    format_number(f, i, buf, sizeof buf);
     int w = (int)strlen(buf);
     if (w > f->width) f->width = w;
   }
@@ -64,7 +68,7 @@ static void add_block(luaL_Buffer *b, const format *f, int dim, int64_t off,
   const ln_tensor *t = f->t;
   if (dim == t->ndim) {
     char buf[64];
-    format_number(f, f->v[off], buf, sizeof buf);
+    format_number(f, off, buf, sizeof buf);
     for (int k = (int)strlen(buf); k < f->width; k++) luaL_addchar(b, ' ');
     luaL_addstring(b, buf);
     return;
@@ -125,13 +129,16 @@ int lnb_tostring(lua_State *L) {
     return 1;
   }
   int64_t n = ln_tensor_numel(t);
-  double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-  if (!v) return luaL_error(L, "tostring: out of memory");
-  if (ln_to_buffer(t, v, LN_FLOAT64) != LN_OK) {
-    free(v);
+  bool exact = !ln_dtype_is_float(t->dtype) && t->dtype != LN_BOOL;
+  /* userdata, so that an error below frees the values too */
+  size_t count = (size_t)(n ? n : 1), per = exact ? 16 : 8;
+  if (count > SIZE_MAX / per) return luaL_error(L, "tostring: out of memory");
+  double *v = lua_newuserdatauv(L, count * per, 0);
+  int64_t *iv = exact ? (int64_t *)(v + count) : NULL;
+  if (ln_to_buffer(t, v, LN_FLOAT64) != LN_OK ||
+      (exact && ln_to_buffer(t, iv, LN_INT64) != LN_OK))
     return lnb_error(L);
-  }
-  format f = {v, t, n > SUMMARIZE_ABOVE, false, false, t->dtype == LN_BOOL, 1};
+  format f = {v, iv, t, n > SUMMARIZE_ABOVE, false, false, t->dtype == LN_BOOL, 1};
   choose_style(&f, n);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
@@ -140,7 +147,6 @@ int lnb_tostring(lua_State *L) {
   else add_block(&b, &f, 0, 0, (int)strlen("tensor("));
   add_suffix(&b, t);
   luaL_addchar(&b, ')');
-  free(v);
   luaL_pushresult(&b);
   return 1;
 }

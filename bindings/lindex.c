@@ -324,7 +324,7 @@ static int l_split(lua_State *L) {
   if (t->ndim == 0) return luaL_error(L, "split: cannot split a 0-dim tensor");
   int d = opt_dim(L, 3, t, "split", 0);
   if (!lua_istable(L, 2)) return split_even(L, t, d, luaL_checkinteger(L, 2));
-  int n = (int)luaL_len(L, 2);
+  int n = lnb_check_len(L, 2, INT32_MAX / 16, "sizes");
   int64_t *lens = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *lens, 0);
   int64_t sum = 0;
   for (int i = 0; i < n; i++) {

@@ -42,8 +42,7 @@ static int read_dims(lua_State *L, int idx, const ln_tensor *t,
     dims[0] = check_dim(L, idx, t, fname);
     return 1;
   }
-  int n = (int)luaL_len(L, idx);
-  if (n > LN_MAX_DIMS) luaL_error(L, "%s: too many dims (%d)", fname, n);
+  int n = lnb_check_len(L, idx, LN_MAX_DIMS, "dims");
   if (n == 0) luaL_error(L, "%s: the table of dims is empty", fname);
   for (int i = 0; i < n; i++) {
     lua_geti(L, idx, i + 1);

@@ -3,6 +3,7 @@
 ** binding file, memory accounting for the collector, properties, values
 ** out to Lua, and indexing with t[i] and t[{...}].
 */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ void luann_push_tensor(lua_State *L, ln_tensor *t) {
   luaL_setmetatable(L, LNB_TENSOR);
   b->t = t;
   lnb_account(L);
+  if (ln_anomaly_enabled()) lnb_anomaly_trace(L); /* detect_anomaly */
 }
 
 int lnb_error(lua_State *L) { return luaL_error(L, "%s", ln_error_message()); }
@@ -45,6 +47,7 @@ int lnb_error(lua_State *L) { return luaL_error(L, "%s", ln_error_message()); }
 int lnb_push(lua_State *L, ln_tensor *t) {
   if (!t) return lnb_error(L);
   luann_push_tensor(L, t);
+  if (ln_anomaly_enabled()) lnb_anomaly_check(L, t); /* detect_anomaly */
   return 1;
 }
 
@@ -204,11 +207,23 @@ static int64_t check_size(lua_State *L, int idx, int64_t v) {
   return v;
 }
 
+int lnb_check_len(lua_State *L, int idx, int max, const char *what) {
+  idx = lua_absindex(L, idx);
+  lua_len(L, idx);
+  int isint;
+  lua_Integer n = lua_tointegerx(L, -1, &isint);
+  lua_pop(L, 1);
+  if (!isint || n < 0 || n > max)
+    return luaL_argerror(L, idx, lua_pushfstring(L, "a table of %s has length "
+                         "%s, expected 0 to %d", what, isint ?
+                         lua_pushfstring(L, "%I", n) : "not an integer", max));
+  return (int)n;
+}
+
 int lnb_check_shape(lua_State *L, int idx, int64_t *shape) {
   int n = 0;
   if (lua_istable(L, idx) && !lnb_test(L, idx)) {
-    n = (int)luaL_len(L, idx);
-    luaL_argcheck(L, n <= LN_MAX_DIMS, idx, "too many dims");
+    n = lnb_check_len(L, idx, LN_MAX_DIMS, "sizes");
     for (int i = 0; i < n; i++) {
       lua_geti(L, idx, i + 1);
       if (!lua_isinteger(L, -1))
@@ -285,14 +300,12 @@ static void push_value(lua_State *L, ln_dtype dt, const void *p) {
 }
 
 /* A contiguous host copy of t's values (same dtype); free() it. */
+/* t's values on the host, in a userdata left on the stack: an error raised
+** while they are in use frees them too. */
 static void *host_values(lua_State *L, ln_tensor *t) {
   size_t n = ln_tensor_nbytes(t);
-  void *data = malloc(n ? n : 1);
-  if (!data) luaL_error(L, "out of memory copying %I bytes", (lua_Integer)n);
-  if (ln_to_buffer(t, data, t->dtype) != LN_OK) {
-    free(data);
-    lnb_error(L);
-  }
+  void *data = lua_newuserdatauv(L, n ? n : 1, 0);
+  if (ln_to_buffer(t, data, t->dtype) != LN_OK) lnb_error(L);
   return data;
 }
 
@@ -309,6 +322,10 @@ static int t_item(lua_State *L) {
   return 1;
 }
 
+/* The most tables tolist builds: a bound on the memory and time it takes
+** (2^26 tables are gigabytes of Lua objects). */
+#define TOLIST_MAX_TABLES (INT64_C(1) << 26)
+
 static void push_list(lua_State *L, const ln_tensor *t, int dim,
                       const char **p) {
   luaL_checkstack(L, 4, "tolist");
@@ -317,7 +334,7 @@ static void push_list(lua_State *L, const ln_tensor *t, int dim,
     *p += ln_dtype_size(t->dtype);
     return;
   }
-  lua_createtable(L, (int)t->shape[dim], 0);
+  lua_createtable(L, t->shape[dim] < INT_MAX ? (int)t->shape[dim] : 0, 0);
   for (int64_t i = 0; i < t->shape[dim]; i++) {
     push_list(L, t, dim + 1, p);
     lua_rawseti(L, -2, i + 1);
@@ -326,10 +343,20 @@ static void push_list(lua_State *L, const ln_tensor *t, int dim,
 
 static int t_tolist(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  char *data = host_values(L, t);
-  const char *p = data;
+  /* tables per level: 1, shape[1], shape[1]*shape[2], ... (even when the
+  ** tensor is empty, which is how (2^40, 0) would ask for 2^40 tables) */
+  int64_t tables = 0, level = 1;
+  for (int d = 0; d < t->ndim && tables <= TOLIST_MAX_TABLES; d++) {
+    tables += level;
+    if (__builtin_mul_overflow(level, t->shape[d], &level)) level = INT64_MAX;
+  }
+  if (tables > TOLIST_MAX_TABLES) {
+    char s[LN_SHAPE_STRLEN];
+    return luaL_error(L, "tolist: a tensor of shape %s needs more than 2^26 "
+                      "Lua tables", ln_shape_str(t->ndim, t->shape, s, sizeof s));
+  }
+  const char *p = host_values(L, t);
   push_list(L, t, 0, &p);
-  free(data);
   return 1;
 }
 
@@ -531,11 +558,16 @@ static ln_tensor *apply_range(lua_State *L, ln_tensor *t, int dim, int idx) {
 static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
   lua_Integer n = luaL_len(L, idx);
   int dim = 0;
-  if (n > t->ndim)
-    luaL_error(L, "index: too many indices (%I) for a tensor of %d dims",
-               (lua_Integer)n, t->ndim);
-  ln_tensor *cur = ln_tensor_retain(t);
-  for (int i = 1; i <= n && cur; i++) {
+  if (n > t->ndim || n < 0)
+    luaL_error(L, "index: %s indices (%I) for a tensor of %d dims",
+               n < 0 ? "a negative number of" : "too many", (lua_Integer)n,
+               t->ndim);
+  /* The view so far lives in a box on the stack: reading an entry runs
+  ** metamethods, and one that raises must not leak it. */
+  ln_tensor *cur = t;
+  lnb_push(L, ln_tensor_retain(t));
+  int slot = lua_gettop(L);
+  for (int i = 1; i <= n; i++) {
     int type = lua_geti(L, idx, i);
     ln_tensor *next = NULL;
     int64_t k;
@@ -553,10 +585,12 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
                "\"all\", got %s", i, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
-    ln_tensor_release(cur);
+    lnb_push(L, next); /* raises the core's message when NULL */
+    lua_replace(L, slot);
     cur = next;
   }
-  if (!cur) lnb_error(L);
+  ln_tensor_retain(cur);
+  lua_pop(L, 1);
   return cur;
 }
 

@@ -13,8 +13,7 @@
 static int read_sizes(lua_State *L, int idx, int64_t *shape) {
   int n = 0;
   if (lua_istable(L, idx) && !lnb_test(L, idx)) {
-    n = (int)luaL_len(L, idx);
-    luaL_argcheck(L, n <= LN_MAX_DIMS, idx, "too many dims");
+    n = lnb_check_len(L, idx, LN_MAX_DIMS, "sizes");
     for (int i = 0; i < n; i++) {
       lua_geti(L, idx, i + 1);
       shape[i] = luaL_checkinteger(L, -1);
@@ -70,7 +69,7 @@ static int t_permute(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int dims[LN_MAX_DIMS], n;
   bool table = lua_istable(L, 2);
-  n = table ? (int)luaL_len(L, 2) : lua_gettop(L) - 1;
+  n = table ? lnb_check_len(L, 2, LN_MAX_DIMS, "dims") : lua_gettop(L) - 1;
   if (n != t->ndim)
     return luaL_error(L, "permute: expected %d dims, got %d", t->ndim, n);
   for (int i = 0; i < n; i++) {

@@ -109,6 +109,11 @@ bool ln_tensor_is_leaf(const ln_tensor *t);
 /* "(2,3)" into buf, for error messages. */
 const char *ln_shape_str(int ndim, const int64_t *shape, char *buf, size_t len);
 #define LN_SHAPE_STRLEN 128
+/* Whether a tensor of this shape may exist: LN_OK, or an error ("op: ...";
+** no prefix when op is NULL) for a negative size, more than 2^40 elements,
+** or nonzero sizes whose product passes 2^40 (so that no empty tensor has
+** a dim no loop could walk). */
+int ln_check_sizes(const char *op, int ndim, const int64_t *shape);
 
 ln_device ln_tensor_device(const ln_tensor *t);
 /* Host pointer to element 0 of a CPU tensor (NULL elsewhere). */

@@ -813,9 +813,10 @@ static int cat_shape(int n, ln_tensor **ts, const ln_tensor *ref, int d,
                       ln_shape_str(ref->ndim, ref->shape, s1, sizeof s1),
                       rpos + 1, ln_shape_str(t->ndim, t->shape, s2, sizeof s2),
                       i + 1);
-    shape[d] += t->shape[d];
+    if (__builtin_add_overflow(shape[d], t->shape[d], &shape[d]))
+      return ln_error("cat: the sizes of dim %d add up past 2^63", d + 1);
   }
-  return LN_OK;
+  return ln_check_sizes("cat", ref->ndim, shape);
 }
 
 /* Checks devices, rejects 0-dim entries and promotes dtypes of a list. */

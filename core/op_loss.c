@@ -67,8 +67,10 @@ typedef struct class_rows {
 static int fill_rows(const char *op, const int64_t *y, const double *w,
                      int64_t n, int64_t c, const ln_loss_options *o,
                      int64_t *idx, double *coef, double *total) {
-  double eps = o->label_smoothing, sumw = 0;
-  for (int64_t k = 0; k < c; k++) sumw += w ? w[k] : 1;
+  /* w holds c values when given; without it, no loop over c: an empty
+  ** batch may have a huge class dim */
+  double eps = o->label_smoothing, sumw = w ? 0 : (double)c;
+  for (int64_t k = 0; w && k < c; k++) sumw += w[k];
   *total = 0;
   for (int64_t i = 0; i < n; i++) {
     bool counted = !(o->has_ignore_index && y[i] == o->ignore_index);

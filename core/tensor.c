@@ -45,22 +45,15 @@ void ln_storage_release(ln_storage *s) {
 /* ---- tensor headers ----------------------------------------------------- */
 
 /* Every header is made here, so this is the one place that refuses a
-** geometry no later code could survive: a negative size, an element count
-** past LN_MAX_NUMEL (or overflowing), or a window reaching outside the
-** storage. Ops check their arguments first, with messages naming them;
+** geometry no later code could survive: a negative size, a size or element
+** count past LN_MAX_NUMEL (or overflowing), or a window reaching outside
+** the storage. Ops check their arguments first, with messages naming them;
 ** this is the net under those checks. */
 static int check_geometry(const ln_storage *s, int64_t offset, int ndim,
                           const int64_t *shape, const int64_t *stride,
                           ln_dtype dt) {
-  double total = 1;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0)
-      return ln_error("negative size %lld in dim %d", (long long)shape[i], i + 1);
-    total *= (double)shape[i];
-  }
-  if (total == 0) return LN_OK; /* addresses no element */
-  if (total > (double)LN_MAX_NUMEL)
-    return ln_error("a tensor of %.0f elements is too large (at most 2^40)", total);
+  if (ln_check_sizes(NULL, ndim, shape) != LN_OK) return LN_ERR;
+  if (ln_shape_numel(ndim, shape) == 0) return LN_OK; /* addresses nothing */
   int64_t lo = offset, hi = offset, span;
   for (int i = 0; i < ndim; i++) {
     if (__builtin_mul_overflow(shape[i] - 1, stride[i], &span) ||
@@ -117,6 +110,33 @@ void ln_tensor_release(ln_tensor *t) {
 }
 
 ln_device ln_tensor_device(const ln_tensor *t) { return t->storage->device; }
+
+/* Sizes are checked as a whole, not only by their product: an empty tensor
+** of shape (2^62, 0) would pass a product check, and every loop over its
+** first dim would then run for ever. So the product of the nonzero sizes
+** obeys the same cap as the element count. */
+int ln_check_sizes(const char *op, int ndim, const int64_t *shape) {
+  const char *sep = op ? ": " : "";
+  op = op ? op : "";
+  double total = 1, extent = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0)
+      return ln_error("%s%snegative size %lld in dim %d", op, sep,
+                      (long long)shape[i], i + 1);
+    total *= (double)shape[i];
+    extent *= shape[i] > 0 ? (double)shape[i] : 1;
+  }
+  if (total > (double)LN_MAX_NUMEL)
+    return ln_error("%s%s%.0f elements are too many", op, sep,
+                    total);
+  if (extent > (double)LN_MAX_NUMEL) {
+    char str[LN_SHAPE_STRLEN];
+    return ln_error("%s%sshape %s is too large: its nonzero sizes multiply to "
+                    "%.0f (at most 2^40, also for an empty tensor)", op, sep,
+                    ln_shape_str(ndim, shape, str, sizeof str), extent);
+  }
+  return LN_OK;
+}
 
 int64_t ln_shape_numel(int ndim, const int64_t *shape) {
   int64_t n = 1;
@@ -245,16 +265,7 @@ static int check_shape(const char *op, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > LN_MAX_DIMS)
     return ln_error("%s: tensors have at most %d dims, got %d", op,
                     LN_MAX_DIMS, ndim);
-  double total = 1;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] < 0)
-      return ln_error("%s: negative size %lld in dim %d", op,
-                      (long long)shape[i], i + 1);
-    total *= (double)shape[i];
-  }
-  if (total > (double)LN_MAX_NUMEL)
-    return ln_error("%s: %.0f elements are too many", op, total);
-  return LN_OK;
+  return ln_check_sizes(op, ndim, shape);
 }
 
 ln_tensor *ln_empty(int ndim, const int64_t *shape, ln_dtype dt,
@@ -318,13 +329,19 @@ ln_tensor *ln_arange(double start, double end, double step, ln_dtype dt,
   return from_function((int64_t)count, dt, dev, arange_at, p);
 }
 
+/* The last point is `end` exactly, except for one point: that is `start`,
+** as in PyTorch and NumPy. */
 static double linspace_at(int64_t i, const double *p) {
+  if (i == 0) return p[0];
   return i == (int64_t)p[2] - 1 ? p[1] : p[0] + i * (p[1] - p[0]) / (p[2] - 1);
 }
 
 ln_tensor *ln_linspace(double start, double end, int64_t steps, ln_dtype dt,
                        ln_device dev) {
   if (steps < 0) return ln_error("linspace: steps must be >= 0"), NULL;
+  if (steps > LN_MAX_NUMEL)
+    return ln_error("linspace: %lld steps are too many (at most 2^40)",
+                    (long long)steps), NULL;
   double p[3] = {start, end, (double)steps};
   return from_function(steps, dt, dev, linspace_at, p);
 }

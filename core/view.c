@@ -214,6 +214,7 @@ ln_tensor *ln_expand(ln_tensor *t, int ndim, const int64_t *shape) {
     return ln_error("expand: shape %s has %.0f elements, too many (at most "
                     "2^40)", ln_shape_str(ndim, s, s1, sizeof s1), total), NULL;
   }
+  if (ln_check_sizes("expand", ndim, s) != LN_OK) return NULL;
   ln_tensor *r = ln_expand_raw(t, ndim, s);
   record_view(r, t, "ExpandBackward", expand_backward);
   return r;

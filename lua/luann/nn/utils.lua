@@ -7,15 +7,8 @@ local utils = {}
 
 -- The gradients of a parameter list (or one tensor), skipping missing ones.
 local function grads(fname, params)
-  if check.is_tensor(params) then params = { params } end
-  if type(params) ~= "table" then
-    error(fname .. ": bad argument #1 (list of tensors expected, got " .. type(params) .. ")", 3)
-  end
   local out = {}
-  for i, p in ipairs(params) do
-    if not check.is_tensor(p) then
-      error(fname .. ": item " .. i .. " of the parameter list is not a tensor", 3)
-    end
+  for _, p in ipairs(check.tensor_list(fname, 1, params, "parameters", 3)) do
     local g = p.grad
     if g ~= nil then out[#out + 1] = g end
   end
@@ -66,19 +59,22 @@ function utils.clip_grad_value_(params, clip_value)
 end
 
 --- Copies parameters into one flat vector (in list order).
--- @param params a list of tensors
+-- @param params a list of tensors (or one tensor)
 -- @return a 1-dim tensor
 function utils.parameters_to_vector(params)
   local flat = {}
-  for i, p in ipairs(params) do flat[i] = p:detach():reshape(-1) end
+  for i, p in ipairs(check.tensor_list("parameters_to_vector", 1, params, "parameters")) do
+    flat[i] = p:detach():reshape(-1)
+  end
   return luann.cat(flat, 1)
 end
 
 --- Copies a flat vector back into the parameters (in list order).
 -- @param vec a 1-dim tensor of the total size
--- @param params a list of tensors
+-- @param params a list of tensors (or one tensor)
 function utils.vector_to_parameters(vec, params)
   check.tensor("vector_to_parameters", 1, vec, "vec")
+  params = check.tensor_list("vector_to_parameters", 2, params, "parameters")
   local total = 0
   for _, p in ipairs(params) do total = total + p:numel() end
   if vec:dim() ~= 1 or vec:numel() ~= total then

@@ -80,10 +80,33 @@ function check.options(fname, pos, v, level)
   return v
 end
 
+--- Checks that v is a list of tensors, or one tensor (a list of one).
+-- The list is read raw, 1..rawlen: a proxy table's __index or __len (or a
+-- tensor, which indexes forever along a huge dim) cannot make it endless.
+-- @return a plain sequence of the tensors
+function check.tensor_list(fname, pos, v, name, level)
+  if check.is_tensor(v) then return { v } end
+  if type(v) ~= "table" then fail(fname, pos, name, "list of tensors", v, level) end
+  local list = {}
+  for i = 1, rawlen(v) do
+    local t = rawget(v, i)
+    if not check.is_tensor(t) then
+      error(string.format("%s: bad argument #%d '%s' (item %d is %s, expected a tensor)",
+        fname, pos, name or "?", i, class.typename(t)), (level or 2) + 1)
+    end
+    list[i] = t
+  end
+  return list
+end
+
 --- Checks that v is one of the strings in `choices` (default def when nil).
+-- `choices` is the library's own plain list, read raw.
 -- @return the string
 function check.choice(fname, pos, v, name, def, choices, level)
   if v == nil then v = def end
+  if type(choices) ~= "table" or getmetatable(choices) ~= nil then
+    error("check.choice: choices must be a plain list of strings", 2)
+  end
   for _, c in ipairs(choices) do
     if v == c then return v end
   end
