@@ -5,6 +5,9 @@
 #   ./setup.sh test     install what is missing, build, run every test
 #   ./setup.sh deps     only install what is missing
 #   ./setup.sh build    install what is missing, build
+#   ./setup.sh checks   also install what the reliability checks need
+#                       (make sanitize-test, libfuzz-run, valgrind-test;
+#                       .ci/run runs them after ./setup.sh test)
 #
 # Installing needs root; as another user it prints the apt-get command to
 # run instead. Nothing is downloaded except Debian packages.
@@ -22,24 +25,35 @@ PACKAGES=(
   curl                              # datasets' download option (MNIST)
 )
 
+# What .ci/run's checks add (gcc's ASan and UBSan runtimes come with
+# build-essential, for make sanitize-test).
+CHECK_PACKAGES=(
+  clang                 # libFuzzer harnesses: -fsanitize=fuzzer (mk/libfuzz.mk)
+  libclang-rt-14-dev    # clang's libFuzzer, ASan and UBSan runtimes
+  llvm                  # llvm-symbolizer: file:line in clang sanitizer reports
+  valgrind              # make valgrind-test: memcheck on a training run
+)
+
 usage() {
-  echo "usage: $0 [deps|build|test]" >&2
+  echo "usage: $0 [deps|build|test|checks]" >&2
   exit 1
 }
 
-# Packages of PACKAGES not installed yet, one per line.
+# Packages of the arguments not installed yet, one per line.
 missing_packages() {
   local p
-  for p in "${PACKAGES[@]}"; do
+  for p in "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
       echo "$p"
     fi
   done
 }
 
+# Installs the packages given (default: PACKAGES) that are missing.
 install_deps() {
   local missing
-  mapfile -t missing < <(missing_packages)
+  if [ "$#" -eq 0 ]; then set -- "${PACKAGES[@]}"; fi
+  mapfile -t missing < <(missing_packages "$@")
   if [ "${#missing[@]}" -eq 0 ]; then
     return 0
   fi
@@ -77,6 +91,9 @@ test)
   ;;
 deps)
   install_deps
+  ;;
+checks)
+  install_deps "${PACKAGES[@]}" "${CHECK_PACKAGES[@]}"
   ;;
 build)
   install_deps
