@@ -1,7 +1,8 @@
 /*
 ** lautograd.c: autograd from Lua: backward, requires_grad_, grad mode,
-** and custom ops whose backward is a Lua function (luann.autograd.Function
-** in lua/luann/autograd.lua builds on _record_function).
+** anomaly mode, and custom ops whose backward is a Lua function
+** (luann.autograd.Function in lua/luann/autograd.lua builds on
+** _record_function).
 */
 #include <stdlib.h>
 
@@ -28,7 +29,11 @@ static int t_backward(lua_State *L) {
   backward_state = L;
   int rc = ln_backward(t, grad, retain);
   backward_state = outer;
-  return rc == LN_OK ? 0 : lnb_error(L);
+  if (rc == LN_OK) return 0;
+  const char *trace = ln_anomaly_failed_trace();
+  if (!trace) return lnb_error(L);
+  return luaL_error(L, "%s\nThe failing node was recorded (in anomaly mode) "
+                    "by this call:\n%s", ln_error_message(), trace);
 }
 
 static int t_requires_grad_(lua_State *L) {
@@ -54,6 +59,96 @@ static int l_set_grad_enabled(lua_State *L) {
 static int l_is_grad_enabled(lua_State *L) {
   lua_pushboolean(L, ln_grad_enabled());
   return 1;
+}
+
+/* ---- anomaly mode ----------------------------------------------------------
+** The bindings call two hooks, only while ln_anomaly_enabled():
+** lnb_anomaly_trace from luann_push_tensor and lnb_anomaly_check from
+** lnb_push (both in ltensor.c), right after the result is pushed, so that
+** raising leaks nothing: the result already belongs to Lua. */
+
+/* set_anomaly_enabled(on) returns the previous setting. */
+static int l_set_anomaly_enabled(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, ln_set_anomaly_enabled(lua_toboolean(L, 1)));
+  return 1;
+}
+
+static int l_is_anomaly_enabled(lua_State *L) {
+  lua_pushboolean(L, ln_anomaly_enabled());
+  return 1;
+}
+
+/* Pushes the name of the running C function as users know it: its key in
+** luann.core ("log") when it is there, else what the caller called it
+** (a method, "add_"); "?" when neither is known. */
+static const char *push_op_name(lua_State *L) {
+  lua_Debug ar;
+  if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "nf", &ar)) {
+    lua_pushliteral(L, "?");
+    return lua_tostring(L, -1);
+  }
+  int fn = lua_gettop(L);
+  bool found = false;
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  if (lua_getfield(L, -1, "luann.core") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (!found && lua_next(L, -2)) {
+      found = lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn);
+      lua_pop(L, 1); /* the value; the key stays */
+    }
+  }
+  if (!found) lua_pushstring(L, ar.name ? ar.name : "?");
+  lua_copy(L, -1, fn);
+  lua_settop(L, fn);
+  return lua_tostring(L, fn);
+}
+
+/* Nodes that the running op recorded get its name and the Lua traceback
+** of its call, which backward reports if the node fails. */
+void lnb_anomaly_trace(lua_State *L) {
+  if (!ln_anomaly_untraced()) return;
+  const char *op = push_op_name(L);
+  luaL_traceback(L, L, NULL, 0);
+  ln_anomaly_set_origin(op, lua_tostring(L, -1));
+  lua_pop(L, 2);
+}
+
+/* Scans t, raising the core's message if the scan itself fails. */
+static void scan(lua_State *L, ln_tensor *t, ln_nonfinite *r) {
+  if (ln_anomaly_scan(t, r) != LN_OK) lnb_error(L);
+}
+
+/* Whether the running op made a NaN or Inf itself: it has tensor
+** arguments (creation functions, which only hold values the user gave,
+** are not checked) and none of them holds one (a NaN passed along is not
+** a new one: its origin was reported, or came from the user's data). */
+static bool made_here(lua_State *L, int result) {
+  bool tensors = false;
+  for (int i = 1; i < result; i++) {
+    ln_tensor *a = lnb_test(L, i);
+    if (!a) continue;
+    ln_nonfinite r;
+    scan(L, a, &r);
+    if (r.count) return false;
+    tensors = true;
+  }
+  return tensors;
+}
+
+/* The result t (on top of the stack) of the running op: raises when it
+** holds a NaN or Inf that the op made. */
+void lnb_anomaly_check(lua_State *L, ln_tensor *t) {
+  if (!ln_anomaly_check_results() || !ln_dtype_is_float(t->dtype)) return;
+  ln_nonfinite r;
+  scan(L, t, &r);
+  if (!r.count || !made_here(L, lua_gettop(L))) return;
+  const char *op = push_op_name(L);
+  luaL_traceback(L, L, NULL, 0);
+  luaL_error(L, "detect_anomaly: %s returned %s in its forward output (at "
+             "element %I of %I; %I non-finite in all)\n%s", op, r.what,
+             (lua_Integer)r.first + 1, (lua_Integer)ln_tensor_numel(t),
+             (lua_Integer)r.count, lua_tostring(L, -1));
 }
 
 /* ---- custom ops ----------------------------------------------------------- */
@@ -180,6 +275,10 @@ static int l_record_function(lua_State *L) {
   }
   node->ctx = f;
   node->ctx_free = lua_fn_free;
+  if (ln_anomaly_untraced()) { /* named by the Function's own name */
+    luaL_traceback(L, L, NULL, 1);
+    ln_anomaly_set_origin(NULL, lua_tostring(L, -1));
+  }
   lua_settop(L, 1);
   return 1;
 }
@@ -190,6 +289,8 @@ const lnb_reg lnb_autograd[] = {
   {"retain_grad", t_retain_grad, LNB_METHOD},
   {"set_grad_enabled", l_set_grad_enabled, LNB_FUNCTION},
   {"is_grad_enabled", l_is_grad_enabled, LNB_FUNCTION},
+  {"set_anomaly_enabled", l_set_anomaly_enabled, LNB_FUNCTION},
+  {"is_anomaly_enabled", l_is_anomaly_enabled, LNB_FUNCTION},
   {"_record_function", l_record_function, LNB_FUNCTION},
   {NULL, NULL, 0},
 };

@@ -3,6 +3,8 @@
 ** As in kann's kautodiff.c, backward linearizes the graph once (a
 ** topological order from the root), then walks it in one loop.
 */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +13,11 @@
 #include "shape.h"
 
 static _Thread_local bool grad_disabled;
+static _Thread_local bool anomaly_on;
+static _Thread_local int backward_depth; /* ln_backward calls running */
 static uint64_t next_mark = 1;
+
+static void untraced_push(ln_node *n);
 
 bool ln_grad_enabled(void) { return !grad_disabled; }
 
@@ -43,6 +49,8 @@ static void node_free_graph_refs(ln_node *n) {
 static void node_free(ln_node *n) {
   node_free_graph_refs(n);
   ln_tensor_release(n->grad_accum);
+  free(n->origin_op);
+  free(n->origin_trace);
   free(n);
 }
 
@@ -116,6 +124,7 @@ ln_node *ln_record(ln_tensor *out, const char *name, ln_backward_fn bw,
   out->grad_fn = n;
   out->requires_grad = true;
   n->owner = out;
+  if (anomaly_on) untraced_push(n); /* waits for its op's traceback */
   return n;
 }
 
@@ -206,6 +215,122 @@ int ln_retain_grad(ln_tensor *t) {
   if (!t->requires_grad)
     return ln_error("retain_grad: the tensor does not require grad");
   t->retains_grad = true;
+  return LN_OK;
+}
+
+/* ---- anomaly mode ------------------------------------------------------- */
+
+/* Nodes recorded in anomaly mode whose op has not yet returned to Lua
+** (retained, so a node dropped meanwhile is not a dangling pointer). A
+** caller that never pushes results (a C host) must not grow it without
+** bound: past UNTRACED_MAX the nodes simply go untraced. */
+#define UNTRACED_MAX 4096
+static _Thread_local struct {
+  ln_node **items;
+  size_t n, cap;
+} untraced;
+
+static _Thread_local char *failed_trace; /* ln_anomaly_failed_trace */
+
+static void untraced_flush(void) {
+  size_t n = untraced.n;
+  untraced.n = 0;
+  for (size_t i = 0; i < n; i++) ln_node_release(untraced.items[i]);
+}
+
+static void untraced_push(ln_node *n) {
+  if (untraced.n == UNTRACED_MAX) untraced_flush();
+  if (untraced.n == untraced.cap) {
+    size_t cap = untraced.cap ? 2 * untraced.cap : 16;
+    ln_node **items = realloc(untraced.items, cap * sizeof *items);
+    if (!items) return; /* out of memory: this node goes untraced */
+    untraced.items = items;
+    untraced.cap = cap;
+  }
+  n->refcount++;
+  untraced.items[untraced.n++] = n;
+}
+
+bool ln_anomaly_enabled(void) { return anomaly_on; }
+
+bool ln_set_anomaly_enabled(bool on) {
+  bool was = anomaly_on;
+  anomaly_on = on;
+  if (!on) untraced_flush();
+  return was;
+}
+
+bool ln_anomaly_check_results(void) { return anomaly_on && !backward_depth; }
+
+bool ln_anomaly_untraced(void) { return untraced.n > 0; }
+
+static char *copy_text(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+void ln_anomaly_set_origin(const char *op, const char *trace) {
+  for (size_t i = 0; i < untraced.n; i++) {
+    ln_node *n = untraced.items[i];
+    if (n->origin_trace) continue; /* keeps the first: where it was made */
+    n->origin_op = copy_text(op);
+    n->origin_trace = copy_text(trace);
+  }
+  untraced_flush();
+}
+
+const char *ln_anomaly_failed_trace(void) { return failed_trace; }
+
+/* One non-finite value v at flat index i: a NaN outranks an Inf. */
+static void note_nonfinite(ln_nonfinite *r, int64_t i, double v) {
+  bool nan = isnan(v);
+  if (r->count++ == 0 || (nan && r->what[0] != 'n')) {
+    r->first = i;
+    r->what = nan ? "nan" : v > 0 ? "inf" : "-inf";
+  }
+}
+
+int ln_anomaly_scan(ln_tensor *t, ln_nonfinite *r) {
+  *r = (ln_nonfinite){0, -1, NULL};
+  if (!ln_dtype_is_float(t->dtype) || ln_tensor_numel(t) == 0) return LN_OK;
+  bool was = ln_set_grad_enabled(false); /* the copies record nothing */
+  ln_tensor *host = ln_to(t, t->dtype, ln_device_cpu());
+  ln_tensor *c = host ? ln_contiguous(host) : NULL;
+  ln_tensor_release(host);
+  ln_set_grad_enabled(was);
+  if (!c) return LN_ERR;
+  int64_t n = ln_tensor_numel(c);
+  if (c->dtype == LN_FLOAT32) {
+    const float *x = ln_tensor_data(c);
+    for (int64_t i = 0; i < n; i++)
+      if (!isfinite(x[i])) note_nonfinite(r, i, x[i]);
+  } else {
+    const double *x = ln_tensor_data(c);
+    for (int64_t i = 0; i < n; i++)
+      if (!isfinite(x[i])) note_nonfinite(r, i, x[i]);
+  }
+  ln_tensor_release(c);
+  return LN_OK;
+}
+
+/* Anomaly mode: the first gradient holding a NaN or Inf is an error that
+** names the node (and the Lua op that recorded it, when known). */
+static int check_gradients(ln_node *n, ln_tensor **gin) {
+  for (int i = 0; i < n->ninputs; i++) {
+    ln_nonfinite r;
+    if (!gin[i]) continue;
+    if (ln_anomaly_scan(gin[i], &r) != LN_OK) return LN_ERR;
+    if (!r.count) continue;
+    char label[160];
+    if (n->origin_op)
+      snprintf(label, sizeof label, "'%s' (%s)", n->origin_op, n->name);
+    else
+      snprintf(label, sizeof label, "%s", n->name);
+    return ln_error("detect_anomaly: backward of %s returned %s in the "
+                    "gradient for its input %d (at element %lld of %lld; %lld "
+                    "non-finite in all)", label, r.what, i + 1,
+                    (long long)r.first + 1, (long long)ln_tensor_numel(gin[i]),
+                    (long long)r.count);
+  }
   return LN_OK;
 }
 
@@ -314,18 +439,25 @@ static int run_backward(node_list *order) {
       rc = accumulate(&n->owner->grad, g);
     ln_tensor *gin[LN_NODE_MAX_INPUTS] = {0};
     if (rc == LN_OK) rc = n->backward(n, g, gin);
+    if (rc == LN_OK && anomaly_on) rc = check_gradients(n, gin);
     if (rc == LN_OK) {
       rc = flow_into_inputs(n, gin);
     } else {
       for (int i = 0; i < LN_NODE_MAX_INPUTS; i++) ln_tensor_release(gin[i]);
     }
     ln_tensor_release(g);
-    if (rc != LN_OK) return LN_ERR;
+    if (rc != LN_OK) {
+      free(failed_trace); /* a nested backward's, if any */
+      failed_trace = copy_text(n->origin_trace); /* for the caller's message */
+      return LN_ERR;
+    }
   }
   return LN_OK;
 }
 
 int ln_backward(ln_tensor *root, ln_tensor *grad, bool retain_graph) {
+  free(failed_trace);
+  failed_trace = NULL;
   if (!root->requires_grad)
     return ln_error("backward: the tensor does not require grad and has no "
                     "grad_fn");
@@ -350,6 +482,7 @@ int ln_backward(ln_tensor *root, ln_tensor *grad, bool retain_graph) {
   }
   if (!g) return LN_ERR;
   bool was = ln_set_grad_enabled(false);
+  backward_depth++;
   int rc;
   if (!root->grad_fn) {
     rc = accumulate(&root->grad, g);
@@ -371,6 +504,7 @@ int ln_backward(ln_tensor *root, ln_tensor *grad, bool retain_graph) {
     free(order.items);
   }
   ln_tensor_release(g);
+  backward_depth--;
   ln_set_grad_enabled(was);
   return rc;
 }

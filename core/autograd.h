@@ -48,6 +48,10 @@ struct ln_node {
   /* engine scratch */
   ln_tensor *grad_accum;
   uint64_t mark;
+  /* Anomaly mode only (NULL otherwise): the Lua op that recorded the node
+  ** ("div") and the Lua traceback of that call, owned. */
+  char *origin_op;
+  char *origin_trace;
 };
 
 /* Attaches a node to out when recording is needed; returns it, or NULL when
@@ -78,5 +82,37 @@ void ln_bump_version(ln_tensor *t);
 ** grad_fn node whose inputs are t's old history, then the extras. */
 int ln_record_inplace(ln_tensor *t, const char *name, ln_backward_fn bw,
                            int nextra, ln_tensor *const *extra);
+
+/* ---- anomaly mode (luann.autograd.detect_anomaly) ----------------------
+** When on, nodes recorded wait (retained) until the binding that returns
+** their op's result to Lua gives them the call's traceback; backward checks
+** every gradient a node returns for NaN and Inf; and when a node's backward
+** fails, its traceback is kept for the caller's message. Off, it costs one
+** flag test in ln_record and in the bindings' push. */
+bool ln_anomaly_enabled(void);
+bool ln_set_anomaly_enabled(bool on); /* returns the previous setting */
+/* Whether op results reaching Lua are to be checked: anomaly mode is on
+** and no backward is running (backward checks whole nodes instead). */
+bool ln_anomaly_check_results(void);
+
+/* What ln_anomaly_scan found: count non-finite values; what names the
+** first NaN if any, else the first Inf ("nan", "inf" or "-inf"), which
+** sits at flat (row-major, 0-based) index first. */
+typedef struct ln_nonfinite {
+  int64_t count;
+  int64_t first;
+  const char *what;
+} ln_nonfinite;
+/* Scans a floating point tensor (any device, any strides; others hold no
+** NaN). LN_ERR only when a copy to the host fails. */
+int ln_anomaly_scan(ln_tensor *t, ln_nonfinite *r);
+
+/* Whether nodes recorded since the last ln_anomaly_set_origin wait for it. */
+bool ln_anomaly_untraced(void);
+/* Gives those nodes this origin (both copied) and lets them go. */
+void ln_anomaly_set_origin(const char *op, const char *trace);
+/* The traceback of the node whose backward failed in this thread's last
+** ln_backward, or NULL (none, or anomaly mode was off when it was made). */
+const char *ln_anomaly_failed_trace(void);
 
 #endif

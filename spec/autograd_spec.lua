@@ -206,5 +206,42 @@ describe("luann autograd", function()
       assert.has_error(function() gradcheck(function(a) return a end, { x }) end,
         "gradcheck: input 1 is float32; use float64 for precision")
     end)
+
+    -- Runs fn, failing if it takes more than limit Lua instructions: a loop
+    -- over an astronomical dim fails fast instead of hanging the suite.
+    local function within_instructions(limit, fn)
+      local hook, mask, count = debug.gethook()
+      debug.sethook(function() error("ran past " .. limit .. " Lua instructions", 2) end, "", limit)
+      local ok, err = pcall(fn)
+      debug.sethook(hook, mask, count)
+      if not ok then error(err, 0) end
+    end
+
+    it("returns at once on an empty input with astronomical dims", function()
+      -- issue 7: gradcheck(fn, zeros(2^40, 0)) walked 2^40 rows
+      local x = luann.zeros(1 << 40, 0, { dtype = "float64" })
+      local double = function(a) return a * 2 end
+      within_instructions(1000000, function()
+        assert.has_error(function() gradcheck(double, x) end,
+          "gradcheck: no input requires grad (call requires_grad_() on those to check)")
+        x:requires_grad_()
+        assert.is_true(gradcheck(double, x))
+        assert.is_true(gradcheck(double, { x }))
+      end)
+    end)
+
+    it("reads its inputs raw, so a hostile proxy cannot drive its loops", function()
+      local x = f64({ 1, 2 })
+      local proxy = setmetatable({}, { __len = function() return 1 << 62 end,
+                                       __index = function() return x end })
+      within_instructions(1000000, function()
+        assert.has_error(function() gradcheck(function(a) return a end, proxy) end,
+          "gradcheck: no input requires grad (call requires_grad_() on those to check)")
+      end)
+      assert.has_error(function() gradcheck(x, { x }) end,
+        "gradcheck: fn must be a function, got userdata")
+      assert.has_error(function() gradcheck(function() return 1 end, { x }) end,
+        "gradcheck: fn must return a tensor, got number")
+    end)
   end)
 end)

@@ -1,25 +1,29 @@
---- luann.autograd: grad mode scopes, custom functions and gradient checks.
+--- luann.autograd: grad mode and anomaly mode scopes, custom functions and
+-- gradient checks.
 -- @module luann.autograd
 
 local core = require "luann.core"
 local autograd = {}
 
 local guard_mt = {
-  __close = function(self) core.set_grad_enabled(self.previous) end,
+  __close = function(self) self.set(self.previous) end,
 }
 
-local function mode(enabled)
+-- A mode switched by set(value) (which returns the previous setting), as a
+-- to-be-closed scope or a function wrapper; both restore the previous
+-- setting on the way out, errors included, so scopes nest.
+local function mode(set, value)
   return function(fn)
     if fn == nil then -- a to-be-closed guard
-      return setmetatable({ previous = core.set_grad_enabled(enabled) }, guard_mt)
+      return setmetatable({ set = set, previous = set(value) }, guard_mt)
     end
     if type(fn) ~= "function" then
       error("expected a function or nothing, got " .. type(fn), 2)
     end
     return function(...) -- a wrapper, like PyTorch's decorator
-      local previous = core.set_grad_enabled(enabled)
+      local previous = set(value)
       local results = table.pack(pcall(fn, ...))
-      core.set_grad_enabled(previous)
+      set(previous)
       if not results[1] then error(results[2], 0) end
       return table.unpack(results, 2, results.n)
     end
@@ -28,9 +32,29 @@ end
 
 --- Disables recording. `local g <close> = luann.no_grad()` for a scope, or
 -- `luann.no_grad(fn)` for a function that always runs without recording.
-autograd.no_grad = mode(false)
+autograd.no_grad = mode(core.set_grad_enabled, false)
 --- Enables recording inside a no_grad scope; same two forms.
-autograd.enable_grad = mode(true)
+autograd.enable_grad = mode(core.set_grad_enabled, true)
+
+--- Anomaly mode, for finding where NaN and Inf start. While it is on, an op
+-- that makes a NaN or Inf from finite tensors raises an error naming it,
+-- with the traceback of the call; backward raises at the first node whose
+-- gradient holds one, naming the op and giving the traceback of the
+-- forward call that recorded it. Slow: debugging only.
+-- `local a <close> = luann.autograd.detect_anomaly()` for a scope, or
+-- `detect_anomaly(fn)` for a function that always runs in anomaly mode.
+autograd.detect_anomaly = mode(core.set_anomaly_enabled, true)
+
+--- Turns anomaly mode on or off. @return the previous setting
+function autograd.set_detect_anomaly(on)
+  if type(on) ~= "boolean" then
+    error("set_detect_anomaly: expected a boolean, got " .. type(on), 2)
+  end
+  return core.set_anomaly_enabled(on)
+end
+
+--- Whether anomaly mode is on.
+autograd.is_anomaly_enabled = core.is_anomaly_enabled
 
 --- A custom differentiable operation written in Lua.
 -- @param def table with forward(ctx, ...) -> tensor and backward(ctx, grad)
@@ -80,45 +104,76 @@ local function flat_values(t)
   return t:double():reshape(-1):tolist()
 end
 
-local function projected(fn, inputs, r)
-  local out = fn(table.unpack(inputs))
+local function projected(fn, inputs, n, r)
+  local out = fn(table.unpack(inputs, 1, n))
   local v, s = flat_values(out), 0
   for i = 1, #v do s = s + v[i] * r[i] end
   return s
 end
 
+local function callable(f)
+  local mt = getmetatable(f)
+  return type(f) == "function" or (type(mt) == "table" and mt.__call ~= nil)
+end
+
 --- Compares backward's gradients with central finite differences.
 -- The output is projected on a fixed random direction r, so one backward
 -- gives J^T r, checked against (f(x+eps) - f(x-eps)) . r / 2eps per element.
+-- Only elements are visited, never dims: an empty input costs nothing.
 -- @param fn function of the inputs returning one tensor
--- @param inputs list of float64 tensors (those with requires_grad are checked)
+-- @param inputs one tensor, or a list of float64 tensors and other values
+--   (the tensors with requires_grad are checked)
 -- @param opts {eps = 1e-6, atol = 1e-5, rtol = 1e-3}
 -- @return true, or raises an error naming the input and element that differ
 function autograd.gradcheck(fn, inputs, opts)
+  if not callable(fn) then
+    error("gradcheck: fn must be a function, got " .. type(fn), 2)
+  end
+  if core.is_tensor(inputs) then inputs = { inputs } end
+  if type(inputs) ~= "table" then
+    error("gradcheck: inputs must be a tensor or a list, got " .. type(inputs), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("gradcheck: opts must be a table, got " .. type(opts), 2)
+  end
   opts = opts or {}
   local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
-  for i, x in ipairs(inputs) do
-    if core.is_tensor(x) and x.requires_grad and x.dtype ~= "float64" then
-      error(("gradcheck: input %d is %s; use float64 for precision"):format(i, x.dtype), 2)
+  -- Read once, raw: a proxy's __len or __index must not drive the loops.
+  local n, list, checked = rawlen(inputs), {}, 0
+  for i = 1, n do
+    local x = rawget(inputs, i)
+    list[i] = x
+    if core.is_tensor(x) and x.requires_grad then
+      if x.dtype ~= "float64" then
+        error(("gradcheck: input %d is %s; use float64 for precision"):format(i, x.dtype), 2)
+      end
+      checked = checked + 1
     end
     if core.is_tensor(x) then x.grad = nil end
   end
-  local out = fn(table.unpack(inputs))
+  if checked == 0 then
+    error("gradcheck: no input requires grad (call requires_grad_() on those to check)", 2)
+  end
+  local out = fn(table.unpack(list, 1, n))
+  if not core.is_tensor(out) then
+    error("gradcheck: fn must return a tensor, got " .. type(out), 2)
+  end
   local gen = core.Generator(20261128)
   local r = core.randn(out.shape, { dtype = "float64", generator = gen })
   out:backward(r)
   local rv = flat_values(r)
-  for i, x in ipairs(inputs) do
+  for i = 1, n do
+    local x = list[i]
     if core.is_tensor(x) and x.requires_grad then
       local analytic = x.grad and flat_values(x.grad) or {}
       local guard <close> = autograd.no_grad()
       local flat = x:view(-1)
-      for k = 1, #flat_values(x) do
+      for k = 1, x:numel() do
         local orig = flat[k]
         flat[k] = orig + eps
-        local plus = projected(fn, inputs, rv)
+        local plus = projected(fn, list, n, rv)
         flat[k] = orig - eps
-        local minus = projected(fn, inputs, rv)
+        local minus = projected(fn, list, n, rv)
         flat[k] = orig
         local numeric, a = (plus - minus) / (2 * eps), analytic[k] or 0
         if math.abs(a - numeric) > atol + rtol * math.abs(numeric) then
