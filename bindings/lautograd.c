@@ -84,6 +84,7 @@ static int l_is_anomaly_enabled(lua_State *L) {
 ** (a method, "add_"); "?" when neither is known. */
 static const char *push_op_name(lua_State *L) {
   lua_Debug ar;
+  luaL_checkstack(L, LUA_MINSTACK, "detect_anomaly"); /* and the traceback */
   if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "nf", &ar)) {
     lua_pushliteral(L, "?");
     return lua_tostring(L, -1);
