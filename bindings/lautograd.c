@@ -32,8 +32,8 @@ static int t_backward(lua_State *L) {
   if (rc == LN_OK) return 0;
   const char *trace = ln_anomaly_failed_trace();
   if (!trace) return lnb_error(L);
-  return luaL_error(L, "%s\nThe failing node was recorded (in anomaly mode) "
-                    "by this call:\n%s", ln_error_message(), trace);
+  return luaL_error(L, "%s\nIn anomaly mode, the failing node was %s",
+                    ln_error_message(), trace);
 }
 
 static int t_requires_grad_(lua_State *L) {

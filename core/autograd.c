@@ -194,6 +194,7 @@ int ln_record_inplace(ln_tensor *t, const char *name, ln_backward_fn bw,
   for (int i = 0; i < nextra; i++) /* t:mul_(t) reads t's old self */
     inputs[i + 1] = extra[i] == t ? old : extra[i];
   ln_node *n = ln_record(t, name, bw, nextra + 1, inputs);
+  if (n) n->inplace = true;
   ln_tensor_release(old);
   return n ? LN_OK : ln_error("%s: out of memory recording history", name);
 }
@@ -268,12 +269,26 @@ static char *copy_text(const char *s) {
   return s ? strdup(s) : NULL;
 }
 
+/* lead, then text, in a new string (NULL when out of memory). */
+static char *join_text(const char *lead, const char *text) {
+  size_t a = strlen(lead), b = strlen(text);
+  char *s = malloc(a + b + 1);
+  if (s) {
+    memcpy(s, lead, a);
+    memcpy(s + a, text, b + 1);
+  }
+  return s;
+}
+
 void ln_anomaly_set_origin(const char *op, const char *trace) {
   for (size_t i = 0; i < untraced.n; i++) {
     ln_node *n = untraced.items[i];
     if (n->origin_trace) continue; /* keeps the first: where it was made */
-    n->origin_op = copy_text(op);
-    n->origin_trace = copy_text(trace);
+    n->origin_op = n->inplace ? NULL : copy_text(op);
+    n->origin_trace = join_text(n->inplace
+        ? "recorded by an in-place op run before this call (in-place ops "
+          "give no traceback of their own):\n"
+        : "recorded by this call:\n", trace ? trace : "");
   }
   untraced_flush();
 }

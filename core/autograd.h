@@ -49,9 +49,11 @@ struct ln_node {
   ln_tensor *grad_accum;
   uint64_t mark;
   /* Anomaly mode only (NULL otherwise): the Lua op that recorded the node
-  ** ("div") and the Lua traceback of that call, owned. */
+  ** ("div") and where ("recorded by this call:\n" and the Lua traceback of
+  ** the call), owned. */
   char *origin_op;
   char *origin_trace;
+  bool inplace;                     /* recorded by ln_record_inplace */
 };
 
 /* Attaches a node to out when recording is needed; returns it, or NULL when
@@ -109,9 +111,11 @@ int ln_anomaly_scan(ln_tensor *t, ln_nonfinite *r);
 
 /* Whether nodes recorded since the last ln_anomaly_set_origin wait for it. */
 bool ln_anomaly_untraced(void);
-/* Gives those nodes this origin (both copied) and lets them go. */
+/* Gives those nodes this origin (op and trace are copied; op may be NULL)
+** and lets them go. In-place ops return no result to Lua, so their nodes
+** get the next call's trace, said to be later, and no op name. */
 void ln_anomaly_set_origin(const char *op, const char *trace);
-/* The traceback of the node whose backward failed in this thread's last
+/* The origin_trace of the node whose backward failed in this thread's last
 ** ln_backward, or NULL (none, or anomaly mode was off when it was made). */
 const char *ln_anomaly_failed_trace(void);
 

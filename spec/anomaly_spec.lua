@@ -144,7 +144,7 @@ describe("luann.autograd anomaly mode", function()
       local err = error_of(loss.backward, loss)
       has(err, "detect_anomaly: backward of 'sqrt' (SqrtBackward) returned nan in "
                .. "the gradient for its input 1 (at element 1 of 2; 1 non-finite in all)")
-      has(err, "The failing node was recorded (in anomaly mode) by this call:")
+      has(err, "In anomaly mode, the failing node was recorded by this call:\nstack traceback:")
       has(err, line)
       -- the graph survives the error: backward again, anomaly mode off
       autograd.set_detect_anomaly(false)
@@ -175,6 +175,19 @@ describe("luann.autograd anomaly mode", function()
       local err = error_of(loss.backward, loss)
       has(err, "detect_anomaly: backward of BrokenBackward returned inf in the gradient "
                .. "for its input 1 (at element 1 of 2; 2 non-finite in all)")
+      has(err, line)
+    end)
+
+    it("traces in-place nodes to the next call, saying so, without an op name", function()
+      local a <close> = autograd.detect_anomaly()
+      local x = f64({ 1, 2 }, true)
+      local y = x * 1
+      y:div_(f64({ 0, 1 })) -- no result reaches Lua here: its trace comes later
+      local line, loss = here(), (y * 0):sum()
+      local err = error_of(loss.backward, loss)
+      has(err, "detect_anomaly: backward of DivBackward returned nan in the gradient "
+               .. "for its input 1 (at element 1 of 2; 1 non-finite in all)")
+      has(err, "the failing node was recorded by an in-place op run before this call")
       has(err, line)
     end)
 
