@@ -51,6 +51,7 @@
 #include <zlib.h>
 
 #include "luann_io.h"
+#include "shape.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint.c writes tensor bytes as they are: little-endian hosts only"
@@ -446,32 +447,54 @@ static int check_header(ln_ckpt_reader *r, const unsigned char *h,
   return check_stream_crc(r, get_u32(h + 32));
 }
 
-ln_ckpt_reader *ln_ckpt_reader_open(const char *path) {
+/* Takes over f, a stream of size bytes, and checks the header; name is
+** the path for messages. */
+static ln_ckpt_reader *reader_start(FILE *f, uint64_t size, const char *name) {
   ln_ckpt_reader *r = calloc(1, sizeof *r);
-  if (!r || !(r->path = dup_string(path, ""))) {
+  if (!r || !(r->path = dup_string(name, ""))) {
     free(r);
-    return ln_error("load: out of memory"), NULL;
+    fclose(f);
+    return ln_error("load: %s: out of memory", name), NULL;
   }
-  struct stat st;
+  r->f = f;
   unsigned char h[CKP_HEADER];
   int rc = LN_OK;
-  r->f = fopen(path, "rb");
-  if (!r->f || fstat(fileno(r->f), &st) != 0)
-    rc = ln_error("load: cannot open %s: %s", path, strerror(errno));
-  else if (S_ISDIR(st.st_mode))
-    rc = ln_error("load: %s is a directory", path);
-  else if (fread(h, 1, CKP_HEADER, r->f) != CKP_HEADER)
-    rc = ln_error("load: %s is not a luann checkpoint (%lld bytes long)",
-                  path, (long long)st.st_size);
-  if (rc == LN_OK) rc = check_header(r, h, (uint64_t)st.st_size);
+  if (fread(h, 1, CKP_HEADER, f) != CKP_HEADER)
+    rc = ln_error("load: %s is not a luann checkpoint (%llu bytes long)",
+                  name, (unsigned long long)size);
+  if (rc == LN_OK) rc = check_header(r, h, size);
   if (rc == LN_OK && inflateInit(&r->z) != Z_OK)
-    rc = ln_error("load: cannot start zlib");
+    rc = ln_error("load: %s: cannot start zlib", name);
   r->z_open = rc == LN_OK;
   if (rc != LN_OK) {
     ln_ckpt_reader_close(r);
     return NULL;
   }
   return r;
+}
+
+ln_ckpt_reader *ln_ckpt_reader_open(const char *path) {
+  struct stat st;
+  FILE *f = fopen(path, "rb");
+  if (!f || fstat(fileno(f), &st) != 0) {
+    int e = errno;
+    if (f) fclose(f);
+    return ln_error("load: cannot open %s: %s", path, strerror(e)), NULL;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    fclose(f);
+    return ln_error("load: %s is a directory", path), NULL;
+  }
+  return reader_start(f, (uint64_t)st.st_size, path);
+}
+
+/* fmemopen gives the reader the FILE it reads a file through. */
+ln_ckpt_reader *ln_ckpt_reader_open_memory(const void *data, size_t len,
+                                           const char *name) {
+  static char none; /* fmemopen allocates its own buffer for NULL */
+  FILE *f = fmemopen(data ? (void *)data : &none, len, "rb");
+  if (!f) return ln_error("load: %s: %s", name, strerror(errno)), NULL;
+  return reader_start(f, len, name);
 }
 
 /* Hands inflate the next piece of the stored stream when it ran dry. */
@@ -508,7 +531,7 @@ static int pull(ln_ckpt_reader *r, void *dst, size_t n) {
     while (r->z.avail_out > 0) {
       if (refill(r) != LN_OK) return LN_ERR;
       int rc = inflate(&r->z, Z_NO_FLUSH);
-      if (rc == Z_MEM_ERROR) return ln_error("load: out of memory");
+      if (rc == Z_MEM_ERROR) return ln_error("load: %s: out of memory", r->path);
       if (rc == Z_STREAM_END && r->z.avail_out > 0)
         return corrupt(r, "the payload ends early");
       if (rc == Z_BUF_ERROR && r->z.avail_in == 0 && r->read_in == r->stored)
@@ -536,7 +559,7 @@ static int read_string(ln_ckpt_reader *r, ln_ckpt_item *item) {
     return corrupt(r, "a string runs past the end of the payload");
   if (len + 1 > r->str_cap) {
     char *s = realloc(r->str, len + 1);
-    if (!s) return ln_error("load: out of memory");
+    if (!s) return ln_error("load: %s: out of memory", r->path);
     r->str = s;
     r->str_cap = len + 1;
   }
@@ -547,8 +570,27 @@ static int read_string(ln_ckpt_reader *r, ln_ckpt_item *item) {
   return LN_OK;
 }
 
+/* A shape's bytes and its extent (elements, empty dims counted as 1),
+** overflow-checked: false when either overflows. */
+static bool count_shape(int ndim, const int64_t *shape, size_t item,
+                        uint64_t *bytes, uint64_t *extent) {
+  uint64_t n = item, e = 1;
+  bool empty = false;
+  for (int i = 0; i < ndim; i++) {
+    empty |= shape[i] == 0;
+    if ((!empty && __builtin_mul_overflow(n, (uint64_t)shape[i], &n)) ||
+        __builtin_mul_overflow(e, shape[i] ? (uint64_t)shape[i] : 1, &e))
+      return false;
+  }
+  *bytes = empty ? 0 : n;
+  *extent = e;
+  return true;
+}
+
 /* Reads a tensor's header, checks its size against what remains, and only
-** then allocates it and inflates its values. */
+** then allocates it and inflates its values. A shape no tensor can have
+** (more than 2^40 elements, empty dims counted as 1) is refused even when
+** it is empty: no writer made it, and loops over its dims would not end. */
 static int read_tensor(ln_ckpt_reader *r, ln_ckpt_item *item) {
   unsigned char b[3];
   int64_t shape[LN_MAX_DIMS];
@@ -557,23 +599,29 @@ static int read_tensor(ln_ckpt_reader *r, ln_ckpt_item *item) {
   if (b[1] & ~1u) return corrupt(r, "unknown tensor flags");
   if (b[2] > LN_MAX_DIMS) return corrupt(r, "too many tensor dims");
   ln_dtype dt = ckp_dtypes[b[0]];
-  double bytes = (double)ln_dtype_size(dt);
   for (int i = 0; i < b[2]; i++) {
     uint64_t s;
     if (pull_u64(r, &s) != LN_OK) return LN_ERR;
     if (s > (uint64_t)INT64_MAX) return corrupt(r, "negative tensor size");
     shape[i] = (int64_t)s;
-    bytes *= (double)s;
   }
-  if (bytes > (double)(r->payload - r->consumed)) {
-    char s[LN_SHAPE_STRLEN];
+  char s[LN_SHAPE_STRLEN];
+  ln_shape_str(b[2], shape, s, sizeof s);
+  uint64_t bytes, extent, left = r->payload - r->consumed;
+  bool counted = count_shape(b[2], shape, ln_dtype_size(dt), &bytes, &extent);
+  if (counted && bytes > left)
     return ln_error("load: %s: corrupt checkpoint (a tensor of shape %s "
-                    "needs %.0f bytes, only %llu remain)", r->path,
-                    ln_shape_str(b[2], shape, s, sizeof s), bytes,
-                    (unsigned long long)(r->payload - r->consumed));
-  }
+                    "needs %llu bytes, only %llu remain)", r->path, s,
+                    (unsigned long long)bytes, (unsigned long long)left);
+  if (!counted || extent > (uint64_t)LN_MAX_NUMEL)
+    return ln_error("load: %s: corrupt checkpoint (a tensor of shape %s: "
+                    "its nonzero sizes multiply past 2^40)", r->path, s);
   ln_tensor *t = ln_empty(b[2], shape, dt, ln_device_cpu());
-  if (!t) return LN_ERR;
+  if (!t) { /* the core's message, named after the file */
+    char why[256];
+    snprintf(why, sizeof why, "%s", ln_error_message());
+    return ln_error("load: %s: %s", r->path, why);
+  }
   if (pull(r, ln_tensor_data(t), ln_tensor_nbytes(t)) != LN_OK) {
     ln_tensor_release(t);
     return LN_ERR;

@@ -3,14 +3,20 @@
 **
 ** A file is 0x00 0x00, a type byte, a dim count n, n big-endian uint32
 ** dims, then the values in row-major order, big-endian. zlib's gzread
-** reads compressed and plain files alike. The header is untrusted, so the
-** data buffer grows only as bytes actually arrive: a forged header claiming
-** terabytes costs no more memory than the file really holds.
+** reads compressed and plain files alike. The header is untrusted: its
+** dims may describe at most IDX_MAX_RATIO bytes of tensor per byte of file
+** (deflate cannot do better than ~1032), checked before anything is
+** allocated, and the data buffer then grows only as bytes actually arrive.
 */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "luann_io.h"
@@ -26,8 +32,12 @@ static const idx_type idx_types[] = {
   {0x0C, 4, LN_INT64}, {0x0D, 4, LN_FLOAT32}, {0x0E, 8, LN_FLOAT64},
 };
 
-/* Larger files than this (in bytes of data) are taken as forged dims. */
+/* Dims describing more bytes than this are forged, whatever the file. */
 #define IDX_MAX_BYTES (INT64_C(1) << 40)
+/* A file of n bytes may make a tensor of at most n * IDX_MAX_RATIO bytes,
+** the checkpoint reader's rule (CKP_MAX_RATIO): a gzip bomb is refused
+** before its buffer grows, and an empty tensor's other dims stay small. */
+#define IDX_MAX_RATIO 1100
 /* gzread takes an unsigned int, so reads go in pieces of this size. */
 #define IDX_CHUNK (1u << 24)
 
@@ -77,8 +87,24 @@ typedef struct idx_header {
   const idx_type *type;
   int ndim;
   int64_t shape[LN_MAX_DIMS];
-  int64_t nbytes;  /* of data */
+  int64_t nbytes;  /* of data in the file */
+  int64_t extent;  /* of the tensor in memory, empty dims counted as 1 */
 } idx_header;
+
+/* The header's byte counts, overflow-checked; false when they pass
+** IDX_MAX_BYTES. */
+static bool count_bytes(idx_header *h) {
+  int64_t n = (int64_t)h->type->size, e = (int64_t)ln_dtype_size(h->type->dtype);
+  for (int i = 0; i < h->ndim; i++) {
+    int64_t d = h->shape[i];
+    if (__builtin_mul_overflow(n, d, &n) ||
+        __builtin_mul_overflow(e, d ? d : 1, &e) || e > IDX_MAX_BYTES)
+      return false;
+  }
+  h->nbytes = n;
+  h->extent = e;
+  return true;
+}
 
 static int read_header(gzFile gz, const char *path, idx_header *h) {
   uint8_t magic[4], dims[4 * LN_MAX_DIMS];
@@ -102,17 +128,33 @@ static int read_header(gzFile gz, const char *path, idx_header *h) {
     return LN_ERR;
   if (got < 4 * (size_t)h->ndim)
     return ln_error("read_idx: %s: the header ends inside the dims", path);
-  double total = (double)h->type->size;
-  for (int i = 0; i < h->ndim; i++) {
-    h->shape[i] = be32(dims + 4 * i);
-    total *= (double)h->shape[i];
-  }
+  for (int i = 0; i < h->ndim; i++) h->shape[i] = be32(dims + 4 * i);
   char s[LN_SHAPE_STRLEN];
-  if (total > (double)IDX_MAX_BYTES)
+  if (!count_bytes(h))
     return ln_error("read_idx: %s: absurd dims %s in the header", path,
                     ln_shape_str(h->ndim, h->shape, s, sizeof s));
-  h->nbytes = (int64_t)total;
   return LN_OK;
+}
+
+/* The ratio rule, for a file whose size is known: the tensor may take at
+** most IDX_MAX_RATIO times the file (int types widen to int64 in memory,
+** so a gzip file of them reaches it first). */
+static int check_ratio(const char *path, const idx_header *h,
+                       int64_t file_size) {
+  int64_t most;
+  if (__builtin_mul_overflow(file_size, IDX_MAX_RATIO, &most) ||
+      h->extent <= most)
+    return LN_OK;
+  char s[LN_SHAPE_STRLEN];
+  ln_shape_str(h->ndim, h->shape, s, sizeof s);
+  if (h->nbytes == 0)
+    return ln_error("read_idx: %s: absurd dims %s in the header: an empty "
+                    "tensor whose other dims span %lld bytes, more than %d "
+                    "times the file's %lld bytes", path, s,
+                    (long long)h->extent, IDX_MAX_RATIO, (long long)file_size);
+  return ln_error("read_idx: %s: absurd dims %s in the header: %lld bytes in "
+                  "memory, more than %d times the file's %lld bytes", path, s,
+                  (long long)h->extent, IDX_MAX_RATIO, (long long)file_size);
 }
 
 /* Reads exactly h->nbytes of data into a malloc'd buffer, then makes sure
@@ -200,27 +242,78 @@ static int check_plain_size(const char *path, const idx_header *h,
   return LN_OK;
 }
 
-ln_tensor *ln_read_idx(const char *path) {
+/* Reads from fd, which it closes; name is the path for messages. */
+static ln_tensor *read_idx_fd(int fd, const char *name) {
   struct stat st;
-  if (stat(path, &st) != 0)
-    return ln_error("read_idx: cannot open %s: %s", path, strerror(errno)), NULL;
-  if (S_ISDIR(st.st_mode))
-    return ln_error("read_idx: %s is a directory", path), NULL;
-  gzFile gz = gzopen(path, "rb");
-  if (!gz)
-    return ln_error("read_idx: cannot open %s: %s", path, strerror(errno)), NULL;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return ln_error("read_idx: cannot open %s: %s", name, strerror(e)), NULL;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return ln_error("read_idx: %s is a directory", name), NULL;
+  }
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    close(fd);
+    return ln_error("read_idx: cannot open %s: out of memory", name), NULL;
+  }
   gzbuffer(gz, 1u << 17);
   idx_header h;
   ln_tensor *t = NULL;
   char *data = NULL;
-  if (read_header(gz, path, &h) == LN_OK) {
-    bool sized = gzdirect(gz) && S_ISREG(st.st_mode); /* not a pipe */
-    if (!sized || check_plain_size(path, &h, st.st_size) == LN_OK)
-      data = read_data(gz, path, &h, sized);
+  if (read_header(gz, name, &h) == LN_OK) {
+    bool regular = S_ISREG(st.st_mode);  /* not a pipe: its size is known */
+    bool sized = gzdirect(gz) && regular;
+    int rc = sized ? check_plain_size(name, &h, st.st_size) : LN_OK;
+    if (rc == LN_OK && regular) rc = check_ratio(name, &h, st.st_size);
+    if (rc == LN_OK) data = read_data(gz, name, &h, sized);
   }
-  if (data) t = ln_empty(h.ndim, h.shape, h.type->dtype, ln_device_cpu());
+  if (data && !(t = ln_empty(h.ndim, h.shape, h.type->dtype, ln_device_cpu()))) {
+    char why[256]; /* the core's message, named after the file */
+    snprintf(why, sizeof why, "%s", ln_error_message());
+    ln_error("read_idx: %s: %s", name, why);
+  }
   if (t) convert(&h, (const uint8_t *)data, ln_tensor_data(t), ln_tensor_numel(t));
   free(data);
   gzclose(gz);
   return t;
+}
+
+ln_tensor *ln_read_idx(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return ln_error("read_idx: cannot open %s: %s", path, strerror(errno)), NULL;
+  return read_idx_fd(fd, path);
+}
+
+/* The bytes go into an anonymous memory file, so that they take exactly
+** the path a file on disk takes, gzip detection included. */
+ln_tensor *ln_read_idx_memory(const void *data, size_t len, const char *name) {
+#ifdef __linux__
+  int fd = memfd_create("luann-idx", MFD_CLOEXEC);
+  if (fd < 0)
+    return ln_error("read_idx: %s: no memory file: %s", name,
+                    strerror(errno)), NULL;
+  for (size_t done = 0; done < len;) {
+    ssize_t n = write(fd, (const char *)data + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : ENOSPC;
+      close(fd);
+      return ln_error("read_idx: %s: writing a memory file: %s", name,
+                      strerror(e)), NULL;
+    }
+    done += (size_t)n;
+  }
+  if (lseek(fd, 0, SEEK_SET) != 0) {
+    close(fd);
+    return ln_error("read_idx: %s: %s", name, strerror(errno)), NULL;
+  }
+  return read_idx_fd(fd, name);
+#else
+  (void)data, (void)len;
+  return ln_error("read_idx: %s: reading from memory needs Linux", name), NULL;
+#endif
 }

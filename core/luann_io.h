@@ -18,6 +18,9 @@
 ** ubyte gives uint8, sbyte/short/int give int64, float gives float32 and
 ** double gives float64; the shape is the header's dims. */
 ln_tensor *ln_read_idx(const char *path);
+/* The same from len bytes in memory (a fuzzer's input, a download); name
+** stands for the path in messages. Linux only (a memfd). */
+ln_tensor *ln_read_idx_memory(const void *data, size_t len, const char *name);
 
 /* ---- checkpoints: records -------------------------------------------- */
 
@@ -73,6 +76,10 @@ typedef struct ln_ckpt_reader ln_ckpt_reader;
 
 /* Opens and verifies a checkpoint (magic, version, sizes, checksum). */
 ln_ckpt_reader *ln_ckpt_reader_open(const char *path);
+/* The same over len bytes in memory, which must outlive the reader; name
+** stands for the path in messages. */
+ln_ckpt_reader *ln_ckpt_reader_open_memory(const void *data, size_t len,
+                                           const char *name);
 /* The next record in pre-order; errors on malformed data. */
 int ln_ckpt_next(ln_ckpt_reader *r, ln_ckpt_item *item);
 /* Checks that the stream ended exactly after the root value. */

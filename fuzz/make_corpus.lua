@@ -1,0 +1,152 @@
+-- make_corpus.lua: writes the seed corpus of the libFuzzer harnesses,
+-- fuzz/corpus/<target>/ (see fuzz/*_fuzz.c for what an input means):
+-- valid files, truncated ones and forged headers, a few KB at most each.
+-- Run from the repository root after a build, to regenerate the seeds:
+--   LUANN_BUILD=build lua5.4 fuzz/make_corpus.lua
+-- Regression inputs (findings) live beside them, named regress-*; this
+-- script leaves those alone.
+local build = os.getenv("LUANN_BUILD") or "build"
+package.cpath = build .. "/?.so;" .. package.cpath
+local luann = require "luann"
+
+local function write(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function gzip(bytes)
+  local tmp = os.tmpname()
+  write(tmp, bytes)
+  local p = assert(io.popen("gzip -cn9 '" .. tmp .. "'", "r"))
+  local gz = p:read("a")
+  p:close()
+  os.remove(tmp)
+  return gz
+end
+
+local function seeds(target, list)
+  os.execute("mkdir -p fuzz/corpus/" .. target)
+  for name, bytes in pairs(list) do
+    assert(#bytes <= 20000, name .. " is too large for a seed")
+    write("fuzz/corpus/" .. target .. "/" .. name, bytes)
+  end
+end
+
+-- ---- IDX ---------------------------------------------------------------------
+local FMT = { [0x08] = "B", [0x09] = "b", [0x0B] = ">i2", [0x0C] = ">i4",
+              [0x0D] = ">f", [0x0E] = ">d" }
+
+local function idx(code, dims, n, ndim)
+  local parts = { string.char(0, 0, code, ndim or #dims) }
+  for _, d in ipairs(dims) do parts[#parts + 1] = string.pack(">I4", d) end
+  for i = 1, n do
+    local v = (i * 7) % 100
+    parts[#parts + 1] = string.pack(FMT[code], code == 0x08 and v or v - 50)
+  end
+  return table.concat(parts)
+end
+
+local idx_seeds = {
+  ubyte_10 = idx(0x08, { 10 }, 10),
+  sbyte_2x3 = idx(0x09, { 2, 3 }, 6),
+  short_3 = idx(0x0B, { 3 }, 3),
+  int_2x2x2 = idx(0x0C, { 2, 2, 2 }, 8),
+  float_4 = idx(0x0D, { 4 }, 4),
+  double_2x1 = idx(0x0E, { 2, 1 }, 2),
+  images_2x4x4 = idx(0x08, { 2, 4, 4 }, 32),
+  empty_0x28x28 = idx(0x08, { 0, 28, 28 }, 0),
+  forged_empty_0x4294967295 = idx(0x08, { 0, 4294967295 }, 0),
+  forged_absurd = idx(0x0E, { 65535, 65535, 65535, 65535 }, 1),
+  forged_10GB_3bytes = idx(0x08, { 100000, 100000 }, 3),
+  truncated = idx(0x0C, { 3 }, 2),
+  too_long = idx(0x08, { 4 }, 5),
+  bad_magic = "\1\2\3\4",
+  zero_dims = idx(0x08, {}, 0),
+  nine_dims = idx(0x08, { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, 1),
+  cut_in_dims = idx(0x08, { 5, 5 }, 0, 2):sub(1, 9),
+  eight_dims = idx(0x0D, { 1, 2, 1, 2, 1, 1, 2, 1 }, 8),
+}
+seeds("idx", idx_seeds)
+
+-- ---- gzip: gzipped IDX files, plain ones (gz_fuzz.c gzips those itself),
+-- cut and damaged streams, and a small bomb ------------------------------
+local gz_seeds = {}
+for _, name in ipairs { "ubyte_10", "int_2x2x2", "double_2x1", "images_2x4x4",
+                        "empty_0x28x28", "forged_empty_0x4294967295",
+                        "forged_10GB_3bytes", "too_long" } do
+  gz_seeds[name .. ".gz"] = gzip(idx_seeds[name])
+  gz_seeds[name] = idx_seeds[name]
+end
+local big = gzip(idx(0x08, { 4000 }, 4000))
+gz_seeds["cut_stream.gz"] = big:sub(1, #big // 2)
+gz_seeds["damaged_stream.gz"] = big:sub(1, 40) .. ("\255"):rep(20) .. big:sub(61)
+gz_seeds["two_members.gz"] = gzip(idx(0x08, { 6 }, 0)) .. gzip("\1\2\3\4\5\6")
+-- dims (2^20, 2^20) over 64 KB of zeros: a bomb claiming 1 TB
+gz_seeds["bomb_2p20x2p20.gz"] = gzip(idx(0x08, { 1 << 20, 1 << 20 }, 0)
+  .. ("\0"):rep(65536))
+seeds("gz", gz_seeds)
+
+-- ---- checkpoints: mode byte 0 and a saved file, or 1 and a payload that
+-- ckpt_fuzz.c wraps in a valid header (3: with a claimed payload size) -----
+local tmp = os.tmpname()
+local function saved(value)
+  luann.save(tmp, value)
+  return "\0" .. read(tmp)
+end
+
+local rec = {
+  int = function(i) return string.pack("<Bi8", 3, i) end,
+  float = function(f) return string.pack("<Bd", 4, f) end,
+  str = function(s) return string.pack("<BI8", 5, #s) .. s end,
+  table = function(n) return string.pack("<BI8", 7, n) end,
+  tensor = function(code, flags, shape, data)
+    local parts = { string.pack("<BBBB", 6, code, flags, #shape) }
+    for _, s in ipairs(shape) do parts[#parts + 1] = string.pack("<i8", s) end
+    return table.concat(parts) .. (data or "")
+  end,
+}
+
+local model = {
+  weight = luann.tensor({ { 1.5, -2 }, { 0.25, 4 } }),
+  bias = luann.zeros(2):double(),
+  steps = 12, lr = 0.01, name = "net", done = true, off = false,
+  ids = luann.tensor({ 3, 1, 2 }):long(),
+  mask = luann.tensor({ 1, 0, 1 }):byte(),
+  empty = luann.zeros(0, 3),
+  [1] = { nested = { deeper = { 1, 2, 3 } } },
+}
+model.weight:requires_grad_(true)
+local whole = saved(model)
+local ckpt_seeds = {
+  saved_model = whole,
+  saved_int = saved(42),
+  saved_string = saved("hello"),
+  saved_bools = saved({ true, false }),
+  saved_scalar = saved(luann.tensor(3.5)),
+  saved_truncated = whole:sub(1, #whole - 7),
+  saved_header_only = whole:sub(1, 41),
+  payload_table = "\1" .. rec.table(3) .. rec.str("a") .. rec.int(-5) .. rec.int(2)
+    .. rec.float(0.5) .. rec.str("t") .. rec.tensor(3, 0, { 2, 2 }, "\1\2\3\4"),
+  payload_bool_tensor = "\5" .. rec.tensor(4, 0, { 3 }, "\0\7\1"),
+  payload_float_tensor = "\9" .. rec.tensor(0, 1, { 2 }, ("\0\0\128\63"):rep(2)),
+  payload_empty_forged = "\1" .. rec.tensor(0, 0, { 0, 1 << 62 }),
+  payload_huge_tensor = "\1" .. rec.tensor(1, 0, { 1 << 20, 1 << 20, 1 << 20 }),
+  payload_huge_table = "\1" .. rec.table(1 << 60),
+  payload_huge_string = "\1" .. string.pack("<BI8", 5, 1 << 40) .. "ab",
+  payload_deep = "\1" .. (rec.table(1) .. rec.int(1)):rep(70) .. rec.int(0),
+  payload_bad_key = "\1" .. rec.table(1) .. rec.float(1.5) .. rec.int(1),
+  payload_two_roots = "\1" .. rec.int(1) .. rec.int(2),
+  payload_lying_size = "\3" .. string.pack("<I8", 1 << 50) .. rec.int(1),
+  payload_short_size = "\3" .. string.pack("<I8", 3) .. rec.int(1),
+}
+os.remove(tmp)
+seeds("ckpt", ckpt_seeds)
+print("make_corpus: wrote fuzz/corpus/{idx,gz,ckpt}")
