@@ -30,6 +30,7 @@ PACKAGES=(
 CHECK_PACKAGES=(
   clang                 # libFuzzer harnesses: -fsanitize=fuzzer (mk/libfuzz.mk)
   libclang-rt-14-dev    # clang's libFuzzer, ASan and UBSan runtimes
+  libomp-14-dev         # clang's OpenMP, for the core the harnesses link
   llvm                  # llvm-symbolizer: file:line in clang sanitizer reports
   valgrind              # make valgrind-test: memcheck on a training run
 )
