@@ -37,10 +37,12 @@ autograd.no_grad = mode(core.set_grad_enabled, false)
 autograd.enable_grad = mode(core.set_grad_enabled, true)
 
 --- Anomaly mode, for finding where NaN and Inf start. While it is on, an op
--- that makes a NaN or Inf from finite tensors raises an error naming it,
--- with the traceback of the call; backward raises at the first node whose
--- gradient holds one, naming the op and giving the traceback of the
--- forward call that recorded it. Slow: debugging only.
+-- whose result holds a NaN or Inf that none of its tensor arguments held
+-- raises an error naming it, with the traceback of the call (values the
+-- user wrote, through creation functions, and in-place ops are not
+-- checked); backward raises at the first node whose gradient holds one,
+-- naming the op and giving the traceback of the forward call that recorded
+-- it. Slow: debugging only.
 -- `local a <close> = luann.autograd.detect_anomaly()` for a scope, or
 -- `detect_anomaly(fn)` for a function that always runs in anomaly mode.
 autograd.detect_anomaly = mode(core.set_anomaly_enabled, true)
