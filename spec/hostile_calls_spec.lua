@@ -205,6 +205,17 @@ describe("hostile calls", function()
         "linspace: 2199023255552 steps are too many (at most 2^40)")
     end)
 
+    it("BCELoss has PyTorch's finite gradient where the input saturates", function()
+      local p = luann.tensor({ 1, 0, 1, 0, 0.25 }, { dtype = "float64", requires_grad = true })
+      local y = luann.tensor({ 1, 0, 0, 1, 1 }, { dtype = "float64" })
+      local loss = luann.nn.BCELoss({ reduction = "sum" })(p, y)
+      assert.equal(200 + math.log(4), loss:item())
+      loss:backward()
+      -- (x - y) / max(x (1 - x), 1e-12); the chain rule through the clamped
+      -- logs gave nan at 0 and 1
+      assert.same({ 0, 0, 1e12, -1e12, -0.75 / 0.1875 }, p.grad:tolist())
+    end)
+
     it("tostring prints int64 values exactly", function()
       local s = tostring(luann.tensor({ math.maxinteger, (1 << 53) + 1, math.mininteger }))
       assert.equal("tensor([ 9223372036854775807,     9007199254740993, -9223372036854775808], "

@@ -103,6 +103,25 @@ losses.smooth_l1_loss = {
   end,
 }
 
+-- -(y log x + (1 - y) log(1 - x)), each log clamped at -100, with
+-- PyTorch's analytic backward: d/dx = (x - y) / max(x (1 - x), 1e-12). The
+-- chain rule through the clamped logs would give 0 * inf = nan at x = 0 or
+-- 1, where a saturated sigmoid puts it.
+local BinaryCrossEntropy = require("luann.autograd").Function {
+  name = "BinaryCrossEntropyBackward",
+  forward = function(ctx, x, y)
+    local logx = luann.clamp(luann.log(x), -100, math.huge)
+    local log1mx = luann.clamp(luann.log(1 - x), -100, math.huge)
+    ctx.x, ctx.y, ctx.logit = x, y, logx - log1mx
+    return -(y * logx + (1 - y) * log1mx)
+  end,
+  backward = function(ctx, g)
+    local x, y = ctx.x, ctx.y
+    local gx = g * (x - y) / luann.clamp(x * (1 - x), 1e-12, math.huge)
+    return gx, -g * ctx.logit
+  end,
+}
+
 -- -w (y log x + (1 - y) log(1 - x)), each log clamped at -100
 losses.binary_cross_entropy = {
   known = { weight = true, reduction = true },
@@ -114,9 +133,7 @@ losses.binary_cross_entropy = {
     if input:numel() > 0 and (input:min():item() < 0 or input:max():item() > 1) then
       error("binary_cross_entropy: all elements of input should be between 0 and 1", 2)
     end
-    local logx = luann.clamp(luann.log(input), -100, math.huge)
-    local log1mx = luann.clamp(luann.log(1 - input), -100, math.huge)
-    local loss = -(target * logx + (1 - target) * log1mx)
+    local loss = BinaryCrossEntropy(input, target)
     if s.weight then loss = loss * s.weight end
     return reduce(loss, red)
   end,
