@@ -1,0 +1,291 @@
+-- files.lua: damaged checkpoint and IDX files for luann.load and
+-- luann.read_idx. The sweep tries a fixed list of them (F.checkpoint_cases,
+-- F.idx_cases); the fuzzer draws them at random from a seed
+-- (F.random_checkpoint, F.random_idx): valid files cut short, with bits
+-- flipped, with bytes of the payload damaged and the checksums recomputed
+-- around it, or with forged header fields (sizes, counts, dims, version)
+-- under a recomputed header CRC, so that the damage reaches every parser
+-- behind the checks.
+-- usage: local F = dofile("spec/robustness/files.lua")
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local F = {}
+
+-- Checksums and a zlib/gzip writer using stored (uncompressed) blocks, so
+-- that damaged payloads can be wrapped in valid checksums and reach the
+-- parsers behind them.
+local checksums = dofile(here .. "/../checksums.lua")
+local crc32, adler32 = checksums.crc32, checksums.adler32
+
+local function stored_blocks(data)
+  local parts, at = {}, 1
+  repeat
+    local piece = data:sub(at, at + 65534)
+    at = at + #piece
+    local final = at > #data and 1 or 0
+    parts[#parts + 1] = string.pack("<BI2I2", final, #piece, (~#piece) & 0xFFFF) .. piece
+  until at > #data
+  return table.concat(parts)
+end
+
+local function zlib(data)
+  return "\x78\x01" .. stored_blocks(data) .. string.pack(">I4", adler32(data))
+end
+
+local function gzip(data)
+  return "\x1f\x8b\x08\x00\0\0\0\0\0\xff" .. stored_blocks(data)
+    .. string.pack("<I4I4", crc32(data), #data & 0xFFFFFFFF)
+end
+
+-- A checkpoint file around a payload (core/checkpoint.c's FORMAT), with
+-- fields that can be forged.
+local function checkpoint(payload, o)
+  o = o or {}
+  local stored = zlib(payload)
+  local u32 = 0xFFFFFFFF
+  local header = "LUANNCKP" .. string.pack("<I4I4I8I8I4", (o.version or 1) & u32,
+    (o.flags or 0) & u32, o.payload_size or #payload, o.stored_size or #stored,
+    (o.crc or crc32(stored)) & u32)
+  return header .. string.pack("<I4", crc32(header)) .. stored
+end
+
+-- Payload records.
+local P = {}
+function P.int(v) return string.pack("<Bi8", 3, v) end
+function P.float(v) return string.pack("<Bd", 4, v) end
+function P.str(v, len) return string.pack("<BI8", 5, len or #v) .. v end
+function P.tensor(dtype, flags, sizes, data, ndim)
+  local r = { string.pack("<BBBB", 6, dtype, flags, ndim or #sizes) }
+  for _, n in ipairs(sizes) do r[#r + 1] = string.pack("<i8", n) end
+  return table.concat(r) .. (data or "")
+end
+function P.tbl(count, ...) return string.pack("<BI8", 7, count) .. table.concat({ ... }) end
+
+local function nested(depth)
+  local r = P.int(1)
+  for _ = 1, depth do r = P.tbl(1, P.int(1), r) end
+  return r
+end
+
+local valid_payload = P.tbl(3,
+  P.str("w"), P.tensor(0, 1, { 2, 3 }, string.rep("\0\0\128\63", 6)),
+  P.int(1), P.tensor(2, 0, { 2 }, string.pack("<i8i8", 7, -7)),
+  P.str("x"), P.tbl(2, P.int(1), P.float(0.5), P.str("b"), "\2"))
+
+-- {description, file bytes} for luann.load.
+function F.checkpoint_cases()
+  local cases = {
+    { "valid", checkpoint(valid_payload) },
+    { "empty file", "" },
+    { "empty payload", checkpoint("") },
+    { "unknown tags", checkpoint("\0") }, { "tag 8", checkpoint("\8") }, { "tag 255", checkpoint("\255") },
+    { "cut int", checkpoint("\3\1\2") },
+    { "string longer than the file", checkpoint(P.str("ab", 1 << 62)) },
+    { "string length 2^64-1", checkpoint(P.str("ab", -1)) },
+    { "string one past the end", checkpoint(P.str("ab", 3)) },
+    { "tensor dtype 5", checkpoint(P.tensor(5, 0, { 1 }, "\0")) },
+    { "tensor dtype 255", checkpoint(P.tensor(255, 0, { 1 }, "\0")) },
+    { "tensor ndim 9", checkpoint(P.tensor(0, 0, { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, "\0\0\0\0")) },
+    { "tensor ndim 255 claimed", checkpoint(P.tensor(0, 0, { 1 }, "\0\0\0\0", 255)) },
+    { "tensor negative size", checkpoint(P.tensor(0, 0, { -1 }, "")) },
+    { "tensor sizes overflowing to 0 bytes", checkpoint(P.tensor(0, 0, { 1 << 32, 1 << 32 }, "")) },
+    { "tensor sizes overflowing to 16 bytes", checkpoint(P.tensor(0, 0, { (1 << 62) + 1, 4 }, string.rep("\0", 16))) },
+    { "tensor 2^40 elements", checkpoint(P.tensor(3, 0, { 1 << 40 }, "")) },
+    { "tensor data short", checkpoint(P.tensor(1, 0, { 4 }, string.rep("\0", 31))) },
+    { "int64 tensor requiring grad", checkpoint(P.tensor(2, 1, { 1 }, string.rep("\0", 8))) },
+    { "tensor unknown flags", checkpoint(P.tensor(0, 254, { 1 }, string.rep("\0", 4))) },
+    { "bool tensor holding 7", checkpoint(P.tensor(4, 0, { 2 }, "\7\255")) },
+    { "table count 2^62", checkpoint(P.tbl(1 << 62, P.int(1), P.int(2))) },
+    { "table count 2^64-1", checkpoint(P.tbl(-1, P.int(1), P.int(2))) },
+    { "table missing pairs", checkpoint(P.tbl(2, P.int(1), P.int(2))) },
+    { "table tensor key", checkpoint(P.tbl(1, P.tensor(0, 0, { 1 }, "\0\0\0\0"), P.int(1))) },
+    { "table float key", checkpoint(P.tbl(1, P.float(0 / 0), P.int(1))) },
+    { "table table key", checkpoint(P.tbl(1, P.tbl(0), P.int(1))) },
+    { "table duplicate keys", checkpoint(P.tbl(2, P.int(1), P.int(1), P.int(1), P.int(2))) },
+    { "table extreme int keys", checkpoint(P.tbl(2, P.int(math.mininteger), "\1", P.int(0), "\2")) },
+    { "string key with zeros", checkpoint(P.tbl(1, P.str("a\0b"), "\2")) },
+    { "nested 64", checkpoint(nested(64)) },
+    { "nested 10000", checkpoint(nested(10000)) },
+    { "data after the root", checkpoint(P.int(1) .. P.int(2)) },
+    { "version 2", checkpoint(valid_payload, { version = 2 }) },
+    { "flags 1", checkpoint(valid_payload, { flags = 1 }) },
+    { "payload size too big", checkpoint(valid_payload, { payload_size = #valid_payload + 1 }) },
+    { "payload size too small", checkpoint(valid_payload, { payload_size = 3 }) },
+    { "payload size 2^63", checkpoint(valid_payload, { payload_size = 1 << 63 }) },
+    { "stored size wrong", checkpoint(valid_payload, { stored_size = 1 }) },
+    { "stored size 2^64-1", checkpoint(valid_payload, { stored_size = -1 }) },
+    { "bad stream crc", checkpoint(valid_payload, { crc = 1 }) },
+  }
+  local file = checkpoint(valid_payload)
+  for len = 0, #file - 1, 3 do
+    cases[#cases + 1] = { "valid file cut at " .. len, file:sub(1, len) }
+  end
+  for i = 1, #valid_payload do -- each payload byte damaged, checksums fixed
+    local b = valid_payload:byte(i)
+    for _, v in ipairs { 0, 255, (b + 1) & 255, b ~ 0x80 } do
+      local damaged = valid_payload:sub(1, i - 1) .. string.char(v) .. valid_payload:sub(i + 1)
+      cases[#cases + 1] = { ("payload byte %d set to %d"):format(i, v), checkpoint(damaged) }
+    end
+  end
+  for i = 1, #file, 7 do -- raw damage: the checksums must catch it
+    cases[#cases + 1] = { ("file byte %d flipped"):format(i),
+      file:sub(1, i - 1) .. string.char(file:byte(i) ~ 0xFF) .. file:sub(i + 1) }
+  end
+  return cases
+end
+
+-- {description, file bytes} for luann.read_idx.
+local function idx(type_code, dims, data, ndim)
+  local r = { string.pack(">BBBB", 0, 0, type_code, ndim or #dims) }
+  for _, n in ipairs(dims) do r[#r + 1] = string.pack(">I4", n) end
+  return table.concat(r) .. (data or "")
+end
+
+function F.idx_cases()
+  local cases = {
+    { "valid", idx(0x08, { 2, 2 }, "\1\2\3\4") },
+    { "empty file", "" }, { "3 bytes", "\0\0\8" },
+    { "ndim 0", idx(0x08, {}, "") }, { "ndim 9", idx(0x08, { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, "\0") },
+    { "ndim 255 claimed", idx(0x08, { 1 }, "\0", 255) },
+    { "dims cut short", idx(0x08, { 1 }, "", 3) },
+    { "type 0x07", idx(0x07, { 1 }, "\0") },
+    { "dims 2^32-1", idx(0x08, { 0xFFFFFFFF }, "") },
+    { "dims overflowing int64", idx(0x0E, { 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF }, "") },
+    { "dims with a zero", idx(0x0D, { 0, 0xFFFFFFFF }, "") },
+    { "data short", idx(0x0C, { 3 }, "\0\0\0\1") },
+    { "data long", idx(0x08, { 1 }, "\1\2") },
+    { "gz valid", gzip(idx(0x0B, { 2 }, "\0\1\255\255")) },
+    { "gz data short", gzip(idx(0x0E, { 2 }, string.rep("\0", 9))) },
+    { "gz huge dims", gzip(idx(0x08, { 0x7FFFFFFF, 0x7FFFFFFF }, "\0")) },
+    { "gz cut", gzip(idx(0x08, { 4 }, "\1\2\3\4")):sub(1, 20) },
+    { "gz garbage after magic", "\x1f\x8b" .. string.rep("\xAA", 40) },
+  }
+  for _, t in ipairs { 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E } do
+    local file = idx(t, { 2, 3 }, string.rep("\1", 48))
+    for i = 1, 12 do
+      for _, v in ipairs { 0, 255, 0x80, 9 } do
+        cases[#cases + 1] = { ("type 0x%02x, header byte %d set to %d"):format(t, i, v),
+          file:sub(1, i - 1) .. string.char(v) .. file:sub(i + 1) }
+      end
+    end
+  end
+  return cases
+end
+
+
+-- ---- random damaged files, for the fuzzer ------------------------------------
+
+-- `rnd` is math.random after math.randomseed(seed): the same seed draws
+-- the same files.
+local function choose(rnd, list) return list[rnd(#list)] end
+
+local SIZES = { 0, 1, 2, 3, 7, 1 << 20, 1 << 31, 1 << 32, 1 << 40, 1 << 62, -1, -(1 << 62),
+  math.maxinteger, math.mininteger }
+local ITEM = { [0] = 4, 8, 8, 1, 1 }
+
+-- Random bytes, n of them.
+local function bytes(rnd, n)
+  local r = {}
+  for i = 1, n do r[i] = string.char(rnd(0, 255)) end
+  return table.concat(r)
+end
+
+-- One payload value, `depth` levels of tables at most; sizes and counts
+-- are sometimes forged, the data behind them then short or missing.
+local function random_value(rnd, depth)
+  local kind = rnd(depth > 0 and 9 or 7)
+  if kind == 1 then return choose(rnd, { "\1", "\2", "\0", "\8", string.char(rnd(0, 255)) }) end
+  if kind == 2 then return P.int(choose(rnd, { 0, -1, 1, math.maxinteger, math.mininteger, rnd(-9, 9) })) end
+  if kind == 3 then return P.float(choose(rnd, { 0 / 0, math.huge, -math.huge, 0.5, -0.0, 1e308 })) end
+  if kind == 4 then
+    local s = bytes(rnd, rnd(0, 8))
+    return rnd(4) == 1 and P.str(s, choose(rnd, SIZES)) or P.str(s)
+  end
+  if kind <= 7 then -- a tensor
+    local dtype = rnd(8) == 1 and rnd(0, 255) or rnd(0, 4)
+    local sizes, numel = {}, 1
+    for i = 1, (rnd(6) == 1 and rnd(0, 9) or rnd(0, 3)) do
+      sizes[i] = rnd(3) == 1 and choose(rnd, SIZES) or rnd(0, 4)
+      numel = numel * sizes[i]
+    end
+    local n = (numel >= 0 and numel <= 64) and numel * (ITEM[dtype] or 1) or rnd(0, 16)
+    if rnd(5) == 1 then n = math.max(0, n + rnd(-3, 3)) end
+    local flags = rnd(6) == 1 and rnd(0, 255) or rnd(0, 1)
+    return P.tensor(dtype, flags, sizes, bytes(rnd, n), rnd(10) == 1 and rnd(0, 255) or nil)
+  end
+  local count, pairs_ = rnd(0, 3), {}
+  for i = 1, count do
+    pairs_[i] = (rnd(2) == 1 and P.int(rnd(-2, 3)) or P.str(bytes(rnd, rnd(0, 3))))
+      .. random_value(rnd, depth - 1)
+  end
+  if rnd(5) == 1 then count = choose(rnd, SIZES) end
+  return P.tbl(count, table.unpack(pairs_))
+end
+
+-- Damage to file bytes: a cut, flipped bits, bytes set, bytes dropped or
+-- added.
+local function damage(rnd, s)
+  local how = rnd(5)
+  if how == 1 then return s:sub(1, rnd(0, math.max(0, #s - 1))) end
+  for _ = 1, rnd(1, 4) do
+    if #s == 0 then break end
+    local i = rnd(#s)
+    if how == 2 then
+      s = s:sub(1, i - 1) .. string.char(s:byte(i) ~ (1 << rnd(0, 7))) .. s:sub(i + 1)
+    elseif how == 3 then
+      s = s:sub(1, i - 1) .. string.char(choose(rnd, { 0, 255, 0x7F, 0x80, rnd(0, 255) })) .. s:sub(i + 1)
+    elseif how == 4 then
+      s = s:sub(1, i - 1) .. s:sub(i + rnd(1, 8))
+    else
+      s = s:sub(1, i - 1) .. bytes(rnd, rnd(1, 8)) .. s:sub(i)
+    end
+  end
+  return s
+end
+
+--- A random checkpoint file: a random payload, valid or damaged, wrapped in
+-- valid checksums, or with header fields forged under a recomputed header
+-- CRC, or damaged after wrapping (the checksums must catch that).
+-- @return the file's bytes, a short description
+function F.random_checkpoint(rnd)
+  local payload = rnd(4) == 1 and valid_payload or random_value(rnd, rnd(0, 3))
+  local how = rnd(4)
+  if how == 1 then return checkpoint(payload), "random payload" end
+  if how == 2 then return checkpoint(damage(rnd, payload)), "damaged payload, checksums fixed" end
+  if how == 3 then
+    local o = {}
+    local field = choose(rnd, { "version", "flags", "payload_size", "stored_size", "crc" })
+    o[field] = choose(rnd, { 0, 1, 2, 0xFFFFFFFF, 1 << 31, #payload + rnd(-2, 2) })
+    if field == "payload_size" or field == "stored_size" then
+      o[field] = choose(rnd, { 0, 1, -1, 1 << 40, 1 << 62, #payload * 1100, #payload + rnd(-2, 2) })
+    end
+    return checkpoint(payload, o), "forged " .. field .. ", header CRC fixed"
+  end
+  return damage(rnd, checkpoint(payload)), "file damaged"
+end
+
+local IDX_TYPES = { 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E }
+local IDX_ITEM = { [0x08] = 1, [0x09] = 1, [0x0B] = 2, [0x0C] = 4, [0x0D] = 4, [0x0E] = 8 }
+local IDX_DIMS = { 0, 1, 2, 3, 255, 65536, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 20 }
+
+--- A random IDX file, plain or gzip (stored blocks, valid checksums): a
+-- random type and dims, data exact, short or long, damaged before or after
+-- the gzip wrapping.
+-- @return the file's bytes, a short description
+function F.random_idx(rnd)
+  local t = rnd(8) == 1 and rnd(0, 255) or choose(rnd, IDX_TYPES)
+  local dims, numel = {}, 1
+  for i = 1, (rnd(8) == 1 and rnd(0, 9) or rnd(1, 3)) do
+    dims[i] = rnd(3) == 1 and choose(rnd, IDX_DIMS) or rnd(0, 5)
+    numel = numel * dims[i]
+  end
+  local n = (numel >= 0 and numel <= 256) and numel * (IDX_ITEM[t] or 1) or rnd(0, 64)
+  if rnd(4) == 1 then n = math.max(0, n + rnd(-4, 4)) end
+  local file = idx(t, dims, bytes(rnd, n), rnd(10) == 1 and rnd(0, 255) or nil)
+  local desc = "idx"
+  if rnd(3) == 1 then file, desc = damage(rnd, file), desc .. " damaged" end
+  if rnd(5) <= 2 then file, desc = gzip(file), desc .. " in gzip" end
+  if rnd(6) == 1 then file, desc = damage(rnd, file), desc .. " damaged after" end
+  return file, desc
+end
+
+return F
