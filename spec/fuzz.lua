@@ -14,13 +14,15 @@
 --        luann spec/fuzz.lua script FILE     one script, as the corpus runs it
 -- Settings (environment): FUZZ_SEEDS (ci's seeds, "1-24"), FUZZ_CALLS (calls
 -- per child, 400), FUZZ_JOBS (children at a time, 2), FUZZ_TIMEOUT
--- (seconds per child, 60), FUZZ_MEMORY_KB (4 GiB; 0 lifts it, for sanitizer
--- builds), FUZZ_CORPUS (the corpus folder), LUANN_EXE (the luann under
--- test; by default the one running this script).
+-- (seconds per child, 60), FUZZ_SHRINK_SECONDS (per failure, 120),
+-- FUZZ_MEMORY_KB (4 GiB; 0 lifts it, for sanitizer builds), FUZZ_CORPUS
+-- (the corpus folder), LUANN_EXE (the luann under test; by default the one
+-- running this script).
 -- It prints the calls made and the files tried; it exits with status 1
 -- when anything failed.
 local here = (arg[0]:match("^(.*)/[^/]*$") or ".")
 
+local START = os.time()
 local function env(name, default) return os.getenv(name) or default end
 
 local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
@@ -42,6 +44,7 @@ local JOBS = tonumber(env("FUZZ_JOBS", "2"))
 local TIMEOUT = tonumber(env("FUZZ_TIMEOUT", "60"))
 local MEMORY_KB = tonumber(env("FUZZ_MEMORY_KB", tostring(4 * 1024 * 1024)))
 local MAX_SHRINK = 60 -- children a shrink may run
+local SHRINK_SECONDS = tonumber(env("FUZZ_SHRINK_SECONDS", "120")) -- and its time
 
 local function slurp(path)
   local f = io.open(path, "rb")
@@ -113,7 +116,7 @@ end
 local function parse_log(log)
   local steps, calls, files = {}, nil, nil
   for line in log:gmatch("[^\n]+") do
-    local c, f = line:match("^DONE (%d+) (%d+)$")
+    local c, f = line:match("^DONE (%d+) (%d+)")
     if c then calls, files = tonumber(c), tonumber(f) else steps[#steps + 1] = line end
   end
   return steps, calls, files
@@ -161,11 +164,12 @@ end
 -- `class`: with `at_exit` (the failure came after the last call) any
 -- steps, else the last one always kept. Tries the last step alone, then the
 -- steps whose results it uses, then removes chunks of halving size (ddmin),
--- within MAX_SHRINK children. A failure that comes and goes (`tries` > 1)
+-- within MAX_SHRINK children and SHRINK_SECONDS. A failure that comes and goes (`tries` > 1)
 -- counts when any of `tries` runs fails.
 local function shrink(steps, class, at_exit)
   local fixed = at_exit and {} or { steps[#steps] }
-  local runs, tries = 0, at_exit and 3 or 1
+  local runs, tries, started = 0, at_exit and 3 or 1, os.time()
+  local function spent() return runs >= MAX_SHRINK or os.time() - started > SHRINK_SECONDS end
   local function pick(keep)
     local sel = {}
     for _, i in ipairs(keep) do sel[#sel + 1] = steps[i] end
@@ -189,7 +193,7 @@ local function shrink(steps, class, at_exit)
     if #slice < #cur and fails(slice) then cur = slice end
   end
   local n = 2
-  while #cur > 1 and runs < MAX_SHRINK do
+  while #cur > 1 and not spent() do
     local size, reduced = math.ceil(#cur / n), false
     for first = 1, #cur, size do
       local cand = {}
@@ -200,7 +204,7 @@ local function shrink(steps, class, at_exit)
         cur, n, reduced = cand, math.max(n - 1, 2), true
         break
       end
-      if runs >= MAX_SHRINK then break end
+      if spent() then break end
     end
     if not reduced then
       if size == 1 then break end
@@ -234,6 +238,10 @@ local function finish(job, save)
   local steps, calls, files = parse_log(slurp(job.log))
   os.remove(job.log)
   totals.children = totals.children + 1
+  if totals.children % 100 == 0 then
+    print(("%d children, %d calls, %d files, %d failures, %d s"):format(totals.children,
+      totals.calls, totals.files, totals.failures, os.time() - START))
+  end
   if not class and calls then
     totals.calls, totals.files = totals.calls + calls, totals.files + files
     return

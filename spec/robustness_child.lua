@@ -35,7 +35,7 @@
 -- backward through them), random damaged files. Each call is one line of
 -- Lua (prelude.lua's `step`), written to LOG before it runs; the log after
 -- the prelude is a script that repeats the run. LOG ends with
--- "DONE <calls> <files>".
+-- "DONE <calls> <files> <results kept>".
 local luann = require "luann"
 
 local MAX_BASES = 3
@@ -288,6 +288,7 @@ local function literal(s)
 end
 
 local ARG_COUNTS = { 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 6 }
+local MUTATIONS = { 0, 0, 1, 1, 1, 2 } -- arguments replaced in a probe
 
 -- One random call after another: see the usage at the top.
 local function fuzz(all, log, seed, ncalls)
@@ -324,7 +325,7 @@ local function fuzz(all, log, seed, ncalls)
   local function argument()
     local x = rnd()
     if #pool > 0 and x < 0.3 then return result() end
-    if x < 0.55 then return good[rnd(#good)][3] end
+    if x < 0.65 then return good[rnd(#good)][3] end
     return bad[rnd(#bad)][3]
   end
 
@@ -332,11 +333,11 @@ local function fuzz(all, log, seed, ncalls)
   -- list; a method's self is often an earlier result.
   local function arguments(t)
     local args, n = {}, 0
-    if rnd() < 0.35 then
+    if rnd() < 0.5 then
       local p = probes[rnd(#probes)].specs
       n = p.n
       for i = 1, n do args[i] = p[i][3] end
-      for _ = 1, rnd(0, 2) do
+      for _ = 1, MUTATIONS[rnd(#MUTATIONS)] do
         local pos = rnd(n + 1)
         args[pos], n = argument(), math.max(n, pos)
       end
@@ -388,7 +389,7 @@ local function fuzz(all, log, seed, ncalls)
     if E.R[i] ~= nil then pool[#pool + 1] = i end
   end
   collectgarbage()
-  log:write(("DONE %d %d\n"):format(ncalls, files))
+  log:write(("DONE %d %d %d\n"):format(ncalls, files, #pool))
 end
 
 -- ---- main -----------------------------------------------------------------------
