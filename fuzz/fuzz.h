@@ -44,4 +44,22 @@ static inline void fuzz_touch_tensor(const ln_tensor *t) {
   fuzz_touch(ln_tensor_data(t), ln_tensor_nbytes(t));
 }
 
+/* The bytes t spans with empty dims counted as 1 (a shape's real reach,
+** whatever its element count), saturating at UINT64_MAX. */
+static inline uint64_t fuzz_extent(const ln_tensor *t) {
+  uint64_t e = ln_dtype_size(t->dtype);
+  for (int i = 0; i < t->ndim; i++) {
+    uint64_t d = t->shape[i] > 0 ? (uint64_t)t->shape[i] : 1;
+    if (__builtin_mul_overflow(e, d, &e)) return UINT64_MAX;
+  }
+  return e;
+}
+
+/* No file makes a tensor over ~1,100 times its size, empty or not
+** (IDX_MAX_RATIO, CKP_MAX_RATIO). */
+static inline void fuzz_check_ratio(const ln_tensor *t, size_t file_size) {
+  if (fuzz_extent(t) / 1100 > file_size)
+    fuzz_fail("a tensor", "over 1,100 times the size of its file");
+}
+
 #endif

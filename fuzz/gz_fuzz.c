@@ -17,6 +17,7 @@ static void read_one(const void *data, size_t size) {
     return;
   }
   fuzz_touch_tensor(t);
+  fuzz_check_ratio(t, size);
   ln_tensor_release(t);
 }
 

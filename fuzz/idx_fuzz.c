@@ -12,6 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   fuzz_touch_tensor(t);
+  fuzz_check_ratio(t, size);
   ln_tensor_release(t);
   return 0;
 }
