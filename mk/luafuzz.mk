@@ -10,7 +10,7 @@
 # each new finding as a script into LUAFUZZ_CORPUS: commit it once fixed.
 # LUAFUZZ_MEMORY_KB is each child's ulimit -v (0 lifts it, for ASan builds).
 FUZZ_SECONDS ?= 300
-LUAFUZZ_SEEDS ?= 1-150
+LUAFUZZ_SEEDS ?= 1-300
 LUAFUZZ_CALLS ?= 400
 LUAFUZZ_JOBS ?= 2
 LUAFUZZ_CORPUS ?= spec/fuzz_corpus

@@ -7,6 +7,9 @@
 -- instead of killing busted. Scripts that crashed luann once run in
 -- children too; sizes near the integer limits, process-wide settings and
 -- a few error messages (they are API) are checked here.
+-- The same child, values and targets (spec/robustness/) make the Lua-level
+-- fuzzer, spec/fuzz.lua: random call sequences and random damaged files
+-- from a seed, outside `make test` (make fuzz-ci, make fuzz).
 --
 -- With a sanitizer build (make B=/tmp/build-asan OPT="-O1 -fsanitize=
 -- address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"

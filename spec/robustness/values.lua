@@ -150,6 +150,8 @@ V.extra = {
   { "'opencl'", "'opencl'" }, { "'uint8'", "'uint8'" }, { "'bool'", "'bool'" },
   { "'none'", "'none'" }, { "long string", "string.rep('x', 100000)" },
   { "'a\\0b'", "'a\\0b'" },
+  { "'grad'", "'grad'" }, { "'requires_grad'", "'requires_grad'" }, { "'data'", "'data'" },
+  { "'shape'", "'shape'" }, { "'__index'", "'__index'" },
   { "{2^62,2^62,0}", "{ 1 << 62, 1 << 62, 0 }" },
   { "{0,2^40}", "{ 0, 1 << 40 }" },
   { "{-1,-1}", "{ -1, -1 }" },
