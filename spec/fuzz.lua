@@ -104,10 +104,10 @@ local function why(out)
   if first then
     for line in out:gmatch("[^\n]+") do
       if line:find("^%s*#%d+ .* in .*[ /]core/") or line:find("^%s*#%d+ .* in .*[ /]bindings/") then
-        return first .. "\n  at " .. line:match(" in (.*)$")
+        return first .. "\n  at " .. line:match(" in (.*)$"), line:match(" in (.*)$")
       end
     end
-    return first
+    return first, first:match("^(%S+:%d+):")
   end
   return out:sub(-400)
 end
@@ -237,6 +237,7 @@ local function finish(job, save)
   local class, desc, out = outcome(job.handle)
   local steps, calls, files = parse_log(slurp(job.log))
   os.remove(job.log)
+  os.execute("rm -rf " .. quote(DIR .. "/seed" .. job.seed))
   totals.children = totals.children + 1
   if totals.children % 100 == 0 then
     print(("%d children, %d calls, %d files, %d failures, %d s"):format(totals.children,
@@ -257,7 +258,8 @@ local function finish(job, save)
   totals.failures = totals.failures + 1
   local at_exit = calls ~= nil
   local target = (steps[#steps] or ""):match("%-%- (.*)$") or "?"
-  local sig = class .. (at_exit and " at exit" or " in " .. target)
+  local _, frame = why(out) -- a sanitizer's place in our code names the bug best
+  local sig = class .. (frame and " at " .. frame or at_exit and " at exit" or " in " .. target)
   if not seen[sig] and save and slurp(CORPUS .. "/" .. slug(sig) .. ".lua") ~= "" then
     seen[sig] = 0 -- found by an earlier run, its script not yet committed
   end

@@ -182,6 +182,14 @@ V.extra = {
   { "function returning a tensor", "function() return luann.randn(2, 3) end" },
   { "function yielding", "function() coroutine.yield(1) end" },
   { "userdata (io.stdin)", "io.stdin" },
+  { "table collecting garbage when read", "setmetatable({}, { __index = function() "
+    .. "collectgarbage() end, __len = function() collectgarbage() return 2 end })" },
+  { "{forward=,backward=wrong}", "{ forward = function(_, x) return x:view(-1) end, "
+    .. "backward = function() return 'x', {} end }" },
+  { "{forward=table,backward=nil}", "{ forward = function(_, x) return { x } end, "
+    .. "backward = function() end }" },
+  { "{forward=closes}", "{ forward = function(_, x) TM.__close(x) return x end, "
+    .. "backward = function(_, g) return g end }" },
   { "Module", "luann.nn.Linear(3, 2)" },
   { "Parameter", "luann.nn.Parameter(luann.randn(2, 3))" },
 }
