@@ -57,29 +57,31 @@ static unsigned char *forge(const uint8_t *payload, size_t size,
   return f;
 }
 
-/* One value and everything under it; false once the reader failed. An
-** empty tensor may be larger than its file, but no larger than any tensor
-** luann makes: 2^40 elements, empty dims counted as 1. */
-static int walk(ln_ckpt_reader *r) {
+/* One value and everything under it; false once the reader failed. A
+** tensor takes at most 1,100 times its file of size bytes; an empty one
+** may span more, but no more than any tensor luann makes: 2^40 elements,
+** empty dims counted as 1. */
+static int walk(ln_ckpt_reader *r, size_t size) {
   ln_ckpt_item it;
   if (ln_ckpt_next(r, &it) != LN_OK) return 0;
   if (it.kind == LN_CKPT_STRING && it.len)
     fuzz_touch(it.str, it.len);
   if (it.kind == LN_CKPT_TENSOR) {
     fuzz_touch_tensor(it.tensor);
+    if (ln_tensor_numel(it.tensor) > 0) fuzz_check_ratio(it.tensor, size);
     if (fuzz_extent(it.tensor) / ln_dtype_size(it.tensor->dtype) > (1ull << 40))
       fuzz_fail("a tensor", "over 2^40 elements, empty dims counted as 1");
     ln_tensor_release(it.tensor);
   }
   if (it.kind == LN_CKPT_TABLE)
     for (int64_t k = 0; k < it.i; k++)
-      if (!walk(r) || !walk(r)) return 0;
+      if (!walk(r, size) || !walk(r, size)) return 0;
   return 1;
 }
 
 static void load(const void *data, size_t size) {
   ln_ckpt_reader *r = ln_ckpt_reader_open_memory(data, size, NAME);
-  int ok = r && walk(r) && ln_ckpt_reader_finish(r) == LN_OK;
+  int ok = r && walk(r, size) && ln_ckpt_reader_finish(r) == LN_OK;
   ln_ckpt_reader_close(r);
   if (!ok) fuzz_check_error(NAME);
 }
