@@ -102,74 +102,76 @@ local function listing()
   return names
 end
 
-describe("luann.save on a full disk", function()
-  local old = {step = 1, w = luann.arange(0, 1000):float(), note = "old"}
-  local old_bytes, full_size
+describe("luann.save", function()
+  describe("on a full disk", function()
+    local old = {step = 1, w = luann.arange(0, 1000):float(), note = "old"}
+    local old_bytes, full_size
 
-  setup(function()
-    build_shim()
-    -- the size of the new checkpoint, from a save the shim lets through
-    local code, out = save_on_full_disk({})
-    assert(code == 0, "the unconstrained save failed:\n" .. out)
-    full_size = #read_file(target)
-    assert(full_size > 3 * 2 ^ 18, "want a payload over several 256 KiB drains")
-  end)
-
-  before_each(function()
-    luann.save(target, old)
-    old_bytes = read_file(target)
-  end)
-
-  teardown(function() os.execute("rm -rf " .. quote(dir)) end)
-
-  local function assert_old_intact()
-    assert.are.same({"model.ckp"}, listing()) -- no temp file left
-    assert.are.equal(old_bytes, read_file(target))
-    local back = luann.load(target)
-    assert.are.equal(1, back.step)
-    assert.are.equal("old", back.note)
-    assert.are.same(old.w:tolist(), back.w:tolist())
-  end
-
-  local function assert_fails(env, where)
-    local code, out, injected = save_on_full_disk(env)
-    assert.are.equal(2, code, "the save did not raise:\n" .. out)
-    assert.matches(escape(target), out) -- names the file
-    assert.matches("No space left on device", out)
-    assert.matches("ENOSPC " .. where, injected) -- the fault was reached
-    assert_old_intact()
-  end
-
-  -- free bytes at which the disk fills: before the header, inside it, just
-  -- after it, in the middle of the payload, one byte short of the end
-  local cases = {
-    {"with no free space", function() return 0 end},
-    {"inside the header", function() return 17 end},
-    {"right after the header", function() return 40 end},
-    {"after the first 256 KiB of payload", function() return 40 + 2 ^ 18 end},
-    {"in the middle of the payload", function() return full_size // 2 end},
-    {"one byte before the end", function() return full_size - 1 end},
-  }
-  for _, case in ipairs(cases) do
-    it("raises and keeps the old checkpoint when the disk fills " .. case[1], function()
-      assert_fails({LUANN_ENOSPC_BYTES = case[2]()}, "f?write")
+    setup(function()
+      build_shim()
+      -- the size of the new checkpoint, from a save the shim lets through
+      local code, out = save_on_full_disk({})
+      assert(code == 0, "the unconstrained save failed:\n" .. out)
+      full_size = #read_file(target)
+      assert(full_size > 3 * 2 ^ 18, "want a payload over several 256 KiB drains")
     end)
-  end
 
-  for _, when in ipairs({"flush", "fsync", "close"}) do
-    it("raises and keeps the old checkpoint when " .. when .. " reports ENOSPC", function()
-      assert_fails({LUANN_ENOSPC_AT = when}, "f?" .. when)
+    before_each(function()
+      luann.save(target, old)
+      old_bytes = read_file(target)
     end)
-  end
 
-  it("saves when the disk has exactly the space the checkpoint needs", function()
-    local code, out, injected = save_on_full_disk({LUANN_ENOSPC_BYTES = full_size})
-    assert.are.equal(0, code, out)
-    assert.are.equal("", injected)
-    assert.are.same({"model.ckp"}, listing())
-    local back = luann.load(target)
-    assert.are.equal(2, back.step)
-    assert.are.equal("new", back.note)
-    assert.are.same({250000}, back.w:size())
+    teardown(function() os.execute("rm -rf " .. quote(dir)) end)
+
+    local function assert_old_intact()
+      assert.are.same({"model.ckp"}, listing()) -- no temp file left
+      assert.are.equal(old_bytes, read_file(target))
+      local back = luann.load(target)
+      assert.are.equal(1, back.step)
+      assert.are.equal("old", back.note)
+      assert.are.same(old.w:tolist(), back.w:tolist())
+    end
+
+    local function assert_fails(env, where)
+      local code, out, injected = save_on_full_disk(env)
+      assert.are.equal(2, code, "the save did not raise:\n" .. out)
+      assert.matches(escape(target), out) -- names the file
+      assert.matches("No space left on device", out)
+      assert.matches("ENOSPC " .. where, injected) -- the fault was reached
+      assert_old_intact()
+    end
+
+    -- free bytes at which the disk fills: before the header, inside it, just
+    -- after it, in the middle of the payload, one byte short of the end
+    local cases = {
+      {"with no free space", function() return 0 end},
+      {"inside the header", function() return 17 end},
+      {"right after the header", function() return 40 end},
+      {"after the first 256 KiB of payload", function() return 40 + 2 ^ 18 end},
+      {"in the middle of the payload", function() return full_size // 2 end},
+      {"one byte before the end", function() return full_size - 1 end},
+    }
+    for _, case in ipairs(cases) do
+      it("raises and keeps the old checkpoint when the disk fills " .. case[1], function()
+        assert_fails({LUANN_ENOSPC_BYTES = case[2]()}, "f?write")
+      end)
+    end
+
+    for _, when in ipairs({"flush", "fsync", "close"}) do
+      it("raises and keeps the old checkpoint when " .. when .. " reports ENOSPC", function()
+        assert_fails({LUANN_ENOSPC_AT = when}, "f?" .. when)
+      end)
+    end
+
+    it("saves when the disk has exactly the space the checkpoint needs", function()
+      local code, out, injected = save_on_full_disk({LUANN_ENOSPC_BYTES = full_size})
+      assert.are.equal(0, code, out)
+      assert.are.equal("", injected)
+      assert.are.same({"model.ckp"}, listing())
+      local back = luann.load(target)
+      assert.are.equal(2, back.step)
+      assert.are.equal("new", back.note)
+      assert.are.same({250000}, back.w:size())
+    end)
   end)
 end)
