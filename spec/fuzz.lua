@@ -12,6 +12,8 @@
 --                                          the corpus folder
 --        luann spec/fuzz.lua seed SEED       one seed, its failure shrunk
 --        luann spec/fuzz.lua script FILE     one script, as the corpus runs it
+--        luann spec/fuzz.lua log FILE        a child's log (robustness_child.lua
+--                                          fuzz), shrunk
 -- Settings (environment): FUZZ_SEEDS (ci's seeds, "1-24"), FUZZ_CALLS (calls
 -- per child, 400), FUZZ_JOBS (children at a time, 2), FUZZ_TIMEOUT
 -- (seconds per child, 60), FUZZ_SHRINK_SECONDS (per failure, 120),
@@ -112,14 +114,29 @@ local function why(out)
   return out:sub(-400)
 end
 
--- The steps of a fuzz log, and the DONE line's counts (nil when it died).
+-- The steps of a fuzz log, the DONE line's counts (nil when it died), and
+-- the parts of the last call ({name, function, arguments...}, the sources
+-- its "--@" line gives), if it has them.
 local function parse_log(log)
-  local steps, calls, files = {}, nil, nil
+  local steps, calls, files, parts, last_parts = {}, nil, nil, nil, nil
   for line in log:gmatch("[^\n]+") do
     local c, f = line:match("^DONE (%d+) (%d+)")
-    if c then calls, files = tonumber(c), tonumber(f) else steps[#steps + 1] = line end
+    if c then
+      calls, files = tonumber(c), tonumber(f)
+    elseif line:find("^%-%-@ ") then
+      parts = table.pack(load("return " .. line:sub(5), "=parts", "t", {})())
+    else
+      steps[#steps + 1] = line
+      last_parts, parts = parts, nil
+    end
   end
-  return steps, calls, files
+  return steps, calls, files, last_parts
+end
+
+-- The line of call i from its parts.
+local function call_line(i, parts)
+  return ("step(%d, function() return %s end) -- %s"):format(i,
+    table.concat(parts, ", ", 2, parts.n), parts[1])
 end
 
 local function script(header, steps)
@@ -164,9 +181,10 @@ end
 -- `class`: with `at_exit` (the failure came after the last call) any
 -- steps, else the last one always kept. Tries the last step alone, then the
 -- steps whose results it uses, then removes chunks of halving size (ddmin),
--- within MAX_SHRINK children and SHRINK_SECONDS. A failure that comes and goes (`tries` > 1)
--- counts when any of `tries` runs fails.
-local function shrink(steps, class, at_exit)
+-- then drops the last call's arguments one by one or makes them nil, within
+-- MAX_SHRINK children and SHRINK_SECONDS. A failure that comes and goes
+-- (`tries` > 1) counts when any of `tries` runs fails.
+local function shrink(steps, class, at_exit, parts)
   local fixed = at_exit and {} or { steps[#steps] }
   local runs, tries, started = 0, at_exit and 3 or 1, os.time()
   local function spent() return runs >= MAX_SHRINK or os.time() - started > SHRINK_SECONDS end
@@ -188,9 +206,12 @@ local function shrink(steps, class, at_exit)
   for i = 1, #steps - #fixed do cur[i] = i end
   if not fails(cur) then return steps, false end -- not repeatable as a script
   if not at_exit then
-    if fails({}) then return pick({}), true end
     local slice = results_used(steps)
-    if #slice < #cur and fails(slice) then cur = slice end
+    if fails({}) then
+      cur = {}
+    elseif #slice < #cur and fails(slice) then
+      cur = slice
+    end
   end
   local n = 2
   while #cur > 1 and not spent() do
@@ -209,6 +230,31 @@ local function shrink(steps, class, at_exit)
     if not reduced then
       if size == 1 then break end
       n = math.min(n * 2, #cur)
+    end
+  end
+  -- then the last call's arguments: each dropped, else made nil
+  local last = tonumber(fixed[1] and fixed[1]:match("^step%((%d+),"))
+  if not at_exit and parts and last then
+    local function try(cand)
+      cand.n = #cand
+      fixed[1] = call_line(last, cand)
+      if fails(cur) then return true end
+      fixed[1] = call_line(last, parts)
+      return false
+    end
+    for k = parts.n, 3, -1 do
+      if spent() then break end
+      local cand = table.move(parts, 1, parts.n, 1, {})
+      table.remove(cand, k)
+      if try(cand) then parts = table.move(cand, 1, #cand, 1, { n = #cand }) end
+    end
+    for k = 3, parts.n do
+      if spent() then break end
+      if parts[k] ~= "nil" then
+        local cand = table.move(parts, 1, parts.n, 1, {})
+        cand[k] = "nil"
+        if try(cand) then parts = table.move(cand, 1, #cand, 1, { n = #cand }) end
+      end
     end
   end
   return pick(cur), true
@@ -235,7 +281,7 @@ end
 -- failure. `save` writes a new finding into the corpus folder.
 local function finish(job, save)
   local class, desc, out = outcome(job.handle)
-  local steps, calls, files = parse_log(slurp(job.log))
+  local steps, calls, files, parts = parse_log(slurp(job.log))
   os.remove(job.log)
   os.execute("rm -rf " .. quote(DIR .. "/seed" .. job.seed))
   totals.children = totals.children + 1
@@ -270,7 +316,7 @@ local function finish(job, save)
   end
   seen[sig] = 1
   print(("\nseed %d: %s after %d calls: %s\n%s"):format(job.seed, sig, #steps, desc, why(out)))
-  local minimal, repeatable = shrink(steps, class, at_exit)
+  local minimal, repeatable = shrink(steps, class, at_exit, parts)
   local header = ("luann fuzz: seed %d, %s (%s), %d of %d calls kept%s\n"
     .. "run: build/luann THIS_FILE (status 0 once fixed)"):format(job.seed, sig, desc, #minimal,
     #steps, repeatable and "" or "; did NOT fail again as a script")
@@ -347,13 +393,23 @@ elseif mode == "explore" then
 elseif mode == "seed" then
   local seed = assert(math.tointeger(tonumber(arg[2])), "usage: fuzz.lua seed SEED")
   run_seeds(function() local s = seed; seed = nil; return s end, false)
+elseif mode == "log" then
+  local steps, _, _, parts = parse_log(slurp(assert(arg[2], "usage: fuzz.lua log FILE")))
+  local class, desc, out = run_script(script("log", steps))
+  totals.failures = class and 1 or 0
+  print(class and desc .. "\n" .. why(out) or "OK: the log's calls do not fail as a script")
+  if class then
+    local minimal = shrink(steps, class, false, parts)
+    print(("---- minimal script (%d of %d calls) ----\n"):format(#minimal, #steps)
+      .. table.concat(minimal, "\n") .. "\n------------------------")
+  end
 elseif mode == "script" then
   CORPUS = nil
   local class, desc, out = run_script(slurp(assert(arg[2], "usage: fuzz.lua script FILE")))
   print(class and desc .. "\n" .. why(out) or "OK")
   totals.failures = class and 1 or 0
 else
-  error("usage: fuzz.lua ci | explore SECONDS | seed SEED | script FILE")
+  error("usage: fuzz.lua ci | explore SECONDS | seed SEED | script FILE | log FILE")
 end
 report(started)
 os.execute("rm -rf " .. quote(DIR))

@@ -34,7 +34,9 @@
 -- results of earlier calls: views of views, in-place ops on results,
 -- backward through them), random damaged files. Each call is one line of
 -- Lua (prelude.lua's `step`), written to LOG before it runs; the log after
--- the prelude is a script that repeats the run. LOG ends with
+-- the prelude is a script that repeats the run (a call's line follows a
+-- comment "--@ name, function, arguments..." with each part's source
+-- quoted, which the parent reads to shrink the call). LOG ends with
 -- "DONE <calls> <files> <results kept>".
 local luann = require "luann"
 
@@ -350,7 +352,7 @@ local function fuzz(all, log, seed, ncalls)
       args[1], n = result(), math.max(n, 1)
     end
     for i = 1, n do args[i] = args[i] or "nil" end
-    return n > 0 and ", " .. table.concat(args, ", ", 1, n) or ""
+    return table.move(args, 1, n, 1, {})
   end
 
   local function next_call(i)
@@ -371,7 +373,13 @@ local function fuzz(all, log, seed, ncalls)
         "fuzz." .. t.files, literal(bytes), desc), true
     end
     local t = plain[rnd(#plain)]
-    return ("step(%d, function() return %s%s end) -- %s"):format(i, t[2], arguments(t), t[1])
+    local args = arguments(t)
+    -- the call's parts on a line of their own, for the parent to shrink
+    local parts = { ("%q"):format(t[1]), ("%q"):format(t[2]) }
+    for k, a in ipairs(args) do parts[k + 2] = ("%q"):format(a) end
+    return "--@ " .. table.concat(parts, ", ") .. "\n"
+      .. ("step(%d, function() return %s end) -- %s"):format(i,
+        table.concat({ t[2], table.unpack(args) }, ", "), t[1])
   end
 
   local files = 0
@@ -379,6 +387,7 @@ local function fuzz(all, log, seed, ncalls)
     local line, is_file = next_call(i)
     if is_file then files = files + 1 end
     log:write(line, "\n")
+    line = line:gsub("^%-%-@[^\n]*\n", "")
     if not pcall(function() assert(load(line, "=call " .. i, "t", E))() end) then
       -- out of memory outside the call (a script would stop there): start
       -- afresh from the calls after it
