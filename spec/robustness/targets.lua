@@ -90,11 +90,21 @@ return function(luann)
   list[#list].files = "checkpoint"
   add("luann.read_idx(damaged IDX file)", "luann.read_idx")
   list[#list].files = "idx"
+  -- (the first 100 batches: a dataset of 2^40 empty samples is valid, and
+  -- an epoch of it as long as it says)
   add("for _ in luann.data.DataLoader(...)", [[function(...)
-    for _ in luann.data.DataLoader(...) do end
+    local n = 0
+    for _ in luann.data.DataLoader(...) do
+      n = n + 1
+      if n == 100 then break end
+    end
   end]])
   add("for _ in DataLoader(TensorDataset(...))", [[function(...)
-    for _ in luann.data.DataLoader(luann.data.TensorDataset(...), { batch_size = 2 }) do end
+    local n = 0
+    for _ in luann.data.DataLoader(luann.data.TensorDataset(...), { batch_size = 2 }) do
+      n = n + 1
+      if n == 100 then break end
+    end
   end]])
   return list
 end
