@@ -76,6 +76,8 @@ void lnb_anomaly_check(lua_State *L, ln_tensor *t);
 /* Set-up and shared pieces of ltensor.c, lcreate.c, lformat.c. */
 void lnb_create_tensor_meta(lua_State *L, int methods);
 void lnb_create_generator_meta(lua_State *L);
+/* Drains the OpenCL queues when the Lua state closes (ldevice.c). */
+void lnb_create_close_hook(lua_State *L);
 ln_device lnb_default_device(void);
 int lnb_tostring(lua_State *L);
 

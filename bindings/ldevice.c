@@ -166,6 +166,25 @@ static const luaL_Reg opencl_functions[] = {
   {NULL, NULL},
 };
 
+/* A userdata made when luann opens, finalized last when the state closes
+** (Lua finalizes in reverse order of marking): every tensor is released by
+** then, and the queues are drained before the host exits. */
+static int finish_at_close(lua_State *L) {
+#ifdef LN_WITH_OPENCL
+  ocl_finish_all();
+#endif
+  return 0;
+}
+
+void lnb_create_close_hook(lua_State *L) {
+  lua_newuserdatauv(L, 0, 0);
+  lua_newtable(L);
+  lua_pushcfunction(L, finish_at_close);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, "luann.close_hook");
+}
+
 /* The luann.opencl table. */
 static int l_opencl_module(lua_State *L) {
   luaL_newlib(L, opencl_functions);

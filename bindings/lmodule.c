@@ -60,6 +60,7 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_setfield(L, -3, "clock");
   lnb_create_tensor_meta(L, lua_gettop(L));
   lnb_create_generator_meta(L);
+  lnb_create_close_hook(L);
   lua_setfield(L, -2, "_methods");
   lua_pushliteral(L, LN_VERSION);
   lua_setfield(L, -2, "_VERSION");

@@ -79,6 +79,10 @@ const ocl_device *ocl_device_info(int i);
 /* Device i, its context and queue made on first use; NULL after
 ** ln_error. */
 ocl_device *ocl_device_get(int index);
+/* Waits for the queue of every device in use. Hosts call it before exit:
+** a kernel still queued keeps PoCL's worker thread compiling while exit()
+** destroys LLVM's and CLBlast's statics under it (a crash at exit). */
+void ocl_finish_all(void);
 ocl_device *ocl_device_of(const ln_storage *s);
 const char *ocl_status_name(cl_int status);
 /* ln_error("opencl: <what>: CL_NAME (code)"), returns LN_ERR. */

@@ -177,6 +177,11 @@ const ocl_device *ocl_device_info(int i) {
 
 /* ---- contexts --------------------------------------------------------------- */
 
+void ocl_finish_all(void) {
+  for (int i = 0; i < ndevices; i++)
+    if (devices[i].ready) clFinish(devices[i].queue);
+}
+
 static int device_init(ocl_device *d) {
   cl_int st;
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM,

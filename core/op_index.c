@@ -1035,12 +1035,17 @@ static int check_classes(const ln_tensor *index, int64_t *num_classes) {
   if (rc == LN_OK && *num_classes < 0) {
     int64_t max = host[0];
     for (int64_t i = 1; i < n; i++) max = host[i] > max ? host[i] : max;
-    *num_classes = max + 1;
+    /* max + 1 classes, unless that overflows: then a class is out of range
+    ** below anyway, whatever the count */
+    *num_classes = max < INT64_MAX ? max + 1 : 0;
   }
+  /* the values are the user's 1-based classes shifted in wrapping int64
+  ** (mininteger became maxinteger); the message shifts them back alike */
   for (int64_t i = 0; rc == LN_OK && i < n; i++)
     if (host[i] < 0 || host[i] >= *num_classes)
       rc = ln_error("one_hot: class %lld is out of range for %lld classes",
-                    (long long)host[i] + 1, (long long)*num_classes);
+                    (long long)(int64_t)((uint64_t)host[i] + 1),
+                    (long long)*num_classes);
   free(host);
   return rc;
 }

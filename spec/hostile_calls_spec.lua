@@ -216,6 +216,14 @@ describe("hostile calls", function()
       assert.same({ 0, 0, 1e12, -1e12, -0.75 / 0.1875 }, p.grad:tolist())
     end)
 
+    it("one_hot of the integer limits says which class, without signed overflow", function()
+      assert.has_error(function() luann.one_hot(luann.tensor({ math.mininteger })) end,
+        "one_hot: class -9223372036854775808 is out of range for 0 classes")
+      assert.has_error(function() luann.one_hot(luann.tensor({ 2, math.mininteger }), 3) end,
+        "one_hot: class -9223372036854775808 is out of range for 3 classes")
+      assert.same({ { 0, 1 }, { 1, 0 } }, luann.one_hot(luann.tensor({ 2, 1 })):tolist())
+    end)
+
     it("tostring prints int64 values exactly", function()
       local s = tostring(luann.tensor({ math.maxinteger, (1 << 53) + 1, math.mininteger }))
       assert.equal("tensor([ 9223372036854775807,     9007199254740993, -9223372036854775808], "
