@@ -1,0 +1,234 @@
+/*
+** op_join.c: ops that join a list of tensors (cat, stack) and their
+** backward. Positions in messages are 1-based: see index_util.h.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd.h"
+#include "backend.h"
+#include "index_util.h"
+#include "shape.h"
+
+/* Entry i of t along dim (that dim dropped), without history. */
+static ln_tensor *select_raw(ln_tensor *t, int dim, int64_t i) {
+  int64_t shape[LN_MAX_DIMS], stride[LN_MAX_DIMS];
+  for (int d = 0, k = 0; d < t->ndim; d++) {
+    if (d == dim) continue;
+    shape[k] = t->shape[d];
+    stride[k++] = t->stride[d];
+  }
+  return ln_view_raw(t, t->offset + i * t->stride[dim], t->ndim - 1, shape,
+                     stride);
+}
+
+/* ---- cat, stack --------------------------------------------------------- */
+
+_Static_assert(2 + 2 * LN_NODE_MAX_INPUTS <= 2 * LN_MAX_DIMS,
+               "a Cat/Stack node's ints hold dim, mode and 2 per input");
+
+/* A Cat/Stack node's ints: {dim, stacked, begin_0, len_0, begin_1, ...}:
+** input i is entry begin_i of d out along dim when stacked, else the
+** window [begin_i, begin_i + len_i); len -1 marks an input cat skipped. */
+static int pieces_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  int dim = (int)n->ints[0];
+  for (int i = 0; i < n->ninputs; i++) {
+    if (!ln_node_needs_grad(n, i)) continue;
+    int64_t begin = n->ints[2 + 2 * i], len = n->ints[3 + 2 * i];
+    ln_tensor *x = n->inputs[i];
+    if (len < 0)
+      gin[i] = ln_zeros(x->ndim, x->shape, gout->dtype, ln_tensor_device(gout));
+    else if (n->ints[1])
+      gin[i] = ln_select(gout, dim, begin);
+    else
+      gin[i] = ln_narrow(gout, dim, begin, len);
+    if (!gin[i]) return LN_ERR;
+  }
+  return LN_OK;
+}
+
+typedef struct pieces {
+  const char *name;
+  int dim;
+  bool stacked;
+  const int64_t *begin, *len; /* in the coordinates of the first out */
+} pieces;
+
+static int64_t piece_end(const pieces *p, int i) {
+  return p->begin[i] + (p->stacked ? 1 : p->len[i] < 0 ? 0 : p->len[i]);
+}
+
+/* Gives out (which starts at `base` along dim) its node over ts[0..n),
+** pieces k.. of p. A node holds at most LN_NODE_MAX_INPUTS inputs, so a
+** longer list becomes a tree: each group of inputs gets a node on a view
+** of its window of out, and out's node takes those views as its inputs. */
+static int record_pieces(ln_tensor *out, const pieces *p, int k, int n,
+                         ln_tensor **ts, int64_t base) {
+  if (!ln_any_requires_grad(n, ts)) return LN_OK;
+  if (n <= LN_NODE_MAX_INPUTS) {
+    ln_node *node = ln_record(out, p->name, pieces_backward, n, ts);
+    if (!node) return ln_error("%s: out of memory recording history", p->name);
+    node->ints[0] = p->dim;
+    node->ints[1] = p->stacked;
+    for (int i = 0; i < n; i++) {
+      node->ints[2 + 2 * i] = p->begin[k + i] - base;
+      node->ints[3 + 2 * i] = p->stacked ? 1 : p->len[k + i];
+    }
+    node->nints = 2 + 2 * n;
+    return LN_OK;
+  }
+  ln_tensor *views[LN_NODE_MAX_INPUTS] = {0};
+  int64_t vbegin[LN_NODE_MAX_INPUTS], vlen[LN_NODE_MAX_INPUTS];
+  int per = (n + LN_NODE_MAX_INPUTS - 1) / LN_NODE_MAX_INPUTS, ng = 0;
+  int rc = LN_OK;
+  for (int g = 0; g < n && rc == LN_OK; g += per, ng++) {
+    int m = n - g < per ? n - g : per;
+    int64_t from = p->begin[k + g], to = piece_end(p, k + g + m - 1);
+    vbegin[ng] = from;
+    vlen[ng] = to - from;
+    views[ng] = ln_narrow_raw(out, p->dim, from - base, to - from);
+    rc = views[ng] ? record_pieces(views[ng], p, k + g, m, ts + g, from) : LN_ERR;
+  }
+  if (rc == LN_OK) {
+    pieces top = {p->name, p->dim, false, vbegin, vlen};
+    rc = record_pieces(out, &top, 0, ng, views, base);
+  }
+  for (int i = 0; i < ng; i++) ln_tensor_release(views[i]);
+  return rc;
+}
+
+/* PyTorch's legacy rule: 1-D empty tensors are left out of cat. */
+static bool cat_skips(const ln_tensor *t) {
+  return t->ndim == 1 && t->shape[0] == 0;
+}
+
+/* The shape of cat's result along dim d of ref, after checking the list. */
+static int cat_shape(int n, ln_tensor **ts, const ln_tensor *ref, int d,
+                     int64_t *shape) {
+  char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+  int rpos = 0;
+  while (ts[rpos] != ref) rpos++;
+  memcpy(shape, ref->shape, sizeof ref->shape);
+  shape[d] = 0;
+  for (int i = 0; i < n; i++) {
+    const ln_tensor *t = ts[i];
+    if (cat_skips(t)) continue;
+    bool ok = t->ndim == ref->ndim;
+    for (int k = 0; ok && k < t->ndim; k++)
+      ok = k == d || t->shape[k] == ref->shape[k];
+    if (!ok)
+      return ln_error("cat: tensors must have the same shape except in dim "
+                      "%d, got %s at position %d and %s at position %d", d + 1,
+                      ln_shape_str(ref->ndim, ref->shape, s1, sizeof s1),
+                      rpos + 1, ln_shape_str(t->ndim, t->shape, s2, sizeof s2),
+                      i + 1);
+    if (__builtin_add_overflow(shape[d], t->shape[d], &shape[d]))
+      return ln_error("cat: the sizes of dim %d add up past 2^63", d + 1);
+  }
+  return ln_check_sizes("cat", ref->ndim, shape);
+}
+
+/* Checks devices, rejects 0-dim entries and promotes dtypes of a list. */
+static int check_list(const char *op, int n, ln_tensor **ts, ln_dtype *dt) {
+  if (n <= 0) return ln_error("%s: expected a non-empty list of tensors", op);
+  *dt = ts[0]->dtype;
+  for (int i = 0; i < n; i++) {
+    if (ln_check_same_device(op, ts[0], ts[i]) != LN_OK) return LN_ERR;
+    *dt = ln_dtype_promote(*dt, ts[i]->dtype);
+  }
+  return LN_OK;
+}
+
+/* Copies each piece into its window of out, recording begin/len. */
+static int cat_fill(ln_tensor *out, int n, ln_tensor **ts, int d,
+                    int64_t *begin, int64_t *len) {
+  int64_t at = 0;
+  for (int i = 0; i < n; i++) {
+    begin[i] = at;
+    len[i] = -1;
+    if (cat_skips(ts[i])) continue;
+    len[i] = ts[i]->shape[d];
+    ln_tensor *w = ln_narrow_raw(out, d, at, len[i]);
+    int rc = w ? LN_BACKEND(out)->copy(w, ts[i]) : LN_ERR;
+    ln_tensor_release(w);
+    if (rc != LN_OK) return LN_ERR;
+    at += len[i];
+  }
+  return LN_OK;
+}
+
+/* out = [ts[0], ts[1], ...] joined along dim */
+ln_tensor *ln_cat(int n, ln_tensor **ts, int dim) {
+  ln_dtype dt;
+  if (check_list("cat", n, ts, &dt) != LN_OK) return NULL;
+  const ln_tensor *ref = NULL;
+  for (int i = 0; i < n; i++) {
+    if (ts[i]->ndim == 0)
+      return ln_error("cat: zero-dimensional tensor (at position %d) cannot "
+                      "be concatenated", i + 1), NULL;
+    if (!ref && !cat_skips(ts[i])) ref = ts[i];
+  }
+  if (!ref) return ln_empty(1, (int64_t[]){0}, dt, ln_tensor_device(ts[0]));
+  int d;
+  int64_t shape[LN_MAX_DIMS];
+  if (ln_wrap_dim("cat", dim, ref->ndim, false, &d) != LN_OK ||
+      cat_shape(n, ts, ref, d, shape) != LN_OK)
+    return NULL;
+  ln_tensor *out = ln_empty(ref->ndim, shape, dt, ln_tensor_device(ref));
+  int64_t *begin = malloc(2 * (size_t)n * sizeof *begin);
+  int rc = out && begin ? cat_fill(out, n, ts, d, begin, begin + n) : LN_ERR;
+  if (!begin) ln_error("cat: out of memory");
+  if (rc == LN_OK) {
+    pieces p = {"CatBackward", d, false, begin, begin + n};
+    rc = record_pieces(out, &p, 0, n, ts, 0);
+  }
+  free(begin);
+  if (rc != LN_OK) {
+    ln_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* out[.., i, ..] = ts[i], a new dim at dim */
+ln_tensor *ln_stack(int n, ln_tensor **ts, int dim) {
+  ln_dtype dt;
+  int d;
+  if (check_list("stack", n, ts, &dt) != LN_OK ||
+      ln_wrap_dim("stack", dim, ts[0]->ndim, true, &d) != LN_OK)
+    return NULL;
+  if (ts[0]->ndim == LN_MAX_DIMS)
+    return ln_error("stack: tensors have at most %d dims", LN_MAX_DIMS), NULL;
+  for (int i = 1; i < n; i++)
+    if (!ln_same_shape(ts[0], ts[i])) {
+      char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+      return ln_error("stack: tensors must have the same shape, got %s at "
+                      "position 1 and %s at position %d",
+                      ln_shape_str(ts[0]->ndim, ts[0]->shape, s1, sizeof s1),
+                      ln_shape_str(ts[i]->ndim, ts[i]->shape, s2, sizeof s2),
+                      i + 1), NULL;
+    }
+  int64_t shape[LN_MAX_DIMS];
+  for (int i = 0, j = 0; i <= ts[0]->ndim; i++)
+    shape[i] = i == d ? n : ts[0]->shape[j++];
+  ln_tensor *out = ln_empty(ts[0]->ndim + 1, shape, dt, ln_tensor_device(ts[0]));
+  int64_t *begin = malloc((size_t)n * sizeof *begin);
+  int rc = out && begin ? LN_OK : LN_ERR;
+  if (!begin) ln_error("stack: out of memory");
+  for (int i = 0; i < n && rc == LN_OK; i++) {
+    ln_tensor *w = select_raw(out, d, i);
+    rc = w ? LN_BACKEND(out)->copy(w, ts[i]) : LN_ERR;
+    ln_tensor_release(w);
+    begin[i] = i;
+  }
+  if (rc == LN_OK) {
+    pieces p = {"StackBackward", d, true, begin, begin};
+    rc = record_pieces(out, &p, 0, n, ts, 0);
+  }
+  free(begin);
+  if (rc != LN_OK) {
+    ln_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}

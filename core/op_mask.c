@@ -1,0 +1,226 @@
+/*
+** op_mask.c: ops that select or fill through a mask (masked_fill,
+** index_fill, masked_select) and their backward functions. Positions in
+** messages are 1-based: see index_util.h.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd.h"
+#include "backend.h"
+#include "index_util.h"
+#include "shape.h"
+
+/* ---- masked_fill, index_fill -------------------------------------------- */
+
+static int check_mask(const char *op, const ln_tensor *a,
+                      const ln_tensor *mask) {
+  if (mask->dtype != LN_BOOL && mask->dtype != LN_UINT8)
+    return ln_error("%s: mask must be a bool tensor, got %s", op,
+                    ln_dtype_name(mask->dtype));
+  return ln_check_same_device(op, a, mask);
+}
+
+/* where(mask, value, a) over the broadcast shape of a and mask; no history. */
+static ln_tensor *masked_fill_raw(const char *op, ln_tensor *a,
+                                  ln_tensor *mask, double value) {
+  int ndim;
+  int64_t shape[LN_MAX_DIMS];
+  if (check_mask(op, a, mask) != LN_OK ||
+      ln_broadcast_shapes(op, a->ndim, a->shape, mask->ndim, mask->shape,
+                          &ndim, shape) != LN_OK)
+    return NULL;
+  ln_device dev = ln_tensor_device(a);
+  ln_tensor *m = ln_cast_raw(mask, LN_BOOL), *v = ln_scalar(value, a->dtype, dev);
+  ln_tensor *me = m ? ln_expand_raw(m, ndim, shape) : NULL;
+  ln_tensor *ve = v ? ln_expand_raw(v, ndim, shape) : NULL;
+  ln_tensor *ae = ln_expand_raw(a, ndim, shape);
+  ln_tensor *out = me && ve && ae ? ln_empty(ndim, shape, a->dtype, dev) : NULL;
+  if (out && LN_BACKEND(out)->where(out, me, ve, ae) != LN_OK) {
+    ln_tensor_release(out);
+    out = NULL;
+  }
+  ln_tensor_release(m);
+  ln_tensor_release(v);
+  ln_tensor_release(me);
+  ln_tensor_release(ve);
+  ln_tensor_release(ae);
+  return out;
+}
+
+/* d a = d out with zeros where mask (summed back to a's shape) */
+static int masked_fill_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  ln_tensor *mask = ln_node_saved(n, 0);
+  if (!mask) return LN_ERR;
+  gin[0] = masked_fill_raw("masked_fill", gout, mask, 0);
+  return gin[0] ? LN_OK : LN_ERR;
+}
+
+static ln_tensor *masked_fill_op(const char *op, const char *name,
+                                 ln_tensor *a, ln_tensor *mask, double value) {
+  ln_tensor *out = masked_fill_raw(op, a, mask, value);
+  ln_node *n = out ? ln_record(out, name, masked_fill_backward, 1, &a) : NULL;
+  if (n) ln_node_save(n, mask);
+  return out;
+}
+
+/* The in-place form: mask must broadcast to a's own shape. */
+static int masked_fill_inplace(const char *op, const char *name, ln_tensor *a,
+                               ln_tensor *mask, double value) {
+  if (ln_check_inplace(a) != LN_OK) return LN_ERR;
+  ln_tensor *r = masked_fill_raw(op, a, mask, value);
+  if (!r) return LN_ERR;
+  if (!ln_same_shape(r, a)) {
+    char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+    ln_tensor_release(r);
+    return ln_error("%s: mask of shape %s cannot be broadcast to the "
+                    "tensor's shape %s", op,
+                    ln_shape_str(mask->ndim, mask->shape, s1, sizeof s1),
+                    ln_shape_str(a->ndim, a->shape, s2, sizeof s2));
+  }
+  if (ln_write_back(a, r) != LN_OK) return LN_ERR;
+  ln_bump_version(a);
+  if (!ln_any_requires_grad(1, &a)) return LN_OK;
+  if (ln_record_inplace(a, name, masked_fill_backward, 0, NULL) != LN_OK)
+    return LN_ERR;
+  ln_node_save(a->grad_fn, mask);
+  return LN_OK;
+}
+
+/* out = mask ? value : a (broadcast) */
+ln_tensor *ln_masked_fill(ln_tensor *a, ln_tensor *mask, double value) {
+  return masked_fill_op("masked_fill", "MaskedFillBackward", a, mask, value);
+}
+
+int ln_masked_fill_(ln_tensor *a, ln_tensor *mask, double value) {
+  return masked_fill_inplace("masked_fill_", "MaskedFillBackward", a, mask,
+                             value);
+}
+
+/* A bool mask shaped (1,..,size of dim,..,1), true at the entries index
+** names: index_fill is a masked_fill with it. The mask is built by an
+** index_add of ones, whose kernel checks the indices. */
+static ln_tensor *index_mask(const char *op, ln_tensor *a, int dim,
+                             ln_tensor *index) {
+  int64_t shape[LN_MAX_DIMS], ones_shape[LN_MAX_DIMS];
+  for (int d = 0; d < a->ndim; d++) {
+    shape[d] = d == dim ? a->shape[d] : 1;
+    ones_shape[d] = d == dim ? ln_tensor_numel(index) : 1;
+  }
+  ln_device dev = ln_tensor_device(a);
+  ln_tensor *counts = ln_zeros(a->ndim, shape, LN_INT64, dev);
+  ln_tensor *one = ln_scalar(1, LN_INT64, dev);
+  ln_tensor *ones = one ? ln_expand_raw(one, a->ndim, ones_shape) : NULL;
+  int rc = counts && ones ? ln_check_vector_index(op, a, index) : LN_ERR;
+  if (rc == LN_OK) rc = ln_index_add_into(op, counts, dim, index, ones, 1);
+  ln_tensor *mask = rc == LN_OK ? ln_cast_raw(counts, LN_BOOL) : NULL;
+  ln_tensor_release(counts);
+  ln_tensor_release(one);
+  ln_tensor_release(ones);
+  return mask;
+}
+
+/* out = a; out[.., index[j], ..] = value along dim */
+ln_tensor *ln_index_fill(ln_tensor *a, int dim, ln_tensor *index,
+                         double value) {
+  int d;
+  if (ln_wrap_dim("index_fill", dim, a->ndim, false, &d) != LN_OK) return NULL;
+  ln_tensor *mask = index_mask("index_fill", a, d, index);
+  ln_tensor *out = mask ? masked_fill_op("index_fill", "IndexFillBackward", a, mask, value) : NULL;
+  ln_tensor_release(mask);
+  return out;
+}
+
+int ln_index_fill_(ln_tensor *a, int dim, ln_tensor *index, double value) {
+  int d;
+  if (ln_wrap_dim("index_fill_", dim, a->ndim, false, &d) != LN_OK)
+    return LN_ERR;
+  ln_tensor *mask = index_mask("index_fill_", a, d, index);
+  int rc = mask ? masked_fill_inplace("index_fill_", "IndexFillBackward", a,
+                                      mask, value)
+                : LN_ERR;
+  ln_tensor_release(mask);
+  return rc;
+}
+
+/* ---- masked_select ------------------------------------------------------ */
+
+_Static_assert(1 + LN_MAX_DIMS <= 2 * LN_MAX_DIMS,
+               "a MaskedSelect node's ints hold ndim and a shape");
+
+/* How many elements of mask are true, read on the host (the output size
+** must be known before the kernel runs). */
+static int count_true(const ln_tensor *mask, int64_t *count) {
+  int64_t n = ln_tensor_numel(mask);
+  uint8_t *host = malloc(n ? (size_t)n : 1);
+  if (!host) return ln_error("masked_select: out of memory reading the mask");
+  int rc = ln_to_buffer(mask, host, LN_UINT8);
+  *count = 0;
+  for (int64_t i = 0; rc == LN_OK && i < n; i++) *count += host[i] != 0;
+  free(host);
+  return rc;
+}
+
+static ln_tensor *masked_select_raw(ln_tensor *a, ln_tensor *mask, int *ndim,
+                                    int64_t *shape) {
+  int64_t count = 0;
+  if (check_mask("masked_select", a, mask) != LN_OK ||
+      ln_broadcast_shapes("masked_select", a->ndim, a->shape, mask->ndim,
+                          mask->shape, ndim, shape) != LN_OK ||
+      count_true(mask, &count) != LN_OK)
+    return NULL;
+  int64_t mn = ln_tensor_numel(mask), total = mn ? count * (ln_shape_numel(*ndim, shape) / mn) : 0;
+  ln_tensor *out = ln_empty(1, &total, a->dtype, ln_tensor_device(a));
+  if (!out || total == 0) return out;
+  ln_tensor *m = ln_cast_raw(mask, LN_BOOL);
+  ln_tensor *me = m ? ln_expand_raw(m, *ndim, shape) : NULL;
+  ln_tensor *ae = ln_expand_raw(a, *ndim, shape);
+  int rc = me && ae ? LN_BACKEND(a)->masked_select(out, ae, me) : LN_ERR;
+  ln_tensor_release(m);
+  ln_tensor_release(me);
+  ln_tensor_release(ae);
+  if (rc != LN_OK) {
+    ln_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* d a = zeros of the broadcast shape with d out put back where mask; the
+** positions come from masked_select over an arange. ints = {ndim, shape}. */
+static int masked_select_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  ln_tensor *mask = ln_node_saved(n, 0);
+  if (!mask) return LN_ERR;
+  int ndim = (int)n->ints[0], pndim;
+  const int64_t *shape = n->ints + 1;
+  int64_t numel = ln_shape_numel(ndim, shape), stride[LN_MAX_DIMS], pshape[LN_MAX_DIMS];
+  ln_device dev = ln_tensor_device(gout);
+  ln_contiguous_strides(ndim, shape, stride);
+  ln_tensor *range = ln_arange(0, (double)numel, 1, LN_INT64, dev);
+  ln_tensor *rv = range ? ln_view_raw(range, 0, ndim, shape, stride) : NULL;
+  ln_tensor *pos = rv ? masked_select_raw(rv, mask, &pndim, pshape) : NULL;
+  ln_tensor *g = pos ? ln_zeros(1, &numel, gout->dtype, dev) : NULL;
+  int rc = g ? ln_scatter_into("masked_select", g, 0, pos, gout, false)
+             : LN_ERR;
+  if (rc == LN_OK) gin[0] = ln_view_raw(g, 0, ndim, shape, stride);
+  ln_tensor_release(range);
+  ln_tensor_release(rv);
+  ln_tensor_release(pos);
+  ln_tensor_release(g);
+  return rc == LN_OK && gin[0] ? LN_OK : LN_ERR;
+}
+
+/* out = the elements of a (broadcast with mask) where mask, as a 1-D tensor */
+ln_tensor *ln_masked_select(ln_tensor *a, ln_tensor *mask) {
+  int ndim;
+  int64_t shape[LN_MAX_DIMS];
+  ln_tensor *out = masked_select_raw(a, mask, &ndim, shape);
+  ln_node *n = out ? ln_record(out, "MaskedSelectBackward", masked_select_backward, 1, &a) : NULL;
+  if (n) {
+    n->ints[0] = ndim;
+    memcpy(n->ints + 1, shape, (size_t)ndim * sizeof *shape);
+    n->nints = ndim + 1;
+    ln_node_save(n, mask);
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+/*
+** op_sort.c: sort and topk, and their backward. Positions in messages are
+** 1-based: see index_util.h.
+*/
+#include "autograd.h"
+#include "backend.h"
+#include "index_util.h"
+#include "shape.h"
+
+/* ---- sort, topk --------------------------------------------------------- */
+
+/* Sorted values and their int64 positions along dim; no history. */
+static int sort_raw(ln_tensor *a, int dim, bool descending, ln_tensor **values,
+                    ln_tensor **indices) {
+  ln_device dev = ln_tensor_device(a);
+  ln_tensor *v = ln_empty(a->ndim, a->shape, a->dtype, dev);
+  ln_tensor *ix = ln_empty(a->ndim, a->shape, LN_INT64, dev);
+  ln_tensor *a1 = ln_as_1d(a), *v1 = v ? ln_as_1d(v) : NULL, *i1 = ix ? ln_as_1d(ix) : NULL;
+  int rc = a1 && v1 && i1 ? LN_OK : LN_ERR;
+  if (rc == LN_OK) rc = LN_BACKEND(a)->sort(v1, i1, a1, dim, descending);
+  ln_tensor_release(a1);
+  ln_tensor_release(v1);
+  ln_tensor_release(i1);
+  if (rc != LN_OK) {
+    ln_tensor_release(v);
+    ln_tensor_release(ix);
+    return LN_ERR;
+  }
+  *values = v;
+  *indices = ix;
+  return LN_OK;
+}
+
+/* d a = zeros with d values scattered back through the indices (sort and
+** topk: the indices along dim are distinct). */
+static int sort_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  ln_tensor *index = ln_node_saved(n, 0), *a = n->inputs[0];
+  if (!index) return LN_ERR;
+  ln_tensor *g = ln_zeros(a->ndim, a->shape, gout->dtype, ln_tensor_device(gout));
+  if (!g || ln_scatter_into(n->name, g, (int)n->ints[0], index, gout, false) != LN_OK) {
+    ln_tensor_release(g);
+    return LN_ERR;
+  }
+  gin[0] = g;
+  return LN_OK;
+}
+
+static void record_sort(const char *name, ln_tensor *a, int dim,
+                        ln_tensor *values, ln_tensor *indices) {
+  ln_node *n = ln_record(values, name, sort_backward, 1, &a);
+  if (n) {
+    n->ints[0] = dim;
+    n->nints = 1;
+    ln_node_save(n, indices);
+  }
+}
+
+/* values, indices = a sorted along dim (stable; NaN above all numbers) */
+int ln_sort(ln_tensor *a, int dim, bool descending, ln_tensor **values,
+            ln_tensor **indices) {
+  int d;
+  *values = *indices = NULL;
+  if (ln_wrap_dim("sort", dim, a->ndim, false, &d) != LN_OK ||
+      sort_raw(a, d, descending, values, indices) != LN_OK)
+    return LN_ERR;
+  record_sort("SortBackward", a, d, *values, *indices);
+  return LN_OK;
+}
+
+/* values, indices = the k largest (smallest) entries along dim, in order:
+** a sort, then its first k (`sorted` false is served sorted too). */
+int ln_topk(ln_tensor *a, int64_t k, int dim, bool largest, bool sorted,
+            ln_tensor **values, ln_tensor **indices) {
+  int d;
+  (void)sorted;
+  *values = *indices = NULL;
+  if (ln_wrap_dim("topk", dim, a->ndim, false, &d) != LN_OK) return LN_ERR;
+  int64_t size = a->ndim ? a->shape[d] : 1;
+  if (k < 0 || k > size)
+    return ln_error("topk: k %lld is out of range for dim %d of size %lld",
+                    (long long)k, d + 1, (long long)size);
+  ln_tensor *sv, *si;
+  if (sort_raw(a, d, largest, &sv, &si) != LN_OK) return LN_ERR;
+  if (a->ndim == 0) { /* as PyTorch: the 0-dim value itself */
+    *values = sv;
+    *indices = si;
+  } else {
+    ln_tensor *wv = ln_narrow_raw(sv, d, 0, k);
+    ln_tensor *wi = ln_narrow_raw(si, d, 0, k);
+    *values = wv ? ln_copy_raw(wv) : NULL;
+    *indices = wi ? ln_copy_raw(wi) : NULL;
+    ln_tensor_release(wv);
+    ln_tensor_release(wi);
+    ln_tensor_release(sv);
+    ln_tensor_release(si);
+  }
+  if (!*values || !*indices) {
+    ln_tensor_release(*values);
+    ln_tensor_release(*indices);
+    *values = *indices = NULL;
+    return LN_ERR;
+  }
+  record_sort("TopkBackward", a, d, *values, *indices);
+  return LN_OK;
+}
