@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "internal.h"
 #include "luann.h"
 
 #define LNB_TENSOR "luann.Tensor"
@@ -29,77 +30,77 @@ typedef struct lnb_reg {
 
 /* The tensor at idx (raises "bad argument #idx to 'f' (tensor expected,
 ** got X)"); a closed tensor raises too. */
-ln_tensor *lnb_check(lua_State *L, int idx);
+LN_INTERNAL ln_tensor *lnb_check(lua_State *L, int idx);
 /* NULL when idx is not a tensor. */
-ln_tensor *lnb_test(lua_State *L, int idx);
+LN_INTERNAL ln_tensor *lnb_test(lua_State *L, int idx);
 /* A tensor from idx: a tensor as is (retained), a number as a 0-dim tensor
 ** of dtype `like` (or float32), a boolean as bool. New reference. */
-ln_tensor *lnb_check_operand(lua_State *L, int idx, ln_dtype like);
+LN_INTERNAL ln_tensor *lnb_check_operand(lua_State *L, int idx, ln_dtype like);
 /* Pushes a new reference from the core; NULL raises the core's error as
 ** "fname: message" (the message usually names the op already). */
-int lnb_push(lua_State *L, ln_tensor *t);
+LN_INTERNAL int lnb_push(lua_State *L, ln_tensor *t);
 /* Raises the core's last error message. */
-int lnb_error(lua_State *L);
+LN_INTERNAL int lnb_error(lua_State *L);
 /* A 1-based (or negative) Lua dim at idx into a 0-based-or-negative core
 ** dim: 1 -> 0, -1 -> -1; 0 raises. */
-int lnb_check_dim(lua_State *L, int idx);
-int lnb_opt_dim(lua_State *L, int idx, int def);
+LN_INTERNAL int lnb_check_dim(lua_State *L, int idx);
+LN_INTERNAL int lnb_opt_dim(lua_State *L, int idx, int def);
 /* The length of the table at idx (its __len included), raising unless it
 ** is an integer from 0 to max: a proxy's length is user input like any. */
-int lnb_check_len(lua_State *L, int idx, int max, const char *what);
+LN_INTERNAL int lnb_check_len(lua_State *L, int idx, int max, const char *what);
 /* Reads sizes either as varargs (idx..top numbers) or one table at idx.
 ** Returns ndim. A trailing options table or string is not read. */
-int lnb_check_shape(lua_State *L, int idx, int64_t *shape);
+LN_INTERNAL int lnb_check_shape(lua_State *L, int idx, int64_t *shape);
 /* dtype from a string at idx ("float32", ...); def when none. */
-ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def);
+LN_INTERNAL ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def);
 /* Options table at idx (may be absent): dtype, device, requires_grad. */
 typedef struct lnb_options {
   ln_dtype dtype;
   ln_device device;
   bool requires_grad;
 } lnb_options;
-void lnb_read_options(lua_State *L, int idx, lnb_options *o);
+LN_INTERNAL void lnb_read_options(lua_State *L, int idx, lnb_options *o);
 /* Turns 1-based int64 index tensors from Lua into 0-based ones (new ref),
 ** and 0-based results into 1-based ones for Lua. */
-ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index);
-ln_tensor *lnb_index_to_lua(ln_tensor *index);
+LN_INTERNAL ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index);
+LN_INTERNAL ln_tensor *lnb_index_to_lua(ln_tensor *index);
 /* Tells the Lua collector about tensor memory (called on every push). */
-void lnb_account(lua_State *L);
+LN_INTERNAL void lnb_account(lua_State *L);
 /* Anomaly mode's hooks (lautograd.c), called only when ln_anomaly_enabled()
 ** (core/autograd.h): luann_push_tensor gives the nodes the running op
 ** recorded its traceback; lnb_push raises when the result t, just pushed,
 ** holds a NaN or Inf the op made. */
-bool ln_anomaly_enabled(void);
-void lnb_anomaly_trace(lua_State *L);
-void lnb_anomaly_check(lua_State *L, ln_tensor *t);
+LN_INTERNAL bool ln_anomaly_enabled(void);
+LN_INTERNAL void lnb_anomaly_trace(lua_State *L);
+LN_INTERNAL void lnb_anomaly_check(lua_State *L, ln_tensor *t);
 
 /* Set-up and shared pieces of ltensor.c, lcreate.c, lformat.c. */
-void lnb_create_tensor_meta(lua_State *L, int methods);
-void lnb_create_generator_meta(lua_State *L);
+LN_INTERNAL void lnb_create_tensor_meta(lua_State *L, int methods);
+LN_INTERNAL void lnb_create_generator_meta(lua_State *L);
 /* Drains the OpenCL queues when the Lua state closes (ldevice.c). */
-void lnb_create_close_hook(lua_State *L);
-ln_device lnb_default_device(void);
-int lnb_tostring(lua_State *L);
+LN_INTERNAL void lnb_create_close_hook(lua_State *L);
+LN_INTERNAL ln_device lnb_default_device(void);
+LN_INTERNAL int lnb_tostring(lua_State *L);
 
 /* The families (one per binding file). */
-extern const lnb_reg lnb_tensor_methods[];   /* ltensor.c */
-extern const lnb_reg lnb_creation[];         /* lcreate.c */
-extern const lnb_reg lnb_views[];            /* lview.c */
-extern const lnb_reg lnb_pointwise[];        /* lpointwise.c */
-extern const lnb_reg lnb_reductions[];       /* lreduce.c */
-extern const lnb_reg lnb_linalg[];           /* llinalg.c */
-extern const lnb_reg lnb_indexing[];         /* lindex.c */
-extern const lnb_reg lnb_autograd[];         /* lautograd.c */
-extern const lnb_reg lnb_nn[];               /* lnn.c: fused losses, optim */
-extern const lnb_reg lnb_io[];               /* lio.c: IDX, checkpoints */
-extern const lnb_reg lnb_device[];           /* ldevice.c */
+LN_INTERNAL extern const lnb_reg lnb_tensor_methods[]; /* ltensor.c */
+LN_INTERNAL extern const lnb_reg lnb_creation[]; /* lcreate.c */
+LN_INTERNAL extern const lnb_reg lnb_views[]; /* lview.c */
+LN_INTERNAL extern const lnb_reg lnb_pointwise[]; /* lpointwise.c */
+LN_INTERNAL extern const lnb_reg lnb_reductions[]; /* lreduce.c */
+LN_INTERNAL extern const lnb_reg lnb_linalg[]; /* llinalg.c */
+LN_INTERNAL extern const lnb_reg lnb_indexing[]; /* lindex.c */
+LN_INTERNAL extern const lnb_reg lnb_autograd[]; /* lautograd.c */
+LN_INTERNAL extern const lnb_reg lnb_nn[]; /* lnn.c: fused losses, optim */
+LN_INTERNAL extern const lnb_reg lnb_io[]; /* lio.c: IDX, checkpoints */
+LN_INTERNAL extern const lnb_reg lnb_device[]; /* ldevice.c */
 
 /* lpointwise.c: for metamethods */
-int lnb_add(lua_State *L);
-int lnb_sub(lua_State *L);
-int lnb_mul(lua_State *L);
-int lnb_div(lua_State *L);
-int lnb_pow(lua_State *L);
-int lnb_neg(lua_State *L);
+LN_INTERNAL int lnb_add(lua_State *L);
+LN_INTERNAL int lnb_sub(lua_State *L);
+LN_INTERNAL int lnb_mul(lua_State *L);
+LN_INTERNAL int lnb_div(lua_State *L);
+LN_INTERNAL int lnb_pow(lua_State *L);
+LN_INTERNAL int lnb_neg(lua_State *L);
 
 #endif

@@ -15,7 +15,8 @@ struct ln_embedded {
   const char *text;
   size_t len;
 };
-extern const struct ln_embedded ln_lua_modules[]; /* build/gen/lua_modules.c */
+/* build/gen/lua_modules.c */
+LN_INTERNAL extern const struct ln_embedded ln_lua_modules[];
 
 
 static const lnb_reg *const families[] = {

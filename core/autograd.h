@@ -17,6 +17,7 @@
 #ifndef LUANN_AUTOGRAD_H
 #define LUANN_AUTOGRAD_H
 
+#include "internal.h"
 #include "luann_core.h"
 
 #define LN_NODE_MAX_INPUTS 4
@@ -59,31 +60,33 @@ struct ln_node {
 /* Attaches a node to out when recording is needed; returns it, or NULL when
 ** nothing is recorded (grad mode off or no input requires grad, or out of
 ** memory: then out simply has no history). */
-ln_node *ln_record(ln_tensor *out, const char *name, ln_backward_fn bw,
-                   int ninputs, ln_tensor *const *inputs);
+LN_INTERNAL ln_node *ln_record(ln_tensor *out, const char *name,
+                               ln_backward_fn bw, int ninputs,
+                               ln_tensor *const *inputs);
 /* Saves a detached header of t in the node (call right after ln_record). */
-void ln_node_save(ln_node *n, ln_tensor *t);
+LN_INTERNAL void ln_node_save(ln_node *n, ln_tensor *t);
 /* The saved tensor i, or NULL with an error when it was modified in place
 ** since it was saved or the graph was freed. Borrowed reference. */
-ln_tensor *ln_node_saved(ln_node *n, int i);
-bool ln_node_needs_grad(const ln_node *n, int i);
+LN_INTERNAL ln_tensor *ln_node_saved(ln_node *n, int i);
+LN_INTERNAL bool ln_node_needs_grad(const ln_node *n, int i);
 /* Whether an op on these inputs would record (grad mode on and some input
 ** requires grad). */
-bool ln_any_requires_grad(int n, ln_tensor *const *ts);
+LN_INTERNAL bool ln_any_requires_grad(int n, ln_tensor *const *ts);
 /* Drops one reference to a node (its owner tensor or a consumer's edge). */
-void ln_node_release(ln_node *n);
+LN_INTERNAL void ln_node_release(ln_node *n);
 /* Detaches a tensor being freed from the node it owns, then releases it. */
-void ln_node_disown(ln_node *n, const ln_tensor *owner);
+LN_INTERNAL void ln_node_disown(ln_node *n, const ln_tensor *owner);
 
 /* Bumps the storage version: every in-place kernel calls this. Also errors
 ** on in-place writes to leaves that require grad while grad mode is on. */
-int ln_check_inplace(ln_tensor *t);
-void ln_bump_version(ln_tensor *t);
+LN_INTERNAL int ln_check_inplace(ln_tensor *t);
+LN_INTERNAL void ln_bump_version(ln_tensor *t);
 
 /* For in-place ops: when t or an extra input requires grad, gives t a new
 ** grad_fn node whose inputs are t's old history, then the extras. */
-int ln_record_inplace(ln_tensor *t, const char *name, ln_backward_fn bw,
-                           int nextra, ln_tensor *const *extra);
+LN_INTERNAL int ln_record_inplace(ln_tensor *t, const char *name,
+                                  ln_backward_fn bw, int nextra,
+                                  ln_tensor *const *extra);
 
 /* ---- anomaly mode (luann.autograd.detect_anomaly) ----------------------
 ** When on, nodes recorded wait (retained) until the binding that returns
@@ -91,11 +94,12 @@ int ln_record_inplace(ln_tensor *t, const char *name, ln_backward_fn bw,
 ** every gradient a node returns for NaN and Inf; and when a node's backward
 ** fails, its traceback is kept for the caller's message. Off, it costs one
 ** flag test in ln_record and in the bindings' push. */
-bool ln_anomaly_enabled(void);
-bool ln_set_anomaly_enabled(bool on); /* returns the previous setting */
+LN_INTERNAL bool ln_anomaly_enabled(void);
+/* Turns anomaly mode on or off; returns the previous setting. */
+LN_INTERNAL bool ln_set_anomaly_enabled(bool on);
 /* Whether op results reaching Lua are to be checked: anomaly mode is on
 ** and no backward is running (backward checks whole nodes instead). */
-bool ln_anomaly_check_results(void);
+LN_INTERNAL bool ln_anomaly_check_results(void);
 
 /* What ln_anomaly_scan found: count non-finite values; what names the
 ** first NaN if any, else the first Inf ("nan", "inf" or "-inf"), which
@@ -107,16 +111,16 @@ typedef struct ln_nonfinite {
 } ln_nonfinite;
 /* Scans a floating point tensor (any device, any strides; others hold no
 ** NaN). LN_ERR only when a copy to the host fails. */
-int ln_anomaly_scan(ln_tensor *t, ln_nonfinite *r);
+LN_INTERNAL int ln_anomaly_scan(ln_tensor *t, ln_nonfinite *r);
 
 /* Whether nodes recorded since the last ln_anomaly_set_origin wait for it. */
-bool ln_anomaly_untraced(void);
+LN_INTERNAL bool ln_anomaly_untraced(void);
 /* Gives those nodes this origin (op and trace are copied; op may be NULL)
 ** and lets them go. In-place ops return no result to Lua, so their nodes
 ** get the next call's trace, said to be later, and no op name. */
-void ln_anomaly_set_origin(const char *op, const char *trace);
+LN_INTERNAL void ln_anomaly_set_origin(const char *op, const char *trace);
 /* The origin_trace of the node whose backward failed in this thread's last
 ** ln_backward, or NULL (none, or anomaly mode was off when it was made). */
-const char *ln_anomaly_failed_trace(void);
+LN_INTERNAL const char *ln_anomaly_failed_trace(void);
 
 #endif

@@ -14,6 +14,7 @@
 #ifndef LUANN_BACKEND_H
 #define LUANN_BACKEND_H
 
+#include "internal.h"
 #include "luann_core.h"
 
 /* One matrix (or a batch of matrices) inside a storage: element (b,i,j) is
@@ -99,15 +100,15 @@ struct ln_backend {
                       ln_tensor *sum, const ln_optim_step *s);
 };
 
-extern const ln_backend ln_backend_cpu;
+LN_INTERNAL extern const ln_backend ln_backend_cpu;
 
 /* Storage management shared by every backend (core/tensor.c). */
-ln_storage *ln_storage_new(ln_device dev, size_t nbytes);
-void ln_storage_release(ln_storage *s);
+LN_INTERNAL ln_storage *ln_storage_new(ln_device dev, size_t nbytes);
+LN_INTERNAL void ln_storage_release(ln_storage *s);
 /* A tensor header over existing storage (retained). */
-ln_tensor *ln_tensor_new_view(ln_storage *s, int64_t offset, int ndim,
-                              const int64_t *shape, const int64_t *stride,
-                              ln_dtype dt);
+LN_INTERNAL ln_tensor *ln_tensor_new_view(ln_storage *s, int64_t offset,
+                                          int ndim, const int64_t *shape,
+                                          const int64_t *stride, ln_dtype dt);
 #define LN_BACKEND(t) ((t)->storage->device.backend)
 
 #endif

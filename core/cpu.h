@@ -11,6 +11,7 @@
 #define LUANN_CPU_H
 
 #include "backend.h"
+#include "internal.h"
 
 #define CPU_MAX_OPERANDS 4
 
@@ -19,8 +20,8 @@ typedef void (*cpu_row_fn)(char **p, const int64_t *s, int64_t n, void *ctx);
 
 /* Calls row for every innermost row of ts[0..nops) (all of one shape).
 ** Rows may run on several threads at once when `parallel`. */
-void cpu_for_each(int nops, const ln_tensor *const *ts, cpu_row_fn row,
-                  void *ctx, bool parallel);
+LN_INTERNAL void cpu_for_each(int nops, const ln_tensor *const *ts,
+                              cpu_row_fn row, void *ctx, bool parallel);
 
 /* Load and store one element of a dtype as double (integer dtypes beyond
 ** 2^53 lose precision: use same-dtype paths for int64 arithmetic). */
@@ -47,57 +48,67 @@ static inline void cpu_store(ln_dtype dt, char *p, double v) {
 }
 
 /* Element pointer of a CPU tensor at flat logical index i (slow path). */
-char *cpu_element(const ln_tensor *t, int64_t i);
+LN_INTERNAL char *cpu_element(const ln_tensor *t, int64_t i);
 
 /* Below this many elements, work stays on one thread: a parallel region
 ** costs microseconds when idle and far more when the other core is busy. */
 #define CPU_PARALLEL_MIN 262144
 
 /* The entries of ln_backend_cpu, one family per file. */
-int cpu_storage_alloc(ln_storage *s, size_t nbytes);
-void cpu_storage_free(ln_storage *s);
-int cpu_write(ln_storage *s, size_t offset, const void *src, size_t n);
-int cpu_read(ln_storage *s, size_t offset, void *dst, size_t n);
-int cpu_copy(ln_tensor *dst, const ln_tensor *src);
-int cpu_fill(ln_tensor *dst, double value);
+LN_INTERNAL int cpu_storage_alloc(ln_storage *s, size_t nbytes);
+LN_INTERNAL void cpu_storage_free(ln_storage *s);
+LN_INTERNAL int cpu_write(ln_storage *s, size_t offset, const void *src,
+                          size_t n);
+LN_INTERNAL int cpu_read(ln_storage *s, size_t offset, void *dst, size_t n);
+LN_INTERNAL int cpu_copy(ln_tensor *dst, const ln_tensor *src);
+LN_INTERNAL int cpu_fill(ln_tensor *dst, double value);
 
-int cpu_unary(ln_unary_op op, ln_tensor *out, const ln_tensor *a);       /* cpu_pointwise.c */
-int cpu_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
-               const ln_tensor *b);
-int cpu_clamp(ln_tensor *out, const ln_tensor *a, double lo, double hi);
-int cpu_leaky_relu(ln_tensor *out, const ln_tensor *a, double slope);
-int cpu_where(ln_tensor *out, const ln_tensor *cond, const ln_tensor *a,
-              const ln_tensor *b);
+/* cpu_pointwise.c */
+LN_INTERNAL int cpu_unary(ln_unary_op op, ln_tensor *out, const ln_tensor *a);
+LN_INTERNAL int cpu_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
+                           const ln_tensor *b);
+LN_INTERNAL int cpu_clamp(ln_tensor *out, const ln_tensor *a, double lo,
+                          double hi);
+LN_INTERNAL int cpu_leaky_relu(ln_tensor *out, const ln_tensor *a,
+                               double slope);
+LN_INTERNAL int cpu_where(ln_tensor *out, const ln_tensor *cond,
+                          const ln_tensor *a, const ln_tensor *b);
 
-int cpu_reduce(ln_reduce_op op, ln_tensor *out, ln_tensor *idx,            /* cpu_reduce.c */
-               const ln_tensor *a, int dim);
-int cpu_softmax(ln_tensor *out, const ln_tensor *a, int dim, bool log);
+/* cpu_reduce.c */
+LN_INTERNAL int cpu_reduce(ln_reduce_op op, ln_tensor *out, ln_tensor *idx,
+                           const ln_tensor *a, int dim);
+LN_INTERNAL int cpu_softmax(ln_tensor *out, const ln_tensor *a, int dim,
+                            bool log);
 
-int cpu_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n, int64_t k,  /* cpu_blas.c */
-             double alpha, ln_matview a, ln_matview b, double beta,
-             ln_matview c);
+/* cpu_blas.c */
+LN_INTERNAL int cpu_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n,
+                         int64_t k, double alpha, ln_matview a, ln_matview b,
+                         double beta, ln_matview c);
 
-int cpu_gather(ln_tensor *out, const ln_tensor *a, int dim,                 /* cpu_index.c */
-               const ln_tensor *index);
-int cpu_scatter(ln_tensor *out, int dim, const ln_tensor *index,
-                const ln_tensor *src, bool accumulate);
-int cpu_index_select(ln_tensor *out, const ln_tensor *a, int dim,
-                     const ln_tensor *index);
-int cpu_index_add(ln_tensor *out, int dim, const ln_tensor *index,
-                  const ln_tensor *src, double alpha);
-int cpu_masked_select(ln_tensor *out, const ln_tensor *a,
-                      const ln_tensor *mask);
-int cpu_sort(ln_tensor *values, ln_tensor *indices, const ln_tensor *a,
-             int dim, bool descending);
+/* cpu_index.c */
+LN_INTERNAL int cpu_gather(ln_tensor *out, const ln_tensor *a, int dim,
+                           const ln_tensor *index);
+LN_INTERNAL int cpu_scatter(ln_tensor *out, int dim, const ln_tensor *index,
+                            const ln_tensor *src, bool accumulate);
+LN_INTERNAL int cpu_index_select(ln_tensor *out, const ln_tensor *a, int dim,
+                                 const ln_tensor *index);
+LN_INTERNAL int cpu_index_add(ln_tensor *out, int dim, const ln_tensor *index,
+                              const ln_tensor *src, double alpha);
+LN_INTERNAL int cpu_masked_select(ln_tensor *out, const ln_tensor *a,
+                                  const ln_tensor *mask);
+LN_INTERNAL int cpu_sort(ln_tensor *values, ln_tensor *indices,
+                         const ln_tensor *a, int dim, bool descending);
 
-int cpu_sgd_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *buf,   /* cpu_optim.c */
-                 const ln_optim_step *s);
-int cpu_adam_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *m,
-                  ln_tensor *v, ln_tensor *vmax, const ln_optim_step *s);
-int cpu_rmsprop_step(ln_tensor *param, const ln_tensor *grad,
-                     ln_tensor *square_avg, ln_tensor *buf,
-                     ln_tensor *grad_avg, const ln_optim_step *s);
-int cpu_adagrad_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *sum,
-                     const ln_optim_step *s);
+/* cpu_optim.c */
+LN_INTERNAL int cpu_sgd_step(ln_tensor *param, const ln_tensor *grad,
+                             ln_tensor *buf, const ln_optim_step *s);
+LN_INTERNAL int cpu_adam_step(ln_tensor *param, const ln_tensor *grad,
+                              ln_tensor *m, ln_tensor *v, ln_tensor *vmax,
+                              const ln_optim_step *s);
+LN_INTERNAL int cpu_rmsprop_step(ln_tensor *param, const ln_tensor *grad,
+                                 ln_tensor *square_avg, ln_tensor *buf,
+                                 ln_tensor *grad_avg, const ln_optim_step *s);
+LN_INTERNAL int cpu_adagrad_step(ln_tensor *param, const ln_tensor *grad,
+                                 ln_tensor *sum, const ln_optim_step *s);
 
 #endif

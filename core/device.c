@@ -9,7 +9,7 @@
 #include "backend.h"
 
 #ifdef LN_WITH_OPENCL
-extern const ln_backend ln_backend_opencl;
+LN_INTERNAL extern const ln_backend ln_backend_opencl;
 int ln_opencl_device_count(void); /* 0 when there is no platform */
 #endif
 

@@ -16,27 +16,32 @@
 #ifndef LUANN_INDEX_UTIL_H
 #define LUANN_INDEX_UTIL_H
 
+#include "internal.h"
 #include "luann_core.h"
 
 /* A contiguous copy of t. */
-ln_tensor *ln_copy_raw(ln_tensor *t);
+LN_INTERNAL ln_tensor *ln_copy_raw(ln_tensor *t);
 /* t retained, or for a 0-dim t a 1-element 1-D view of it. */
-ln_tensor *ln_as_1d(ln_tensor *t);
+LN_INTERNAL ln_tensor *ln_as_1d(ln_tensor *t);
 /* The window [start, start + len) of t along dim. */
-ln_tensor *ln_narrow_raw(ln_tensor *t, int dim, int64_t start, int64_t len);
+LN_INTERNAL ln_tensor *ln_narrow_raw(ln_tensor *t, int dim, int64_t start,
+                                     int64_t len);
 /* Errors unless index is int64 and on a's device. */
-int ln_check_index(const char *op, const ln_tensor *a, const ln_tensor *index);
+LN_INTERNAL int ln_check_index(const char *op, const ln_tensor *a,
+                               const ln_tensor *index);
 /* ln_check_index, and index at most 1-D. */
-int ln_check_vector_index(const char *op, const ln_tensor *a,
-                          const ln_tensor *index);
+LN_INTERNAL int ln_check_vector_index(const char *op, const ln_tensor *a,
+                                      const ln_tensor *index);
 /* Copies result (released) into a: the end of an in-place op. */
-int ln_write_back(ln_tensor *a, ln_tensor *result);
+LN_INTERNAL int ln_write_back(ln_tensor *a, ln_tensor *result);
 /* out[index] (+)= src along dim, in place on a contiguous out. */
-int ln_scatter_into(const char *op, ln_tensor *out, int dim, ln_tensor *index,
-                    ln_tensor *src, bool accumulate);
+LN_INTERNAL int ln_scatter_into(const char *op, ln_tensor *out, int dim,
+                                ln_tensor *index, ln_tensor *src,
+                                bool accumulate);
 /* out[.., index[j], ..] += alpha * src[.., j, ..], in place on a contiguous
 ** out. */
-int ln_index_add_into(const char *op, ln_tensor *out, int dim,
-                      ln_tensor *index, ln_tensor *src, double alpha);
+LN_INTERNAL int ln_index_add_into(const char *op, ln_tensor *out, int dim,
+                                  ln_tensor *index, ln_tensor *src,
+                                  double alpha);
 
 #endif

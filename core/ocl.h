@@ -19,6 +19,7 @@
 #include <CL/cl.h>
 
 #include "backend.h"
+#include "internal.h"
 
 /* Must match kernels/common.cl. */
 #define OCL_MAX_DIMS LN_MAX_DIMS
@@ -69,46 +70,48 @@ typedef struct ocl_device {
   bool flag_pending;  /* a kernel that may set it ran since the last check */
 } ocl_device;
 
-extern const ln_backend ln_backend_opencl; /* backend_opencl.c */
+LN_INTERNAL extern const ln_backend ln_backend_opencl; /* backend_opencl.c */
 
 /* ---- runtime (ocl_runtime.c) -------------------------------------------- */
 
-int ln_opencl_device_count(void);
+LN_INTERNAL int ln_opencl_device_count(void);
 /* Device i's description (no context made); NULL when out of range. */
-const ocl_device *ocl_device_info(int i);
+LN_INTERNAL const ocl_device *ocl_device_info(int i);
 /* Device i, its context and queue made on first use; NULL after
 ** ln_error. */
-ocl_device *ocl_device_get(int index);
+LN_INTERNAL ocl_device *ocl_device_get(int index);
 /* Waits for the queue of every device in use. Hosts call it before exit:
 ** a kernel still queued keeps PoCL's worker thread compiling while exit()
 ** destroys LLVM's and CLBlast's statics under it (a crash at exit). */
-void ocl_finish_all(void);
-ocl_device *ocl_device_of(const ln_storage *s);
-const char *ocl_status_name(cl_int status);
+LN_INTERNAL void ocl_finish_all(void);
+LN_INTERNAL ocl_device *ocl_device_of(const ln_storage *s);
+LN_INTERNAL const char *ocl_status_name(cl_int status);
 /* ln_error("opencl: <what>: CL_NAME (code)"), returns LN_ERR. */
-int ocl_fail(cl_int status, const char *what);
+LN_INTERNAL int ocl_fail(cl_int status, const char *what);
 /* Errors when the device cannot hold dt (float64 without cl_khr_fp64). */
-int ocl_check_dtype(const ocl_device *d, ln_dtype dt, const char *op);
+LN_INTERNAL int ocl_check_dtype(const ocl_device *d, ln_dtype dt,
+                                const char *op);
 /* The kernel `name` of dt's program (built on first use), with its
 ** work-group size in *local; NULL after ln_error. */
-cl_kernel ocl_kernel_get(ocl_device *d, ln_dtype dt, const char *name,
-                         size_t *local);
+LN_INTERNAL cl_kernel ocl_kernel_get(ocl_device *d, ln_dtype dt,
+                                     const char *name, size_t *local);
 
 /* ---- memory (ocl_memory.c) ---------------------------------------------- */
 
-int ocl_storage_alloc(ln_storage *s, size_t nbytes);
-void ocl_storage_free(ln_storage *s);
-int ocl_write(ln_storage *s, size_t offset, const void *src, size_t n);
-int ocl_read(ln_storage *s, size_t offset, void *dst, size_t n);
+LN_INTERNAL int ocl_storage_alloc(ln_storage *s, size_t nbytes);
+LN_INTERNAL void ocl_storage_free(ln_storage *s);
+LN_INTERNAL int ocl_write(ln_storage *s, size_t offset, const void *src,
+                          size_t n);
+LN_INTERNAL int ocl_read(ln_storage *s, size_t offset, void *dst, size_t n);
 /* Pool accounting and release of cached buffers (luann.opencl.memory). */
-void ocl_pool_stats(ocl_device *d, size_t *in_use, size_t *cached);
-void ocl_pool_trim(ocl_device *d);
-void ocl_pool_destroy(ocl_device *d);
+LN_INTERNAL void ocl_pool_stats(ocl_device *d, size_t *in_use, size_t *cached);
+LN_INTERNAL void ocl_pool_trim(ocl_device *d);
+LN_INTERNAL void ocl_pool_destroy(ocl_device *d);
 /* Errors found by kernels (an index out of range, an integer fmod by
 ** zero): the first one is recorded in d->flag, and the host checks (and
 ** clears) it on the next read, as CUDA reports device-side asserts. */
-int ocl_flag_init(ocl_device *d);
-int ocl_flag_check(ocl_device *d);
+LN_INTERNAL int ocl_flag_init(ocl_device *d);
+LN_INTERNAL int ocl_flag_check(ocl_device *d);
 
 /* ---- launches (ocl_launch.c) -------------------------------------------- */
 
@@ -124,78 +127,89 @@ typedef struct ocl_call {
 } ocl_call;
 
 /* Starts a call of kernel `name` from dtype dt's program on d. */
-int ocl_begin(ocl_call *c, ocl_device *d, ln_dtype dt, const char *name);
-void ocl_arg(ocl_call *c, size_t size, const void *value);
-void ocl_arg_mem(ocl_call *c, const ln_tensor *t);
-void ocl_arg_buf(ocl_call *c, cl_mem m);
-void ocl_arg_long(ocl_call *c, int64_t v);
-void ocl_arg_int(ocl_call *c, int v);
+LN_INTERNAL int ocl_begin(ocl_call *c, ocl_device *d, ln_dtype dt,
+                          const char *name);
+LN_INTERNAL void ocl_arg(ocl_call *c, size_t size, const void *value);
+LN_INTERNAL void ocl_arg_mem(ocl_call *c, const ln_tensor *t);
+LN_INTERNAL void ocl_arg_buf(ocl_call *c, cl_mem m);
+LN_INTERNAL void ocl_arg_long(ocl_call *c, int64_t v);
+LN_INTERNAL void ocl_arg_int(ocl_call *c, int v);
 /* A scalar of the program's `real` type (dt), converted like a store
 ** (ocl_scalar_bytes writes those bytes). */
-void ocl_arg_real(ocl_call *c, ln_dtype dt, double v);
-void ocl_scalar_bytes(ln_dtype dt, double v, void *out);
+LN_INTERNAL void ocl_arg_real(ocl_call *c, ln_dtype dt, double v);
+LN_INTERNAL void ocl_scalar_bytes(ln_dtype dt, double v, void *out);
 /* A __local buffer of `bytes` bytes for each work-group. */
-void ocl_arg_local(ocl_call *c, size_t bytes);
+LN_INTERNAL void ocl_arg_local(ocl_call *c, size_t bytes);
 /* Runs over `work` items with a grid-stride loop in the kernel. */
-int ocl_run(ocl_call *c, int64_t work);
+LN_INTERNAL int ocl_run(ocl_call *c, int64_t work);
 /* Runs `groups` work-groups (capped; kernels loop over group ids). */
-int ocl_run_groups(ocl_call *c, int64_t groups);
+LN_INTERNAL int ocl_run_groups(ocl_call *c, int64_t groups);
 /* Grid-stride launches cap their groups at this many. */
-int64_t ocl_max_groups(const ocl_device *d);
+LN_INTERNAL int64_t ocl_max_groups(const ocl_device *d);
 
 /* Coalesces the geometry of ts (all of ts[0]'s shape) the way
 ** cpu_for_each does: size-1 dims dropped, dims contiguous in every operand
 ** merged. Returns true when every operand is then a plain array
 ** (ndim <= 1, unit strides): the kernels' fast path. */
-bool ocl_geometry(int nops, const ln_tensor *const *ts, ocl_shape *sh,
-                  ocl_strides *st);
+LN_INTERNAL bool ocl_geometry(int nops, const ln_tensor *const *ts,
+                              ocl_shape *sh, ocl_strides *st);
 /* The buffer behind t's storage. */
-cl_mem ocl_mem(const ln_tensor *t);
+LN_INTERNAL cl_mem ocl_mem(const ln_tensor *t);
 /* A fresh contiguous tensor like t (shape, dtype, device). */
-ln_tensor *ocl_empty_like(const ln_tensor *t, ln_dtype dt);
+LN_INTERNAL ln_tensor *ocl_empty_like(const ln_tensor *t, ln_dtype dt);
 
 /* ---- kernel families: the table's entries ------------------------------- */
 
-int ocl_copy(ln_tensor *dst, const ln_tensor *src);                 /* ocl_pointwise.c */
-int ocl_fill(ln_tensor *dst, double value);
-int ocl_unary(ln_unary_op op, ln_tensor *out, const ln_tensor *a);
-int ocl_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
-               const ln_tensor *b);
-int ocl_clamp(ln_tensor *out, const ln_tensor *a, double lo, double hi);
-int ocl_leaky_relu(ln_tensor *out, const ln_tensor *a, double slope);
-int ocl_where(ln_tensor *out, const ln_tensor *cond, const ln_tensor *a,
-              const ln_tensor *b);
+/* ocl_pointwise.c */
+LN_INTERNAL int ocl_copy(ln_tensor *dst, const ln_tensor *src);
+LN_INTERNAL int ocl_fill(ln_tensor *dst, double value);
+LN_INTERNAL int ocl_unary(ln_unary_op op, ln_tensor *out, const ln_tensor *a);
+LN_INTERNAL int ocl_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
+                           const ln_tensor *b);
+LN_INTERNAL int ocl_clamp(ln_tensor *out, const ln_tensor *a, double lo,
+                          double hi);
+LN_INTERNAL int ocl_leaky_relu(ln_tensor *out, const ln_tensor *a,
+                               double slope);
+LN_INTERNAL int ocl_where(ln_tensor *out, const ln_tensor *cond,
+                          const ln_tensor *a, const ln_tensor *b);
 
-int ocl_reduce(ln_reduce_op op, ln_tensor *out, ln_tensor *idx,     /* ocl_reduce.c */
-               const ln_tensor *a, int dim);
-int ocl_softmax(ln_tensor *out, const ln_tensor *a, int dim, bool log);
+/* ocl_reduce.c */
+LN_INTERNAL int ocl_reduce(ln_reduce_op op, ln_tensor *out, ln_tensor *idx,
+                           const ln_tensor *a, int dim);
+LN_INTERNAL int ocl_softmax(ln_tensor *out, const ln_tensor *a, int dim,
+                            bool log);
 
-int ocl_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n,      /* ocl_blas.c */
-             int64_t k, double alpha, ln_matview a, ln_matview b,
-             double beta, ln_matview c);
+/* ocl_blas.c */
+LN_INTERNAL int ocl_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n,
+                         int64_t k, double alpha, ln_matview a, ln_matview b,
+                         double beta, ln_matview c);
 
-int ocl_gather(ln_tensor *out, const ln_tensor *a, int dim,          /* ocl_index.c */
-               const ln_tensor *index);
-int ocl_scatter(ln_tensor *out, int dim, const ln_tensor *index,
-                const ln_tensor *src, bool accumulate);
-int ocl_index_select(ln_tensor *out, const ln_tensor *a, int dim,
-                     const ln_tensor *index);
-int ocl_index_add(ln_tensor *out, int dim, const ln_tensor *index,
-                  const ln_tensor *src, double alpha);
-int ocl_masked_select(ln_tensor *out, const ln_tensor *a,
-                      const ln_tensor *mask);
+/* ocl_index.c */
+LN_INTERNAL int ocl_gather(ln_tensor *out, const ln_tensor *a, int dim,
+                           const ln_tensor *index);
+LN_INTERNAL int ocl_scatter(ln_tensor *out, int dim, const ln_tensor *index,
+                            const ln_tensor *src, bool accumulate);
+LN_INTERNAL int ocl_index_select(ln_tensor *out, const ln_tensor *a, int dim,
+                                 const ln_tensor *index);
+LN_INTERNAL int ocl_index_add(ln_tensor *out, int dim, const ln_tensor *index,
+                              const ln_tensor *src, double alpha);
+LN_INTERNAL int ocl_masked_select(ln_tensor *out, const ln_tensor *a,
+                                  const ln_tensor *mask);
 
-int ocl_sort(ln_tensor *values, ln_tensor *indices, const ln_tensor *a, /* ocl_sort.c */
-             int dim, bool descending);
+/* ocl_sort.c */
+LN_INTERNAL int ocl_sort(ln_tensor *values, ln_tensor *indices,
+                         const ln_tensor *a, int dim, bool descending);
 
-int ocl_sgd_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *buf, /* ocl_optim.c */
-                 const ln_optim_step *s);
-int ocl_adam_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *m,
-                  ln_tensor *v, ln_tensor *vmax, const ln_optim_step *s);
-int ocl_rmsprop_step(ln_tensor *param, const ln_tensor *grad,
-                     ln_tensor *square_avg, ln_tensor *buf,
-                     ln_tensor *grad_avg, const ln_optim_step *s);
-int ocl_adagrad_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *sum,
-                     const ln_optim_step *s);
+/* ocl_optim.c */
+LN_INTERNAL int ocl_sgd_step(ln_tensor *param, const ln_tensor *grad,
+                             ln_tensor *buf, const ln_optim_step *s);
+LN_INTERNAL int ocl_adam_step(ln_tensor *param, const ln_tensor *grad,
+                              ln_tensor *m, ln_tensor *v, ln_tensor *vmax,
+                              const ln_optim_step *s);
+LN_INTERNAL int ocl_rmsprop_step(ln_tensor *param, const ln_tensor *grad,
+                                 ln_tensor *square_avg, ln_tensor *buf,
+                                 ln_tensor *grad_avg, const ln_optim_step *s);
+LN_INTERNAL int ocl_adagrad_step(ln_tensor *param, const ln_tensor *grad,
+                                 ln_tensor *sum, const ln_optim_step *s);
 
 #endif

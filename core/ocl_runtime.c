@@ -22,7 +22,8 @@ struct ln_embedded {
   const char *text;
   size_t len;
 };
-extern const struct ln_embedded ln_cl_kernels[]; /* build/gen/cl_kernels.c */
+/* build/gen/cl_kernels.c */
+LN_INTERNAL extern const struct ln_embedded ln_cl_kernels[];
 
 /* clGetPlatformIDs' answer when the ICD loader finds no platform
 ** (CL_PLATFORM_NOT_FOUND_KHR, cl_khr_icd). */
