@@ -21,8 +21,24 @@
 #include "backend.h"
 #include "internal.h"
 
-/* Must match kernels/common.cl. */
+/* Every constant the kernels share with the host reaches them as a -D
+** build option under its host name (ocl_runtime.c's code table): the .cl
+** files use the names, never the numbers. */
 #define OCL_MAX_DIMS LN_MAX_DIMS
+
+/* unary.cl's ops beyond ln_unary_op, numbered after it. */
+typedef enum ocl_unary_extra {
+  OCL_UNARY_CLAMP = LN_UNARY_COUNT, /* p0 = lo, p1 = hi */
+  OCL_UNARY_LEAKY                   /* p0 = slope */
+} ocl_unary_extra;
+
+/* The error flag's codes: which kernel found a bad index (or an integer
+** fmod by zero); ocl_flag_check names them. */
+typedef enum ocl_flag_code {
+  OCL_FLAG_NONE, OCL_FLAG_GATHER, OCL_FLAG_SCATTER, OCL_FLAG_INDEX_SELECT,
+  OCL_FLAG_INDEX_ADD, OCL_FLAG_FMOD_ZERO, OCL_FLAG_SCATTER_ADD,
+  OCL_FLAG_COUNT
+} ocl_flag_code;
 
 /* Geometry of the operands of one launch: a shape shared by all and, for
 ** each operand, an element offset and strides. Only cl_long fields, so the

@@ -16,10 +16,6 @@
 
 #include "ocl.h"
 
-/* Flag codes of kernels/common.cl. */
-enum { FLAG_GATHER = 1, FLAG_SCATTER = 2, FLAG_INDEX_SELECT = 3,
-       FLAG_INDEX_ADD = 4, FLAG_SCATTER_ADD = 6 };
-
 /* t as a header of at least one dim (0-dim tensors as shape (1,)). */
 static ln_tensor at_least_1d(const ln_tensor *t) {
   ln_tensor v = *t;
@@ -83,7 +79,7 @@ int ocl_gather(ln_tensor *out, const ln_tensor *a0, int dim,
   memcpy(stride, a.stride, sizeof stride);
   stride[dim] = 0;
   ln_tensor src = restride(&a, index.ndim, index.shape, stride);
-  return run_gather(d, FLAG_GATHER, dim, a.shape[dim], a.stride[dim], &o,
+  return run_gather(d, OCL_FLAG_GATHER, dim, a.shape[dim], a.stride[dim], &o,
                     &index, &src);
 }
 
@@ -99,8 +95,8 @@ int ocl_index_select(ln_tensor *out, const ln_tensor *a0, int dim,
   istride[dim] = ix.stride[0];
   ln_tensor src = restride(&a, o.ndim, o.shape, astride);
   ln_tensor idx = restride(&ix, o.ndim, o.shape, istride);
-  return run_gather(d, FLAG_INDEX_SELECT, dim, a.shape[dim], a.stride[dim], &o,
-                    &idx, &src);
+  return run_gather(d, OCL_FLAG_INDEX_SELECT, dim, a.shape[dim], a.stride[dim],
+                    &o, &idx, &src);
 }
 
 /* ---- scatter and index_add ---------------------------------------------------- */
@@ -150,8 +146,8 @@ int ocl_scatter(ln_tensor *out0, int dim, const ln_tensor *index0,
   if (!d) return LN_ERR;
   ln_tensor out = at_least_1d(out0), idx = at_least_1d(index0);
   ln_tensor src = at_least_1d(src0);
-  fibers f = {accumulate ? FLAG_SCATTER_ADD : FLAG_SCATTER, dim, accumulate, 1,
-              idx.shape[dim], idx.stride[dim], src.stride[dim]};
+  fibers f = {accumulate ? OCL_FLAG_SCATTER_ADD : OCL_FLAG_SCATTER, dim,
+              accumulate, 1, idx.shape[dim], idx.stride[dim], src.stride[dim]};
   ln_tensor dst = restride(&out, idx.ndim, idx.shape, out.stride);
   ln_tensor s = restride(&src, idx.ndim, idx.shape, src.stride);
   return run_scatter(d, &f, &out, &dst, &idx, &s);
@@ -166,8 +162,8 @@ int ocl_index_add(ln_tensor *out0, int dim, const ln_tensor *index,
   ln_tensor ix = at_least_1d(index);
   int64_t istride[LN_MAX_DIMS] = {0};
   istride[dim] = ix.stride[0];
-  fibers f = {FLAG_INDEX_ADD, dim, true, alpha, src.shape[dim], ix.stride[0],
-              src.stride[dim]};
+  fibers f = {OCL_FLAG_INDEX_ADD, dim, true, alpha, src.shape[dim],
+              ix.stride[0], src.stride[dim]};
   ln_tensor idx = restride(&ix, src.ndim, src.shape, istride);
   ln_tensor dst = restride(&out, src.ndim, src.shape, out.stride);
   return run_scatter(d, &f, &out, &dst, &idx, &src);

@@ -191,10 +191,12 @@ typedef struct flag_data {
   cl_long index, size;
 } flag_data;
 
-/* By code (kernels/common.cl); 5 is fmod's division by zero. */
-static const char *const flag_ops[] = {"?", "gather", "scatter",
-                                       "index_select", "index_add", "fmod",
-                                       "scatter_add"};
+/* The op that sets each code (ocl_flag_code). */
+static const char *const flag_ops[OCL_FLAG_COUNT] = {
+  [OCL_FLAG_NONE] = "?", [OCL_FLAG_GATHER] = "gather",
+  [OCL_FLAG_SCATTER] = "scatter", [OCL_FLAG_INDEX_SELECT] = "index_select",
+  [OCL_FLAG_INDEX_ADD] = "index_add", [OCL_FLAG_FMOD_ZERO] = "fmod",
+  [OCL_FLAG_SCATTER_ADD] = "scatter_add"};
 
 int ocl_flag_init(ocl_device *d) {
   cl_int st;
@@ -211,13 +213,15 @@ int ocl_flag_check(ocl_device *d) {
                                   0, NULL, NULL);
   if (st != CL_SUCCESS) return ocl_fail(st, "clEnqueueReadBuffer (error flag)");
   d->flag_pending = false;
-  if (f.code == 0) return LN_OK;
+  if (f.code == OCL_FLAG_NONE) return LN_OK;
   flag_data zero = {0};
   st = clEnqueueWriteBuffer(d->queue, d->flag, CL_TRUE, 0, sizeof zero, &zero,
                             0, NULL, NULL);
   if (st != CL_SUCCESS) return ocl_fail(st, "clEnqueueWriteBuffer (error flag)");
-  if (f.code == 5) return ln_error("fmod: integer division by zero");
-  const char *op = f.code > 0 && f.code < 7 ? flag_ops[f.code] : "?";
+  if (f.code == OCL_FLAG_FMOD_ZERO)
+    return ln_error("fmod: integer division by zero");
+  const char *op =
+      f.code > 0 && f.code < OCL_FLAG_COUNT ? flag_ops[f.code] : "?";
   /* 1-based like the CPU's message (Lua's view) */
   return ln_error("%s: index %lld is out of range for dim %d of size %lld",
                   op, (long long)f.index + 1, (int)f.dim + 1, (long long)f.size);

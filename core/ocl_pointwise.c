@@ -12,19 +12,6 @@
 
 #include "ocl.h"
 
-/* The kernels number the ops as these enums do (unary.cl, binary.cl). */
-_Static_assert(LN_UNARY_SILU == 20 && LN_UNARY_NOT == 21,
-               "kernels/unary.cl numbers ln_unary_op");
-_Static_assert(LN_BINARY_ATAN2 == 8 && LN_BINARY_EQ == 9 &&
-                   LN_BINARY_XOR == 17,
-               "kernels/binary.cl numbers ln_binary_op");
-_Static_assert(LN_FLOAT32 == 0 && LN_FLOAT64 == 1 && LN_INT64 == 2 &&
-                   LN_UINT8 == 3 && LN_BOOL == 4,
-               "kernels/common.cl numbers ln_dtype");
-
-#define U_CLAMP 100 /* unary.cl's extra ops */
-#define U_LEAKY 101
-
 /* The device of t, after checking that it holds t's dtype. */
 static ocl_device *device_for(const ln_tensor *t, const char *op) {
   ocl_device *d = ocl_device_of(t->storage);
@@ -203,7 +190,7 @@ int ocl_clamp(ln_tensor *out, const ln_tensor *a, double lo, double hi) {
     lo = int_bound(lo, true, min, max);
     hi = int_bound(hi, false, min, max);
   }
-  return unary_run(U_CLAMP, lo, hi, out, a, "clamp");
+  return unary_run(OCL_UNARY_CLAMP, lo, hi, out, a, "clamp");
 }
 
 /* f(x) = x > 0 ? x : slope * x */
@@ -211,7 +198,7 @@ int ocl_leaky_relu(ln_tensor *out, const ln_tensor *a, double slope) {
   if (out->dtype != a->dtype || !ln_dtype_is_float(a->dtype))
     return ln_error("leaky_relu: the OpenCL kernel does not take %s into %s",
                     ln_dtype_name(a->dtype), ln_dtype_name(out->dtype));
-  return unary_run(U_LEAKY, slope, 0, out, a, "leaky_relu");
+  return unary_run(OCL_UNARY_LEAKY, slope, 0, out, a, "leaky_relu");
 }
 
 /* ---- binary and where ------------------------------------------------------------ */

@@ -16,9 +16,6 @@
 
 #include "ocl.h"
 
-_Static_assert(LN_REDUCE_LOGSUMEXP == 7 && LN_REDUCE_ALL == 9,
-               "kernels/reduce.cl numbers ln_reduce_op");
-
 /* Rows of a along dim, and where each row starts in a and in out. */
 typedef struct rows {
   ocl_shape sh;

@@ -4,7 +4,8 @@
 ** cached, and OpenCL status codes turned into names.
 **
 ** Every kernel file (kernels/NAME.cl) goes into one program per dtype: the
-** dtype becomes the program's `real` type through -DLN_DTYPE, so a dtype
+** dtype becomes the program's `real` type through -DLN_DTYPE (and the
+** host's op codes reach it as -D options too, by name), so a dtype
 ** costs one build (about 1 s cold on PoCL, then its disk cache), made the
 ** first time a kernel of that dtype runs. The sources are embedded at
 ** build time (build/gen/cl_kernels.c); LUANN_KERNELS_DIR=dir reads every
@@ -340,6 +341,99 @@ static int build_failure(ocl_device *d, cl_program prog, cl_int st,
                   ln_dtype_name(dt), d->name, ocl_status_name(st), (int)st, log);
 }
 
+/* ---- the kernels' constants ------------------------------------------------- */
+
+/* What the kernels compare against, under the host's names: each program
+** gets -DNAME=value for every entry, and the .cl files use the names, so
+** the enums alone number the ops and a reordered or inserted value cannot
+** leave host and device disagreeing (a name the table lacks fails the
+** build). A table per enum, each checked to list the whole enum. The
+** options are the same on every run: PoCL's cache keys on them. */
+typedef struct code {
+  const char *name;
+  int value;
+} code;
+
+#define CODE(name) {#name, (int)(name)}
+#define COUNT(t) (sizeof t / sizeof t[0])
+
+static const code dtype_codes[] = {
+  CODE(LN_FLOAT32), CODE(LN_FLOAT64), CODE(LN_INT64), CODE(LN_UINT8),
+  CODE(LN_BOOL),
+};
+_Static_assert(COUNT(dtype_codes) == LN_DTYPE_COUNT,
+               "dtype_codes lists ln_dtype");
+
+static const code unary_codes[] = {
+  CODE(LN_UNARY_NEG), CODE(LN_UNARY_ABS), CODE(LN_UNARY_EXP),
+  CODE(LN_UNARY_LOG), CODE(LN_UNARY_SQRT), CODE(LN_UNARY_RSQRT),
+  CODE(LN_UNARY_SIN), CODE(LN_UNARY_COS), CODE(LN_UNARY_TANH),
+  CODE(LN_UNARY_SIGMOID), CODE(LN_UNARY_RELU), CODE(LN_UNARY_SIGN),
+  CODE(LN_UNARY_FLOOR), CODE(LN_UNARY_CEIL), CODE(LN_UNARY_ROUND),
+  CODE(LN_UNARY_RECIPROCAL), CODE(LN_UNARY_SQUARE), CODE(LN_UNARY_LOG1P),
+  CODE(LN_UNARY_EXPM1), CODE(LN_UNARY_GELU), CODE(LN_UNARY_SILU),
+  CODE(LN_UNARY_NOT),
+};
+_Static_assert(COUNT(unary_codes) == LN_UNARY_COUNT,
+               "unary_codes lists ln_unary_op");
+
+static const code unary_extra_codes[] = {
+  CODE(OCL_UNARY_CLAMP), CODE(OCL_UNARY_LEAKY),
+};
+
+static const code binary_codes[] = {
+  CODE(LN_BINARY_ADD), CODE(LN_BINARY_SUB), CODE(LN_BINARY_MUL),
+  CODE(LN_BINARY_DIV), CODE(LN_BINARY_POW), CODE(LN_BINARY_MAXIMUM),
+  CODE(LN_BINARY_MINIMUM), CODE(LN_BINARY_FMOD), CODE(LN_BINARY_ATAN2),
+  CODE(LN_BINARY_EQ), CODE(LN_BINARY_NE), CODE(LN_BINARY_LT),
+  CODE(LN_BINARY_LE), CODE(LN_BINARY_GT), CODE(LN_BINARY_GE),
+  CODE(LN_BINARY_AND), CODE(LN_BINARY_OR), CODE(LN_BINARY_XOR),
+};
+_Static_assert(COUNT(binary_codes) == LN_BINARY_COUNT,
+               "binary_codes lists ln_binary_op");
+
+static const code reduce_codes[] = {
+  CODE(LN_REDUCE_SUM), CODE(LN_REDUCE_MEAN), CODE(LN_REDUCE_PROD),
+  CODE(LN_REDUCE_MAX), CODE(LN_REDUCE_MIN), CODE(LN_REDUCE_ARGMAX),
+  CODE(LN_REDUCE_ARGMIN), CODE(LN_REDUCE_LOGSUMEXP), CODE(LN_REDUCE_ANY),
+  CODE(LN_REDUCE_ALL),
+};
+_Static_assert(COUNT(reduce_codes) == LN_REDUCE_COUNT,
+               "reduce_codes lists ln_reduce_op");
+
+static const code flag_codes[] = {
+  CODE(OCL_FLAG_GATHER), CODE(OCL_FLAG_SCATTER), CODE(OCL_FLAG_INDEX_SELECT),
+  CODE(OCL_FLAG_INDEX_ADD), CODE(OCL_FLAG_FMOD_ZERO),
+  CODE(OCL_FLAG_SCATTER_ADD),
+};
+_Static_assert(COUNT(flag_codes) == OCL_FLAG_COUNT - 1,
+               "flag_codes lists ocl_flag_code");
+
+static const code misc_codes[] = {CODE(OCL_MAX_DIMS)};
+
+static const struct {
+  const code *codes;
+  size_t n;
+} code_tables[] = {
+  {dtype_codes, COUNT(dtype_codes)},   {unary_codes, COUNT(unary_codes)},
+  {unary_extra_codes, COUNT(unary_extra_codes)},
+  {binary_codes, COUNT(binary_codes)}, {reduce_codes, COUNT(reduce_codes)},
+  {flag_codes, COUNT(flag_codes)},     {misc_codes, COUNT(misc_codes)},
+};
+
+/* The build options of dt's program: the dtype, fp64, and every code. */
+static int build_options(char *buf, size_t size, const ocl_device *d,
+                         ln_dtype dt) {
+  size_t n = (size_t)snprintf(buf, size, "-DLN_DTYPE=%d -DLN_FP64=%d",
+                              (int)dt, d->fp64 ? 1 : 0);
+  for (size_t t = 0; t < COUNT(code_tables) && n < size; t++)
+    for (size_t i = 0; i < code_tables[t].n && n < size; i++)
+      n += (size_t)snprintf(buf + n, size - n, " -D%s=%d",
+                            code_tables[t].codes[i].name,
+                            code_tables[t].codes[i].value);
+  return n < size ? LN_OK : ln_error("opencl: build options too long");
+}
+
 static cl_program program_get(ocl_device *d, ln_dtype dt) {
   if (d->programs[dt]) return d->programs[dt];
   if (ocl_check_dtype(d, dt, "opencl") != LN_OK) return NULL;
@@ -350,9 +444,11 @@ static cl_program program_get(ocl_device *d, ln_dtype dt) {
   cl_program prog = clCreateProgramWithSource(d->context, 1, &text, NULL, &st);
   free(src);
   if (st != CL_SUCCESS) return ocl_fail(st, "clCreateProgramWithSource"), NULL;
-  char options[128];
-  snprintf(options, sizeof options, "-DLN_DTYPE=%d -DLN_FP64=%d", (int)dt,
-           d->fp64 ? 1 : 0);
+  char options[4096];
+  if (build_options(options, sizeof options, d, dt) != LN_OK) {
+    clReleaseProgram(prog);
+    return NULL;
+  }
   st = clBuildProgram(prog, 1, &d->id, options, NULL, NULL);
   if (st != CL_SUCCESS) {
     build_failure(d, prog, st, dt);

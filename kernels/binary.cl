@@ -1,29 +1,11 @@
 /*
 ** binary.cl: out = a op b for luann's binary ops (ln_binary_op), out =
 ** cond ? a : b. Arithmetic ops write the operands' dtype, comparisons and
-** logical ops write bool. Op codes follow ln_binary_op (the host checks).
+** logical ops write bool. Ops are ln_binary_op's values by name (the host
+** passes them as -D).
 ** Operands come expanded to out's shape (stride 0 on broadcast dims);
 ** out may alias a for in-place ops.
 */
-#define B_ADD 0
-#define B_SUB 1
-#define B_MUL 2
-#define B_DIV 3
-#define B_POW 4
-#define B_MAXIMUM 5
-#define B_MINIMUM 6
-#define B_FMOD 7
-#define B_ATAN2 8
-#define B_EQ 9
-#define B_NE 10
-#define B_LT 11
-#define B_LE 12
-#define B_GT 13
-#define B_GE 14
-#define B_AND 15
-#define B_OR 16
-#define B_XOR 17
-
 #if !REAL_IS_FLOAT
 /* a^b in wrapping long arithmetic by squaring; a negative exponent gives
 ** the truncated true value (1 for a == 1, +-1 for a == -1, else 0). */
@@ -40,32 +22,32 @@ inline long ipow(long a, long b) {
 #endif
 
 /* Integer dtypes have no div or atan2 here (the host refuses them); an
-** integer fmod by zero raises FLAG_FMOD_ZERO. */
+** integer fmod by zero raises OCL_FLAG_FMOD_ZERO. */
 inline real binary_apply(int op, real a, real b, __global int *flag) {
 #if REAL_IS_FLOAT
   switch (op) {
-    case B_ADD: return a + b;
-    case B_SUB: return a - b;
-    case B_MUL: return a * b;
-    case B_DIV: return a / b;
-    case B_POW: return pow(a, b);
-    case B_MAXIMUM: return a > b || isnan(a) ? a : b;  /* NaN propagates */
-    case B_MINIMUM: return a < b || isnan(a) ? a : b;
-    case B_FMOD: return fmod(a, b);
-    case B_ATAN2: return atan2(a, b);
+    case LN_BINARY_ADD: return a + b;
+    case LN_BINARY_SUB: return a - b;
+    case LN_BINARY_MUL: return a * b;
+    case LN_BINARY_DIV: return a / b;
+    case LN_BINARY_POW: return pow(a, b);
+    case LN_BINARY_MAXIMUM: return a > b || isnan(a) ? a : b; /* NaN kept */
+    case LN_BINARY_MINIMUM: return a < b || isnan(a) ? a : b;
+    case LN_BINARY_FMOD: return fmod(a, b);
+    case LN_BINARY_ATAN2: return atan2(a, b);
   }
   return 0;
 #else
   long x = a, y = b;
   switch (op) {
-    case B_ADD: return real_from_long(x + y);
-    case B_SUB: return real_from_long(x - y);
-    case B_MUL: return real_from_long(x * y);
-    case B_POW: return real_from_long(ipow(x, y));
-    case B_MAXIMUM: return x > y ? a : b;
-    case B_MINIMUM: return x < y ? a : b;
-    case B_FMOD:  /* truncating, like C's % (LONG_MIN % -1 traps: 0) */
-      if (y == 0) flag_index(flag, FLAG_FMOD_ZERO, 0, 0, 0);
+    case LN_BINARY_ADD: return real_from_long(x + y);
+    case LN_BINARY_SUB: return real_from_long(x - y);
+    case LN_BINARY_MUL: return real_from_long(x * y);
+    case LN_BINARY_POW: return real_from_long(ipow(x, y));
+    case LN_BINARY_MAXIMUM: return x > y ? a : b;
+    case LN_BINARY_MINIMUM: return x < y ? a : b;
+    case LN_BINARY_FMOD: /* truncating, like C's % (LONG_MIN % -1 traps: 0) */
+      if (y == 0) flag_index(flag, OCL_FLAG_FMOD_ZERO, 0, 0, 0);
       return real_from_long(y == 0 || y == -1 ? 0 : x % y);
   }
   return 0;
@@ -74,15 +56,15 @@ inline real binary_apply(int op, real a, real b, __global int *flag) {
 
 inline uchar compare_apply(int op, real a, real b) {
   switch (op) {
-    case B_EQ: return a == b;
-    case B_NE: return a != b;
-    case B_LT: return a < b;
-    case B_LE: return a <= b;
-    case B_GT: return a > b;
-    case B_GE: return a >= b;
-    case B_AND: return a != 0 && b != 0;
-    case B_OR: return a != 0 || b != 0;
-    case B_XOR: return (a != 0) != (b != 0);
+    case LN_BINARY_EQ: return a == b;
+    case LN_BINARY_NE: return a != b;
+    case LN_BINARY_LT: return a < b;
+    case LN_BINARY_LE: return a <= b;
+    case LN_BINARY_GT: return a > b;
+    case LN_BINARY_GE: return a >= b;
+    case LN_BINARY_AND: return a != 0 && b != 0;
+    case LN_BINARY_OR: return a != 0 || b != 0;
+    case LN_BINARY_XOR: return (a != 0) != (b != 0);
   }
   return 0;
 }

@@ -2,10 +2,10 @@
 ** common.cl: what every kernel file shares; the host puts it first in
 ** each program.
 **
-** One program is built per dtype: -DLN_DTYPE names it (luann's ln_dtype:
-** 0 float32, 1 float64, 2 int64, 3 uint8, 4 bool) and it becomes the type
-** `real` of every kernel, as CLBlast's common.opencl does with
-** `typedef float real`. `facc` is the floating type math is done in for
+** One program is built per dtype: -DLN_DTYPE names it (a value of luann's
+** ln_dtype: LN_FLOAT32, LN_FLOAT64, LN_INT64, LN_UINT8, LN_BOOL) and it
+** becomes the type `real` of every kernel, as CLBlast's common.opencl does
+** with `typedef float real`. `facc` is the floating type math is done in for
 ** that dtype (integers go through it for exp and friends), `acc` the type
 ** sums and products of it accumulate in. -DLN_FP64=1 when the device has
 ** cl_khr_fp64.
@@ -24,33 +24,35 @@
 ** devices give the same results (the optimizers match bit for bit). */
 #pragma OPENCL FP_CONTRACT OFF
 
-#define LN_F32 0
-#define LN_F64 1
-#define LN_I64 2
-#define LN_U8 3
-#define LN_BOOL 4
-#define MAX_DIMS 8
+/* The host passes every constant it shares with the kernels as -D options
+** under its own names (core/ocl_runtime.c's code table): the dtypes
+** (ln_dtype), the op codes (LN_UNARY_*, OCL_UNARY_*, LN_BINARY_*,
+** LN_REDUCE_*), the error flag's codes (OCL_FLAG_*) and OCL_MAX_DIMS. The
+** kernels use the names only, never the numbers. */
+#if !defined(LN_FLOAT32) || !defined(LN_BINARY_ADD) || !defined(OCL_MAX_DIMS)
+#error "build with the host's -D options (core/ocl_runtime.c build_options)"
+#endif
 
-#if LN_DTYPE == LN_F32
+#if LN_DTYPE == LN_FLOAT32
 typedef float real;
 typedef float facc;
 typedef float acc;
 #define REAL_IS_FLOAT 1
-#elif LN_DTYPE == LN_F64
+#elif LN_DTYPE == LN_FLOAT64
 typedef double real;
 typedef double facc;
 typedef double acc;
 #define REAL_IS_FLOAT 1
-#elif LN_DTYPE == LN_I64
+#elif LN_DTYPE == LN_INT64
 typedef long real;
 typedef long acc;
 #define REAL_IS_FLOAT 0
-#elif LN_DTYPE == LN_U8 || LN_DTYPE == LN_BOOL
+#elif LN_DTYPE == LN_UINT8 || LN_DTYPE == LN_BOOL
 typedef uchar real;
 typedef long acc;
 #define REAL_IS_FLOAT 0
 #else
-#error "LN_DTYPE must be 0..4"
+#error "LN_DTYPE must be an ln_dtype"
 #endif
 #define REAL_IS_BOOL (LN_DTYPE == LN_BOOL)
 
@@ -81,7 +83,7 @@ inline real real_from_facc(facc v) {
   return (real)v;
 #elif REAL_IS_BOOL
   return v != 0;
-#elif LN_DTYPE == LN_U8
+#elif LN_DTYPE == LN_UINT8
   return isnan(v) ? 0 : (real)(long)v;
 #else
   return isnan(v) ? 0 : (long)v;
@@ -102,12 +104,12 @@ inline facc facc_of(real v) { return (facc)v; }
 ** across dtypes read their source this way). */
 inline real load_as_real(__global const uchar *p, long i, int dt) {
   switch (dt) {
-    case LN_F32: return real_from_facc((facc)((__global const float *)p)[i]);
+    case LN_FLOAT32: return real_from_facc((facc)((__global const float *)p)[i]);
 #if LN_FP64
-    case LN_F64: return real_from_facc((facc)((__global const double *)p)[i]);
+    case LN_FLOAT64: return real_from_facc((facc)((__global const double *)p)[i]);
 #endif
-    case LN_I64: return real_from_long(((__global const long *)p)[i]);
-    case LN_U8: return real_from_long(p[i]);
+    case LN_INT64: return real_from_long(((__global const long *)p)[i]);
+    case LN_UINT8: return real_from_long(p[i]);
     case LN_BOOL: return real_from_long(p[i] != 0);
   }
   return 0;
@@ -117,12 +119,12 @@ inline real load_as_real(__global const uchar *p, long i, int dt) {
 
 typedef struct shape_t {
   long ndim, numel;
-  long size[MAX_DIMS];
+  long size[OCL_MAX_DIMS];
 } shape_t;
 
 typedef struct strides_t {
   long offset;
-  long st[MAX_DIMS];
+  long st[OCL_MAX_DIMS];
 } strides_t;
 
 /* Offsets of flat (row-major) index i in up to four operands sharing a
@@ -170,15 +172,8 @@ inline void offsets2(const shape_t *sh, long i, const strides_t *a, long *oa,
 
 /* ---- index errors ---------------------------------------------------------- */
 
-/* Codes of the ops that report (core/ocl_memory.c names them). */
-#define FLAG_GATHER 1
-#define FLAG_SCATTER 2
-#define FLAG_INDEX_SELECT 3
-#define FLAG_INDEX_ADD 4
-#define FLAG_FMOD_ZERO 5
-#define FLAG_SCATTER_ADD 6
-
 /* The first bad index wins; the host reads the flag on its next read.
+** code is an ocl_flag_code (OCL_FLAG_GATHER, ...; core/ocl.h).
 ** Layout: int code, int dim, long index, long size. */
 inline void flag_index(__global int *flag, int code, int dim, long index,
                        long size) {

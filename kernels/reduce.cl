@@ -1,7 +1,7 @@
 /*
 ** reduce.cl: one dim of `a` reduced into out (sum, mean, prod, max, min,
 ** argmax, argmin, logsumexp, any, all), with arg indices for max/min.
-** Op codes follow ln_reduce_op (the host checks).
+** Ops are ln_reduce_op's values by name (the host passes them as -D).
 **
 ** A reduction is a set of rows: each output reads r elements, rstride
 ** apart, from its row's start (geometry sh/sa over the outputs). The state
@@ -10,17 +10,6 @@
 ** CPU's result: NaN wins (the first NaN), ties keep the lower index.
 ** Outputs are written as the host's dtype odt (sums of integers are int64).
 */
-#define R_SUM 0
-#define R_MEAN 1
-#define R_PROD 2
-#define R_MAX 3
-#define R_MIN 4
-#define R_ARGMAX 5
-#define R_ARGMIN 6
-#define R_LSE 7
-#define R_ANY 8
-#define R_ALL 9
-
 typedef struct rstate {
   acc v;    /* sum, product, extreme, logsumexp's max, any/all as 0/1 */
   facc s;   /* logsumexp: the value is exp(v) * s */
@@ -29,7 +18,8 @@ typedef struct rstate {
 
 inline rstate r_init(int op) {
   rstate c;
-  c.v = op == R_PROD || op == R_ALL ? (acc)1 : op == R_LSE ? ACC_LOWEST : (acc)0;
+  c.v = op == LN_REDUCE_PROD || op == LN_REDUCE_ALL ? (acc)1
+        : op == LN_REDUCE_LOGSUMEXP ? ACC_LOWEST : (acc)0;
   c.s = 0;
   c.i = -1;
   return c;
@@ -42,7 +32,7 @@ inline bool r_better(int op, acc x, long xi, acc best, long bi) {
   if (IS_NAN(x)) return !IS_NAN(best) || xi < bi;
   if (IS_NAN(best)) return false;
   if (x == best) return xi < bi;
-  return op == R_MAX || op == R_ARGMAX ? x > best : x < best;
+  return op == LN_REDUCE_MAX || op == LN_REDUCE_ARGMAX ? x > best : x < best;
 }
 
 /* exp(v) * s of c and of (bv, bs) added, keeping v the largest. */
@@ -60,11 +50,11 @@ inline void lse_merge(rstate *c, acc bv, facc bs) {
 
 inline void r_merge(int op, rstate *c, rstate b) {
   switch (op) {
-    case R_SUM: case R_MEAN: c->v += b.v; break;
-    case R_PROD: c->v *= b.v; break;
-    case R_LSE: lse_merge(c, b.v, b.s); break;
-    case R_ANY: c->v = c->v != 0 || b.v != 0; break;
-    case R_ALL: c->v = c->v != 0 && b.v != 0; break;
+    case LN_REDUCE_SUM: case LN_REDUCE_MEAN: c->v += b.v; break;
+    case LN_REDUCE_PROD: c->v *= b.v; break;
+    case LN_REDUCE_LOGSUMEXP: lse_merge(c, b.v, b.s); break;
+    case LN_REDUCE_ANY: c->v = c->v != 0 || b.v != 0; break;
+    case LN_REDUCE_ALL: c->v = c->v != 0 && b.v != 0; break;
     default:
       if (r_better(op, b.v, b.i, c->v, c->i)) *c = b;
   }
@@ -81,12 +71,12 @@ inline void r_fold(int op, rstate *c, real x, long k) {
 /* A value stored as dtype dt at element i of p. */
 inline void store_as(__global uchar *p, long i, int dt, facc v, long n) {
   switch (dt) {
-    case LN_F32: ((__global float *)p)[i] = (float)v; break;
+    case LN_FLOAT32: ((__global float *)p)[i] = (float)v; break;
 #if LN_FP64
-    case LN_F64: ((__global double *)p)[i] = (double)v; break;
+    case LN_FLOAT64: ((__global double *)p)[i] = (double)v; break;
 #endif
-    case LN_I64: ((__global long *)p)[i] = n; break;
-    case LN_U8: p[i] = (uchar)n; break;
+    case LN_INT64: ((__global long *)p)[i] = n; break;
+    case LN_UINT8: p[i] = (uchar)n; break;
     case LN_BOOL: p[i] = n != 0; break;
   }
 }
@@ -96,15 +86,17 @@ inline void r_store(int op, rstate c, long r, int odt, __global uchar *out,
   facc v = (facc)c.v;
   long n = (long)c.v;
   switch (op) {
-    case R_MEAN: v = v / (facc)r; break;
-    case R_LSE: v = isnan(c.s) ? (facc)NAN : c.v == ACC_LOWEST ? (facc)-INFINITY
-                                       : (facc)c.v + log(c.s); break;
-    case R_ARGMAX: case R_ARGMIN:
+    case LN_REDUCE_MEAN: v = v / (facc)r; break;
+    case LN_REDUCE_LOGSUMEXP:
+      v = isnan(c.s) ? (facc)NAN : c.v == ACC_LOWEST ? (facc)-INFINITY
+                                 : (facc)c.v + log(c.s);
+      break;
+    case LN_REDUCE_ARGMAX: case LN_REDUCE_ARGMIN:
       ((__global long *)out)[oo] = c.i;
       return;
   }
   store_as(out, oo, odt, v, n);
-  if (has_idx && (op == R_MAX || op == R_MIN)) idx[io] = c.i;
+  if (has_idx && (op == LN_REDUCE_MAX || op == LN_REDUCE_MIN)) idx[io] = c.i;
 }
 
 /* One work-item per output: for many outputs, or short rows, or a reduced
