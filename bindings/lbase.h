@@ -4,9 +4,10 @@
 ** Each bindings/l*.c file binds one op family and exports a
 ** `const lnb_reg lnb_<family>[]` list ending in {NULL}; ltensor.c puts
 ** every list into the module table and/or the tensor methods (see
-** lnb_families in lmodule.c). Functions follow PyTorch's names; dims and
-** indices seen by Lua are 1-based (negative from the end) and converted
-** here, never in the core.
+** families in lmodule.c); lpointwise.c also registers its ops from the
+** core's op enums (lnb_register_pointwise). Functions follow PyTorch's
+** names; dims and indices seen by Lua are 1-based (negative from the end)
+** and converted here, never in the core.
 */
 #ifndef LUANN_LBASE_H
 #define LUANN_LBASE_H
@@ -95,12 +96,8 @@ LN_INTERNAL extern const lnb_reg lnb_nn[]; /* lnn.c: fused losses, optim */
 LN_INTERNAL extern const lnb_reg lnb_io[]; /* lio.c: IDX, checkpoints */
 LN_INTERNAL extern const lnb_reg lnb_device[]; /* ldevice.c */
 
-/* lpointwise.c: for metamethods */
-LN_INTERNAL int lnb_add(lua_State *L);
-LN_INTERNAL int lnb_sub(lua_State *L);
-LN_INTERNAL int lnb_mul(lua_State *L);
-LN_INTERNAL int lnb_div(lua_State *L);
-LN_INTERNAL int lnb_pow(lua_State *L);
-LN_INTERNAL int lnb_neg(lua_State *L);
+/* lpointwise.c: the unary and binary ops, registered from the core's op
+** enums as closures into the module and methods tables (stack indices). */
+LN_INTERNAL void lnb_register_pointwise(lua_State *L, int module, int methods);
 
 #endif

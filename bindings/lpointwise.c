@@ -2,11 +2,14 @@
 ** lpointwise.c: elementwise ops for Lua: luann.exp(t) and t:exp(), the
 ** binary ops with tensors or numbers on either side (add, mul, pow,
 ** comparisons, logical ops), clamp, leaky_relu, where, and the in-place
-** variants (t:add_(b), t:exp_(), ...) that return t. lnb_add, lnb_sub,
-** lnb_mul, lnb_div, lnb_pow and lnb_neg also serve as the tensor's
-** arithmetic metamethods.
+** variants (t:add_(b), t:exp_(), ...) that return t. The unary and binary
+** ops are registered from the core's op enums and names (ln_unary_name,
+** ln_binary_name): one closure per op, its enum as upvalue, shared by
+** luann.f, t:f and (add, sub, mul, div, pow, neg) the operator
+** metamethods that ltensor.c copies from the methods.
 */
 #include <math.h>
+#include <stdio.h>
 
 #include "lbase.h"
 
@@ -102,26 +105,6 @@ static int add_scaled(lua_State *L, ln_binary_op op) {
   return lnb_push(L, r);
 }
 
-int lnb_add(lua_State *L) { return add_scaled(L, LN_BINARY_ADD); }
-int lnb_sub(lua_State *L) { return add_scaled(L, LN_BINARY_SUB); }
-int lnb_mul(lua_State *L) { return binary(L, LN_BINARY_MUL); }
-int lnb_div(lua_State *L) { return binary(L, LN_BINARY_DIV); }
-int lnb_pow(lua_State *L) { return binary(L, LN_BINARY_POW); }
-
-static int pw_maximum(lua_State *L) { return binary(L, LN_BINARY_MAXIMUM); }
-static int pw_minimum(lua_State *L) { return binary(L, LN_BINARY_MINIMUM); }
-static int pw_fmod(lua_State *L) { return binary(L, LN_BINARY_FMOD); }
-static int pw_atan2(lua_State *L) { return binary(L, LN_BINARY_ATAN2); }
-static int pw_eq(lua_State *L) { return binary(L, LN_BINARY_EQ); }
-static int pw_ne(lua_State *L) { return binary(L, LN_BINARY_NE); }
-static int pw_lt(lua_State *L) { return binary(L, LN_BINARY_LT); }
-static int pw_le(lua_State *L) { return binary(L, LN_BINARY_LE); }
-static int pw_gt(lua_State *L) { return binary(L, LN_BINARY_GT); }
-static int pw_ge(lua_State *L) { return binary(L, LN_BINARY_GE); }
-static int pw_and(lua_State *L) { return binary(L, LN_BINARY_AND); }
-static int pw_or(lua_State *L) { return binary(L, LN_BINARY_OR); }
-static int pw_xor(lua_State *L) { return binary(L, LN_BINARY_XOR); }
-
 /* ---- binary in place ---------------------------------------------------- */
 
 /* t:op_(b [, alpha]) writes t op (alpha) b into t and returns t. */
@@ -150,23 +133,6 @@ static int binary_inplace(lua_State *L, ln_binary_op op, bool has_alpha) {
   return 1;
 }
 
-static int pw_add_(lua_State *L) { return binary_inplace(L, LN_BINARY_ADD, true); }
-static int pw_sub_(lua_State *L) { return binary_inplace(L, LN_BINARY_SUB, true); }
-static int pw_mul_(lua_State *L) { return binary_inplace(L, LN_BINARY_MUL, false); }
-static int pw_div_(lua_State *L) { return binary_inplace(L, LN_BINARY_DIV, false); }
-static int pw_pow_(lua_State *L) { return binary_inplace(L, LN_BINARY_POW, false); }
-static int pw_fmod_(lua_State *L) { return binary_inplace(L, LN_BINARY_FMOD, false); }
-static int pw_atan2_(lua_State *L) { return binary_inplace(L, LN_BINARY_ATAN2, false); }
-static int pw_eq_(lua_State *L) { return binary_inplace(L, LN_BINARY_EQ, false); }
-static int pw_ne_(lua_State *L) { return binary_inplace(L, LN_BINARY_NE, false); }
-static int pw_lt_(lua_State *L) { return binary_inplace(L, LN_BINARY_LT, false); }
-static int pw_le_(lua_State *L) { return binary_inplace(L, LN_BINARY_LE, false); }
-static int pw_gt_(lua_State *L) { return binary_inplace(L, LN_BINARY_GT, false); }
-static int pw_ge_(lua_State *L) { return binary_inplace(L, LN_BINARY_GE, false); }
-static int pw_and_(lua_State *L) { return binary_inplace(L, LN_BINARY_AND, false); }
-static int pw_or_(lua_State *L) { return binary_inplace(L, LN_BINARY_OR, false); }
-static int pw_xor_(lua_State *L) { return binary_inplace(L, LN_BINARY_XOR, false); }
-
 /* ---- unary -------------------------------------------------------------- */
 
 static int unary(lua_State *L, ln_unary_op op) {
@@ -178,54 +144,6 @@ static int unary_inplace(lua_State *L, ln_unary_op op) {
   lua_settop(L, 1);
   return 1;
 }
-
-int lnb_neg(lua_State *L) { return unary(L, LN_UNARY_NEG); }
-static int pw_abs(lua_State *L) { return unary(L, LN_UNARY_ABS); }
-static int pw_exp(lua_State *L) { return unary(L, LN_UNARY_EXP); }
-static int pw_log(lua_State *L) { return unary(L, LN_UNARY_LOG); }
-static int pw_sqrt(lua_State *L) { return unary(L, LN_UNARY_SQRT); }
-static int pw_rsqrt(lua_State *L) { return unary(L, LN_UNARY_RSQRT); }
-static int pw_sin(lua_State *L) { return unary(L, LN_UNARY_SIN); }
-static int pw_cos(lua_State *L) { return unary(L, LN_UNARY_COS); }
-static int pw_tanh(lua_State *L) { return unary(L, LN_UNARY_TANH); }
-static int pw_sigmoid(lua_State *L) { return unary(L, LN_UNARY_SIGMOID); }
-static int pw_relu(lua_State *L) { return unary(L, LN_UNARY_RELU); }
-static int pw_sign(lua_State *L) { return unary(L, LN_UNARY_SIGN); }
-static int pw_floor(lua_State *L) { return unary(L, LN_UNARY_FLOOR); }
-static int pw_ceil(lua_State *L) { return unary(L, LN_UNARY_CEIL); }
-static int pw_round(lua_State *L) { return unary(L, LN_UNARY_ROUND); }
-static int pw_reciprocal(lua_State *L) { return unary(L, LN_UNARY_RECIPROCAL); }
-static int pw_square(lua_State *L) { return unary(L, LN_UNARY_SQUARE); }
-static int pw_log1p(lua_State *L) { return unary(L, LN_UNARY_LOG1P); }
-static int pw_expm1(lua_State *L) { return unary(L, LN_UNARY_EXPM1); }
-static int pw_gelu(lua_State *L) { return unary(L, LN_UNARY_GELU); }
-static int pw_silu(lua_State *L) { return unary(L, LN_UNARY_SILU); }
-static int pw_not(lua_State *L) { return unary(L, LN_UNARY_NOT); }
-
-static int pw_neg_(lua_State *L) { return unary_inplace(L, LN_UNARY_NEG); }
-static int pw_abs_(lua_State *L) { return unary_inplace(L, LN_UNARY_ABS); }
-static int pw_exp_(lua_State *L) { return unary_inplace(L, LN_UNARY_EXP); }
-static int pw_log_(lua_State *L) { return unary_inplace(L, LN_UNARY_LOG); }
-static int pw_sqrt_(lua_State *L) { return unary_inplace(L, LN_UNARY_SQRT); }
-static int pw_rsqrt_(lua_State *L) { return unary_inplace(L, LN_UNARY_RSQRT); }
-static int pw_sin_(lua_State *L) { return unary_inplace(L, LN_UNARY_SIN); }
-static int pw_cos_(lua_State *L) { return unary_inplace(L, LN_UNARY_COS); }
-static int pw_tanh_(lua_State *L) { return unary_inplace(L, LN_UNARY_TANH); }
-static int pw_sigmoid_(lua_State *L) { return unary_inplace(L, LN_UNARY_SIGMOID); }
-static int pw_relu_(lua_State *L) { return unary_inplace(L, LN_UNARY_RELU); }
-static int pw_sign_(lua_State *L) { return unary_inplace(L, LN_UNARY_SIGN); }
-static int pw_floor_(lua_State *L) { return unary_inplace(L, LN_UNARY_FLOOR); }
-static int pw_ceil_(lua_State *L) { return unary_inplace(L, LN_UNARY_CEIL); }
-static int pw_round_(lua_State *L) { return unary_inplace(L, LN_UNARY_ROUND); }
-static int pw_reciprocal_(lua_State *L) {
-  return unary_inplace(L, LN_UNARY_RECIPROCAL);
-}
-static int pw_square_(lua_State *L) { return unary_inplace(L, LN_UNARY_SQUARE); }
-static int pw_log1p_(lua_State *L) { return unary_inplace(L, LN_UNARY_LOG1P); }
-static int pw_expm1_(lua_State *L) { return unary_inplace(L, LN_UNARY_EXPM1); }
-static int pw_gelu_(lua_State *L) { return unary_inplace(L, LN_UNARY_GELU); }
-static int pw_silu_(lua_State *L) { return unary_inplace(L, LN_UNARY_SILU); }
-static int pw_not_(lua_State *L) { return unary_inplace(L, LN_UNARY_NOT); }
 
 /* ---- clamp, leaky_relu, where ------------------------------------------- */
 
@@ -291,49 +209,72 @@ static int pw_where_method(lua_State *L) {
 }
 
 const lnb_reg lnb_pointwise[] = {
-  {"add", lnb_add, LNB_BOTH}, {"sub", lnb_sub, LNB_BOTH},
-  {"mul", lnb_mul, LNB_BOTH}, {"div", lnb_div, LNB_BOTH},
-  {"pow", lnb_pow, LNB_BOTH}, {"maximum", pw_maximum, LNB_BOTH},
-  {"minimum", pw_minimum, LNB_BOTH}, {"fmod", pw_fmod, LNB_BOTH},
-  {"atan2", pw_atan2, LNB_BOTH},
-  {"eq", pw_eq, LNB_BOTH}, {"ne", pw_ne, LNB_BOTH}, {"lt", pw_lt, LNB_BOTH},
-  {"le", pw_le, LNB_BOTH}, {"gt", pw_gt, LNB_BOTH}, {"ge", pw_ge, LNB_BOTH},
-  {"logical_and", pw_and, LNB_BOTH}, {"logical_or", pw_or, LNB_BOTH},
-  {"logical_xor", pw_xor, LNB_BOTH}, {"logical_not", pw_not, LNB_BOTH},
-  {"neg", lnb_neg, LNB_BOTH}, {"abs", pw_abs, LNB_BOTH},
-  {"exp", pw_exp, LNB_BOTH}, {"log", pw_log, LNB_BOTH},
-  {"sqrt", pw_sqrt, LNB_BOTH}, {"rsqrt", pw_rsqrt, LNB_BOTH},
-  {"sin", pw_sin, LNB_BOTH}, {"cos", pw_cos, LNB_BOTH},
-  {"tanh", pw_tanh, LNB_BOTH}, {"sigmoid", pw_sigmoid, LNB_BOTH},
-  {"relu", pw_relu, LNB_BOTH}, {"sign", pw_sign, LNB_BOTH},
-  {"floor", pw_floor, LNB_BOTH}, {"ceil", pw_ceil, LNB_BOTH},
-  {"round", pw_round, LNB_BOTH}, {"reciprocal", pw_reciprocal, LNB_BOTH},
-  {"square", pw_square, LNB_BOTH}, {"log1p", pw_log1p, LNB_BOTH},
-  {"expm1", pw_expm1, LNB_BOTH}, {"gelu", pw_gelu, LNB_BOTH},
-  {"silu", pw_silu, LNB_BOTH}, {"clamp", pw_clamp, LNB_BOTH},
+  {"clamp", pw_clamp, LNB_BOTH}, {"clamp_", pw_clamp_, LNB_METHOD},
   {"leaky_relu", pw_leaky_relu, LNB_BOTH},
-  {"where", pw_where, LNB_FUNCTION}, {"where", pw_where_method, LNB_METHOD},
-  /* in place: methods returning the tensor */
-  {"add_", pw_add_, LNB_METHOD}, {"sub_", pw_sub_, LNB_METHOD},
-  {"mul_", pw_mul_, LNB_METHOD}, {"div_", pw_div_, LNB_METHOD},
-  {"pow_", pw_pow_, LNB_METHOD}, {"fmod_", pw_fmod_, LNB_METHOD},
-  {"atan2_", pw_atan2_, LNB_METHOD},
-  {"eq_", pw_eq_, LNB_METHOD}, {"ne_", pw_ne_, LNB_METHOD},
-  {"lt_", pw_lt_, LNB_METHOD}, {"le_", pw_le_, LNB_METHOD},
-  {"gt_", pw_gt_, LNB_METHOD}, {"ge_", pw_ge_, LNB_METHOD},
-  {"logical_and_", pw_and_, LNB_METHOD}, {"logical_or_", pw_or_, LNB_METHOD},
-  {"logical_xor_", pw_xor_, LNB_METHOD}, {"logical_not_", pw_not_, LNB_METHOD},
-  {"neg_", pw_neg_, LNB_METHOD}, {"abs_", pw_abs_, LNB_METHOD},
-  {"exp_", pw_exp_, LNB_METHOD}, {"log_", pw_log_, LNB_METHOD},
-  {"sqrt_", pw_sqrt_, LNB_METHOD}, {"rsqrt_", pw_rsqrt_, LNB_METHOD},
-  {"sin_", pw_sin_, LNB_METHOD}, {"cos_", pw_cos_, LNB_METHOD},
-  {"tanh_", pw_tanh_, LNB_METHOD}, {"sigmoid_", pw_sigmoid_, LNB_METHOD},
-  {"relu_", pw_relu_, LNB_METHOD}, {"sign_", pw_sign_, LNB_METHOD},
-  {"floor_", pw_floor_, LNB_METHOD}, {"ceil_", pw_ceil_, LNB_METHOD},
-  {"round_", pw_round_, LNB_METHOD}, {"reciprocal_", pw_reciprocal_, LNB_METHOD},
-  {"square_", pw_square_, LNB_METHOD}, {"log1p_", pw_log1p_, LNB_METHOD},
-  {"expm1_", pw_expm1_, LNB_METHOD}, {"gelu_", pw_gelu_, LNB_METHOD},
-  {"silu_", pw_silu_, LNB_METHOD}, {"clamp_", pw_clamp_, LNB_METHOD},
   {"leaky_relu_", pw_leaky_relu_, LNB_METHOD},
+  {"where", pw_where, LNB_FUNCTION}, {"where", pw_where_method, LNB_METHOD},
   {NULL, NULL, 0},
 };
+
+/* ---- the unary and binary ops, from the core's op table ------------------ */
+
+/* The op enum of the running closure. */
+static int upvalue_op(lua_State *L) {
+  return (int)lua_tointeger(L, lua_upvalueindex(1));
+}
+
+/* luann.f(a, b) and a:f(b); add and sub take alpha, as torch.add. */
+static int pw_binary(lua_State *L) {
+  ln_binary_op op = (ln_binary_op)upvalue_op(L);
+  if (op == LN_BINARY_ADD || op == LN_BINARY_SUB) return add_scaled(L, op);
+  return binary(L, op);
+}
+
+static int pw_binary_(lua_State *L) {
+  ln_binary_op op = (ln_binary_op)upvalue_op(L);
+  return binary_inplace(L, op, op == LN_BINARY_ADD || op == LN_BINARY_SUB);
+}
+
+static int pw_unary(lua_State *L) {
+  return unary(L, (ln_unary_op)upvalue_op(L));
+}
+
+static int pw_unary_(lua_State *L) {
+  return unary_inplace(L, (ln_unary_op)upvalue_op(L));
+}
+
+/* One closure of fn over op, set as module[name] and/or methods[name]
+** (the same function in both, so it is found by identity: error messages
+** and anomaly mode name it by its key in luann.core). */
+static void register_op(lua_State *L, const int where[2], lua_CFunction fn,
+                        int op, const char *name, int place) {
+  lua_pushinteger(L, op);
+  lua_pushcclosure(L, fn, 1);
+  if (place & LNB_FUNCTION) {
+    lua_pushvalue(L, -1);
+    lua_setfield(L, where[0], name);
+  }
+  if (place & LNB_METHOD) {
+    lua_pushvalue(L, -1);
+    lua_setfield(L, where[1], name);
+  }
+  lua_pop(L, 1);
+}
+
+/* Every unary and binary op as luann.f and t:f, and in place as t:f_ (but
+** maximum and minimum, which PyTorch has no in-place methods for). */
+void lnb_register_pointwise(lua_State *L, int module, int methods) {
+  const int where[2] = {lua_absindex(L, module), lua_absindex(L, methods)};
+  char name[64];
+  for (int op = 0; op < LN_UNARY_COUNT; op++) {
+    register_op(L, where, pw_unary, op, ln_unary_name(op), LNB_BOTH);
+    snprintf(name, sizeof name, "%s_", ln_unary_name(op));
+    register_op(L, where, pw_unary_, op, name, LNB_METHOD);
+  }
+  for (int op = 0; op < LN_BINARY_COUNT; op++) {
+    register_op(L, where, pw_binary, op, ln_binary_name(op), LNB_BOTH);
+    if (op == LN_BINARY_MAXIMUM || op == LN_BINARY_MINIMUM) continue;
+    snprintf(name, sizeof name, "%s_", ln_binary_name(op));
+    register_op(L, where, pw_binary_, op, name, LNB_METHOD);
+  }
+}

@@ -700,11 +700,23 @@ static const luaL_Reg metamethods[] = {
   {NULL, NULL},
 };
 
+/* Lua's operators on tensors (numbers on either side are fine): the
+** methods themselves, so a + b and a:add(b) share a function, checks and
+** error messages. */
+static const char *const operators[][2] = {
+  {"__add", "add"}, {"__sub", "sub"}, {"__mul", "mul"}, {"__div", "div"},
+  {"__pow", "pow"}, {"__unm", "neg"},
+};
+
 /* Creates the tensor metatable with the methods table (on the stack top)
 ** as __index's upvalue. Leaves the stack as it was. */
 void lnb_create_tensor_meta(lua_State *L, int methods) {
   luaL_newmetatable(L, LNB_TENSOR);
   luaL_setfuncs(L, metamethods, 0);
+  for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++) {
+    lua_getfield(L, methods, operators[i][1]);
+    lua_setfield(L, -2, operators[i][0]);
+  }
   lua_pushcfunction(L, lnb_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushvalue(L, methods);

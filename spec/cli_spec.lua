@@ -340,4 +340,25 @@ describe("require 'luann' from lua5.4", function()
     assert.equal(0, r.code)
     assert.equal("nil\n", r.out)
   end)
+
+  it("gives tensors their operators with luann.core alone", function()
+    local script = [[
+      local core = require "luann.core"
+      assert(package.loaded.luann == nil)
+      local a = core.tensor({1, 2}) -- int64: a / a is float
+      local function show(t) return table.concat(t:tolist(), " ") end
+      print(show(a + a), show(a * 2), show(2 - a), show(-a), show(a / a),
+            show(a ^ 2), (core.ones(2, {dtype = "int64"}) * 1.5).dtype)
+      print(select(2, pcall(function() return a + core.ones(3) end)))
+      print(select(2, pcall(function() return a * "x" end)))
+    ]]
+    local r = run("LUA_CPATH=" .. quote(build .. "/?.so;;") .. " lua5.4 -e "
+      .. quote(script))
+    assert.equal("", r.err)
+    assert.equal(0, r.code)
+    assert.equal("2 4\t2 4\t1 0\t-1 -2\t1.0 1.0\t1 4\tfloat32\n"
+      .. "(command line):7: add: shapes (2,) and (3,) cannot be broadcast\n"
+      .. "(command line):8: bad argument #2 to 'mul' (tensor or number expected, "
+      .. "got string)\n", r.out)
+  end)
 end)

@@ -22,19 +22,6 @@ if env_device and env_device ~= "" then
   core.set_default_device(dev)
 end
 
--- Lua operators on tensors (numbers on either side are fine).
-local tensor_mt = getmetatable(core.zeros(0))
-local operators = {
-  __add = "add", __sub = "sub", __mul = "mul", __div = "div", __pow = "pow",
-  __unm = "neg",
-}
-for event, name in pairs(operators) do
-  local fn = core[name]
-  if fn then
-    tensor_mt[event] = event == "__unm" and function(a) return fn(a) end or fn
-  end
-end
-
 --- Whether two tensors have the same shape and all elements within
 -- atol + rtol * |b| of each other.
 -- @param a tensor
