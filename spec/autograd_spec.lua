@@ -235,6 +235,16 @@ describe("luann autograd", function()
       for i = 1, 6 do assert.are.same(want[i], xs[i].grad:tolist()) end
     end)
 
+    it("backpropagates through cat of 12 tensors", function()
+      -- more inputs than the engine keeps gradient slots for on the stack
+      local xs = {}
+      for i = 1, 12 do xs[i] = f64({ i }) end
+      local y = luann.cat(xs, 1)
+      local loss = (y * y):sum() -- d/dx = 2x
+      loss:backward()
+      for i = 1, 12 do assert.are.same({ 2 * i }, xs[i].grad:tolist()) end
+    end)
+
     it("backpropagates through stack of 6 tensors, skipping a constant", function()
       local xs = {}
       for i = 1, 6 do
