@@ -246,9 +246,9 @@ static int l_record_function(lua_State *L) {
   const char *name = luaL_checkstring(L, 2);
   luaL_checktype(L, 3, LUA_TFUNCTION);
   int n = lua_gettop(L) - 3;
-  luaL_argcheck(L, n <= LN_NODE_MAX_INPUTS, 4 + LN_NODE_MAX_INPUTS,
-                "custom functions take at most 4 tensor inputs");
-  ln_tensor *inputs[LN_NODE_MAX_INPUTS];
+  /* any number of inputs: their list lives in a userdata the GC frees,
+  ** so no error below can leak it */
+  ln_tensor **inputs = lua_newuserdatauv(L, (size_t)n * sizeof *inputs + 1, 0);
   for (int i = 0; i < n; i++) inputs[i] = lnb_test(L, 4 + i);
   if (!ln_any_requires_grad(n, inputs)) {
     lua_settop(L, 1);
@@ -269,10 +269,15 @@ static int l_record_function(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   f->L = lua_tothread(L, -1);
   lua_pop(L, 1);
-  ln_node *node = ln_record(out, kept, lua_backward, n, inputs);
-  if (!node) {
+  ln_node *node;
+  if (ln_record(&node, out, kept, lua_backward, n, inputs) != LN_OK) {
     lua_fn_free(f);
-    return luaL_error(L, "Function: out of memory recording history");
+    return luaL_error(L, "%s", ln_error_message());
+  }
+  if (!node) { /* cannot happen: some input requires grad (checked above) */
+    lua_fn_free(f);
+    lua_settop(L, 1);
+    return 1;
   }
   node->ctx = f;
   node->ctx_free = lua_fn_free;

@@ -37,8 +37,8 @@ static void node_free_graph_refs(ln_node *n) {
     n->edges[i] = NULL;
   }
   for (int i = 0; i < n->nsaved; i++) {
-    ln_tensor_release(n->saved[i]);
-    n->saved[i] = NULL;
+    ln_tensor_release(n->saved[i].t);
+    n->saved[i].t = NULL;
   }
   if (n->ctx_free) n->ctx_free(n->ctx);
   n->ctx = NULL;
@@ -51,6 +51,7 @@ static void node_free(ln_node *n) {
   ln_tensor_release(n->grad_accum);
   free(n->origin_op);
   free(n->origin_trace);
+  free(n->saved);
   free(n);
 }
 
@@ -106,15 +107,26 @@ bool ln_any_requires_grad(int n, ln_tensor *const *ts) {
   return false;
 }
 
-ln_node *ln_record(ln_tensor *out, const char *name, ln_backward_fn bw,
-                   int ninputs, ln_tensor *const *inputs) {
-  if (!out || !ln_any_requires_grad(ninputs, inputs)) return NULL;
-  ln_node *n = calloc(1, sizeof *n);
+/* A node with room for ninputs inputs and edges after it, in one block. */
+static ln_node *node_new(int ninputs) {
+  size_t slots = (size_t)ninputs * (sizeof(ln_tensor *) + sizeof(ln_node *));
+  ln_node *n = calloc(1, sizeof *n + slots);
   if (!n) return NULL;
+  n->inputs = (ln_tensor **)(n + 1);
+  n->edges = (ln_node **)(n->inputs + ninputs);
+  n->ninputs = ninputs;
+  return n;
+}
+
+int ln_record(ln_node **node, ln_tensor *out, const char *name,
+              ln_backward_fn bw, int ninputs, ln_tensor *const *inputs) {
+  *node = NULL;
+  if (!out || !ln_any_requires_grad(ninputs, inputs)) return LN_OK;
+  ln_node *n = node_new(ninputs);
+  if (!n) return ln_error("%s: out of memory recording history", name);
   n->refcount = 1;
   n->name = name;
   n->backward = bw;
-  n->ninputs = ninputs;
   for (int i = 0; i < ninputs; i++) {
     n->inputs[i] = ln_tensor_retain(inputs[i]);
     n->edges[i] = inputs[i] ? inputs[i]->grad_fn : NULL;
@@ -125,29 +137,38 @@ ln_node *ln_record(ln_tensor *out, const char *name, ln_backward_fn bw,
   out->requires_grad = true;
   n->owner = out;
   if (anomaly_on) untraced_push(n); /* waits for its op's traceback */
-  return n;
+  *node = n;
+  return LN_OK;
 }
 
-void ln_node_save(ln_node *n, ln_tensor *t) {
-  if (!n || n->nsaved == LN_NODE_MAX_SAVED) return;
-  n->saved[n->nsaved] = ln_detach(t);
-  n->saved_version[n->nsaved] = t->storage->version;
-  n->nsaved++;
+int ln_node_save(ln_node *n, ln_tensor *t) {
+  if (!n) return LN_OK;
+  if (n->nsaved == n->saved_cap) {
+    int cap = n->saved_cap ? 2 * n->saved_cap : 4;
+    struct ln_saved *saved = realloc(n->saved, (size_t)cap * sizeof *saved);
+    if (!saved) return ln_error("%s: out of memory saving a tensor", n->name);
+    n->saved = saved;
+    n->saved_cap = cap;
+  }
+  ln_tensor *d = ln_detach(t);
+  if (!d) return LN_ERR;
+  n->saved[n->nsaved++] = (struct ln_saved){d, t->storage->version};
+  return LN_OK;
 }
 
 ln_tensor *ln_node_saved(ln_node *n, int i) {
-  if (n->released || i >= n->nsaved || !n->saved[i])
+  if (n->released || i >= n->nsaved || !n->saved[i].t)
     return ln_error("%s: trying to backward through the graph a second time "
                     "(or after its saved tensors were freed); use "
                     "backward{retain_graph = true} the first time", n->name),
            NULL;
-  ln_tensor *t = n->saved[i];
-  if (t->storage->version != n->saved_version[i])
+  ln_tensor *t = n->saved[i].t;
+  if (t->storage->version != n->saved[i].version)
     return ln_error("%s: a tensor needed for gradient computation has been "
                     "modified by an in-place operation (version %llu, "
                     "expected %llu)", n->name,
                     (unsigned long long)t->storage->version,
-                    (unsigned long long)n->saved_version[i]),
+                    (unsigned long long)n->saved[i].version),
            NULL;
   return t;
 }
@@ -182,21 +203,30 @@ int ln_record_inplace(ln_tensor *t, const char *name, ln_backward_fn bw,
                       int nextra, ln_tensor *const *extra) {
   if (!ln_any_requires_grad(1, &t) && !ln_any_requires_grad(nextra, extra))
     return LN_OK;
-  if (nextra + 1 > LN_NODE_MAX_INPUTS)
-    return ln_error("%s: too many inputs", name);
-  ln_tensor *old = ln_detach(t);
-  if (!old) return LN_ERR;
+  ln_tensor **inputs = malloc((size_t)(nextra + 1) * sizeof *inputs);
+  ln_tensor *old = inputs ? ln_detach(t) : NULL;
+  if (!old) {
+    free(inputs);
+    return ln_error("%s: out of memory recording history", name);
+  }
   old->grad_fn = t->grad_fn; /* the history moves to `old` */
   old->requires_grad = t->requires_grad;
   if (old->grad_fn) old->grad_fn->owner = old;
   t->grad_fn = NULL;
-  ln_tensor *inputs[LN_NODE_MAX_INPUTS] = {old};
+  inputs[0] = old;
   for (int i = 0; i < nextra; i++) /* t:mul_(t) reads t's old self */
     inputs[i + 1] = extra[i] == t ? old : extra[i];
-  ln_node *n = ln_record(t, name, bw, nextra + 1, inputs);
+  ln_node *n;
+  int rc = ln_record(&n, t, name, bw, nextra + 1, inputs);
   if (n) n->inplace = true;
+  if (rc != LN_OK) { /* t keeps its old history rather than none */
+    t->grad_fn = old->grad_fn;
+    old->grad_fn = NULL;
+    if (t->grad_fn) t->grad_fn->owner = t;
+  }
   ln_tensor_release(old);
-  return n ? LN_OK : ln_error("%s: out of memory recording history", name);
+  free(inputs);
+  return rc;
 }
 
 /* ---- requires_grad ------------------------------------------------------ */
@@ -440,6 +470,9 @@ static int flow_into_inputs(ln_node *n, ln_tensor **gin) {
   return rc;
 }
 
+/* Most nodes have few inputs: their gradients' slots live on the stack. */
+#define GIN_ON_STACK 8
+
 static int run_backward(node_list *order) {
   for (size_t k = order->n; k-- > 0;) {
     ln_node *n = order->items[k];
@@ -452,14 +485,19 @@ static int run_backward(node_list *order) {
                     "use backward{retain_graph = true} the first time", n->name);
     if (rc == LN_OK && n->owner && n->owner->retains_grad)
       rc = accumulate(&n->owner->grad, g);
-    ln_tensor *gin[LN_NODE_MAX_INPUTS] = {0};
+    ln_tensor *few[GIN_ON_STACK] = {0}, **gin = few;
+    if (rc == LN_OK && n->ninputs > GIN_ON_STACK) {
+      gin = calloc((size_t)n->ninputs, sizeof *gin);
+      if (!gin) rc = ln_error("backward: out of memory");
+    }
     if (rc == LN_OK) rc = n->backward(n, g, gin);
     if (rc == LN_OK && anomaly_on) rc = check_gradients(n, gin);
     if (rc == LN_OK) {
       rc = flow_into_inputs(n, gin);
-    } else {
-      for (int i = 0; i < LN_NODE_MAX_INPUTS; i++) ln_tensor_release(gin[i]);
+    } else if (gin) {
+      for (int i = 0; i < n->ninputs; i++) ln_tensor_release(gin[i]);
     }
+    if (gin != few) free(gin);
     ln_tensor_release(g);
     if (rc != LN_OK) {
       free(failed_trace); /* a nested backward's, if any */

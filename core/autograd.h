@@ -20,25 +20,25 @@
 #include "internal.h"
 #include "luann_core.h"
 
-#define LN_NODE_MAX_INPUTS 4
-#define LN_NODE_MAX_SAVED 4
-
 typedef int (*ln_backward_fn)(ln_node *n, ln_tensor *gout, ln_tensor **gin);
 
 struct ln_node {
   int refcount;                     /* its owner tensor, and consumers' edges */
   const char *name;                 /* "MulBackward" */
   ln_backward_fn backward;
-  int ninputs;
-  ln_tensor *inputs[LN_NODE_MAX_INPUTS];   /* retained; NULL allowed */
+  int ninputs;                      /* any number */
+  ln_tensor **inputs;               /* retained; NULL allowed; this array and
+                                       edges are allocated with the node */
   /* The history of each input when this node was recorded (retained):
   ** a later in-place op gives the input tensor a new grad_fn, but this
   ** node's gradient must still flow into the history it consumed. NULL
   ** for leaves, whose .grad receives it. */
-  ln_node *edges[LN_NODE_MAX_INPUTS];
-  int nsaved;
-  ln_tensor *saved[LN_NODE_MAX_SAVED];
-  uint64_t saved_version[LN_NODE_MAX_SAVED];
+  ln_node **edges;
+  int nsaved, saved_cap;            /* saved grows with ln_node_save */
+  struct ln_saved {
+    ln_tensor *t;                   /* a detached header */
+    uint64_t version;               /* its storage's version when saved */
+  } *saved;
   double scalars[4];                /* op parameters */
   int64_t ints[2 * LN_MAX_DIMS];
   int nints;
@@ -57,14 +57,26 @@ struct ln_node {
   bool inplace;                     /* recorded by ln_record_inplace */
 };
 
-/* Attaches a node to out when recording is needed; returns it, or NULL when
-** nothing is recorded (grad mode off or no input requires grad, or out of
-** memory: then out simply has no history). */
-LN_INTERNAL ln_node *ln_record(ln_tensor *out, const char *name,
-                               ln_backward_fn bw, int ninputs,
-                               ln_tensor *const *inputs);
-/* Saves a detached header of t in the node (call right after ln_record). */
-LN_INTERNAL void ln_node_save(ln_node *n, ln_tensor *t);
+/* Attaches a node to out when recording is needed and sets *node to it;
+** *node is NULL when nothing is recorded (grad mode off, or no input
+** requires grad). LN_ERR (out of memory) is the op's failure: a result
+** without its history would train silently wrong, so the caller releases
+** out and fails. */
+__attribute__((warn_unused_result))
+LN_INTERNAL int ln_record(ln_node **node, ln_tensor *out, const char *name,
+                          ln_backward_fn bw, int ninputs,
+                          ln_tensor *const *inputs);
+/* out when its recording status rc is LN_OK; else releases out and
+** returns NULL, so `return ln_recorded(out, rc)` ends an op. */
+static inline ln_tensor *ln_recorded(ln_tensor *out, int rc) {
+  if (rc == LN_OK) return out;
+  ln_tensor_release(out);
+  return NULL;
+}
+/* Saves a detached header of t in the node (call right after ln_record);
+** a NULL node saves nothing. LN_ERR (out of memory) fails the op too. */
+__attribute__((warn_unused_result))
+LN_INTERNAL int ln_node_save(ln_node *n, ln_tensor *t);
 /* The saved tensor i, or NULL with an error when it was modified in place
 ** since it was saved or the graph was freed. Borrowed reference. */
 LN_INTERNAL ln_tensor *ln_node_saved(ln_node *n, int i);
@@ -84,6 +96,7 @@ LN_INTERNAL void ln_bump_version(ln_tensor *t);
 
 /* For in-place ops: when t or an extra input requires grad, gives t a new
 ** grad_fn node whose inputs are t's old history, then the extras. */
+__attribute__((warn_unused_result))
 LN_INTERNAL int ln_record_inplace(ln_tensor *t, const char *name,
                                   ln_backward_fn bw, int nextra,
                                   ln_tensor *const *extra);

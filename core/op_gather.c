@@ -83,13 +83,15 @@ ln_tensor *ln_gather(ln_tensor *a, int dim, ln_tensor *index) {
       ln_wrap_dim("gather", dim, a->ndim, false, &d) != LN_OK)
     return NULL;
   ln_tensor *out = gather_raw(a, d, index);
-  ln_node *n = out ? ln_record(out, "GatherBackward", gather_backward, 1, &a) : NULL;
+  if (!out) return NULL;
+  ln_node *n;
+  int rc = ln_record(&n, out, "GatherBackward", gather_backward, 1, &a);
   if (n) {
     n->ints[0] = d;
     n->nints = 1;
-    ln_node_save(n, index);
+    rc = ln_node_save(n, index);
   }
-  return out;
+  return ln_recorded(out, rc);
 }
 
 /* ---- scatter, scatter_add ----------------------------------------------- */
@@ -123,18 +125,13 @@ static int scatter_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   return LN_OK;
 }
 
-static ln_node *record_scatter(ln_tensor *out, int ninputs,
-                               ln_tensor *const *inputs, int dim,
-                               ln_tensor *index, bool accumulate) {
-  const char *name = accumulate ? "ScatterAddBackward" : "ScatterBackward";
-  ln_node *n = ln_record(out, name, scatter_backward, ninputs, inputs);
-  if (n) {
-    n->ints[0] = dim;
-    n->nints = 1;
-    n->scalars[0] = accumulate;
-    ln_node_save(n, index);
-  }
-  return n;
+/* The parameters of a scatter node (out of place, or in place on a). */
+static int setup_scatter_node(ln_node *n, int dim, ln_tensor *index,
+                              bool accumulate) {
+  n->ints[0] = dim;
+  n->nints = 1;
+  n->scalars[0] = accumulate;
+  return ln_node_save(n, index);
 }
 
 static ln_tensor *scatter_op(const char *op, ln_tensor *a, int dim,
@@ -147,8 +144,11 @@ static ln_tensor *scatter_op(const char *op, ln_tensor *a, int dim,
     ln_tensor_release(out);
     return NULL;
   }
-  record_scatter(out, 2, (ln_tensor *[]){a, src}, d, index, accumulate);
-  return out;
+  const char *name = accumulate ? "ScatterAddBackward" : "ScatterBackward";
+  ln_node *n;
+  int rc = ln_record(&n, out, name, scatter_backward, 2, (ln_tensor *[]){a, src});
+  if (n) rc = setup_scatter_node(n, d, index, accumulate);
+  return ln_recorded(out, rc);
 }
 
 /* scatter into a itself: straight into a when it is contiguous, else
@@ -175,13 +175,8 @@ static int scatter_inplace(const char *op, ln_tensor *a, int dim,
   const char *name = accumulate ? "ScatterAddBackward" : "ScatterBackward";
   if (rec && ln_record_inplace(a, name, scatter_backward, 1, &src) != LN_OK)
     return LN_ERR;
-  if (rec) { /* the node ln_record_inplace made is a's grad_fn now */
-    a->grad_fn->ints[0] = d;
-    a->grad_fn->nints = 1;
-    a->grad_fn->scalars[0] = accumulate;
-    ln_node_save(a->grad_fn, index);
-  }
-  return LN_OK;
+  /* the node ln_record_inplace made is a's grad_fn now */
+  return rec ? setup_scatter_node(a->grad_fn, d, index, accumulate) : LN_OK;
 }
 
 /* out = a; out[i][index[i][j][k]][k] = src[i][j][k] (dim 1) */
@@ -248,13 +243,15 @@ ln_tensor *ln_index_select(ln_tensor *a, int dim, ln_tensor *index) {
       ln_wrap_dim("index_select", dim, a->ndim, false, &d) != LN_OK)
     return NULL;
   ln_tensor *out = index_select_raw(a, d, index);
-  ln_node *n = out ? ln_record(out, "IndexSelectBackward", index_select_backward, 1, &a) : NULL;
+  if (!out) return NULL;
+  ln_node *n;
+  int rc = ln_record(&n, out, "IndexSelectBackward", index_select_backward, 1, &a);
   if (n) {
     n->ints[0] = d;
     n->nints = 1;
-    ln_node_save(n, index);
+    rc = ln_node_save(n, index);
   }
-  return out;
+  return ln_recorded(out, rc);
 }
 
 /* d a = d out; d src = alpha * index_select(d out, dim, index) */
@@ -277,12 +274,12 @@ static int index_add_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   return LN_OK;
 }
 
-static void setup_index_add_node(ln_node *n, int dim, ln_tensor *index,
-                                 double alpha) {
+static int setup_index_add_node(ln_node *n, int dim, ln_tensor *index,
+                                double alpha) {
   n->ints[0] = dim;
   n->nints = 1;
   n->scalars[0] = alpha;
-  ln_node_save(n, index);
+  return ln_node_save(n, index);
 }
 
 /* out = a; out[.., index[j], ..] += alpha * src[.., j, ..] along dim */
@@ -296,10 +293,11 @@ ln_tensor *ln_index_add(ln_tensor *a, int dim, ln_tensor *index,
     ln_tensor_release(out);
     return NULL;
   }
-  ln_node *n = ln_record(out, "IndexAddBackward", index_add_backward, 2,
-                         (ln_tensor *[]){a, src});
-  if (n) setup_index_add_node(n, d, index, alpha);
-  return out;
+  ln_node *n;
+  int rc = ln_record(&n, out, "IndexAddBackward", index_add_backward, 2,
+                     (ln_tensor *[]){a, src});
+  if (n) rc = setup_index_add_node(n, d, index, alpha);
+  return ln_recorded(out, rc);
 }
 
 int ln_index_add_(ln_tensor *a, int dim, ln_tensor *index, ln_tensor *src,
@@ -317,8 +315,7 @@ int ln_index_add_(ln_tensor *a, int dim, ln_tensor *index, ln_tensor *src,
   if (!ln_any_requires_grad(2, (ln_tensor *[]){a, src})) return LN_OK;
   if (ln_record_inplace(a, "IndexAddBackward", index_add_backward, 1, &src) != LN_OK)
     return LN_ERR;
-  setup_index_add_node(a->grad_fn, d, index, alpha);
-  return LN_OK;
+  return setup_index_add_node(a->grad_fn, d, index, alpha);
 }
 
 /* ---- one_hot ------------------------------------------------------------ */

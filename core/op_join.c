@@ -2,7 +2,6 @@
 ** op_join.c: ops that join a list of tensors (cat, stack) and their
 ** backward. Positions in messages are 1-based: see index_util.h.
 */
-#include <stdlib.h>
 #include <string.h>
 
 #include "autograd.h"
@@ -24,82 +23,49 @@ static ln_tensor *select_raw(ln_tensor *t, int dim, int64_t i) {
 
 /* ---- cat, stack --------------------------------------------------------- */
 
-_Static_assert(2 + 2 * LN_NODE_MAX_INPUTS <= 2 * LN_MAX_DIMS,
-               "a Cat/Stack node's ints hold dim, mode and 2 per input");
+/* PyTorch's legacy rule: 1-D empty tensors are left out of cat. */
+static bool cat_skips(const ln_tensor *t) {
+  return t->ndim == 1 && t->shape[0] == 0;
+}
 
-/* A Cat/Stack node's ints: {dim, stacked, begin_0, len_0, begin_1, ...}:
-** input i is entry begin_i of d out along dim when stacked, else the
-** window [begin_i, begin_i + len_i); len -1 marks an input cat skipped. */
+/* A Cat/Stack node's ints are {dim, stacked}. Input i is entry i of d out
+** along dim when stacked; for cat it is the window of d out after the
+** inputs before it, its shapes (which never change) tell where. An input
+** cat skipped gets zeros. */
 static int pieces_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   int dim = (int)n->ints[0];
+  bool stacked = n->ints[1] != 0;
+  int64_t at = 0;
   for (int i = 0; i < n->ninputs; i++) {
-    if (!ln_node_needs_grad(n, i)) continue;
-    int64_t begin = n->ints[2 + 2 * i], len = n->ints[3 + 2 * i];
     ln_tensor *x = n->inputs[i];
-    if (len < 0)
-      gin[i] = ln_zeros(x->ndim, x->shape, gout->dtype, ln_tensor_device(gout));
-    else if (n->ints[1])
-      gin[i] = ln_select(gout, dim, begin);
-    else
-      gin[i] = ln_narrow(gout, dim, begin, len);
-    if (!gin[i]) return LN_ERR;
+    bool skipped = !stacked && cat_skips(x);
+    int64_t len = stacked || skipped ? 0 : x->shape[dim];
+    if (ln_node_needs_grad(n, i)) {
+      if (skipped)
+        gin[i] = ln_zeros(x->ndim, x->shape, gout->dtype, ln_tensor_device(gout));
+      else if (stacked)
+        gin[i] = ln_select(gout, dim, i);
+      else
+        gin[i] = ln_narrow(gout, dim, at, len);
+      if (!gin[i]) return LN_ERR;
+    }
+    at += len;
   }
   return LN_OK;
 }
 
-typedef struct pieces {
-  const char *name;
-  int dim;
-  bool stacked;
-  const int64_t *begin, *len; /* in the coordinates of the first out */
-} pieces;
-
-static int64_t piece_end(const pieces *p, int i) {
-  return p->begin[i] + (p->stacked ? 1 : p->len[i] < 0 ? 0 : p->len[i]);
-}
-
-/* Gives out (which starts at `base` along dim) its node over ts[0..n),
-** pieces k.. of p. A node holds at most LN_NODE_MAX_INPUTS inputs, so a
-** longer list becomes a tree: each group of inputs gets a node on a view
-** of its window of out, and out's node takes those views as its inputs. */
-static int record_pieces(ln_tensor *out, const pieces *p, int k, int n,
-                         ln_tensor **ts, int64_t base) {
-  if (!ln_any_requires_grad(n, ts)) return LN_OK;
-  if (n <= LN_NODE_MAX_INPUTS) {
-    ln_node *node = ln_record(out, p->name, pieces_backward, n, ts);
-    if (!node) return ln_error("%s: out of memory recording history", p->name);
-    node->ints[0] = p->dim;
-    node->ints[1] = p->stacked;
-    for (int i = 0; i < n; i++) {
-      node->ints[2 + 2 * i] = p->begin[k + i] - base;
-      node->ints[3 + 2 * i] = p->stacked ? 1 : p->len[k + i];
-    }
-    node->nints = 2 + 2 * n;
-    return LN_OK;
+/* out, given its Cat or Stack node over all n inputs when one is needed;
+** NULL (out released) when recording fails. */
+static ln_tensor *record_pieces(ln_tensor *out, const char *name, int dim,
+                                bool stacked, int n, ln_tensor **ts) {
+  ln_node *node;
+  int rc = ln_record(&node, out, name, pieces_backward, n, ts);
+  if (node) {
+    node->ints[0] = dim;
+    node->ints[1] = stacked;
+    node->nints = 2;
   }
-  ln_tensor *views[LN_NODE_MAX_INPUTS] = {0};
-  int64_t vbegin[LN_NODE_MAX_INPUTS], vlen[LN_NODE_MAX_INPUTS];
-  int per = (n + LN_NODE_MAX_INPUTS - 1) / LN_NODE_MAX_INPUTS, ng = 0;
-  int rc = LN_OK;
-  for (int g = 0; g < n && rc == LN_OK; g += per, ng++) {
-    int m = n - g < per ? n - g : per;
-    int64_t from = p->begin[k + g], to = piece_end(p, k + g + m - 1);
-    vbegin[ng] = from;
-    vlen[ng] = to - from;
-    views[ng] = ln_narrow_raw(out, p->dim, from - base, to - from);
-    rc = views[ng] ? record_pieces(views[ng], p, k + g, m, ts + g, from) : LN_ERR;
-  }
-  if (rc == LN_OK) {
-    pieces top = {p->name, p->dim, false, vbegin, vlen};
-    rc = record_pieces(out, &top, 0, ng, views, base);
-  }
-  for (int i = 0; i < ng; i++) ln_tensor_release(views[i]);
-  return rc;
-}
-
-/* PyTorch's legacy rule: 1-D empty tensors are left out of cat. */
-static bool cat_skips(const ln_tensor *t) {
-  return t->ndim == 1 && t->shape[0] == 0;
+  return ln_recorded(out, rc);
 }
 
 /* The shape of cat's result along dim d of ref, after checking the list. */
@@ -139,20 +105,17 @@ static int check_list(const char *op, int n, ln_tensor **ts, ln_dtype *dt) {
   return LN_OK;
 }
 
-/* Copies each piece into its window of out, recording begin/len. */
-static int cat_fill(ln_tensor *out, int n, ln_tensor **ts, int d,
-                    int64_t *begin, int64_t *len) {
+/* Copies each piece into its window of out. */
+static int cat_fill(ln_tensor *out, int n, ln_tensor **ts, int d) {
   int64_t at = 0;
   for (int i = 0; i < n; i++) {
-    begin[i] = at;
-    len[i] = -1;
     if (cat_skips(ts[i])) continue;
-    len[i] = ts[i]->shape[d];
-    ln_tensor *w = ln_narrow_raw(out, d, at, len[i]);
+    int64_t len = ts[i]->shape[d];
+    ln_tensor *w = ln_narrow_raw(out, d, at, len);
     int rc = w ? LN_BACKEND(out)->copy(w, ts[i]) : LN_ERR;
     ln_tensor_release(w);
     if (rc != LN_OK) return LN_ERR;
-    at += len[i];
+    at += len;
   }
   return LN_OK;
 }
@@ -175,19 +138,11 @@ ln_tensor *ln_cat(int n, ln_tensor **ts, int dim) {
       cat_shape(n, ts, ref, d, shape) != LN_OK)
     return NULL;
   ln_tensor *out = ln_empty(ref->ndim, shape, dt, ln_tensor_device(ref));
-  int64_t *begin = malloc(2 * (size_t)n * sizeof *begin);
-  int rc = out && begin ? cat_fill(out, n, ts, d, begin, begin + n) : LN_ERR;
-  if (!begin) ln_error("cat: out of memory");
-  if (rc == LN_OK) {
-    pieces p = {"CatBackward", d, false, begin, begin + n};
-    rc = record_pieces(out, &p, 0, n, ts, 0);
-  }
-  free(begin);
-  if (rc != LN_OK) {
+  if (!out || cat_fill(out, n, ts, d) != LN_OK) {
     ln_tensor_release(out);
     return NULL;
   }
-  return out;
+  return record_pieces(out, "CatBackward", d, false, n, ts);
 }
 
 /* out[.., i, ..] = ts[i], a new dim at dim */
@@ -212,23 +167,15 @@ ln_tensor *ln_stack(int n, ln_tensor **ts, int dim) {
   for (int i = 0, j = 0; i <= ts[0]->ndim; i++)
     shape[i] = i == d ? n : ts[0]->shape[j++];
   ln_tensor *out = ln_empty(ts[0]->ndim + 1, shape, dt, ln_tensor_device(ts[0]));
-  int64_t *begin = malloc((size_t)n * sizeof *begin);
-  int rc = out && begin ? LN_OK : LN_ERR;
-  if (!begin) ln_error("stack: out of memory");
+  int rc = out ? LN_OK : LN_ERR;
   for (int i = 0; i < n && rc == LN_OK; i++) {
     ln_tensor *w = select_raw(out, d, i);
     rc = w ? LN_BACKEND(out)->copy(w, ts[i]) : LN_ERR;
     ln_tensor_release(w);
-    begin[i] = i;
   }
-  if (rc == LN_OK) {
-    pieces p = {"StackBackward", d, true, begin, begin};
-    rc = record_pieces(out, &p, 0, n, ts, 0);
-  }
-  free(begin);
   if (rc != LN_OK) {
     ln_tensor_release(out);
     return NULL;
   }
-  return out;
+  return record_pieces(out, "StackBackward", d, true, n, ts);
 }

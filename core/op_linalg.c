@@ -304,17 +304,19 @@ static int product_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 }
 
 /* Records a product node on out (when needed) with the layout above. */
-static void record_product(ln_tensor *out, const char *name, ln_tensor *a,
-                           ln_tensor *b, ln_tensor *c, int how_a, int how_b,
-                           double alpha, double beta) {
+static int record_product(ln_tensor *out, const char *name, ln_tensor *a,
+                          ln_tensor *b, ln_tensor *c, int how_a, int how_b,
+                          double alpha, double beta) {
   ln_tensor *inputs[3] = {a, b, c};
-  ln_node *n = ln_record(out, name, product_backward, c ? 3 : 2, inputs);
-  if (!n) return;
-  ln_node_save(n, a);
-  ln_node_save(n, b);
+  ln_node *n;
+  if (ln_record(&n, out, name, product_backward, c ? 3 : 2, inputs) != LN_OK ||
+      ln_node_save(n, a) != LN_OK || ln_node_save(n, b) != LN_OK)
+    return LN_ERR;
+  if (!n) return LN_OK;
   n->nints = 2;
   n->ints[0] = how_a, n->ints[1] = how_b;
   n->scalars[0] = alpha, n->scalars[1] = beta;
+  return LN_OK;
 }
 
 /* Product of a and b seen as matrices (how_a, how_b), with the vector dims
@@ -330,8 +332,8 @@ static ln_tensor *vector_aware_product(const char *op, const char *name,
     ln_tensor_release(out);
     out = v;
   }
-  if (out) record_product(out, name, a, b, NULL, how_a, how_b, 1, 0);
-  return out;
+  if (!out) return NULL;
+  return ln_recorded(out, record_product(out, name, a, b, NULL, how_a, how_b, 1, 0));
 }
 
 /* ---- the ops ------------------------------------------------------------ */
@@ -382,8 +384,9 @@ ln_tensor *ln_addmm(ln_tensor *c, ln_tensor *a, ln_tensor *b, double beta,
            NULL;
   }
   ln_tensor *out = product("addmm", a, b, a, b, alpha, c, beta);
-  if (out) record_product(out, "AddmmBackward", a, b, c, AS_IS, AS_IS, alpha, beta);
-  return out;
+  if (!out) return NULL;
+  return ln_recorded(out, record_product(out, "AddmmBackward", a, b, c, AS_IS,
+                                         AS_IS, alpha, beta));
 }
 
 /* f(a, b) = sum_i a[i] b[i] */
@@ -468,12 +471,11 @@ ln_tensor *ln_linear(ln_tensor *x, ln_tensor *w, ln_tensor *bias) {
     ln_tensor_release(out);
     out = v;
   }
+  if (!out) return NULL;
   ln_tensor *inputs[3] = {x, w, bias};
-  ln_node *n = out ? ln_record(out, "LinearBackward", linear_backward, 3, inputs)
-                   : NULL;
-  if (n) {
-    ln_node_save(n, x);
-    ln_node_save(n, w);
-  }
-  return out;
+  ln_node *n;
+  int rc = ln_record(&n, out, "LinearBackward", linear_backward, 3, inputs);
+  if (rc == LN_OK) rc = ln_node_save(n, x);
+  if (rc == LN_OK) rc = ln_node_save(n, w);
+  return ln_recorded(out, rc);
 }

@@ -211,22 +211,26 @@ static ln_tensor *class_loss(const char *op, ln_tensor *x, ln_tensor *target,
   double scale = 1;
   ln_tensor *out = loss ? reduce_rows(loss, o->reduction, rows.total, &scale) : NULL;
   ln_set_grad_enabled(was);
-  ln_node *n = out ? ln_record(out, nll ? "NllLossBackward" : "CrossEntropyLossBackward",
-                               class_backward, 1, &x) : NULL;
+  ln_node *n = NULL;
+  int rc = out ? ln_record(&n, out, nll ? "NllLossBackward"
+                                        : "CrossEntropyLossBackward",
+                           class_backward, 1, &x)
+               : LN_ERR;
   if (n) {
     n->scalars[0] = scale;
     n->scalars[1] = smooth;
     n->scalars[2] = nll;
-    ln_node_save(n, rows.index);
-    ln_node_save(n, rows.coef);
-    if (!nll) ln_node_save(n, lp);
-    if (!nll && smooth && w) ln_node_save(n, w);
+    if (ln_node_save(n, rows.index) != LN_OK ||
+        ln_node_save(n, rows.coef) != LN_OK ||
+        (!nll && ln_node_save(n, lp) != LN_OK) ||
+        (!nll && smooth && w && ln_node_save(n, w) != LN_OK))
+      rc = LN_ERR;
   }
   ln_tensor_release(loss);
   ln_tensor_release(lp);
   ln_tensor_release(rows.index);
   ln_tensor_release(rows.coef);
-  return out;
+  return ln_recorded(out, rc);
 }
 
 /* ---- probability targets ------------------------------------------------- */
@@ -288,17 +292,19 @@ static ln_tensor *prob_loss(ln_tensor *x, ln_tensor *target, ln_tensor *w,
                                       &scale) : NULL;
   ln_set_grad_enabled(was);
   ln_tensor *inputs[2] = {x, target};
-  ln_node *n = out ? ln_record(out, "CrossEntropyLossBackward", prob_backward,
-                               2, inputs) : NULL;
+  ln_node *n = NULL;
+  int rc = out ? ln_record(&n, out, "CrossEntropyLossBackward", prob_backward,
+                           2, inputs)
+               : LN_ERR;
   if (n) {
     n->scalars[0] = scale;
     n->scalars[1] = o->label_smoothing;
-    ln_node_save(n, lp);
-    ln_node_save(n, a);
-    if (w) ln_node_save(n, w);
+    if (ln_node_save(n, lp) != LN_OK || ln_node_save(n, a) != LN_OK ||
+        (w && ln_node_save(n, w) != LN_OK))
+      rc = LN_ERR;
   }
   temps_free(&tp);
-  return out;
+  return ln_recorded(out, rc);
 }
 
 /* ---- shapes and checks ------------------------------------------------------ */

@@ -59,9 +59,11 @@ static int masked_fill_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 static ln_tensor *masked_fill_op(const char *op, const char *name,
                                  ln_tensor *a, ln_tensor *mask, double value) {
   ln_tensor *out = masked_fill_raw(op, a, mask, value);
-  ln_node *n = out ? ln_record(out, name, masked_fill_backward, 1, &a) : NULL;
-  if (n) ln_node_save(n, mask);
-  return out;
+  if (!out) return NULL;
+  ln_node *n;
+  int rc = ln_record(&n, out, name, masked_fill_backward, 1, &a);
+  if (n) rc = ln_node_save(n, mask);
+  return ln_recorded(out, rc);
 }
 
 /* The in-place form: mask must broadcast to a's own shape. */
@@ -83,8 +85,7 @@ static int masked_fill_inplace(const char *op, const char *name, ln_tensor *a,
   if (!ln_any_requires_grad(1, &a)) return LN_OK;
   if (ln_record_inplace(a, name, masked_fill_backward, 0, NULL) != LN_OK)
     return LN_ERR;
-  ln_node_save(a->grad_fn, mask);
-  return LN_OK;
+  return ln_node_save(a->grad_fn, mask);
 }
 
 /* out = mask ? value : a (broadcast) */
@@ -215,12 +216,14 @@ ln_tensor *ln_masked_select(ln_tensor *a, ln_tensor *mask) {
   int ndim;
   int64_t shape[LN_MAX_DIMS];
   ln_tensor *out = masked_select_raw(a, mask, &ndim, shape);
-  ln_node *n = out ? ln_record(out, "MaskedSelectBackward", masked_select_backward, 1, &a) : NULL;
+  if (!out) return NULL;
+  ln_node *n;
+  int rc = ln_record(&n, out, "MaskedSelectBackward", masked_select_backward, 1, &a);
   if (n) {
     n->ints[0] = ndim;
     memcpy(n->ints + 1, shape, (size_t)ndim * sizeof *shape);
     n->nints = ndim + 1;
-    ln_node_save(n, mask);
+    rc = ln_node_save(n, mask);
   }
-  return out;
+  return ln_recorded(out, rc);
 }

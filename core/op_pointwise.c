@@ -79,16 +79,17 @@ static ln_tensor *raw_copy(ln_tensor *t) {
   return r;
 }
 
-static void save_values(ln_node *n, int saves, ln_tensor *const *vals) {
-  if (!n) return;
+static int save_values(ln_node *n, int saves, ln_tensor *const *vals) {
+  if (!n) return LN_OK;
   n->nints = NSLOTS;
   for (int k = 0; k < NSLOTS; k++) {
     n->ints[k] = -1;
     if (saves & (1 << k)) {
       n->ints[k] = n->nsaved;
-      ln_node_save(n, vals[k]);
+      if (ln_node_save(n, vals[k]) != LN_OK) return LN_ERR;
     }
   }
+  return LN_OK;
 }
 
 static ln_tensor *saved(ln_node *n, int slot) {
@@ -714,9 +715,9 @@ static int apply_inplace(const char *name, const op_call *c, ln_dtype rt,
       n->inputs[1] = ln_tensor_retain(n->inputs[0]);
     }
     if (rec && rc == LN_OK) {
-      save_values(a->grad_fn, r->saves, (ln_tensor *[]){keep_a, keep_b, a});
       a->grad_fn->scalars[0] = r->scalars[0];
       a->grad_fn->scalars[1] = r->scalars[1];
+      rc = save_values(a->grad_fn, r->saves, (ln_tensor *[]){keep_a, keep_b, a});
     }
   }
   ln_tensor_release(keep_a);
@@ -736,11 +737,11 @@ ln_tensor *ln_unary(ln_unary_op op, ln_tensor *a) {
     return NULL;
   op_call c = {CALL_UNARY, op, a, NULL, rt, 0, 0};
   ln_tensor *out = run_new(&c, a->ndim, a->shape, rt);
-  if (out && ln_dtype_is_float(rt)) {
-    ln_node *n = ln_record(out, d->grad_name, d->backward, 1, &a);
-    save_values(n, d->saves, (ln_tensor *[]){a, NULL, out});
-  }
-  return out;
+  if (!out || !ln_dtype_is_float(rt)) return out;
+  ln_node *n;
+  int rc = ln_record(&n, out, d->grad_name, d->backward, 1, &a);
+  if (rc == LN_OK) rc = save_values(n, d->saves, (ln_tensor *[]){a, NULL, out});
+  return ln_recorded(out, rc);
 }
 
 int ln_unary_(ln_unary_op op, ln_tensor *a) {
@@ -774,11 +775,11 @@ static ln_tensor *binary_forward(ln_binary_op op, ln_tensor *a, ln_tensor *b,
     return NULL;
   op_call c = {CALL_BINARY, op, a, b, compute, 0, 0};
   ln_tensor *out = run_new(&c, ndim, shape, rt);
-  if (out && ln_dtype_is_float(rt)) {
-    ln_node *n = ln_record(out, d->grad_name, d->backward, 2, (ln_tensor *[]){a, b});
-    save_values(n, d->saves, (ln_tensor *[]){a, b, out});
-  }
-  return out;
+  if (!out || !ln_dtype_is_float(rt)) return out;
+  ln_node *n;
+  int rc = ln_record(&n, out, d->grad_name, d->backward, 2, (ln_tensor *[]){a, b});
+  if (rc == LN_OK) rc = save_values(n, d->saves, (ln_tensor *[]){a, b, out});
+  return ln_recorded(out, rc);
 }
 
 static int binary_inplace(ln_binary_op op, ln_tensor *a, ln_tensor *b,
@@ -927,15 +928,15 @@ ln_tensor *ln_clamp(ln_tensor *a, double lo, double hi) {
   if (clamp_result("clamp", a, lo, hi, &rt) != LN_OK) return NULL;
   op_call c = {CALL_CLAMP, 0, a, NULL, rt, lo, hi};
   ln_tensor *out = run_new(&c, a->ndim, a->shape, rt);
-  ln_node *n = out && ln_dtype_is_float(rt)
-                   ? ln_record(out, "ClampBackward", clamp_backward, 1, &a)
-                   : NULL;
+  if (!out || !ln_dtype_is_float(rt)) return out;
+  ln_node *n;
+  int rc = ln_record(&n, out, "ClampBackward", clamp_backward, 1, &a);
   if (n) {
     n->scalars[0] = lo;
     n->scalars[1] = hi;
-    save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
+    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
   }
-  return out;
+  return ln_recorded(out, rc);
 }
 
 int ln_clamp_(ln_tensor *a, double lo, double hi) {
@@ -954,13 +955,14 @@ ln_tensor *ln_leaky_relu(ln_tensor *a, double slope) {
                     ln_dtype_name(a->dtype)), NULL;
   op_call c = {CALL_LEAKY, 0, a, NULL, a->dtype, slope, 0};
   ln_tensor *out = run_new(&c, a->ndim, a->shape, a->dtype);
-  ln_node *n = out ? ln_record(out, "LeakyReluBackward", leaky_relu_backward, 1, &a)
-                   : NULL;
+  if (!out) return NULL;
+  ln_node *n;
+  int rc = ln_record(&n, out, "LeakyReluBackward", leaky_relu_backward, 1, &a);
   if (n) {
     n->scalars[0] = slope;
-    save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
+    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
   }
-  return out;
+  return ln_recorded(out, rc);
 }
 
 int ln_leaky_relu_(ln_tensor *a, double slope) {
@@ -1026,10 +1028,10 @@ ln_tensor *ln_where(ln_tensor *cond, ln_tensor *a, ln_tensor *b) {
     ln_tensor_release(out);
     return NULL;
   }
-  if (ln_dtype_is_float(dt)) {
-    ln_node *n = ln_record(out, "WhereBackward", where_backward, 3,
-                           (ln_tensor *[]){cond, a, b});
-    ln_node_save(n, cond);
-  }
-  return out;
+  if (!ln_dtype_is_float(dt)) return out;
+  ln_node *n;
+  rc = ln_record(&n, out, "WhereBackward", where_backward, 3,
+                 (ln_tensor *[]){cond, a, b});
+  if (rc == LN_OK) rc = ln_node_save(n, cond);
+  return ln_recorded(out, rc);
 }

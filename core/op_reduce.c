@@ -388,14 +388,15 @@ static int logsumexp_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 
 /* ---- sum, mean, prod, max, min, argmax, argmin, logsumexp, any, all ------- */
 
-static ln_node *record(ln_tensor *r, const char *name, ln_backward_fn bw,
-                       ln_tensor *a, unsigned mask) {
-  ln_node *n = ln_record(r, name, bw, 1, &a);
-  if (n) {
-    n->ints[0] = mask;
-    n->nints = 1;
+/* Records r's node over a (*n, NULL when none) with the reduced mask. */
+static int record(ln_node **n, ln_tensor *r, const char *name,
+                  ln_backward_fn bw, ln_tensor *a, unsigned mask) {
+  int rc = ln_record(n, r, name, bw, 1, &a);
+  if (*n) {
+    (*n)->ints[0] = mask;
+    (*n)->nints = 1;
   }
-  return n;
+  return rc;
 }
 
 /* How each differentiable reduction records itself; saved tensors are
@@ -413,15 +414,17 @@ static const struct {
   [LN_REDUCE_LOGSUMEXP] = {"LogsumexpBackward", logsumexp_backward, true, true},
 };
 
-static void record_reduce(ln_reduce_op op, ln_tensor *r, ln_tensor *a,
-                          unsigned mask) {
+static int record_reduce(ln_reduce_op op, ln_tensor *r, ln_tensor *a,
+                         unsigned mask) {
   if (!reduce_grads[op].backward || !ln_dtype_is_float(r->dtype) ||
       !ln_dtype_is_float(a->dtype))
-    return;
-  ln_node *n = record(r, reduce_grads[op].name, reduce_grads[op].backward, a,
-                      mask);
-  if (n && reduce_grads[op].save_input) ln_node_save(n, a);
-  if (n && reduce_grads[op].save_result) ln_node_save(n, r);
+    return LN_OK;
+  ln_node *n;
+  int rc = record(&n, r, reduce_grads[op].name, reduce_grads[op].backward, a,
+                  mask);
+  if (rc == LN_OK && reduce_grads[op].save_input) rc = ln_node_save(n, a);
+  if (rc == LN_OK && reduce_grads[op].save_result) rc = ln_node_save(n, r);
+  return rc;
 }
 
 static int check_reduce(ln_reduce_op op, const ln_tensor *a, int ndims,
@@ -443,8 +446,8 @@ ln_tensor *ln_reduce_dims(ln_reduce_op op, ln_tensor *a, int ndims,
   unsigned mask;
   if (check_reduce(op, a, ndims, dims, &mask) != LN_OK) return NULL;
   ln_tensor *r = finish(reduce_raw(op, a, mask), a, mask, keepdim);
-  if (r) record_reduce(op, r, a, mask);
-  return r;
+  if (!r) return NULL;
+  return ln_recorded(r, record_reduce(op, r, a, mask));
 }
 
 ln_tensor *ln_reduce(ln_reduce_op op, ln_tensor *a, int dim, bool keepdim) {
@@ -482,12 +485,17 @@ static int extreme_dim(ln_reduce_op op, ln_tensor *a, int dim, bool keepdim,
                                : NULL;
   ln_tensor *ri = rv ? finish(ln_tensor_retain(ix), a, mask, keepdim) : NULL;
   if (ri && ln_dtype_is_float(a->dtype)) {
-    ln_node *n = record(rv, op == LN_REDUCE_MAX ? "MaxBackward" : "MinBackward",
-                        index_backward, a, mask);
+    ln_node *n;
+    rc = record(&n, rv, op == LN_REDUCE_MAX ? "MaxBackward" : "MinBackward",
+                index_backward, a, mask);
     if (n) {
       n->ints[1] = d;
       n->nints = 2;
-      ln_node_save(n, ix);
+      rc = ln_node_save(n, ix);
+    }
+    if (rc != LN_OK) {
+      ln_tensor_release(ri);
+      ri = NULL;
     }
   }
   ln_tensor_release(v);
@@ -566,17 +574,18 @@ static ln_tensor *variance(const char *op, ln_tensor *a, int dim, bool keepdim,
   ln_tensor *r = v && take_sqrt ? ln_unary(LN_UNARY_SQRT, v) : ln_tensor_retain(v);
   ln_set_grad_enabled(was);
   r = finish(r, a, mask, keepdim);
-  ln_node *n = r ? record(r, take_sqrt ? "StdBackward" : "VarBackward",
-                          var_backward, a, mask)
-                 : NULL;
+  ln_node *n = NULL;
+  int rc = r ? record(&n, r, take_sqrt ? "StdBackward" : "VarBackward",
+                      var_backward, a, mask)
+             : LN_ERR;
   if (n) {
     n->scalars[0] = div;
-    ln_node_save(n, a);
-    ln_node_save(n, mean);
-    if (take_sqrt) ln_node_save(n, r);
+    if (ln_node_save(n, a) != LN_OK || ln_node_save(n, mean) != LN_OK ||
+        (take_sqrt && ln_node_save(n, r) != LN_OK))
+      rc = LN_ERR;
   }
   DROP(mean, d, sq, s, v);
-  return r;
+  return ln_recorded(r, rc);
 }
 
 ln_tensor *ln_var(ln_tensor *a, int dim, bool keepdim, int correction) {
@@ -676,13 +685,14 @@ ln_tensor *ln_norm(ln_tensor *a, double p, int dim, bool keepdim) {
   bool was = ln_set_grad_enabled(false);
   ln_tensor *r = finish(norm_raw(a, p, mask), a, mask, keepdim);
   ln_set_grad_enabled(was);
-  ln_node *n = r ? record(r, "NormBackward", norm_backward, a, mask) : NULL;
+  if (!r) return NULL;
+  ln_node *n;
+  int rc = record(&n, r, "NormBackward", norm_backward, a, mask);
   if (n) {
     n->scalars[0] = p;
-    ln_node_save(n, a);
-    ln_node_save(n, r);
+    if (ln_node_save(n, a) != LN_OK || ln_node_save(n, r) != LN_OK) rc = LN_ERR;
   }
-  return r;
+  return ln_recorded(r, rc);
 }
 
 /* ---- softmax and log_softmax ---------------------------------------------- */
@@ -722,15 +732,16 @@ static ln_tensor *softmax(const char *op, ln_tensor *a, int dim, bool logp) {
     ln_tensor_release(r);
     return NULL;
   }
-  ln_node *n = r ? record(r, logp ? "LogSoftmaxBackward" : "SoftmaxBackward",
-                          softmax_backward, a, a->ndim ? 1u << d : 0)
-                 : NULL;
+  if (!r) return NULL;
+  ln_node *n;
+  int rc = record(&n, r, logp ? "LogSoftmaxBackward" : "SoftmaxBackward",
+                  softmax_backward, a, a->ndim ? 1u << d : 0);
   if (n) {
     n->ints[1] = logp;
     n->nints = 2;
-    ln_node_save(n, r);
+    rc = ln_node_save(n, r);
   }
-  return r;
+  return ln_recorded(r, rc);
 }
 
 ln_tensor *ln_softmax(ln_tensor *a, int dim) {

@@ -45,14 +45,22 @@ static int sort_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   return LN_OK;
 }
 
-static void record_sort(const char *name, ln_tensor *a, int dim,
-                        ln_tensor *values, ln_tensor *indices) {
-  ln_node *n = ln_record(values, name, sort_backward, 1, &a);
+/* Records values' node; when that fails, both results are released. */
+static int record_sort(const char *name, ln_tensor *a, int dim,
+                       ln_tensor **values, ln_tensor **indices) {
+  ln_node *n;
+  int rc = ln_record(&n, *values, name, sort_backward, 1, &a);
   if (n) {
     n->ints[0] = dim;
     n->nints = 1;
-    ln_node_save(n, indices);
+    rc = ln_node_save(n, *indices);
   }
+  if (rc != LN_OK) {
+    ln_tensor_release(*values);
+    ln_tensor_release(*indices);
+    *values = *indices = NULL;
+  }
+  return rc;
 }
 
 /* values, indices = a sorted along dim (stable; NaN above all numbers) */
@@ -63,8 +71,7 @@ int ln_sort(ln_tensor *a, int dim, bool descending, ln_tensor **values,
   if (ln_wrap_dim("sort", dim, a->ndim, false, &d) != LN_OK ||
       sort_raw(a, d, descending, values, indices) != LN_OK)
     return LN_ERR;
-  record_sort("SortBackward", a, d, *values, *indices);
-  return LN_OK;
+  return record_sort("SortBackward", a, d, values, indices);
 }
 
 /* values, indices = the k largest (smallest) entries along dim, in order:
@@ -100,6 +107,5 @@ int ln_topk(ln_tensor *a, int64_t k, int dim, bool largest, bool sorted,
     *values = *indices = NULL;
     return LN_ERR;
   }
-  record_sort("TopkBackward", a, d, *values, *indices);
-  return LN_OK;
+  return record_sort("TopkBackward", a, d, values, indices);
 }

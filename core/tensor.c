@@ -417,8 +417,9 @@ static int cast_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 ln_tensor *ln_to_dtype(ln_tensor *t, ln_dtype dt) {
   if (t->dtype == dt) return ln_tensor_retain(t);
   ln_tensor *r = ln_cast_raw(t, dt);
-  if (r && ln_dtype_is_float(dt)) ln_record(r, "ToCopyBackward", cast_backward, 1, &t);
-  return r;
+  if (!r || !ln_dtype_is_float(dt)) return r;
+  ln_node *n;
+  return ln_recorded(r, ln_record(&n, r, "ToCopyBackward", cast_backward, 1, &t));
 }
 
 /* Moves bytes of a contiguous tensor between devices through host memory. */
@@ -449,8 +450,10 @@ static int to_device_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 ln_tensor *ln_to_device(ln_tensor *t, ln_device dev) {
   if (ln_device_equal(ln_tensor_device(t), dev)) return ln_tensor_retain(t);
   ln_tensor *r = copy_across(t, dev);
-  if (r) ln_record(r, "ToCopyBackward", to_device_backward, 1, &t);
-  return r;
+  if (!r) return NULL;
+  ln_node *n;
+  return ln_recorded(r, ln_record(&n, r, "ToCopyBackward", to_device_backward,
+                                  1, &t));
 }
 
 ln_tensor *ln_to(ln_tensor *t, ln_dtype dt, ln_device dev) {
@@ -478,8 +481,9 @@ static ln_tensor *clone_raw(ln_tensor *t) {
 
 ln_tensor *ln_clone(ln_tensor *t) {
   ln_tensor *r = clone_raw(t);
-  if (r) ln_record(r, "CloneBackward", identity_backward, 1, &t);
-  return r;
+  if (!r) return NULL;
+  ln_node *n;
+  return ln_recorded(r, ln_record(&n, r, "CloneBackward", identity_backward, 1, &t));
 }
 
 ln_tensor *ln_contiguous(ln_tensor *t) {

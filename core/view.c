@@ -52,18 +52,21 @@ static int window_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 
 /* ---- views -------------------------------------------------------------- */
 
-/* Records a view's node; the view is then marked so that in-place writes
-** to it are refused (ln_check_inplace). */
-static ln_node *record_view(ln_tensor *r, ln_tensor *t, const char *name,
-                            ln_backward_fn bw) {
-  ln_node *n = r ? ln_record(r, name, bw, 1, &t) : NULL;
-  if (n) r->grad_view = true;
-  return n;
+/* Records a view's node (*node, NULL when none), and returns r; the view
+** is then marked so that in-place writes to it are refused
+** (ln_check_inplace). NULL when r is NULL or recording failed. */
+static ln_tensor *record_view(ln_node **node, ln_tensor *r, ln_tensor *t,
+                              const char *name, ln_backward_fn bw) {
+  *node = NULL;
+  if (!r) return NULL;
+  int rc = ln_record(node, r, name, bw, 1, &t);
+  if (*node) r->grad_view = true;
+  return ln_recorded(r, rc);
 }
 
 static ln_tensor *record_reshape(ln_tensor *r, ln_tensor *t, const char *name) {
-  record_view(r, t, name, reshape_backward);
-  return r;
+  ln_node *n;
+  return record_view(&n, r, t, name, reshape_backward);
 }
 
 /* Resolves one -1 in shape against numel; errors name both shapes. */
@@ -170,7 +173,8 @@ ln_tensor *ln_permute(ln_tensor *t, const int *dims) {
     stride[i] = t->stride[d[i]];
   }
   ln_tensor *r = ln_view_raw(t, t->offset, t->ndim, shape, stride);
-  ln_node *n = record_view(r, t, "PermuteBackward", permute_backward);
+  ln_node *n;
+  r = record_view(&n, r, t, "PermuteBackward", permute_backward);
   if (n) {
     n->nints = t->ndim;
     for (int i = 0; i < t->ndim; i++) n->ints[i] = d[i];
@@ -216,8 +220,8 @@ ln_tensor *ln_expand(ln_tensor *t, int ndim, const int64_t *shape) {
   }
   if (ln_check_sizes("expand", ndim, s) != LN_OK) return NULL;
   ln_tensor *r = ln_expand_raw(t, ndim, s);
-  record_view(r, t, "ExpandBackward", expand_backward);
-  return r;
+  ln_node *n;
+  return record_view(&n, r, t, "ExpandBackward", expand_backward);
 }
 
 ln_tensor *ln_slice(ln_tensor *t, int dim, int64_t start, int64_t stop,
@@ -241,7 +245,8 @@ ln_tensor *ln_slice(ln_tensor *t, int dim, int64_t start, int64_t stop,
   stride[d] = shape[d] > 1 ? t->stride[d] * step : t->stride[d];
   ln_tensor *r = ln_view_raw(t, t->offset + start * t->stride[d], t->ndim,
                              shape, stride);
-  ln_node *n = record_view(r, t, "SliceBackward", window_backward);
+  ln_node *n;
+  r = record_view(&n, r, t, "SliceBackward", window_backward);
   if (n) {
     n->nints = 5;
     int64_t v[5] = {d, start, stop, step, 0};
@@ -284,7 +289,8 @@ ln_tensor *ln_select(ln_tensor *t, int dim, int64_t index) {
   }
   ln_tensor *r = ln_view_raw(t, t->offset + index * t->stride[d], t->ndim - 1,
                              shape, stride);
-  ln_node *n = record_view(r, t, "SelectBackward", window_backward);
+  ln_node *n;
+  r = record_view(&n, r, t, "SelectBackward", window_backward);
   if (n) {
     n->nints = 5;
     int64_t v[5] = {d, index, index + 1, 1, 1};

@@ -188,6 +188,76 @@ describe("luann autograd", function()
       assert.is_false(ok)
       assert.matches("no way", err)
     end)
+
+    it("takes any number of tensor inputs", function()
+      -- f = a*b + c*d + e*f, so each input's gradient is its partner
+      local Pairs = luann.autograd.Function {
+        name = "PairsBackward",
+        forward = function(ctx, a, b, c, d, e, f)
+          ctx:save_for_backward(a, b, c, d, e, f)
+          return a * b + c * d + e * f
+        end,
+        backward = function(ctx, g)
+          local a, b, c, d, e, f = table.unpack(ctx.saved_tensors, 1, 6)
+          return g * b, g * a, g * d, g * c, g * f, g * e
+        end,
+      }
+      local xs = {}
+      for i = 1, 6 do xs[i] = f64({ i, 10 * i }) end
+      local y = Pairs(table.unpack(xs))
+      assert.are.equal("PairsBackward", y.grad_fn)
+      y:sum():backward()
+      local want = { { 2, 20 }, { 1, 10 }, { 4, 40 }, { 3, 30 }, { 6, 60 }, { 5, 50 } }
+      for i = 1, 6 do assert.are.same(want[i], xs[i].grad:tolist()) end
+    end)
+  end)
+
+  describe("nodes with many inputs", function()
+    it("backpropagates through cat of 6 tensors", function()
+      -- pieces of lengths 1..6 joined, weighted by their position in the
+      -- result: piece i gets the weights of its own window
+      local xs, at, want = {}, 0, {}
+      for i = 1, 6 do
+        local v = {}
+        want[i] = {}
+        for k = 1, i do
+          v[k] = k
+          want[i][k] = at + k
+        end
+        at = at + i
+        xs[i] = f64(v)
+      end
+      local y = luann.cat(xs, 1)
+      assert.are.equal("CatBackward", y.grad_fn)
+      local w = luann.arange(1, at + 1, { dtype = "float64" })
+      local loss = (y * w):sum()
+      loss:backward()
+      for i = 1, 6 do assert.are.same(want[i], xs[i].grad:tolist()) end
+    end)
+
+    it("backpropagates through cat of 12 tensors", function()
+      -- more inputs than the engine keeps gradient slots for on the stack
+      local xs = {}
+      for i = 1, 12 do xs[i] = f64({ i }) end
+      local y = luann.cat(xs, 1)
+      local loss = (y * y):sum() -- d/dx = 2x
+      loss:backward()
+      for i = 1, 12 do assert.are.same({ 2 * i }, xs[i].grad:tolist()) end
+    end)
+
+    it("backpropagates through stack of 6 tensors, skipping a constant", function()
+      local xs = {}
+      for i = 1, 6 do
+        xs[i] = i == 3 and luann.tensor({ 0, 0 }, { dtype = "float64" }) or f64({ i, i })
+      end
+      local y = luann.stack(xs, 1) -- (6, 2)
+      local loss = (y * y):sum() -- d/dx = 2x
+      loss:backward()
+      for i = 1, 6 do
+        if i == 3 then assert.is_nil(xs[i].grad)
+        else assert.are.same({ 2 * i, 2 * i }, xs[i].grad:tolist()) end
+      end
+    end)
   end)
 
   describe("gradcheck", function()
