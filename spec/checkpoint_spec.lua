@@ -9,24 +9,9 @@ local build = os.getenv("LUANN_BUILD") or "build"
 
 -- ---- files and processes ---------------------------------------------------
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local helpers = require "helpers"
+local read_file, write_file = helpers.read_file, helpers.write_file
+local exists = helpers.exists
 
 local function shell(cmd)
   local p = assert(io.popen(cmd))

@@ -18,11 +18,7 @@ local function slurp(path)
   return s
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_file = require("helpers").write_file
 
 -- Runs a shell command with `input` on stdin (nothing when nil); returns
 -- {out =, err =, code =} (code 0 on success).

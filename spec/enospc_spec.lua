@@ -24,19 +24,8 @@ local function shell(cmd)
   return out
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local helpers = require "helpers"
+local read_file, write_file = helpers.read_file, helpers.write_file
 
 local function abspath(p)
   if p:sub(1, 1) == "/" then return p end
@@ -90,7 +79,7 @@ local function save_on_full_disk(env)
   local out = shell("cd " .. quote(dir) .. " && env " .. table.concat(vars, " ")
     .. " " .. quote(exe) .. " " .. quote(child) .. " 2>&1; printf '\\nrc=%d\\n' $?")
   local body, code = out:match("^(.-)\nrc=(%d+)%s*$")
-  return tonumber(code), body, read_file(log) or ""
+  return tonumber(code), body, (helpers.exists(log) and read_file(log) or "")
 end
 
 local function listing()

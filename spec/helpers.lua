@@ -1,5 +1,5 @@
--- helpers.lua: what several specs share: flattening nested tolist() values
--- and comparing a tensor with reference values.
+-- helpers.lua: what several specs share: flattening nested tolist() values,
+-- comparing a tensor with reference values, and reading and writing files.
 local assert = require "luassert"
 local helpers = {}
 
@@ -32,6 +32,28 @@ function helpers.assert_close(t, ref, rtol, atol)
       error(("element %d: got %.10g, expected %.10g"):format(i, a, b), 3)
     end
   end
+end
+
+--- The bytes of the file at path (an error naming it when unreadable).
+function helpers.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Writes bytes to the file at path, replacing it.
+function helpers.write_file(path, bytes)
+  local f = assert(io.open(path, "wb"))
+  f:write(bytes)
+  f:close()
+end
+
+--- Whether a file can be opened for reading at path.
+function helpers.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
 end
 
 return helpers

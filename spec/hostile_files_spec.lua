@@ -5,6 +5,8 @@
 -- match two bits, so 1,032 bytes come out of each byte: deflate's best.
 local luann = require "luann"
 local checksums = require "checksums"
+local helpers = require "helpers"
+local read_file, write_file = helpers.read_file, helpers.write_file
 
 local build = os.getenv("LUANN_BUILD") or "build"
 
@@ -18,18 +20,6 @@ end
 local dir = shell("mktemp -d"):gsub("%s+$", "")
 local function path_of(name) return dir .. "/" .. name end
 
-local function write_file(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 local function err_of(fn, ...)
   local ok, err = pcall(fn, ...)

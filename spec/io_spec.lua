@@ -12,18 +12,8 @@ local TYPES = {
   double = { code = 0x0E, fmt = ">d", dtype = "float64" },
 }
 
-local function write_file(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local helpers = require "helpers"
+local read_file, write_file = helpers.read_file, helpers.write_file
 
 -- The bytes of an IDX file: magic, big-endian dims, then values packed with
 -- the type's format (`values` may be longer or shorter than the dims say).
@@ -54,7 +44,7 @@ local function err_of(fn, ...)
   return err
 end
 
-local flat = require("helpers").flat
+local flat = helpers.flat
 
 local function range(n, f)
   local r = {}
