@@ -102,17 +102,7 @@ local function saved(value)
   return "\0" .. read(tmp)
 end
 
-local rec = {
-  int = function(i) return string.pack("<Bi8", 3, i) end,
-  float = function(f) return string.pack("<Bd", 4, f) end,
-  str = function(s) return string.pack("<BI8", 5, #s) .. s end,
-  table = function(n) return string.pack("<BI8", 7, n) end,
-  tensor = function(code, flags, shape, data)
-    local parts = { string.pack("<BBBB", 6, code, flags, #shape) }
-    for _, s in ipairs(shape) do parts[#parts + 1] = string.pack("<i8", s) end
-    return table.concat(parts) .. (data or "")
-  end,
-}
+local rec = dofile("spec/forge.lua").rec
 
 local model = {
   weight = luann.tensor({ { 1.5, -2 }, { 0.25, 4 } }),

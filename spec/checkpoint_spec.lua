@@ -40,44 +40,8 @@ local function escape(s) return (s:gsub("%p", "%%%0")) end
 
 -- ---- a checkpoint forger (the format of core/checkpoint.c) -----------------
 
-local checksums = require "checksums"
-local crc32, adler32 = checksums.crc32, checksums.adler32
-
--- A zlib stream (RFC 1950) holding payload in stored deflate blocks.
-local function zlib_stored(payload, adler)
-  local parts, pos = { "\x78\x01" }, 1
-  repeat
-    local len = math.min(65535, #payload - pos + 1)
-    local final = pos + len > #payload and 1 or 0
-    parts[#parts + 1] = string.pack("<BI2I2", final, len, len ~ 0xFFFF)
-      .. payload:sub(pos, pos + len - 1)
-    pos = pos + len
-  until pos > #payload
-  parts[#parts + 1] = string.pack(">I4", adler or adler32(payload))
-  return table.concat(parts)
-end
-
--- A whole file; o may override version, flags, payload_size, adler.
-local function forge(payload, o)
-  o = o or {}
-  local stored = zlib_stored(payload, o.adler)
-  local header = string.pack("<c8I4I4I8I8I4", "LUANNCKP", o.version or 1, o.flags or 0,
-    o.payload_size or #payload, #stored, crc32(stored))
-  return header .. string.pack("<I4", crc32(header)) .. stored
-end
-
-local rec = {
-  bool = function(b) return string.char(b and 2 or 1) end,
-  int = function(i) return string.pack("<Bi8", 3, i) end,
-  float = function(f) return string.pack("<Bd", 4, f) end,
-  str = function(s) return string.pack("<BI8", 5, #s) .. s end,
-  table = function(n) return string.pack("<BI8", 7, n) end,
-  tensor = function(code, flags, shape, data)
-    local parts = { string.pack("<BBBB", 6, code, flags, #shape) }
-    for _, s in ipairs(shape) do parts[#parts + 1] = string.pack("<i8", s) end
-    return table.concat(parts) .. (data or "")
-  end,
-}
+local crc32 = require("checksums").crc32
+local forge, rec = require("forge").checkpoint, require("forge").rec
 
 local function load_forged(payload, o)
   local p = path_of("forged.ckp")

@@ -120,25 +120,11 @@ end
 
 -- ---- checkpoints with valid checksums (the format of core/checkpoint.c) ------
 
-local function zlib_stored(payload)
-  local len = #payload
-  assert(len < 65536)
-  return "\x78\x01" .. string.pack("<BI2I2", 1, len, len ~ 0xFFFF) .. payload
-    .. string.pack(">I4", checksums.adler32(payload))
-end
+local forge = require "forge"
+local forge_ckpt = forge.checkpoint
 
-local function forge_ckpt(payload)
-  local stored = zlib_stored(payload)
-  local header = string.pack("<c8I4I4I8I8I4", "LUANNCKP", 1, 0, #payload, #stored,
-    checksums.crc32(stored))
-  return header .. string.pack("<I4", checksums.crc32(header)) .. stored
-end
-
-local function tensor_record(code, shape)
-  local parts = { string.pack("<BBBB", 6, code, 0, #shape) }
-  for _, s in ipairs(shape) do parts[#parts + 1] = string.pack("<i8", s) end
-  return table.concat(parts)
-end
+-- A tensor record with its sizes only (no data).
+local function tensor_record(code, shape) return forge.rec.tensor(code, 0, shape) end
 
 describe("hostile files", function()
   teardown(function() os.execute("rm -rf '" .. dir .. "'") end)

@@ -10,66 +10,22 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 local F = {}
 
--- Checksums and a zlib/gzip writer using stored (uncompressed) blocks, so
--- that damaged payloads can be wrapped in valid checksums and reach the
--- parsers behind them.
-local checksums = dofile(here .. "/../checksums.lua")
-local crc32, adler32 = checksums.crc32, checksums.adler32
-
-local function stored_blocks(data)
-  local parts, at = {}, 1
-  repeat
-    local piece = data:sub(at, at + 65534)
-    at = at + #piece
-    local final = at > #data and 1 or 0
-    parts[#parts + 1] = string.pack("<BI2I2", final, #piece, (~#piece) & 0xFFFF) .. piece
-  until at > #data
-  return table.concat(parts)
-end
-
-local function zlib(data)
-  return "\x78\x01" .. stored_blocks(data) .. string.pack(">I4", adler32(data))
-end
-
-local function gzip(data)
-  return "\x1f\x8b\x08\x00\0\0\0\0\0\xff" .. stored_blocks(data)
-    .. string.pack("<I4I4", crc32(data), #data & 0xFFFFFFFF)
-end
-
--- A checkpoint file around a payload (core/checkpoint.c's FORMAT), with
--- fields that can be forged.
-local function checkpoint(payload, o)
-  o = o or {}
-  local stored = zlib(payload)
-  local u32 = 0xFFFFFFFF
-  local header = "LUANNCKP" .. string.pack("<I4I4I8I8I4", (o.version or 1) & u32,
-    (o.flags or 0) & u32, o.payload_size or #payload, o.stored_size or #stored,
-    (o.crc or crc32(stored)) & u32)
-  return header .. string.pack("<I4", crc32(header)) .. stored
-end
-
--- Payload records.
-local P = {}
-function P.int(v) return string.pack("<Bi8", 3, v) end
-function P.float(v) return string.pack("<Bd", 4, v) end
-function P.str(v, len) return string.pack("<BI8", 5, len or #v) .. v end
-function P.tensor(dtype, flags, sizes, data, ndim)
-  local r = { string.pack("<BBBB", 6, dtype, flags, ndim or #sizes) }
-  for _, n in ipairs(sizes) do r[#r + 1] = string.pack("<i8", n) end
-  return table.concat(r) .. (data or "")
-end
-function P.tbl(count, ...) return string.pack("<BI8", 7, count) .. table.concat({ ... }) end
+-- Damaged payloads are wrapped in valid checksums (spec/forge.lua), so
+-- that they reach the parsers behind them.
+local forge = dofile(here .. "/../forge.lua")
+local gzip, checkpoint = forge.gzip, forge.checkpoint
+local P = forge.rec -- payload records
 
 local function nested(depth)
   local r = P.int(1)
-  for _ = 1, depth do r = P.tbl(1, P.int(1), r) end
+  for _ = 1, depth do r = P.table(1, P.int(1), r) end
   return r
 end
 
-local valid_payload = P.tbl(3,
+local valid_payload = P.table(3,
   P.str("w"), P.tensor(0, 1, { 2, 3 }, string.rep("\0\0\128\63", 6)),
   P.int(1), P.tensor(2, 0, { 2 }, string.pack("<i8i8", 7, -7)),
-  P.str("x"), P.tbl(2, P.int(1), P.float(0.5), P.str("b"), "\2"))
+  P.str("x"), P.table(2, P.int(1), P.float(0.5), P.str("b"), "\2"))
 
 -- {description, file bytes} for luann.load.
 function F.checkpoint_cases()
@@ -94,15 +50,15 @@ function F.checkpoint_cases()
     { "int64 tensor requiring grad", checkpoint(P.tensor(2, 1, { 1 }, string.rep("\0", 8))) },
     { "tensor unknown flags", checkpoint(P.tensor(0, 254, { 1 }, string.rep("\0", 4))) },
     { "bool tensor holding 7", checkpoint(P.tensor(4, 0, { 2 }, "\7\255")) },
-    { "table count 2^62", checkpoint(P.tbl(1 << 62, P.int(1), P.int(2))) },
-    { "table count 2^64-1", checkpoint(P.tbl(-1, P.int(1), P.int(2))) },
-    { "table missing pairs", checkpoint(P.tbl(2, P.int(1), P.int(2))) },
-    { "table tensor key", checkpoint(P.tbl(1, P.tensor(0, 0, { 1 }, "\0\0\0\0"), P.int(1))) },
-    { "table float key", checkpoint(P.tbl(1, P.float(0 / 0), P.int(1))) },
-    { "table table key", checkpoint(P.tbl(1, P.tbl(0), P.int(1))) },
-    { "table duplicate keys", checkpoint(P.tbl(2, P.int(1), P.int(1), P.int(1), P.int(2))) },
-    { "table extreme int keys", checkpoint(P.tbl(2, P.int(math.mininteger), "\1", P.int(0), "\2")) },
-    { "string key with zeros", checkpoint(P.tbl(1, P.str("a\0b"), "\2")) },
+    { "table count 2^62", checkpoint(P.table(1 << 62, P.int(1), P.int(2))) },
+    { "table count 2^64-1", checkpoint(P.table(-1, P.int(1), P.int(2))) },
+    { "table missing pairs", checkpoint(P.table(2, P.int(1), P.int(2))) },
+    { "table tensor key", checkpoint(P.table(1, P.tensor(0, 0, { 1 }, "\0\0\0\0"), P.int(1))) },
+    { "table float key", checkpoint(P.table(1, P.float(0 / 0), P.int(1))) },
+    { "table table key", checkpoint(P.table(1, P.table(0), P.int(1))) },
+    { "table duplicate keys", checkpoint(P.table(2, P.int(1), P.int(1), P.int(1), P.int(2))) },
+    { "table extreme int keys", checkpoint(P.table(2, P.int(math.mininteger), "\1", P.int(0), "\2")) },
+    { "string key with zeros", checkpoint(P.table(1, P.str("a\0b"), "\2")) },
     { "nested 64", checkpoint(nested(64)) },
     { "nested 10000", checkpoint(nested(10000)) },
     { "data after the root", checkpoint(P.int(1) .. P.int(2)) },
@@ -218,7 +174,7 @@ local function random_value(rnd, depth)
       .. random_value(rnd, depth - 1)
   end
   if rnd(5) == 1 then count = choose(rnd, SIZES) end
-  return P.tbl(count, table.unpack(pairs_))
+  return P.table(count, table.unpack(pairs_))
 end
 
 -- Damage to file bytes: a cut, flipped bits, bytes set, bytes dropped or
