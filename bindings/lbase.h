@@ -99,5 +99,7 @@ LN_INTERNAL extern const lnb_reg lnb_device[]; /* ldevice.c */
 /* lpointwise.c: the unary and binary ops, registered from the core's op
 ** enums as closures into the module and methods tables (stack indices). */
 LN_INTERNAL void lnb_register_pointwise(lua_State *L, int module, int methods);
+/* lops.c: every row of the core's op table (core/op.h), the same way. */
+LN_INTERNAL void lnb_register_ops(lua_State *L, int module, int methods);
 
 #endif

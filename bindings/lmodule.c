@@ -56,6 +56,7 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
     }
   }
   lnb_register_pointwise(L, -2, -1);
+  lnb_register_ops(L, -2, -1);
   lua_pushcfunction(L, l_isatty);
   lua_setfield(L, -3, "isatty");
   lua_pushcfunction(L, l_clock);

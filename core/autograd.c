@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "autograd.h"
+#include "op.h"
 #include "backend.h"
 #include "shape.h"
 
@@ -52,6 +53,7 @@ static void node_free(ln_node *n) {
   free(n->origin_op);
   free(n->origin_trace);
   free(n->saved);
+  free(n->params);
   free(n);
 }
 
@@ -153,6 +155,16 @@ int ln_node_save(ln_node *n, ln_tensor *t) {
   ln_tensor *d = ln_detach(t);
   if (!d) return LN_ERR;
   n->saved[n->nsaved++] = (struct ln_saved){d, t->storage->version};
+  return LN_OK;
+}
+
+int ln_node_params(ln_node *n, const void *p, size_t size) {
+  if (!n) return LN_OK;
+  void *copy = malloc(size ? size : 1);
+  if (!copy) return ln_error("%s: out of memory saving parameters", n->name);
+  memcpy(copy, p, size);
+  free(n->params);
+  n->params = copy;
   return LN_OK;
 }
 

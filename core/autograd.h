@@ -39,7 +39,9 @@ struct ln_node {
     ln_tensor *t;                   /* a detached header */
     uint64_t version;               /* its storage's version when saved */
   } *saved;
-  double scalars[4];                /* op parameters */
+  void *params;                     /* the op's typed parameters, owned
+                                       (ln_node_params, core/op.h) */
+  double scalars[4];                /* op parameters (older ops) */
   int64_t ints[2 * LN_MAX_DIMS];
   int nints;
   void *ctx;                        /* custom ops (Lua functions) */

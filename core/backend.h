@@ -25,6 +25,9 @@ typedef struct ln_matview {
 } ln_matview;
 
 
+typedef struct ln_kernel ln_kernel;           /* core/op.h */
+typedef struct ln_kernel_args ln_kernel_args;
+
 struct ln_backend {
   const char *name;
 
@@ -98,6 +101,10 @@ struct ln_backend {
                       ln_tensor *grad_avg, const ln_optim_step *s);
   int (*adagrad_step)(ln_tensor *param, const ln_tensor *grad,
                       ln_tensor *sum, const ln_optim_step *s);
+
+  /* A primitive op's kernel from its row (core/op.h): runs this backend's
+  ** kernel of k, or returns LN_NO_KERNEL when k has none for it. */
+  int (*kernel)(const ln_kernel *k, const ln_kernel_args *a);
 };
 
 LN_INTERNAL extern const ln_backend ln_backend_cpu;

@@ -3,6 +3,12 @@
 ** one op family per file.
 */
 #include "cpu.h"
+#include "op.h"
+
+/* A primitive op's CPU kernel is named in its row. */
+static int cpu_kernel(const ln_kernel *k, const ln_kernel_args *a) {
+  return k->cpu ? k->cpu(a) : LN_NO_KERNEL;
+}
 
 const ln_backend ln_backend_cpu = {
   .name = "cpu",
@@ -30,4 +36,5 @@ const ln_backend ln_backend_cpu = {
   .adam_step = cpu_adam_step,
   .rmsprop_step = cpu_rmsprop_step,
   .adagrad_step = cpu_adagrad_step,
+  .kernel = cpu_kernel,
 };

@@ -31,4 +31,5 @@ const ln_backend ln_backend_opencl = {
   .adam_step = ocl_adam_step,
   .rmsprop_step = ocl_rmsprop_step,
   .adagrad_step = ocl_adagrad_step,
+  .kernel = ocl_kernel,
 };

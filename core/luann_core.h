@@ -184,6 +184,16 @@ ln_tensor *ln_select(ln_tensor *t, int dim, int64_t index);
 ln_tensor *ln_squeeze(ln_tensor *t, int dim); /* dim -1: all size-1 dims */
 ln_tensor *ln_unsqueeze(ln_tensor *t, int dim);
 ln_tensor *ln_flatten(ln_tensor *t, int start_dim, int end_dim);
+/* Sliding windows along dim as a view (PyTorch's Tensor.unfold, and a
+** dilation): dim holds the window count, a new last dim of `size` the
+** window's elements, `dilation` apart, windows starting `step` apart. */
+ln_tensor *ln_unfold(ln_tensor *t, int dim, int64_t size, int64_t step,
+                     int64_t dilation);
+/* Its backward: g (unfold's output shape) summed back into a new tensor
+** of the unfolded tensor's shape (ndim, shape). Convolution's col2im. */
+ln_tensor *ln_unfold_backward(ln_tensor *g, int ndim, const int64_t *shape,
+                              int dim, int64_t size, int64_t step,
+                              int64_t dilation);
 ln_tensor *ln_contiguous(ln_tensor *t); /* t itself (retained) if already */
 ln_tensor *ln_clone(ln_tensor *t);
 ln_tensor *ln_detach(ln_tensor *t);     /* shares storage, no history */
@@ -192,6 +202,16 @@ ln_tensor *ln_to_dtype(ln_tensor *t, ln_dtype dt);
 ln_tensor *ln_to_device(ln_tensor *t, ln_device dev);
 /* Both: dtype dt on device dev (t retained when it already is both). */
 ln_tensor *ln_to(ln_tensor *t, ln_dtype dt, ln_device dev);
+
+/* PyTorch's F.pad: pad holds (before, after) amounts for the last dim,
+** then the one before it, and so on (npad even, at most 2 per dim);
+** negative amounts crop. Reflect, replicate and circular pad at most the
+** last ndim-1 dims (the first is the batch). */
+typedef enum ln_pad_mode {
+  LN_PAD_CONSTANT, LN_PAD_REFLECT, LN_PAD_REPLICATE, LN_PAD_CIRCULAR
+} ln_pad_mode;
+ln_tensor *ln_pad(ln_tensor *t, int npad, const int64_t *pad, ln_pad_mode mode,
+                  double value);
 
 /* Copies src (broadcast to dst's shape, converted to dst's dtype) into dst. */
 int ln_copy_(ln_tensor *dst, ln_tensor *src);

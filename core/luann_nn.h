@@ -46,6 +46,40 @@ int ln_rmsprop_step(ln_tensor *param, ln_tensor *grad, ln_tensor *square_avg,
 int ln_adagrad_step(ln_tensor *param, ln_tensor *grad, ln_tensor *sum,
                     const ln_optim_step *s);
 
+/* ---- convolution (core/op_conv.c) -------------------------------------
+** PyTorch's layouts: input (N, C, H, W) or unbatched (C, H, W); conv2d's
+** weight (out, in/groups, kh, kw), conv_transpose2d's (in, out/groups,
+** kh, kw); bias (out) or NULL. Float32 or float64, one dtype and device.
+** Each composes from pad, unfold, matmul and unfold_backward (im2col and
+** GEMM), so its backward comes from those and it runs on every backend. */
+typedef enum ln_conv_padding {
+  LN_CONV_PAD_GIVEN, /* the numbers in padding */
+  LN_CONV_PAD_VALID, /* none */
+  LN_CONV_PAD_SAME,  /* the output keeps the input's size (stride 1) */
+} ln_conv_padding;
+
+typedef struct ln_conv_params {
+  int64_t stride[2], padding[2], dilation[2]; /* (h, w) */
+  int64_t output_padding[2];                  /* conv_transpose2d */
+  int64_t kernel_size[2], output_size[2];     /* im2col, col2im */
+  int64_t groups;
+  int padding_mode;                           /* ln_conv_padding */
+} ln_conv_params;
+
+/* Default parameters: stride, dilation and groups 1, no padding. */
+ln_conv_params ln_conv_defaults(void);
+ln_tensor *ln_conv2d(ln_tensor *input, ln_tensor *weight, ln_tensor *bias,
+                     const ln_conv_params *p);
+/* (N, C, L) or (C, L) input, (out, in/groups, k) weight; p's w entries. */
+ln_tensor *ln_conv1d(ln_tensor *input, ln_tensor *weight, ln_tensor *bias,
+                     const ln_conv_params *p);
+ln_tensor *ln_conv_transpose2d(ln_tensor *input, ln_tensor *weight,
+                               ln_tensor *bias, const ln_conv_params *p);
+/* PyTorch's F.unfold: (N, C, H, W) -> (N, C*kh*kw, L) blocks of
+** kernel_size; and F.fold, its adjoint, back to (N, C, output_size). */
+ln_tensor *ln_im2col(ln_tensor *input, const ln_conv_params *p);
+ln_tensor *ln_col2im(ln_tensor *input, const ln_conv_params *p);
+
 /* ---- losses (core/op_loss.c) ------------------------------------------- */
 
 typedef enum ln_reduction {

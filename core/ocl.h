@@ -228,4 +228,8 @@ LN_INTERNAL int ocl_rmsprop_step(ln_tensor *param, const ln_tensor *grad,
 LN_INTERNAL int ocl_adagrad_step(ln_tensor *param, const ln_tensor *grad,
                                  ln_tensor *sum, const ln_optim_step *s);
 
+/* ocl_kernel.c: a primitive op's kernel named in its row (core/op.h),
+** launched with the arguments every such kernel takes. */
+LN_INTERNAL int ocl_kernel(const ln_kernel *k, const ln_kernel_args *a);
+
 #endif

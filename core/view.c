@@ -115,8 +115,10 @@ static bool view_strides(const ln_tensor *t, int ndim, const int64_t *shape,
   int64_t chunk = 1, base_stride = t->stride[t->ndim - 1];
   for (int d = t->ndim - 1; d >= 0; d--) {
     chunk *= t->shape[d];
+    /* the chunk's own numel and base stride, not dim d's stride: a size-1
+    ** dim inside a chunk may carry any stride */
     if (d == 0 || (t->shape[d - 1] != 1 &&
-                   t->stride[d - 1] != t->stride[d] * t->shape[d])) {
+                   t->stride[d - 1] != chunk * base_stride)) {
       int64_t numel = 1;
       while (view_d >= 0 && (numel < chunk || shape[view_d] == 1)) {
         stride[view_d] = numel * base_stride;

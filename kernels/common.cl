@@ -127,6 +127,14 @@ typedef struct strides_t {
   long st[OCL_MAX_DIMS];
 } strides_t;
 
+/* A whole tensor as the kernels of primitive ops get it (core/op.h): the
+** host's ln_tensor geometry, unmerged. */
+typedef struct view_t {
+  long offset, ndim;
+  long size[OCL_MAX_DIMS];
+  long st[OCL_MAX_DIMS];
+} view_t;
+
 /* Offsets of flat (row-major) index i in up to four operands sharing a
 ** shape; unused operands may repeat one. */
 inline void offsets4(const shape_t *sh, long i, const strides_t *a, long *oa,

@@ -1,0 +1,227 @@
+/*
+** lops.c: every row of the core's op table (core/op.h) as luann.<name>
+** (and t:<name>), so a new op needs no binding of its own. The arguments
+** follow PyTorch's: the tensors first (an optional one may be nil), then
+** the parameters by position, or by name in a trailing options table:
+**
+**   luann.conv2d(x, w, b, 2, 1)          luann.conv2d(x, w, {stride = 2})
+**
+** A size parameter takes a number (repeated) or a list; dims are 1-based.
+*/
+#include <string.h>
+
+#include "lbase.h"
+#include "op.h"
+
+typedef struct call {
+  const ln_op *op;
+  ln_tensor *in[LN_OP_MAX_IN];
+  char params[1024];            /* the op's struct (checked at start-up) */
+} call;
+
+/* "stride, padding, dilation, groups": the names an option may have. */
+static void push_names(lua_State *L, const ln_op *op) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  int n = 0;
+  for (const char *const *i = op->inputs; *i; i++, n++) {
+    if (n) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, *i);
+  }
+  for (const ln_param *p = op->params; p && p->name; p++, n++) {
+    if (n) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, p->name);
+  }
+  luaL_pushresult(&b);
+}
+
+/* Raises "op: <name> <msg>" for the value at idx. */
+static int bad(lua_State *L, const call *c, const ln_param *p, int idx,
+               const char *expected) {
+  return luaL_error(L, "%s: %s must be %s, got %s", c->op->name, p->name,
+                    expected, luaL_typename(L, idx));
+}
+
+static int64_t get_int(lua_State *L, const call *c, const ln_param *p, int idx,
+                       const char *expected) {
+  int ok;
+  lua_Integer v = lua_tointegerx(L, idx, &ok);
+  if (!ok) bad(L, c, p, idx, expected);
+  return (int64_t)v;
+}
+
+/* The index of the string at idx among p's choices, or raises. */
+static int get_choice(lua_State *L, const call *c, const ln_param *p, int idx) {
+  const char *s = lua_tostring(L, idx);
+  for (int i = 0; p->choices[i]; i++)
+    if (*p->choices[i] && strcmp(s, p->choices[i]) == 0) return i;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 0, n = 0; p->choices[i]; i++) {
+    if (!*p->choices[i]) continue;
+    if (n++) luaL_addstring(&b, ", ");
+    lua_pushfstring(L, "'%s'", p->choices[i]);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  return luaL_error(L, "%s: %s must be one of %s, got '%s'", c->op->name,
+                    p->name, lua_tostring(L, -1), s);
+}
+
+/* n integers from the list at idx (exactly n unless `upto`). */
+static int get_list(lua_State *L, const call *c, const ln_param *p, int idx,
+                    int64_t *out, int n, bool upto) {
+  int len = lnb_check_len(L, idx, 1 << 20, p->name);
+  if (upto ? len > n : len != n)
+    return luaL_error(L, "%s: %s must have %s%d numbers, got %d", c->op->name,
+                      p->name, upto ? "at most " : "", n, len);
+  for (int i = 0; i < len; i++) {
+    lua_geti(L, idx, i + 1);
+    out[i] = get_int(L, c, p, -1, "a list of integers");
+    lua_pop(L, 1);
+  }
+  return len;
+}
+
+static void read_param(lua_State *L, call *c, const ln_param *p, int idx) {
+  char *at = c->params + p->offset;
+  int t = lua_type(L, idx);
+  switch (p->kind) {
+    case LN_PARAM_INT:
+      *(int64_t *)at = get_int(L, c, p, idx, "an integer");
+      break;
+    case LN_PARAM_DIM: {
+      int64_t d = get_int(L, c, p, idx, "an integer (a dim)");
+      if (d == 0)
+        luaL_error(L, "%s: %s must be a dim from 1 (or negative from the "
+                   "end), got 0", c->op->name, p->name);
+      *(int64_t *)at = d > 0 ? d - 1 : d;
+      break;
+    }
+    case LN_PARAM_SIZES:
+      if (t == LUA_TSTRING && p->choices) {
+        *(int *)(c->params + p->choice_at) = get_choice(L, c, p, idx);
+      } else if (t == LUA_TNUMBER) {
+        int64_t v = get_int(L, c, p, idx, "an integer or a list");
+        for (int i = 0; i < p->count; i++) ((int64_t *)at)[i] = v;
+      } else if (t == LUA_TTABLE) {
+        get_list(L, c, p, idx, (int64_t *)at, p->count, false);
+      } else {
+        bad(L, c, p, idx, p->choices ? "an integer, a list or a word"
+                                     : "an integer or a list");
+      }
+      break;
+    case LN_PARAM_LIST:
+      if (t != LUA_TTABLE) bad(L, c, p, idx, "a list of integers");
+      *(int *)(c->params + p->len_at) =
+          get_list(L, c, p, idx, (int64_t *)at, p->count, true);
+      break;
+    case LN_PARAM_NUMBER:
+      if (t != LUA_TNUMBER) bad(L, c, p, idx, "a number");
+      *(double *)at = lua_tonumber(L, idx);
+      break;
+    case LN_PARAM_BOOL:
+      if (t != LUA_TBOOLEAN) bad(L, c, p, idx, "a boolean");
+      *(bool *)at = lua_toboolean(L, idx);
+      break;
+    case LN_PARAM_CHOICE:
+      if (t != LUA_TSTRING) bad(L, c, p, idx, "a string");
+      *(int *)at = get_choice(L, c, p, idx);
+      break;
+  }
+}
+
+/* Reads one tensor slot: a tensor, or nil when optional. */
+static void read_input(lua_State *L, call *c, int i, int idx) {
+  if (lua_isnoneornil(L, idx) && i >= c->op->nrequired) return;
+  ln_tensor *t = lnb_test(L, idx);
+  if (!t) {
+    lua_pushfstring(L, "%s: expected a tensor%s", c->op->inputs[i],
+                    i >= c->op->nrequired ? " or nil" : "");
+    luaL_typeerror(L, idx, lua_tostring(L, -1));
+  }
+  c->in[i] = lnb_check(L, idx);
+}
+
+/* The options table at idx: each key names an input or a parameter. */
+static void read_options(lua_State *L, call *c, int idx) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    int found = 0, top = lua_gettop(L);
+    for (int i = 0; c->op->inputs[i] && !found; i++)
+      if (strcmp(key, c->op->inputs[i]) == 0) read_input(L, c, i, top), found = 1;
+    for (const ln_param *p = c->op->params; p && p->name && !found; p++)
+      if (strcmp(key, p->name) == 0) read_param(L, c, p, top), found = 1;
+    if (!found) {
+      const char *name = luaL_tolstring(L, top - 1, NULL);
+      push_names(L, c->op);
+      luaL_error(L, "%s: unknown option '%s' (it takes %s)", c->op->name,
+                 name, lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* A plain table that is not a list: an options table. */
+static bool is_options(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TTABLE && !lnb_test(L, idx) &&
+         lua_rawlen(L, idx) == 0;
+}
+
+static int call_op(lua_State *L) {
+  call c;
+  memset(&c, 0, sizeof c);
+  c.op = lua_touserdata(L, lua_upvalueindex(1));
+  ln_op_defaults(c.op, c.params);
+  int top = lua_gettop(L), idx = 1, nin = 0;
+  while (c.op->inputs[nin]) nin++;
+  for (int i = 0; i < nin && idx <= top; i++, idx++) {
+    if (i >= c.op->nrequired && is_options(L, idx)) break;
+    read_input(L, &c, i, idx);
+  }
+  for (const ln_param *p = c.op->params; p && p->name && idx <= top; p++) {
+    if (is_options(L, idx)) break;
+    if (!lua_isnil(L, idx)) read_param(L, &c, p, idx);
+    idx++;
+  }
+  if (idx <= top) {
+    if (!is_options(L, idx) || idx < top)
+      return luaL_error(L, "%s: too many arguments (it takes %d tensors and "
+                        "then its options)", c.op->name, nin);
+    read_options(L, &c, idx);
+  }
+  for (int i = 0; i < c.op->nrequired; i++)
+    if (!c.in[i])
+      return luaL_error(L, "%s: missing %s", c.op->name, c.op->inputs[i]);
+  ln_tensor *out[LN_OP_MAX_OUT + 1] = {NULL};
+  if (c.op->run(c.in, c.params, out) != LN_OK) return lnb_error(L);
+  int n = 0;
+  for (; n < LN_OP_MAX_OUT && out[n]; n++) {
+    ln_tensor *t = out[n];
+    if (c.op->index_outputs & (1u << n)) t = lnb_index_to_lua(t);
+    lnb_push(L, t);
+  }
+  return n;
+}
+
+void lnb_register_ops(lua_State *L, int module, int methods) {
+  module = lua_absindex(L, module);
+  methods = lua_absindex(L, methods);
+  for (const ln_op *const *r = ln_op_table; *r; r++) {
+    const ln_op *op = *r;
+    if (op->params_size > sizeof(((call *)0)->params))
+      luaL_error(L, "internal: op %s has parameters larger than the binding "
+                 "reads", op->name);
+    if (op->where & LN_OP_FUNCTION) {
+      lua_pushlightuserdata(L, (void *)op);
+      lua_pushcclosure(L, call_op, 1);
+      lua_setfield(L, module, op->name);
+    }
+    if (op->where & LN_OP_METHOD) {
+      lua_pushlightuserdata(L, (void *)op);
+      lua_pushcclosure(L, call_op, 1);
+      lua_setfield(L, methods, op->name);
+    }
+  }
+}

@@ -1,0 +1,432 @@
+/*
+** op_conv.c: convolution as composites (the worked example of
+** core/README.md). conv2d pads, takes windows with two unfolds (views),
+** copies them into columns once (im2col) and multiplies them with the
+** weight in one batched GEMM over the groups; conv_transpose2d multiplies
+** first and sums the columns back with unfold_backward (col2im). Backward
+** comes from those parts, on every backend.
+*/
+#include <string.h>
+
+#include "luann_nn.h"
+#include "op.h"
+#include "shape.h"
+
+ln_conv_params ln_conv_defaults(void) {
+  return (ln_conv_params){.stride = {1, 1}, .dilation = {1, 1}, .groups = 1,
+                          .kernel_size = {1, 1}};
+}
+
+/* ---- checks ------------------------------------------------------------- */
+
+static int check_float(const char *op, const char *what, const ln_tensor *t,
+                       const ln_tensor *like) {
+  if (t->dtype != LN_FLOAT32 && t->dtype != LN_FLOAT64)
+    return ln_error("%s: %s must be float32 or float64, got %s", op, what,
+                    ln_dtype_name(t->dtype));
+  if (like && t->dtype != like->dtype)
+    return ln_error("%s: %s is %s but the input is %s", op, what,
+                    ln_dtype_name(t->dtype), ln_dtype_name(like->dtype));
+  return like ? ln_check_same_device(op, like, t) : LN_OK;
+}
+
+static int check_geometry(const char *op, const ln_conv_params *p,
+                          bool transposed) {
+  for (int i = 0; i < 2; i++) {
+    if (p->stride[i] < 1 || p->dilation[i] < 1)
+      return ln_error("%s: stride and dilation must be positive, got "
+                      "(%lld,%lld) and (%lld,%lld)", op,
+                      (long long)p->stride[0], (long long)p->stride[1],
+                      (long long)p->dilation[0], (long long)p->dilation[1]);
+    if (p->padding[i] < 0 || p->output_padding[i] < 0)
+      return ln_error("%s: padding must be >= 0, got (%lld,%lld)", op,
+                      (long long)p->padding[0], (long long)p->padding[1]);
+    if (transposed && p->output_padding[i] >= p->stride[i] &&
+        p->output_padding[i] >= p->dilation[i])
+      return ln_error("%s: output_padding (%lld) must be smaller than "
+                      "either stride (%lld) or dilation (%lld)", op,
+                      (long long)p->output_padding[i],
+                      (long long)p->stride[i], (long long)p->dilation[i]);
+  }
+  if (p->groups < 1)
+    return ln_error("%s: groups must be positive, got %lld", op,
+                    (long long)p->groups);
+  return LN_OK;
+}
+
+/* Checks input (4-D, batched), weight and bias against each other; c_w is
+** the weight dim that counts input channels per group, o_w the one that
+** counts outputs (times groups when transposed). */
+static int check_operands(const char *op, const ln_tensor *x,
+                          const ln_tensor *w, const ln_tensor *b,
+                          const ln_conv_params *p, bool transposed,
+                          int64_t *out_channels) {
+  char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+  if (check_float(op, "input", x, NULL) != LN_OK ||
+      check_float(op, "weight", w, x) != LN_OK ||
+      (b && check_float(op, "bias", b, x) != LN_OK))
+    return LN_ERR;
+  if (w->ndim != 4)
+    return ln_error("%s: expected a 4-dim weight, got shape %s", op,
+                    ln_shape_str(w->ndim, w->shape, s1, sizeof s1));
+  int64_t g = p->groups, c = x->shape[1];
+  int64_t expects = transposed ? w->shape[0] : w->shape[1] * g;
+  if (c != expects)
+    return ln_error("%s: input has %lld channels, weight expects %lld "
+                    "(weight shape %s%s)", op, (long long)c,
+                    (long long)expects,
+                    ln_shape_str(w->ndim, w->shape, s1, sizeof s1),
+                    g > 1 ? ", groups multiply its channels" : "");
+  if (c % g || (!transposed && w->shape[0] % g))
+    return ln_error("%s: groups (%lld) must divide the input channels (%lld) "
+                    "and the output channels (%lld)", op, (long long)g,
+                    (long long)c, (long long)w->shape[transposed ? 1 : 0]);
+  *out_channels = transposed ? w->shape[1] * g : w->shape[0];
+  if (b && (b->ndim != 1 || b->shape[0] != *out_channels))
+    return ln_error("%s: expected a bias of shape (%lld,), got %s", op,
+                    (long long)*out_channels,
+                    ln_shape_str(b->ndim, b->shape, s2, sizeof s2));
+  for (int i = 0; i < 2; i++)
+    if (w->shape[2 + i] == 0)
+      return ln_error("%s: the kernel is empty (weight shape %s)", op,
+                      ln_shape_str(w->ndim, w->shape, s1, sizeof s1));
+  return LN_OK;
+}
+
+/* The amounts (w before, w after, h before, h after) that pad asks for. */
+static int padding_of(const char *op, const ln_conv_params *p,
+                      const int64_t *kernel, int64_t pad[4]) {
+  for (int i = 0; i < 2; i++) {
+    int64_t before = p->padding[i], after = p->padding[i];
+    if (p->padding_mode == LN_CONV_PAD_VALID) before = after = 0;
+    if (p->padding_mode == LN_CONV_PAD_SAME) {
+      if (p->stride[i] != 1)
+        return ln_error("%s: padding='same' needs stride 1, got (%lld,%lld)",
+                        op, (long long)p->stride[0], (long long)p->stride[1]);
+      int64_t total = p->dilation[i] * (kernel[i] - 1);
+      before = total / 2;
+      after = total - before;
+    }
+    pad[2 * (1 - i)] = before;
+    pad[2 * (1 - i) + 1] = after;
+  }
+  return LN_OK;
+}
+
+/* x padded and cut into windows: (N, C, OH, OW, kh, kw), a view. */
+static ln_tensor *windows(const char *op, ln_tensor *x, const int64_t *kernel,
+                          const ln_conv_params *p) {
+  char s1[LN_SHAPE_STRLEN];
+  int64_t pad[4];
+  if (padding_of(op, p, kernel, pad) != LN_OK) return NULL;
+  for (int i = 0; i < 2; i++) {
+    int64_t n = x->shape[2 + i] + pad[2 * (1 - i)] + pad[2 * (1 - i) + 1];
+    int64_t span = p->dilation[i] * (kernel[i] - 1) + 1;
+    if (n < span)
+      return ln_error("%s: the padded input %s is smaller than the kernel "
+                      "(%lld,%lld) with dilation (%lld,%lld)", op,
+                      ln_shape_str(x->ndim, x->shape, s1, sizeof s1),
+                      (long long)kernel[0], (long long)kernel[1],
+                      (long long)p->dilation[0], (long long)p->dilation[1]),
+             NULL;
+  }
+  ln_scope s = {0};
+  ln_tensor *xp = LN_TMP(&s, ln_pad(x, 4, pad, LN_PAD_CONSTANT, 0));
+  ln_tensor *u = LN_TMP(&s, ln_unfold(xp, 2, kernel[0], p->stride[0],
+                                      p->dilation[0]));
+  u = LN_TMP(&s, ln_unfold(u, 3, kernel[1], p->stride[1], p->dilation[1]));
+  return ln_scope_keep(&s, u);
+fail:
+  return ln_scope_end(&s);
+}
+
+/* Runs f on a batched view of an unbatched input (ndim == batched - 1). */
+typedef ln_tensor *(*conv_fn)(ln_tensor *, ln_tensor *, ln_tensor *,
+                              const ln_conv_params *);
+static ln_tensor *unbatched(conv_fn f, ln_tensor *x, ln_tensor *w,
+                            ln_tensor *b, const ln_conv_params *p) {
+  ln_tensor *xb = ln_unsqueeze(x, 0);
+  ln_tensor *y = xb ? f(xb, w, b, p) : NULL;
+  ln_tensor *r = y ? ln_squeeze(y, 0) : NULL;
+  ln_tensor_release(xb);
+  ln_tensor_release(y);
+  return r;
+}
+
+static int check_input_dims(const char *op, const ln_tensor *x, int batched) {
+  char s1[LN_SHAPE_STRLEN];
+  if (x->ndim != batched && x->ndim != batched - 1)
+    return ln_error("%s: expected a %d-dim (batched) or %d-dim input, got "
+                    "shape %s", op, batched, batched - 1,
+                    ln_shape_str(x->ndim, x->shape, s1, sizeof s1));
+  return LN_OK;
+}
+
+/* y + bias along dim 1 (y itself, retained, when there is no bias). */
+static ln_tensor *add_bias(ln_tensor *y, ln_tensor *b) {
+  if (!b) return ln_tensor_retain(y);
+  ln_tensor *bv = ln_view(b, 4, (int64_t[]){1, b->shape[0], 1, 1});
+  ln_tensor *r = bv ? ln_add(y, bv) : NULL;
+  ln_tensor_release(bv);
+  return r;
+}
+
+/* ---- conv2d ------------------------------------------------------------- */
+
+ln_tensor *ln_conv2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
+                     const ln_conv_params *p) {
+  const char *op = "conv2d";
+  if (check_input_dims(op, x, 4) != LN_OK) return NULL;
+  if (x->ndim == 3) return unbatched(ln_conv2d, x, w, b, p);
+  int64_t o;
+  if (check_geometry(op, p, false) != LN_OK ||
+      check_operands(op, x, w, b, p, false, &o) != LN_OK)
+    return NULL;
+  int64_t n = x->shape[0], g = p->groups, cg = x->shape[1] / g, og = o / g;
+  int64_t kh = w->shape[2], kw = w->shape[3];
+  ln_scope s = {0};
+  ln_tensor *u = LN_TMP(&s, windows(op, x, &w->shape[2], p));
+  int64_t oh = u->shape[2], ow = u->shape[3], l = n * oh * ow;
+  /* columns (G, N*OH*OW, Cg*kh*kw): the one copy of the input */
+  u = LN_TMP(&s, ln_view(u, 7, (int64_t[]){n, g, cg, oh, ow, kh, kw}));
+  u = LN_TMP(&s, ln_permute(u, (int[]){1, 0, 3, 4, 2, 5, 6}));
+  ln_tensor *cols = LN_TMP(&s, ln_reshape(u, 3, (int64_t[]){g, l, cg * kh * kw}));
+  ln_tensor *wm = LN_TMP(&s, ln_reshape(w, 3, (int64_t[]){g, og, cg * kh * kw}));
+  wm = LN_TMP(&s, ln_transpose(wm, 1, 2));
+  ln_tensor *y = LN_TMP(&s, ln_matmul(cols, wm)); /* (G, L, Og) */
+  y = LN_TMP(&s, ln_view(y, 5, (int64_t[]){g, n, oh, ow, og}));
+  y = LN_TMP(&s, ln_permute(y, (int[]){1, 0, 4, 2, 3}));
+  y = LN_TMP(&s, ln_reshape(y, 4, (int64_t[]){n, o, oh, ow}));
+  y = LN_TMP(&s, add_bias(y, b));
+  return ln_scope_keep(&s, y);
+fail:
+  return ln_scope_end(&s);
+}
+
+/* conv2d over (N, C, 1, L), with p's w entries and a weight (O, C/g, 1, k). */
+ln_tensor *ln_conv1d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
+                     const ln_conv_params *p) {
+  char s1[LN_SHAPE_STRLEN];
+  if (check_input_dims("conv1d", x, 3) != LN_OK) return NULL;
+  if (x->ndim == 2) return unbatched(ln_conv1d, x, w, b, p);
+  if (w->ndim != 3)
+    return ln_error("conv1d: expected a 3-dim weight, got shape %s",
+                    ln_shape_str(w->ndim, w->shape, s1, sizeof s1)), NULL;
+  ln_conv_params q = *p;
+  q.stride[0] = q.dilation[0] = 1;
+  q.padding[0] = q.output_padding[0] = 0;
+  ln_tensor *x2 = ln_unsqueeze(x, 2), *w2 = ln_unsqueeze(w, 2);
+  ln_tensor *y = x2 && w2 ? ln_conv2d(x2, w2, b, &q) : NULL;
+  ln_tensor *r = y ? ln_squeeze(y, 2) : NULL;
+  ln_tensor_release(x2);
+  ln_tensor_release(w2);
+  ln_tensor_release(y);
+  return r;
+}
+
+/* ---- conv_transpose2d: columns first, then summed into place ------------ */
+
+/* cols (N, C, OH, OW, kh, kw) summed back into (N, C, Hp, Wp), the inverse
+** geometry of windows() before padding. */
+static ln_tensor *sum_windows(ln_tensor *cols, const ln_conv_params *p,
+                              int64_t hp, int64_t wp) {
+  int64_t n = cols->shape[0], c = cols->shape[1], oh = cols->shape[2];
+  int64_t kh = cols->shape[4], kw = cols->shape[5];
+  ln_tensor *rows = ln_unfold_backward(cols, 5, (int64_t[]){n, c, oh, wp, kh},
+                                       3, kw, p->stride[1], p->dilation[1]);
+  if (!rows) return NULL;
+  ln_tensor *r = ln_unfold_backward(rows, 4, (int64_t[]){n, c, hp, wp}, 2, kh,
+                                    p->stride[0], p->dilation[0]);
+  ln_tensor_release(rows);
+  return r;
+}
+
+ln_tensor *ln_conv_transpose2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
+                               const ln_conv_params *p) {
+  const char *op = "conv_transpose2d";
+  if (check_input_dims(op, x, 4) != LN_OK) return NULL;
+  if (x->ndim == 3) return unbatched(ln_conv_transpose2d, x, w, b, p);
+  int64_t o;
+  if (check_geometry(op, p, true) != LN_OK ||
+      check_operands(op, x, w, b, p, true, &o) != LN_OK)
+    return NULL;
+  if (p->padding_mode != LN_CONV_PAD_GIVEN)
+    return ln_error("%s: padding must be numbers", op), NULL;
+  int64_t n = x->shape[0], g = p->groups, cg = x->shape[1] / g, og = o / g;
+  int64_t h = x->shape[2], wd = x->shape[3], kh = w->shape[2], kw = w->shape[3];
+  int64_t hp = (h - 1) * p->stride[0] + p->dilation[0] * (kh - 1) + 1;
+  int64_t wp = (wd - 1) * p->stride[1] + p->dilation[1] * (kw - 1) + 1;
+  int64_t crop[4] = {-p->padding[1], p->output_padding[1] - p->padding[1],
+                     -p->padding[0], p->output_padding[0] - p->padding[0]};
+  if (hp - 2 * p->padding[0] + p->output_padding[0] < 1 ||
+      wp - 2 * p->padding[1] + p->output_padding[1] < 1)
+    return ln_error("%s: padding (%lld,%lld) leaves no output", op,
+                    (long long)p->padding[0], (long long)p->padding[1]), NULL;
+  ln_scope s = {0};
+  ln_tensor *xv = LN_TMP(&s, ln_view(x, 5, (int64_t[]){n, g, cg, h, wd}));
+  xv = LN_TMP(&s, ln_permute(xv, (int[]){1, 0, 3, 4, 2}));
+  xv = LN_TMP(&s, ln_reshape(xv, 3, (int64_t[]){g, n * h * wd, cg}));
+  ln_tensor *wm = LN_TMP(&s, ln_reshape(w, 3, (int64_t[]){g, cg, og * kh * kw}));
+  ln_tensor *cols = LN_TMP(&s, ln_matmul(xv, wm)); /* (G, NHW, Og*kh*kw) */
+  cols = LN_TMP(&s, ln_view(cols, 7, (int64_t[]){g, n, h, wd, og, kh, kw}));
+  cols = LN_TMP(&s, ln_permute(cols, (int[]){1, 0, 4, 2, 3, 5, 6}));
+  cols = LN_TMP(&s, ln_reshape(cols, 6, (int64_t[]){n, o, h, wd, kh, kw}));
+  ln_tensor *y = LN_TMP(&s, sum_windows(cols, p, hp, wp));
+  y = LN_TMP(&s, ln_pad(y, 4, crop, LN_PAD_CONSTANT, 0));
+  y = LN_TMP(&s, add_bias(y, b));
+  return ln_scope_keep(&s, y);
+fail:
+  return ln_scope_end(&s);
+}
+
+/* ---- F.unfold and F.fold ------------------------------------------------ */
+
+static int check_blocks(const char *op, const ln_tensor *x, int ndim,
+                        const ln_conv_params *p) {
+  char s1[LN_SHAPE_STRLEN];
+  if (x->ndim != ndim)
+    return ln_error("%s: expected a %d-dim input, got shape %s", op, ndim,
+                    ln_shape_str(x->ndim, x->shape, s1, sizeof s1));
+  if (p->kernel_size[0] < 1 || p->kernel_size[1] < 1)
+    return ln_error("%s: kernel_size must be positive, got (%lld,%lld)", op,
+                    (long long)p->kernel_size[0], (long long)p->kernel_size[1]);
+  if (p->padding_mode != LN_CONV_PAD_GIVEN)
+    return ln_error("%s: padding must be numbers", op);
+  ln_conv_params q = *p;
+  q.groups = 1; /* not theirs */
+  return check_geometry(op, &q, false) != LN_OK ||
+         check_float(op, "input", x, NULL) != LN_OK ? LN_ERR : LN_OK;
+}
+
+ln_tensor *ln_im2col(ln_tensor *x, const ln_conv_params *p) {
+  if (check_blocks("unfold", x, 4, p) != LN_OK) return NULL;
+  const int64_t *k = p->kernel_size;
+  ln_scope s = {0};
+  ln_tensor *u = LN_TMP(&s, windows("unfold", x, k, p));
+  int64_t n = u->shape[0], c = u->shape[1], l = u->shape[2] * u->shape[3];
+  u = LN_TMP(&s, ln_permute(u, (int[]){0, 1, 4, 5, 2, 3}));
+  u = LN_TMP(&s, ln_reshape(u, 3, (int64_t[]){n, c * k[0] * k[1], l}));
+  return ln_scope_keep(&s, u);
+fail:
+  return ln_scope_end(&s);
+}
+
+ln_tensor *ln_col2im(ln_tensor *x, const ln_conv_params *p) {
+  const char *op = "fold";
+  char s1[LN_SHAPE_STRLEN];
+  if (check_blocks(op, x, 3, p) != LN_OK) return NULL;
+  const int64_t *k = p->kernel_size;
+  int64_t blocks[2], padded[2];
+  for (int i = 0; i < 2; i++) {
+    padded[i] = p->output_size[i] + 2 * p->padding[i];
+    int64_t span = p->dilation[i] * (k[i] - 1) + 1;
+    if (p->output_size[i] < 1 || padded[i] < span)
+      return ln_error("%s: output_size (%lld,%lld) with padding is smaller "
+                      "than the kernel's span", op,
+                      (long long)p->output_size[0],
+                      (long long)p->output_size[1]), NULL;
+    blocks[i] = (padded[i] - span) / p->stride[i] + 1;
+  }
+  int64_t kk = k[0] * k[1];
+  if (x->shape[1] % kk || x->shape[2] != blocks[0] * blocks[1])
+    return ln_error("%s: expected an input (N, C*%lld, %lld) for kernel "
+                    "(%lld,%lld) and %lldx%lld blocks, got %s", op,
+                    (long long)kk, (long long)(blocks[0] * blocks[1]),
+                    (long long)k[0], (long long)k[1], (long long)blocks[0],
+                    (long long)blocks[1],
+                    ln_shape_str(x->ndim, x->shape, s1, sizeof s1)), NULL;
+  int64_t n = x->shape[0], c = x->shape[1] / kk;
+  int64_t crop[4] = {-p->padding[1], -p->padding[1], -p->padding[0],
+                     -p->padding[0]};
+  ln_scope s = {0};
+  ln_tensor *cols = LN_TMP(&s, ln_view(x, 6, (int64_t[]){n, c, k[0], k[1],
+                                                         blocks[0], blocks[1]}));
+  cols = LN_TMP(&s, ln_permute(cols, (int[]){0, 1, 4, 5, 2, 3}));
+  ln_tensor *y = LN_TMP(&s, sum_windows(cols, p, padded[0], padded[1]));
+  y = LN_TMP(&s, ln_pad(y, 4, crop, LN_PAD_CONSTANT, 0));
+  return ln_scope_keep(&s, y);
+fail:
+  return ln_scope_end(&s);
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+static const char *const padding_words[] = {"", "valid", "same", NULL};
+#define CP(field) LN_P(ln_conv_params, field)
+
+static const ln_param conv2d_params[] = {
+  {"stride", LN_PARAM_SIZES, CP(stride), .count = 2, .def = 1},
+  {"padding", LN_PARAM_SIZES, CP(padding), .count = 2, .choices = padding_words,
+   .choice_at = CP(padding_mode)},
+  {"dilation", LN_PARAM_SIZES, CP(dilation), .count = 2, .def = 1},
+  {"groups", LN_PARAM_INT, CP(groups), .def = 1},
+  {NULL},
+};
+
+/* conv1d's numbers are the w entries; conv1d sets the h ones. */
+static const ln_param conv1d_params[] = {
+  {"stride", LN_PARAM_SIZES, CP(stride[1]), .count = 1, .def = 1},
+  {"padding", LN_PARAM_SIZES, CP(padding[1]), .count = 1,
+   .choices = padding_words, .choice_at = CP(padding_mode)},
+  {"dilation", LN_PARAM_SIZES, CP(dilation[1]), .count = 1, .def = 1},
+  {"groups", LN_PARAM_INT, CP(groups), .def = 1},
+  {NULL},
+};
+
+static const ln_param conv_transpose2d_params[] = {
+  {"stride", LN_PARAM_SIZES, CP(stride), .count = 2, .def = 1},
+  {"padding", LN_PARAM_SIZES, CP(padding), .count = 2},
+  {"output_padding", LN_PARAM_SIZES, CP(output_padding), .count = 2},
+  {"groups", LN_PARAM_INT, CP(groups), .def = 1},
+  {"dilation", LN_PARAM_SIZES, CP(dilation), .count = 2, .def = 1},
+  {NULL},
+};
+
+static const ln_param im2col_params[] = {
+  {"kernel_size", LN_PARAM_SIZES, CP(kernel_size), .count = 2, .def = 1},
+  {"dilation", LN_PARAM_SIZES, CP(dilation), .count = 2, .def = 1},
+  {"padding", LN_PARAM_SIZES, CP(padding), .count = 2},
+  {"stride", LN_PARAM_SIZES, CP(stride), .count = 2, .def = 1},
+  {NULL},
+};
+
+static const ln_param col2im_params[] = {
+  {"output_size", LN_PARAM_SIZES, CP(output_size), .count = 2},
+  {"kernel_size", LN_PARAM_SIZES, CP(kernel_size), .count = 2, .def = 1},
+  {"dilation", LN_PARAM_SIZES, CP(dilation), .count = 2, .def = 1},
+  {"padding", LN_PARAM_SIZES, CP(padding), .count = 2},
+  {"stride", LN_PARAM_SIZES, CP(stride), .count = 2, .def = 1},
+  {NULL},
+};
+
+static const char *const conv_inputs[] = {"input", "weight", "bias", NULL};
+static const char *const block_inputs[] = {"input", NULL};
+
+static int run_conv2d(ln_tensor *const *in, const void *p, ln_tensor **out) {
+  return (out[0] = ln_conv2d(in[0], in[1], in[2], p)) ? LN_OK : LN_ERR;
+}
+static int run_conv1d(ln_tensor *const *in, const void *p, ln_tensor **out) {
+  return (out[0] = ln_conv1d(in[0], in[1], in[2], p)) ? LN_OK : LN_ERR;
+}
+static int run_conv_transpose2d(ln_tensor *const *in, const void *p,
+                                ln_tensor **out) {
+  return (out[0] = ln_conv_transpose2d(in[0], in[1], in[2], p)) ? LN_OK
+                                                                : LN_ERR;
+}
+static int run_im2col(ln_tensor *const *in, const void *p, ln_tensor **out) {
+  return (out[0] = ln_im2col(in[0], p)) ? LN_OK : LN_ERR;
+}
+static int run_col2im(ln_tensor *const *in, const void *p, ln_tensor **out) {
+  return (out[0] = ln_col2im(in[0], p)) ? LN_OK : LN_ERR;
+}
+
+#define CONV_ROW(op, ins, required, list)                                   \
+  LN_OP_ROW(op) = {.name = #op, .inputs = ins, .nrequired = required,        \
+                   .params = list, .params_size = sizeof(ln_conv_params),   \
+                   .where = LN_OP_FUNCTION, .run = run_##op}
+
+CONV_ROW(conv2d, conv_inputs, 2, conv2d_params);
+CONV_ROW(conv1d, conv_inputs, 2, conv1d_params);
+CONV_ROW(conv_transpose2d, conv_inputs, 2, conv_transpose2d_params);
+CONV_ROW(im2col, block_inputs, 1, im2col_params);
+CONV_ROW(col2im, block_inputs, 1, col2im_params);
