@@ -24,6 +24,11 @@ typedef struct ln_matview {
   int64_t offset, rs, cs, bs;
 } ln_matview;
 
+/* The unary ops with a bool result (logical_not, isnan, ...): they read
+** any dtype as it is, with no cast. */
+static inline bool ln_unary_is_test(ln_unary_op op) {
+  return op >= LN_UNARY_NOT && op < LN_UNARY_COUNT;
+}
 
 typedef struct ln_kernel ln_kernel;           /* core/op.h */
 typedef struct ln_kernel_args ln_kernel_args;
@@ -43,7 +48,8 @@ struct ln_backend {
   /* dst (any strides) = value. */
   int (*fill)(ln_tensor *dst, double value);
 
-  /* out = op(a); out has a's dtype (bool for NOT). */
+  /* out = op(a); out has a's dtype, or is bool for the tests
+  ** (ln_unary_is_test), which read a of any dtype. */
   int (*unary)(ln_unary_op op, ln_tensor *out, const ln_tensor *a);
   /* out = a op b; a, b have out's shape (expanded) and the same dtype;
   ** out is bool for comparisons and logical ops, else a's dtype.

@@ -106,6 +106,11 @@ static float unary_f32(ln_unary_op op, float x) {
     case LN_UNARY_EXPM1: return expm1f(x);
     case LN_UNARY_GELU: return gelu_f(x);
     case LN_UNARY_SILU: return silu_f(x);
+    case LN_UNARY_ERF: return erff(x);
+    case LN_UNARY_TAN: return tanf(x);
+    case LN_UNARY_ASIN: return asinf(x);
+    case LN_UNARY_ACOS: return acosf(x);
+    case LN_UNARY_ATAN: return atanf(x);
     default: return x;
   }
 }
@@ -133,7 +138,23 @@ static double unary_f64(ln_unary_op op, double x) {
     case LN_UNARY_EXPM1: return expm1(x);
     case LN_UNARY_GELU: return gelu_d(x);
     case LN_UNARY_SILU: return silu_d(x);
+    case LN_UNARY_ERF: return erf(x);
+    case LN_UNARY_TAN: return tan(x);
+    case LN_UNARY_ASIN: return asin(x);
+    case LN_UNARY_ACOS: return acos(x);
+    case LN_UNARY_ATAN: return atan(x);
     default: return x;
+  }
+}
+
+/* The tests (ln_unary_is_test) on a value of any dtype, loaded as a
+** double: integers and bools are never NaN or infinite. */
+static bool unary_test(ln_unary_op op, double x) {
+  switch (op) {
+    case LN_UNARY_ISNAN: return isnan(x);
+    case LN_UNARY_ISINF: return isinf(x);
+    case LN_UNARY_ISFINITE: return isfinite(x);
+    default: return x == 0; /* logical not */
   }
 }
 
@@ -154,7 +175,7 @@ static bool unary_int_supported(ln_unary_op op) {
   switch (op) {
     case LN_UNARY_NEG: case LN_UNARY_ABS: case LN_UNARY_RELU:
     case LN_UNARY_SIGN: case LN_UNARY_SQUARE: case LN_UNARY_FLOOR:
-    case LN_UNARY_CEIL: case LN_UNARY_ROUND: case LN_UNARY_NOT:
+    case LN_UNARY_CEIL: case LN_UNARY_ROUND:
       return true;
     default:
       return false;
@@ -221,6 +242,11 @@ static void unary_f32_contig(ln_unary_op op, float *o, const float *x,
     case LN_UNARY_SIGMOID: for (i = 0; i < n; i++) o[i] = sigmoid_f(x[i]); break;
     case LN_UNARY_GELU: for (i = 0; i < n; i++) o[i] = gelu_f(x[i]); break;
     case LN_UNARY_SILU: for (i = 0; i < n; i++) o[i] = silu_f(x[i]); break;
+    case LN_UNARY_ERF: for (i = 0; i < n; i++) o[i] = erff(x[i]); break;
+    case LN_UNARY_TAN: for (i = 0; i < n; i++) o[i] = tanf(x[i]); break;
+    case LN_UNARY_ASIN: for (i = 0; i < n; i++) o[i] = asinf(x[i]); break;
+    case LN_UNARY_ACOS: for (i = 0; i < n; i++) o[i] = acosf(x[i]); break;
+    case LN_UNARY_ATAN: for (i = 0; i < n; i++) o[i] = atanf(x[i]); break;
     default: for (i = 0; i < n; i++) o[i] = unary_f32(op, x[i]); break;
   }
 }
@@ -228,9 +254,9 @@ static void unary_f32_contig(ln_unary_op op, float *o, const float *x,
 static void unary_row(char **p, const int64_t *s, int64_t n, void *ctx) {
   const unary_ctx *c = ctx;
   char *o = p[0], *x = p[1];
-  if (c->op == LN_UNARY_NOT) { /* bool out, any dtype in */
+  if (ln_unary_is_test(c->op)) { /* bool out, any dtype in */
     for (int64_t i = 0; i < n; i++, o += s[0], x += s[1])
-      *(uint8_t *)o = cpu_load(c->in, x) == 0;
+      *(uint8_t *)o = unary_test(c->op, cpu_load(c->in, x));
     return;
   }
   switch (c->in) {
@@ -256,8 +282,9 @@ static void unary_row(char **p, const int64_t *s, int64_t n, void *ctx) {
 int cpu_unary(ln_unary_op op, ln_tensor *out, const ln_tensor *a) {
   if ((unsigned)op >= LN_UNARY_COUNT)
     return ln_error("unary: invalid op %d", (int)op);
-  bool ok = op == LN_UNARY_NOT ? out->dtype == LN_BOOL : out->dtype == a->dtype;
-  if (ok && !ln_dtype_is_float(a->dtype) && !unary_int_supported(op))
+  bool test = ln_unary_is_test(op);
+  bool ok = test ? out->dtype == LN_BOOL : out->dtype == a->dtype;
+  if (ok && !test && !ln_dtype_is_float(a->dtype) && !unary_int_supported(op))
     ok = false;
   if (!ok)
     return ln_error("%s: the CPU kernel does not take %s into %s",

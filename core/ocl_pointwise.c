@@ -129,9 +129,9 @@ static int unary_run(int op, double p0, double p1, ln_tensor *out,
   return ocl_run(&c, sh.numel);
 }
 
-/* out (bool) = !a */
-static int logical_not(ln_tensor *out, const ln_tensor *a) {
-  ocl_device *d = device_for(a, "logical_not");
+/* out (bool) = test(a): logical not, isnan, ... */
+static int unary_test(ln_unary_op op, ln_tensor *out, const ln_tensor *a) {
+  ocl_device *d = device_for(a, ln_unary_name(op));
   if (!d) return LN_ERR;
   if (ln_tensor_numel(out) == 0) return LN_OK;
   ocl_shape sh;
@@ -139,7 +139,8 @@ static int logical_not(ln_tensor *out, const ln_tensor *a) {
   const ln_tensor *ts[2] = {out, a};
   ocl_geometry(2, ts, &sh, st);
   ocl_call c;
-  if (ocl_begin(&c, d, a->dtype, "logical_not") != LN_OK) return LN_ERR;
+  if (ocl_begin(&c, d, a->dtype, "unary_test") != LN_OK) return LN_ERR;
+  ocl_arg_int(&c, (int)op);
   ocl_arg(&c, sizeof sh, &sh);
   ocl_arg(&c, sizeof st[0], &st[0]);
   ocl_arg(&c, sizeof st[1], &st[1]);
@@ -153,7 +154,7 @@ static bool unary_int_supported(ln_unary_op op) {
   switch (op) {
     case LN_UNARY_NEG: case LN_UNARY_ABS: case LN_UNARY_RELU:
     case LN_UNARY_SIGN: case LN_UNARY_SQUARE: case LN_UNARY_FLOOR:
-    case LN_UNARY_CEIL: case LN_UNARY_ROUND: case LN_UNARY_NOT:
+    case LN_UNARY_CEIL: case LN_UNARY_ROUND:
       return true;
     default:
       return false;
@@ -163,12 +164,13 @@ static bool unary_int_supported(ln_unary_op op) {
 int ocl_unary(ln_unary_op op, ln_tensor *out, const ln_tensor *a) {
   if ((unsigned)op >= LN_UNARY_COUNT)
     return ln_error("unary: invalid op %d", (int)op);
-  bool ok = op == LN_UNARY_NOT ? out->dtype == LN_BOOL : out->dtype == a->dtype;
-  if (!ok || (!ln_dtype_is_float(a->dtype) && !unary_int_supported(op)))
+  bool test = ln_unary_is_test(op);
+  bool ok = test ? out->dtype == LN_BOOL : out->dtype == a->dtype;
+  if (!ok || (!test && !ln_dtype_is_float(a->dtype) && !unary_int_supported(op)))
     return ln_error("%s: the OpenCL kernel does not take %s into %s",
                     ln_unary_name(op), ln_dtype_name(a->dtype),
                     ln_dtype_name(out->dtype));
-  if (op == LN_UNARY_NOT) return logical_not(out, a);
+  if (test) return unary_test(op, out, a);
   return unary_run((int)op, 0, 0, out, a, ln_unary_name(op));
 }
 

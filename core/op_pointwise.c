@@ -274,9 +274,10 @@ static int expm1_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
                   take2(LN_BINARY_MUL, g, ln_binary_scalar(LN_BINARY_ADD, y, 1)));
 }
 
-/* d gelu(x) = Phi(x) + x phi(x). The backends have no erf, but gelu's own
-** kernel computes y = x Phi(x) to a few ulps, so Phi = y/x (Phi = 1/2 near
-** 0, where the division would lose it); phi(x) = exp(-x^2/2)/sqrt(2 pi). */
+/* d gelu(x) = Phi(x) + x phi(x). Phi = (1 + erf(x/sqrt 2))/2 would cancel
+** for x < 0, but gelu's own kernel computes y = x Phi(x) to a few ulps, so
+** Phi = y/x (Phi = 1/2 near 0, where the division would lose it);
+** phi(x) = exp(-x^2/2)/sqrt(2 pi). */
 static int gelu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A), *y = saved(n, SLOT_OUT);
   if (!x || !y) return LN_ERR;
@@ -305,6 +306,55 @@ static int silu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
 }
 
+/* d erf(x) = 2/sqrt(pi) exp(-x^2) */
+static int erf_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  ln_tensor *d = take_s(LN_BINARY_MUL, take_u(LN_UNARY_EXP,
+                        take_s(LN_BINARY_MUL, ln_mul(x, x), -1)),
+                        1.1283791670955126); /* 2/sqrt(pi) */
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* d tan(x) = 1 + y^2 */
+static int tan_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *y = saved(n, SLOT_OUT);
+  if (!y) return LN_ERR;
+  ln_tensor *d = take_s(LN_BINARY_ADD, ln_mul(y, y), 1);
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* 1/sqrt(1 - x^2), asin's derivative and minus acos's */
+static ln_tensor *arcsin_slope(ln_tensor *x) {
+  ln_tensor *x2 = ln_mul(x, x);
+  ln_tensor *d = x2 ? ln_scalar_binary(LN_BINARY_SUB, 1, x2) : NULL;
+  ln_tensor_release(x2);
+  return take_u(LN_UNARY_RSQRT, d);
+}
+
+/* d asin(x) = 1/sqrt(1 - x^2) */
+static int asin_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, arcsin_slope(x)));
+}
+
+/* d acos(x) = -1/sqrt(1 - x^2) */
+static int acos_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  ln_tensor *d = take_u(LN_UNARY_NEG, arcsin_slope(x));
+  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+}
+
+/* d atan(x) = 1/(1 + x^2) */
+static int atan_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  ln_tensor *x = saved(n, SLOT_A);
+  if (!x) return LN_ERR;
+  ln_tensor *d = take_s(LN_BINARY_ADD, ln_mul(x, x), 1);
+  return set_grad(gin, 0, take2(LN_BINARY_DIV, g, d));
+}
+
 /* ---- the unary table ---------------------------------------------------- */
 
 typedef enum unary_kind {
@@ -312,7 +362,7 @@ typedef enum unary_kind {
   U_KEEP,      /* same dtype; bool is an error */
   U_KEEP_BOOL, /* same dtype, bool included */
   U_BOOL_INT,  /* same dtype; bool gives int64 (square) */
-  U_LOGICAL    /* bool result */
+  U_LOGICAL    /* bool result (the tests: ln_unary_is_test) */
 } unary_kind;
 
 typedef struct unary_def {
@@ -351,8 +401,17 @@ static const unary_def unary_defs[LN_UNARY_COUNT] = {
   [LN_UNARY_GELU] = {"gelu", "GeluBackward", U_FLOAT,
                      gelu_backward, SAVE_A | SAVE_OUT},
   [LN_UNARY_SILU] = {"silu", "SiluBackward", U_FLOAT, silu_backward, SAVE_A},
+  [LN_UNARY_ERF] = {"erf", "ErfBackward", U_FLOAT, erf_backward, SAVE_A},
+  [LN_UNARY_TAN] = {"tan", "TanBackward", U_FLOAT, tan_backward, SAVE_OUT},
+  [LN_UNARY_ASIN] = {"asin", "AsinBackward", U_FLOAT, asin_backward, SAVE_A},
+  [LN_UNARY_ACOS] = {"acos", "AcosBackward", U_FLOAT, acos_backward, SAVE_A},
+  [LN_UNARY_ATAN] = {"atan", "AtanBackward", U_FLOAT, atan_backward, SAVE_A},
   [LN_UNARY_NOT] = {"logical_not", "LogicalNotBackward", U_LOGICAL,
                     zeros_backward, 0},
+  [LN_UNARY_ISNAN] = {"isnan", "IsnanBackward", U_LOGICAL, zeros_backward, 0},
+  [LN_UNARY_ISINF] = {"isinf", "IsinfBackward", U_LOGICAL, zeros_backward, 0},
+  [LN_UNARY_ISFINITE] = {"isfinite", "IsfiniteBackward", U_LOGICAL,
+                         zeros_backward, 0},
 };
 
 const char *ln_unary_name(ln_unary_op op) {
@@ -594,9 +653,9 @@ enum { CALL_UNARY, CALL_BINARY, CALL_CLAMP, CALL_LEAKY };
 
 static int run_call(const op_call *c, ln_tensor *out) {
   const ln_backend *be = LN_BACKEND(out);
-  /* logical_not reads any dtype; the others get operands in `compute` */
-  ln_dtype dt = c->family == CALL_UNARY && c->op == LN_UNARY_NOT ? c->a->dtype
-                                                                 : c->compute;
+  /* the tests read any dtype; the others get operands in `compute` */
+  bool test = c->family == CALL_UNARY && ln_unary_is_test((ln_unary_op)c->op);
+  ln_dtype dt = test ? c->a->dtype : c->compute;
   ln_tensor *ca = ln_cast_raw(c->a, dt);
   ln_tensor *ea = ca ? ln_expand_raw(ca, out->ndim, out->shape) : NULL;
   ln_tensor *cb = NULL, *eb = NULL;
@@ -677,8 +736,8 @@ typedef struct inplace_rec {
 ** through a temporary. */
 static int write_into(const op_call *c, ln_dtype rt) {
   ln_tensor *a = c->a, *b = c->family == CALL_BINARY ? c->b : NULL;
-  bool is_not = c->family == CALL_UNARY && c->op == LN_UNARY_NOT;
-  bool direct = rt == a->dtype && (c->compute == a->dtype || is_not) &&
+  bool test = c->family == CALL_UNARY && ln_unary_is_test((ln_unary_op)c->op);
+  bool direct = rt == a->dtype && (c->compute == a->dtype || test) &&
                 (!b || b->storage != a->storage || same_geometry(a, b));
   if (direct) return run_call(c, a);
   ln_tensor *tmp = run_new(c, a->ndim, a->shape, rt);

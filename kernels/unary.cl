@@ -1,8 +1,9 @@
 /*
 ** unary.cl: out = f(a) for luann's unary ops, clamp and leaky_relu, and
-** logical not. Ops are ln_unary_op's values (core/luann_core.h) and
-** OCL_UNARY_CLAMP/LEAKY (core/ocl.h), by name: the host passes them as -D
-** options. NaN propagates the way PyTorch's does.
+** the tests (logical not, isnan, isinf, isfinite). Ops are ln_unary_op's
+** values (core/luann_core.h) and OCL_UNARY_CLAMP/LEAKY (core/ocl.h), by
+** name: the host passes them as -D options. NaN propagates the way
+** PyTorch's does.
 */
 
 /* The op in floating point (float dtypes, and integers' transcendental
@@ -33,6 +34,11 @@ inline facc unary_float(int op, facc x, facc p0, facc p1) {
     case LN_UNARY_GELU:
       return (facc)0.5 * x * erfc(-x * (facc)0.70710678118654752440);
     case LN_UNARY_SILU: return x / ((facc)1 + exp(-x));       /* x*sigmoid(x) */
+    case LN_UNARY_ERF: return erf(x);
+    case LN_UNARY_TAN: return tan(x);
+    case LN_UNARY_ASIN: return asin(x);
+    case LN_UNARY_ACOS: return acos(x);
+    case LN_UNARY_ATAN: return atan(x);
     case OCL_UNARY_CLAMP: x = x < p0 ? p0 : x; return x > p1 ? p1 : x;
     case OCL_UNARY_LEAKY: return x > 0 ? x : x * p0;
   }
@@ -83,12 +89,28 @@ __kernel void relu_contig(long n, long oo, long oa, __global real *out,
 }
 #endif
 
-/* out (bool) = !a, any strides. */
-__kernel void logical_not(shape_t sh, strides_t so, strides_t sa,
-                          __global uchar *out, __global const real *a) {
+/* The tests, bool results: !x, isnan(x), ...; integers and bools are
+** never NaN or infinite. */
+inline uchar unary_test_apply(int op, real x) {
+  switch (op) {
+#if REAL_IS_FLOAT
+    case LN_UNARY_ISNAN: return isnan(x) != 0;
+    case LN_UNARY_ISINF: return isinf(x) != 0;
+    case LN_UNARY_ISFINITE: return isfinite(x) != 0;
+#else
+    case LN_UNARY_ISNAN: case LN_UNARY_ISINF: return 0;
+    case LN_UNARY_ISFINITE: return 1;
+#endif
+  }
+  return x == 0; /* logical not */
+}
+
+/* out (bool) = test(a), any strides. */
+__kernel void unary_test(int op, shape_t sh, strides_t so, strides_t sa,
+                         __global uchar *out, __global const real *a) {
   for (long i = get_global_id(0); i < sh.numel; i += get_global_size(0)) {
     long oo, oa;
     offsets2(&sh, i, &so, &oo, &sa, &oa);
-    out[oo] = a[oa] == 0;
+    out[oo] = unary_test_apply(op, a[oa]);
   }
 }

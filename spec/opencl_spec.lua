@@ -223,10 +223,12 @@ describe("luann opencl #opencl", function()
   describe("unary ops #opencl", function()
     local FLOAT_OPS = { "neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh",
       "sigmoid", "relu", "sign", "floor", "ceil", "round", "reciprocal", "square", "log1p",
-      "expm1", "gelu", "silu" }
+      "expm1", "gelu", "silu", "erf", "tan", "asin", "acos", "atan" }
     local DIFF = { neg = true, abs = true, exp = true, log = true, sqrt = true, rsqrt = true,
       sin = true, cos = true, tanh = true, sigmoid = true, relu = true, reciprocal = true,
-      square = true, log1p = true, expm1 = true, gelu = true, silu = true }
+      square = true, log1p = true, expm1 = true, gelu = true, silu = true, erf = true,
+      tan = true, asin = true, acos = true, atan = true }
+    local TESTS = { "logical_not", "isnan", "isinf", "isfinite" }
 
     it("match the CPU on every shape, forward and backward", function()
       for _, name in ipairs(FLOAT_OPS) do
@@ -259,8 +261,27 @@ describe("luann opencl #opencl", function()
       for _, name in ipairs({ "neg", "abs", "relu", "sign", "square", "floor", "ceil", "round" }) do
         both(function(a) return luann[name](a) end, { x }, { what = name })
       end
-      both(function(a) return luann.logical_not(a) end, { x })
-      both(function(a) return luann.logical_not(a) end, { randn({ 3, 3 }):gt(0) })
+      for _, name in ipairs(TESTS) do
+        both(function(a) return luann[name](a) end, { x }, { what = name })
+        both(function(a) return luann[name](a) end, { randn({ 3, 3 }):gt(0) }, { what = name })
+      end
+    end)
+
+    it("test for NaN and infinities, float32 and float64, strided, with bool results", function()
+      local special = luann.tensor({ { 0 / 0, 1 / 0, -1 / 0 }, { 0, -2.5, 1e-30 } })
+      for _, name in ipairs(TESTS) do
+        for _, x in ipairs({ special, special:double() }) do
+          local _, r = both(function(a) return luann[name](a) end, { x }, { what = name })
+          assert.equal("bool", r[1].dtype)
+          both(function(a) return luann[name](a:t()) end, { x }, { what = name .. " (T)" })
+        end
+      end
+      -- asin and acos between -1 and 1, with gradients, in float64
+      local unit = luann.tensor({ -0.9, -0.5, 0, 0.25, 0.75 }, { dtype = "float64" })
+      for _, name in ipairs({ "asin", "acos" }) do
+        both(function(a) return luann[name](a) end, { unit }, { grad = true, what = name })
+        both(function(a) return luann[name](a) end, { unit:float() }, { grad = true, what = name })
+      end
     end)
 
     it("clamp and leaky_relu like the CPU, with gradients", function()

@@ -40,6 +40,19 @@ local function round_even(x)
 end
 local function sign(x) return x > 0 and 1 or x < 0 and -1 or 0 end
 local function log1p(x) return math.log(1 + x) end
+-- erf(x) = 2/sqrt(pi) exp(-x^2) sum 2^n x^(2n+1) / (1*3*...*(2n+1)): all
+-- terms positive, so no cancellation (Lua has no math.erf)
+local function erf(x)
+  local term, sum, n = x, x, 0
+  while math.abs(term) > 1e-17 * math.abs(sum) do
+    n = n + 1
+    term = term * 2 * x * x / (2 * n + 1)
+    sum = sum + term
+  end
+  return 2 / math.sqrt(math.pi) * math.exp(-x * x) * sum
+end
+-- Inputs inside asin's and acos's domain.
+local UNIT = { -1, -0.75, -0.25, 0, 0.5, 0.875, 1 }
 
 local UNARY = {
   neg = { function(x) return -x end, XS },
@@ -62,6 +75,11 @@ local UNARY = {
   log1p = { log1p, POS },
   expm1 = { function(x) return math.exp(x) - 1 end, XS },
   silu = { function(x) return x * sigmoid(x) end, XS },
+  erf = { erf, XS },
+  tan = { math.tan, XS },
+  asin = { math.asin, UNIT },
+  acos = { math.acos, UNIT },
+  atan = { math.atan, XS },
 }
 -- gelu(x) = x Phi(x), from Python's math.erf at XS
 local GELU = { -0.015524163314440398, -0.15865525393145707, -0.10032341857926907,
@@ -84,6 +102,16 @@ describe("luann pointwise", function()
       end
       assert_close(luann.tensor(XS):gelu(), GELU, 2e-6, 1e-7)
       assert_close(luann.tensor(XS, F64):gelu(), GELU, 1e-14, 1e-16)
+    end)
+
+    it("has an erf reference that matches published values", function()
+      -- erf at 0.5, 1, 2, 3 (Abramowitz and Stegun table 7.1, to 16 digits)
+      local ref = { [0.5] = 0.5204998778130465, [1] = 0.8427007929497149,
+                    [2] = 0.9953222650189527, [3] = 0.9999779095030014 }
+      for x, v in pairs(ref) do
+        assert.is_true(math.abs(erf(x) - v) <= 1e-15, "erf(" .. x .. ")")
+        assert.is_true(math.abs(erf(-x) + v) <= 1e-15, "erf(" .. -x .. ")")
+      end
     end)
 
     it("read transposed and sliced views", function()
@@ -158,6 +186,53 @@ describe("luann pointwise", function()
       assert.is_true(is_nan(values(x:sign())[1]))
       assert.are.same({ 1, 0 }, { values(x:sigmoid())[2], values(x:sigmoid())[3] })
       assert.are.same({ 1, -1 }, { values(x:tanh())[2], values(x:tanh())[3] })
+      local e = values(x:erf())
+      assert.is_true(is_nan(e[1]))
+      assert.are.same({ 1, -1 }, { e[2], e[3] })
+      assert.are.same({ math.pi / 2, -math.pi / 2 },
+                      { values(x:double():atan())[2], values(x:double():atan())[3] })
+    end)
+
+    it("give NaN for asin and acos outside [-1, 1]", function()
+      for _, opts in ipairs({ F32, F64 }) do
+        for _, name in ipairs({ "asin", "acos" }) do
+          local x = luann.tensor({ 1.5, -1.0001, math.huge, 0 / 0 }, opts)
+          for i, v in ipairs(values(x[name](x))) do assert.is_true(is_nan(v), name .. " " .. i) end
+        end
+      end
+    end)
+
+    it("isnan, isinf and isfinite give bool for every dtype", function()
+      local cases = { isnan = { true, false, false, false, false },
+                      isinf = { false, true, true, false, false },
+                      isfinite = { false, false, false, true, true } }
+      for name, ref in pairs(cases) do
+        for _, opts in ipairs({ F32, F64 }) do
+          local x = luann.tensor({ 0 / 0, math.huge, -math.huge, -2.5, 0 }, opts)
+          local r = luann[name](x)
+          assert.are.equal("bool", r.dtype, name)
+          assert.are.same(ref, values(r), name)
+          assert.are.same(ref, values(x[name](x)), name) -- the method form
+          local v = x:narrow(1, 2, 3) -- a view at an offset
+          assert.are.same({ ref[2], ref[3], ref[4] }, values(v[name](v)), name)
+        end
+        -- integers and bools are never NaN or infinite, as in PyTorch
+        local want = name == "isfinite"
+        for _, dt in ipairs({ "int64", "uint8", "bool" }) do
+          local r = luann[name](luann.ones(3, { dtype = dt }))
+          assert.are.equal("bool", r.dtype)
+          assert.are.same({ want, want, want }, values(r), name .. " " .. dt)
+        end
+      end
+    end)
+
+    it("isnan, isinf and isfinite have no gradient", function()
+      local x = luann.tensor({ 0 / 0, 1 }, { dtype = "float64", requires_grad = true })
+      for _, name in ipairs({ "isnan", "isinf", "isfinite" }) do
+        local r = x[name](x)
+        assert.is_false(r.requires_grad, name)
+        assert.is_nil(r.grad_fn, name)
+      end
     end)
 
     it("logical_not gives bool for every dtype", function()
@@ -650,13 +725,17 @@ describe("luann pointwise", function()
 
     it("of every differentiable unary op", function()
       local ops = { "neg", "abs", "exp", "sin", "cos", "tanh", "sigmoid", "relu", "square",
-                    "expm1", "gelu", "silu" }
+                    "expm1", "gelu", "silu", "erf", "tan", "atan" }
       for _, name in ipairs(ops) do
         local ok, err = pcall(gradcheck, function(x) return x[name](x) end, { leaf(X) })
         assert(ok, name .. ": " .. tostring(err))
       end
       for _, name in ipairs({ "log", "sqrt", "rsqrt", "reciprocal", "log1p" }) do
         assert.is_true(gradcheck(function(x) return x[name](x) end, { leaf(P) }), name)
+      end
+      for _, name in ipairs({ "asin", "acos" }) do -- inside (-1, 1)
+        assert.is_true(gradcheck(function(x) return x[name](x) end,
+                                 { leaf({ { 0.7, -0.3, 0.05 }, { 0.4, -0.6, 0.9 } }) }), name)
       end
       -- gelu near 0 and far out, where Phi is recovered from the forward
       assert.is_true(gradcheck(function(x) return x:gelu() end,
