@@ -21,12 +21,16 @@ Conventions of every file (`return { <case name> = case, ... }`):
 - A functional case: op (the torch.nn.functional name), options (the kwargs
   as passed to PyTorch), inputs (tensors by PyTorch's parameter names),
   output or outputs (by PyTorch's documented names), grad_output or
-  grad_outputs, and grads: d/d(each float input) of sum(output * grad_output),
-  summed over every float output.
+  grad_outputs, and grads: d/d(each float input but masks) of
+  sum(output * grad_output), summed over every float output.
 - A module case: module (the torch.nn class), module_options (the
   constructor's kwargs), parameters and buffers (by state_dict names), options
   (the forward's non-tensor kwargs), then as above; grads are keyed by input
-  name or parameter name. Batch norm cases have steps instead (see batch_norm).
+  name or parameter name. Recurrent states are inputs h_0 (and c_0); cells
+  give output (GRUCell, RNNCell) or outputs h_1, c_1 (LSTMCell).
+- Batch norm cases hold steps = { {mode = "train" or "eval", inputs, output,
+  grad_output, grads, buffers (after the step)}, ... } after the module's
+  parameters and initial buffers.
 """
 import math
 import os
@@ -109,14 +113,21 @@ def add_results(case, name, outputs, wrt):
     return case
 
 
-def functional(name, op, inputs, options, output_names=("output",), fn=None):
-    """F.<op>(**inputs, **options); inputs may hold None for an absent tensor."""
+def run(fn, inputs, output_names):
+    """fn(**leaves) on copies of the inputs (None: absent), float ones
+    requiring grad; its results by output name."""
     leaves = {k: v.clone().requires_grad_(v.is_floating_point())
               for k, v in inputs.items() if v is not None}
-    result = (fn or getattr(F, op))(**leaves, **options)
+    result = fn(**leaves)
     if not isinstance(result, tuple):
         result = (result,)
-    outputs = dict(zip(output_names, result))
+    return leaves, dict(zip(output_names, result))
+
+
+def functional(name, op, inputs, options, output_names=("output",), fn=None):
+    """F.<op>(**inputs, **options), or fn in place of F.<op>."""
+    fn = fn or getattr(F, op)
+    leaves, outputs = run(lambda **t: fn(**t, **options), inputs, output_names)
     case = {"op": op, "options": options,
             "inputs": {k: enc(v) for k, v in leaves.items()}}
     wrt = {k: v for k, v in leaves.items() if v.requires_grad}
@@ -129,12 +140,7 @@ def module_case(name, cls, module_options, inputs, call, output_names,
     call(module, **leaves); grads for float inputs and every parameter."""
     m = getattr(nn, cls)(**module_options)
     set_parameters(m, name)
-    leaves = {k: v.clone().requires_grad_(v.is_floating_point())
-              for k, v in inputs.items() if v is not None}
-    result = call(m, **leaves)
-    if not isinstance(result, tuple):
-        result = (result,)
-    outputs = dict(zip(output_names, result))
+    leaves, outputs = run(lambda **t: call(m, **t), inputs, output_names)
     case = {"module": cls, "module_options": module_options,
             "parameters": {k: enc(p) for k, p in m.named_parameters()}}
     if options:
@@ -438,7 +444,9 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False):
     """torch 1.13 has no F.scaled_dot_product_attention (2.0 does): this is
     its documented formula. A bool mask is True where attention is allowed
     (the opposite of nn.MultiheadAttention's), is_causal is the lower
-    triangle, and a float mask is added to the scores."""
+    triangle, and a float mask is added to the scores. It agrees bit for bit
+    with 1.13's private F._scaled_dot_product_attention, which sdpa_case
+    checks when it is there."""
     assert dropout_p == 0.0
     scores = query @ key.transpose(-2, -1) / math.sqrt(query.shape[-1])
     L, S = scores.shape[-2:]
@@ -456,12 +464,17 @@ def attention_cases():
     cases = {}
 
     def sdpa_case(name, q, k, v, mask=None, **options):
-        cases[name] = functional(name, "scaled_dot_product_attention", {
-            "query": seq(name + "/query", q), "key": seq(name + "/key", k),
-            "value": seq(name + "/value", v), "attn_mask": mask},
-            options, fn=sdpa)
+        qkv = {"query": seq(name + "/query", q), "key": seq(name + "/key", k),
+               "value": seq(name + "/value", v)}
+        cases[name] = functional(name, "scaled_dot_product_attention",
+                                 dict(qkv, attn_mask=mask), options, fn=sdpa)
         if mask is not None and mask.is_floating_point():
             del cases[name]["grads"]["attn_mask"]  # masks are constants
+        private = getattr(F, "_scaled_dot_product_attention", None)
+        if private:
+            got = private(*qkv.values(), mask, 0.0, False,
+                          options.get("is_causal", False))[0]
+            assert torch.equal(got, sdpa(**qkv, attn_mask=mask, **options))
 
     sdpa_case("sdpa_3d", (2, 3, 4), (2, 4, 4), (2, 4, 5))
     sdpa_case("sdpa_4d_float_mask", (1, 2, 3, 4), (1, 2, 4, 4), (1, 2, 4, 4),
