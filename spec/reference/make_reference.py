@@ -411,7 +411,7 @@ def recurrent_cases():
     cases = {}
     specs = [
         ("lstm", "LSTM", False, {}),
-        ("lstm_init", "LSTM", True, {"batch_first": True}),
+        ("lstm_batch_first_init", "LSTM", True, {"batch_first": True}),
         ("lstm_bidirectional", "LSTM", False, {"bidirectional": True}),
         ("lstm_bidirectional_batch_first_init", "LSTM", True,
          {"bidirectional": True, "batch_first": True}),
