@@ -135,4 +135,10 @@ function F.binary_cross_entropy_with_logits(input, target, opts)
   return run("binary_cross_entropy_with_logits", input, target, opts)
 end
 
+-- The layers' families, one file each (luann/nn/fn/<family>.lua): each
+-- returns a function that adds its functions to F.
+for _, family in ipairs { "conv" } do
+  require("luann.nn.fn." .. family)(F)
+end
+
 return F
