@@ -16,6 +16,7 @@
 typedef struct call {
   const ln_op *op;
   ln_tensor *in[LN_OP_MAX_IN];
+  unsigned long long given;     /* bit i: parameter i was given */
   char params[1024];            /* the op's struct (checked at start-up) */
 } call;
 
@@ -85,6 +86,7 @@ static int get_list(lua_State *L, const call *c, const ln_param *p, int idx,
 
 static void read_param(lua_State *L, call *c, const ln_param *p, int idx) {
   char *at = c->params + p->offset;
+  c->given |= 1ull << (p - c->op->params);
   int t = lua_type(L, idx);
   switch (p->kind) {
     case LN_PARAM_INT:
@@ -135,11 +137,11 @@ static void read_param(lua_State *L, call *c, const ln_param *p, int idx) {
 static void read_input(lua_State *L, call *c, int i, int idx) {
   if (lua_isnoneornil(L, idx) && i >= c->op->nrequired) return;
   ln_tensor *t = lnb_test(L, idx);
-  if (!t) {
-    lua_pushfstring(L, "%s: expected a tensor%s", c->op->inputs[i],
-                    i >= c->op->nrequired ? " or nil" : "");
-    luaL_typeerror(L, idx, lua_tostring(L, -1));
-  }
+  if (!t)
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a tensor%s, got %s",
+                                          c->op->inputs[i],
+                                          i >= c->op->nrequired ? " or nil" : "",
+                                          luaL_typename(L, idx)));
   c->in[i] = lnb_check(L, idx);
 }
 
@@ -194,6 +196,9 @@ static int call_op(lua_State *L) {
   for (int i = 0; i < c.op->nrequired; i++)
     if (!c.in[i])
       return luaL_error(L, "%s: missing %s", c.op->name, c.op->inputs[i]);
+  for (const ln_param *p = c.op->params; p && p->name; p++)
+    if (p->required && !(c.given & (1ull << (p - c.op->params))))
+      return luaL_error(L, "%s: missing %s", c.op->name, p->name);
   ln_tensor *out[LN_OP_MAX_OUT + 1] = {NULL};
   if (c.op->run(c.in, c.params, out) != LN_OK) return lnb_error(L);
   int n = 0;
@@ -210,7 +215,9 @@ void lnb_register_ops(lua_State *L, int module, int methods) {
   methods = lua_absindex(L, methods);
   for (const ln_op *const *r = ln_op_table; *r; r++) {
     const ln_op *op = *r;
-    if (op->params_size > sizeof(((call *)0)->params))
+    int nparams = 0;
+    while (op->params && op->params[nparams].name) nparams++;
+    if (op->params_size > sizeof(((call *)0)->params) || nparams > 64)
       luaL_error(L, "internal: op %s has parameters larger than the binding "
                  "reads", op->name);
     if (op->where & LN_OP_FUNCTION) {

@@ -294,6 +294,10 @@ ln_tensor *ln_softmax(ln_tensor *a, int dim);
 ln_tensor *ln_log_softmax(ln_tensor *a, int dim);
 /* Sum a (a broadcast result) back down to shape: for broadcasting grads. */
 ln_tensor *ln_sum_to(ln_tensor *a, int ndim, const int64_t *shape);
+/* Running sums and products along dim; integer and bool inputs give
+** int64 (core/op_scan.c). */
+ln_tensor *ln_cumsum(ln_tensor *a, int dim);
+ln_tensor *ln_cumprod(ln_tensor *a, int dim);
 
 /* ---- linear algebra -------------------------------------------------- */
 

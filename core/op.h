@@ -53,8 +53,7 @@ typedef struct ln_param {
   const char *const *choices;
   size_t choice_at;
   size_t len_at;               /* LIST: where its length goes */
-  bool optional;               /* SIZES/NUMBER may be nil: is_set marks it */
-  size_t set_at;               /* optional: the bool that says it was given */
+  bool required;               /* no default: the caller must give it */
 } ln_param;
 
 #define LN_P(type, field) offsetof(type, field)
