@@ -37,4 +37,18 @@ local function load_layer(t, name)
   error("luann.nn has no '" .. tostring(name) .. "'", 2)
 end
 
-return setmetatable(nn, { __index = load_layer })
+-- The layers built into luann (package.preload holds its embedded files),
+-- for discovery: the REPL completes nn.<Tab> from this set as it does tensor
+-- methods (bindings/main.c), and pairs(nn) loads them all first.
+local available = {}
+for modname in pairs(package.preload) do
+  local name = type(modname) == "string" and modname:match("^luann%.nn%.(%u[%w_]*)$")
+  if name then available[name] = true end
+end
+
+local function all_pairs(t)
+  for name in pairs(available) do local _ = t[name] end
+  return next, t, nil
+end
+
+return setmetatable(nn, { __index = load_layer, __pairs = all_pairs, methods = available })
