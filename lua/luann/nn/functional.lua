@@ -37,6 +37,185 @@ function F.sigmoid(x) check.tensor("sigmoid", 1, x, "input") return luann.sigmoi
 --- tanh(x).
 function F.tanh(x) check.tensor("tanh", 1, x, "input") return luann.tanh(x) end
 
+-- ---- composite activations ---------------------------------------------------
+-- Built from existing ops, so their backward comes from the parts and they run
+-- on every backend. None takes exp of a large positive number, not even in a
+-- part that is thrown away (clamped off, or where()'s other branch): that
+-- part still gets a zero gradient, and 0 * inf is NaN.
+
+-- log(1 + exp(-|x|)): the bounded half of softplus and logsigmoid.
+local function log1p_exp_neg_abs(x) return x:abs():neg():exp():log1p() end
+
+-- log(1 + exp(z)) = max(z, 0) + log(1 + exp(-|z|)), finite for every z.
+-- maximum splits the gradient at the tie z = 0, giving the slope 1/2 there.
+local function softplus1(z) return luann.maximum(z, 0) + log1p_exp_neg_abs(z) end
+
+-- alpha (exp(x) - 1) for x <= 0, x above; the slope at 0 is alpha, as PyTorch.
+local function elu(x, alpha)
+  local neg = x:clamp(nil, 0):expm1()
+  if alpha ~= 1 then neg = neg * alpha end
+  return x:relu() + neg
+end
+
+--- x for x > 0, alpha (exp(x) - 1) otherwise.
+-- @param x a tensor
+-- @param alpha default 1
+-- @return a tensor of x's shape
+function F.elu(x, alpha)
+  check.tensor("elu", 1, x, "input")
+  return elu(x, check.number("elu", 2, alpha, "alpha", 1))
+end
+
+local SELU_ALPHA = 1.6732632423543772848170429916717
+local SELU_SCALE = 1.0507009873554804934193349852946
+
+--- scale * elu(x, alpha) with the self-normalising constants
+-- alpha = 1.6732632423543772, scale = 1.0507009873554805.
+function F.selu(x)
+  check.tensor("selu", 1, x, "input")
+  return elu(x, SELU_ALPHA) * SELU_SCALE
+end
+
+--- log(1 + exp(beta x)) / beta, computed without overflow; x itself where
+-- beta x > threshold (PyTorch's linear region).
+-- @param x a tensor
+-- @param beta default 1
+-- @param threshold default 20
+-- @return a tensor of x's shape
+function F.softplus(x, beta, threshold)
+  check.tensor("softplus", 1, x, "input")
+  beta = check.number("softplus", 2, beta, "beta", 1)
+  threshold = check.number("softplus", 3, threshold, "threshold", 20)
+  local z = beta == 1 and x or x * beta
+  local y = softplus1(z)
+  if beta ~= 1 then y = y / beta end
+  return luann.where(z:gt(threshold), x, y)
+end
+
+--- x tanh(softplus(x)).
+function F.mish(x)
+  check.tensor("mish", 1, x, "input")
+  return x * softplus1(x):tanh()
+end
+
+--- x clamped to [min_val, max_val]. The gradient passes at the bounds
+-- themselves (clamp's rule; PyTorch's hardtanh stops it there).
+-- @param x a tensor
+-- @param min_val default -1
+-- @param max_val default 1
+-- @return a tensor of x's shape
+function F.hardtanh(x, min_val, max_val)
+  check.tensor("hardtanh", 1, x, "input")
+  min_val = check.number("hardtanh", 2, min_val, "min_val", -1)
+  max_val = check.number("hardtanh", 3, max_val, "max_val", 1)
+  if min_val > max_val then
+    error(("hardtanh: min_val (%s) is greater than max_val (%s)"):format(min_val, max_val), 2)
+  end
+  return x:clamp(min_val, max_val)
+end
+
+--- min(max(x, 0), 6): hardtanh(x, 0, 6).
+function F.relu6(x)
+  check.tensor("relu6", 1, x, "input")
+  return x:clamp(0, 6)
+end
+
+--- x relu6(x + 3) / 6.
+function F.hardswish(x)
+  check.tensor("hardswish", 1, x, "input")
+  return x * (x + 3):clamp(0, 6):div(6)
+end
+
+--- x for x > 0, weight * x otherwise, with a learned slope per channel.
+-- @param x a tensor (N, C, ...); the channels are dim 2
+-- @param weight a tensor of 1 element (shared) or C (one per channel)
+-- @return a tensor of x's shape
+function F.prelu(x, weight)
+  check.tensor("prelu", 1, x, "input")
+  check.tensor("prelu", 2, weight, "weight")
+  if weight:dim() > 1 then
+    error("prelu: weight must be a scalar or 1-D, got shape " .. check.shape_str(weight), 2)
+  end
+  local n, channels = weight:numel(), x:dim() >= 2 and x:size(2) or 1
+  if n == 1 then
+    weight = weight:reshape({})
+  elseif n == channels then
+    local shape = { n } -- (C, 1, ..., 1): broadcasts along dim 2
+    for _ = 3, x:dim() do shape[#shape + 1] = 1 end
+    weight = weight:reshape(shape)
+  else
+    error(("prelu: weight has %d elements, expected 1 or the input's %d channels (dim 2)")
+      :format(n, channels), 2)
+  end
+  return luann.where(x:gt(0), x, x * weight)
+end
+
+--- log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), finite for every x.
+function F.logsigmoid(x)
+  check.tensor("logsigmoid", 1, x, "input")
+  return luann.minimum(x, 0) - log1p_exp_neg_abs(x)
+end
+
+-- padding_idx checked against n rows and made positive (-1 is row n).
+local function padding_row(fname, pos, p, n, level)
+  p = check.integer(fname, pos, p, "padding_idx", nil, nil, level + 1)
+  if p == 0 or p > n or p < -n then
+    error(("%s: bad argument #%d 'padding_idx' (%d out of range [1, %d] or [-%d, -1])")
+      :format(fname, pos, p, n, n), level + 1)
+  end
+  return p < 0 and p + n + 1 or p
+end
+
+--- Looks up rows of weight: the row input[i] for each element of input.
+-- @param input an int64 tensor of 1-based row indices, any shape
+-- @param weight the table (num_embeddings, embedding_dim)
+-- @param padding_idx a row (1-based, or negative from the end) whose entries
+--   get no gradient, or nil
+-- @return a tensor input.shape .. (embedding_dim)
+function F.embedding(input, weight, padding_idx)
+  check.tensor("embedding", 1, input, "input")
+  check.tensor("embedding", 2, weight, "weight")
+  if input.dtype ~= "int64" then
+    error("embedding: bad argument #1 'input' (int64 tensor of indices expected, got "
+      .. input.dtype .. ")", 2)
+  end
+  if weight:dim() ~= 2 then
+    error("embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape "
+      .. check.shape_str(weight), 2)
+  end
+  if padding_idx ~= nil then padding_idx = padding_row("embedding", 3, padding_idx, weight:size(1), 2) end
+  local shape = input.shape
+  shape[#shape + 1] = weight:size(2)
+  local out = weight:index_select(1, input:reshape(-1)):view(shape)
+  if padding_idx ~= nil and out.requires_grad then
+    -- the padding rows' values stay, from a detached copy that takes no gradient
+    out = luann.where(input:ne(padding_idx):unsqueeze(-1), out, out:detach())
+  end
+  return out
+end
+
+--- Zeroes whole channels of x (N, C, H, W) or (C, H, W) with probability p
+-- and scales the rest by 1/(1-p) while training; the identity otherwise.
+-- @param x a tensor
+-- @param p drop probability in [0, 1] (default 0.5)
+-- @param training default true
+-- @return a tensor of x's shape
+function F.dropout2d(x, p, training)
+  check.tensor("dropout2d", 1, x, "input")
+  p = check.number("dropout2d", 2, p, "p", 0.5, 0, 1)
+  training = check.boolean("dropout2d", 3, training, "training", true)
+  local nd = x:dim()
+  if nd ~= 3 and nd ~= 4 then
+    error("dropout2d: expected a (N, C, H, W) or (C, H, W) input, got shape " .. check.shape_str(x), 2)
+  end
+  if not training or p == 0 then return x end
+  if p == 1 then return x * 0 end
+  local shape = x.shape -- one draw per channel: (N, C, 1, 1) or (C, 1, 1)
+  shape[nd - 1], shape[nd] = 1, 1
+  local mask = luann.empty(shape, { dtype = x.dtype, device = x.device }):bernoulli_(1 - p)
+  return x * mask:mul_(1 / (1 - p))
+end
+
 --- exp(x) / sum(exp(x)) along dim.
 -- @param x a tensor
 -- @param dim 1-based, default -1 (the last)
