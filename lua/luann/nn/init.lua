@@ -20,6 +20,7 @@ local layers = {
   "Softmax", "LogSoftmax", "Dropout", "Flatten", "Sequential", "ModuleList",
   "ModuleDict", "Loss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
   "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
+  "Conv1d", "Conv2d", "ConvTranspose2d", "Unfold", "Fold",
 }
 for _, name in ipairs(layers) do
   nn[name] = require("luann.nn." .. name)
