@@ -136,7 +136,7 @@ static void read_input(lua_State *L, call *c, int i, int idx) {
   if (lua_isnoneornil(L, idx) && i >= c->op->nrequired) return;
   ln_tensor *t = lnb_test(L, idx);
   if (!t) {
-    lua_pushfstring(L, "%s: expected a tensor%s", c->op->inputs[i],
+    lua_pushfstring(L, "%s: a tensor%s", c->op->inputs[i],
                     i >= c->op->nrequired ? " or nil" : "");
     luaL_typeerror(L, idx, lua_tostring(L, -1));
   }

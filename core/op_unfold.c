@@ -30,7 +30,8 @@ static int count_windows(const char *op, int64_t n, const unfold_params *p,
     return ln_error("%s: size, step and dilation must be positive, got %lld, "
                     "%lld and %lld", op, (long long)p->size,
                     (long long)p->step, (long long)p->dilation);
-  if (p->size > (n + p->dilation) / p->dilation) /* span > n, no overflow */
+  /* span = dilation*(size-1)+1 > n, without overflow (n >= 0) */
+  if (p->size > (n - 1 + p->dilation) / p->dilation)
     return ln_error("%s: a window of size %lld (dilation %lld) does not fit "
                     "in dim %lld of size %lld", op, (long long)p->size,
                     (long long)p->dilation, (long long)p->dim + 1,
