@@ -144,7 +144,7 @@ function ConvNd:conv_args(x)
   local o = { stride = self.stride, dilation = self.dilation, groups = self.groups,
     padding = self.padding }
   if self.pads then
-    check.tensor(getmetatable(self).__name, 1, x, "input", 3)
+    check.tensor("nn." .. getmetatable(self).__name, 1, x, "input", 3)
     x = F.pad(x, self.pads, self.padding_mode)
     o.padding = 0
   end
