@@ -20,6 +20,7 @@ local layers = {
   "Softmax", "LogSoftmax", "Dropout", "Flatten", "Sequential", "ModuleList",
   "ModuleDict", "Loss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
   "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
+  "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "GroupNorm",
 }
 for _, name in ipairs(layers) do
   nn[name] = require("luann.nn." .. name)
