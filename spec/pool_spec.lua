@@ -144,6 +144,10 @@ describe("luann.nn.functional pooling", function()
         "max_pool2d: kernel_size must be a number or a list of 2, got 3 numbers")
       assert.has.error(function() F.max_pool2d(x, 2, { strides = 1 }) end,
         "max_pool2d: unknown option 'strides' (known: ceil_mode, dilation, kernel_size, padding, return_indices, stride)")
+      assert.has.error(function() F.max_pool2d(x, 2, 1, { stride = 1 }) end,
+        "max_pool2d: 'stride' given both by position and by name")
+      assert.has.error(function() F.max_pool1d(x, 2, 1, 0, 1, false, false, 3) end,
+        "max_pool1d: too many arguments (7, expected at most 6)")
       assert.has.error(function() F.adaptive_avg_pool2d(x) end,
         "adaptive_avg_pool2d: output_size is required")
     end)

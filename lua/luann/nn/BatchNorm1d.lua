@@ -3,7 +3,7 @@
 -- statistics (buffers running_mean, running_var, num_batches_tracked) that
 -- training updates and eval uses. nn.BatchNorm2d extends it for (N, C, H, W).
 -- @usage local bn = nn.BatchNorm1d(64)
--- local bn = nn.BatchNorm1d(64, {momentum = nil, affine = false})  -- cumulative average
+-- local bn = nn.BatchNorm1d(64, {momentum = false, affine = false})  -- cumulative average
 local luann = require "luann"
 local check = require "luann.utils.check"
 local Module = require "luann.nn.Module"
@@ -17,18 +17,15 @@ local NAMES = { "num_features", "eps", "momentum", "affine", "track_running_stat
                 "dtype", "device" }
 
 --- Arguments by position in PyTorch's order or by name in a trailing table:
--- num_features (C), eps = 1e-5, momentum = 0.1 (nil, given by name, for a
--- cumulative average), affine = true, track_running_stats = true, and the
+-- num_features (C), eps = 1e-5, momentum = 0.1 (false for PyTorch's None,
+-- a cumulative average: a Lua table cannot hold nil), affine = true, track_running_stats = true, and the
 -- tensors' dtype and device.
 function BatchNorm1d:__init(...)
   local fname = "nn." .. self.__name
-  local n = select("#", ...)
-  local a = check.args(fname, NAMES, n, ...)
-  local named = select(n, ...)
-  local momentum_given = a.momentum ~= nil or (type(named) == "table" and n > 1)
+  local a = check.args(fname, NAMES, select("#", ...), ...)
   self.num_features = check.integer(fname, 1, a.num_features, "num_features", nil, 1, 3)
   self.eps = check.number(fname, 2, a.eps, "eps", 1e-5, 0, nil, 3)
-  if a.momentum ~= nil or not momentum_given then
+  if a.momentum ~= false then -- self.momentum nil: the cumulative average
     self.momentum = check.number(fname, 3, a.momentum, "momentum", 0.1, 0, 1, 3)
   end
   self.affine = check.boolean(fname, 4, a.affine, "affine", true, 3)
