@@ -150,4 +150,41 @@ function check.same_shape(a, b)
   return true
 end
 
+--- Reads a function's arguments PyTorch's way: by position after the
+-- tensors, or by name in a trailing options table (a table with a string key,
+-- or empty; a list such as {2, 3} is a positional value). Unknown names raise.
+-- @param fname the function name for messages
+-- @param names the parameter names, in positional order
+-- @param n select("#", ...) of the arguments that follow
+-- @return a table of the values by name
+function check.args(fname, names, n, ...)
+  local vals, out = { ... }, {}
+  local last = vals[n]
+  local opts = nil
+  if type(last) == "table" and not check.is_tensor(last) then
+    local named = next(last) == nil
+    for k in pairs(last) do
+      if type(k) == "string" then named = true break end
+    end
+    if named then opts, n = last, n - 1 end
+  end
+  if n > #names then
+    error(string.format("%s: too many arguments (%d, expected at most %d)", fname,
+      n, #names), 3)
+  end
+  for i = 1, n do out[names[i]] = vals[i] end
+  if opts then
+    local known = {}
+    for _, k in ipairs(names) do known[k] = true end
+    check.known_options(fname, opts, known, 3)
+    for k, v in pairs(opts) do
+      if out[k] ~= nil then
+        error(string.format("%s: '%s' given both by position and by name", fname, k), 3)
+      end
+      out[k] = v
+    end
+  end
+  return out
+end
+
 return check

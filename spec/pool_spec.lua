@@ -1,0 +1,220 @@
+-- Pooling (luann.nn.functional's max/avg/adaptive pools and their modules):
+-- every case of spec/reference/pool.lua against PyTorch in float64 (outputs,
+-- 1-based indices, input grads), finite-difference gradients, OpenCL
+-- against the CPU, argument errors and the modules.
+local luann = require "luann"
+local nn = require "luann.nn"
+local F = nn.functional
+local ref = require "reference.load"
+local helpers = require "helpers"
+
+local TOL = 1e-12
+
+-- PyTorch's 0-based stored indices as luann's 1-based ones.
+local function one_based(t)
+  local v = {}
+  for i, x in ipairs(t.data) do v[i] = x + 1 end
+  return v
+end
+
+-- The pool functions a case runs, with its options table.
+local function run(c, x)
+  local opts = {}
+  for k, v in pairs(c.options) do opts[k] = v end
+  return F[c.op](x, opts)
+end
+
+local function seq(shape, c)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  local v = {}
+  for i = 1, n do v[i] = math.sin(0.7 * i + c) end
+  return luann.tensor(v, { dtype = "float64" }):view(table.unpack(shape))
+end
+
+-- A permutation of distinct values, so a max has one winner and finite
+-- differences of eps cannot change it.
+local function distinct(shape)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  local v = {}
+  for i = 1, n do v[i] = ((i * 7) % n) / n + 0.01 * i / n end
+  return luann.tensor(v, { dtype = "float64" }):view(table.unpack(shape))
+end
+
+local names = {}
+for name in pairs(ref.family("pool")) do names[#names + 1] = name end
+table.sort(names)
+
+describe("luann.nn.functional pooling", function()
+  describe("against PyTorch", function()
+    for _, name in ipairs(names) do
+      it(name, function()
+        local c = ref.case("pool", name)
+        local x = ref.tensor(c.inputs.input):requires_grad_()
+        local out, idx = run(c, x)
+        local expected = c.outputs and c.outputs.output or c.output
+        assert.are.same(expected.shape, out.shape)
+        helpers.assert_close(out, expected.data, TOL, TOL)
+        local gout = c.grad_outputs and c.grad_outputs.output or c.grad_output
+        if c.outputs and c.outputs.indices then
+          assert.are.equal("int64", idx.dtype)
+          assert.are.same(c.outputs.indices.shape, idx.shape)
+          assert.are.same(one_based(c.outputs.indices), helpers.values(idx))
+        else
+          assert.is_nil(idx)
+        end
+        out:backward(ref.tensor(gout))
+        helpers.assert_close(x.grad, c.grads.input.data, TOL, TOL)
+      end)
+    end
+  end)
+
+  describe("gradcheck", function()
+    local gradcheck = luann.autograd.gradcheck
+    local cases = {
+      { "max_pool1d", { 1, 2, 7 }, { kernel_size = 3, stride = 2, padding = 1 } },
+      { "max_pool1d", { 2, 6 }, { kernel_size = 2, dilation = 2, ceil_mode = true } },
+      { "max_pool2d", { 1, 2, 5, 5 }, { kernel_size = 2, ceil_mode = true } },
+      { "max_pool2d", { 1, 1, 6, 5 }, { kernel_size = { 3, 2 }, stride = { 2, 1 }, padding = { 1, 0 } } },
+      { "max_pool2d", { 1, 1, 5, 5 }, { kernel_size = 2, dilation = 2 } },
+      { "avg_pool2d", { 1, 2, 4, 4 }, { kernel_size = 2 } },
+      { "avg_pool2d", { 1, 1, 5, 5 }, { kernel_size = 3, stride = 2, padding = 1, ceil_mode = true } },
+      { "avg_pool2d", { 1, 1, 5, 5 }, { kernel_size = 3, stride = 2, padding = 1, count_include_pad = false } },
+      { "avg_pool2d", { 1, 1, 4, 4 }, { kernel_size = 2, padding = 1, divisor_override = 3 } },
+      { "adaptive_avg_pool2d", { 1, 2, 5, 7 }, { output_size = { 3, 4 } } },
+      { "adaptive_max_pool2d", { 1, 2, 5, 7 }, { output_size = { 3, 4 } } },
+    }
+    for _, case in ipairs(cases) do
+      local op, shape, opts = case[1], case[2], case[3]
+      local keys = {}
+      for k, v in pairs(opts) do
+        keys[#keys + 1] = k .. "=" .. (type(v) == "table" and "{" .. table.concat(v, ",") .. "}" or tostring(v))
+      end
+      table.sort(keys)
+      it(op .. " " .. table.concat(keys, " "), function()
+        local x = (op:find("max") and distinct(shape) or seq(shape, 0.3)):requires_grad_()
+        assert.is_true(gradcheck(function(t) return (F[op](t, opts)) end, { x }))
+      end)
+    end
+  end)
+
+  describe("arguments", function()
+    local x = seq({ 1, 2, 4, 4 }, 0)
+    it("takes options by position or by name", function()
+      local a = F.max_pool2d(x, 3, 1, 1, 1, false)
+      local b = F.max_pool2d(x, { kernel_size = 3, stride = 1, padding = 1 })
+      local c = F.max_pool2d(x, 3, { stride = 1, padding = 1 })
+      assert.are.same(helpers.values(a), helpers.values(b))
+      assert.are.same(helpers.values(a), helpers.values(c))
+      assert.are.same(helpers.values(F.avg_pool2d(x, 2, 2, 0, false, true, 2)),
+        helpers.values(F.avg_pool2d(x, 2, { divisor_override = 2 })))
+    end)
+    it("takes unbatched (C, H, W) and (C, L) inputs", function()
+      local y = F.max_pool2d(x:squeeze(1), 2)
+      assert.are.same({ 2, 2, 2 }, y.shape)
+      assert.are.same(helpers.values(F.max_pool2d(x, 2)), helpers.values(y))
+      local v, i = F.max_pool1d(seq({ 3, 6 }, 1), 3, { return_indices = true })
+      assert.are.same({ 3, 2 }, v.shape)
+      assert.are.same({ 3, 2 }, i.shape)
+      assert.are.same({ 2, 2, 2 }, F.avg_pool2d(x:squeeze(1), 2).shape)
+      assert.are.same({ 2, 3, 1 }, F.adaptive_avg_pool2d(x:squeeze(1), { 3, 1 }).shape)
+    end)
+    it("keeps the input's size for a nil adaptive output size", function()
+      assert.are.same({ 1, 2, 4, 2 }, F.adaptive_avg_pool2d(x, { nil, 2 }).shape)
+      local v, i = F.adaptive_max_pool2d(x, { 2, nil }, true)
+      assert.are.same({ 1, 2, 2, 4 }, v.shape)
+      assert.are.equal("int64", i.dtype)
+      -- output_size = input size: the identity, indices every position
+      local w, j = F.adaptive_max_pool2d(x, { nil, nil }, { return_indices = true })
+      assert.are.same(helpers.values(x), helpers.values(w))
+      assert.are.same(helpers.values(luann.arange(1, 17):view(1, 1, 4, 4):expand(1, 2, 4, 4)),
+        helpers.values(j))
+    end)
+    it("names the op and the shapes in its errors", function()
+      assert.has.error(function() F.max_pool2d(x, 5) end,
+        "max_pool2d: kernel (5,5) (dilation (1,1)) is larger than the padded input (4,4) of input (1,2,4,4)")
+      assert.has.error(function() F.max_pool1d(seq({ 1, 1, 2 }, 0), 2, 1, 0, 2) end,
+        "max_pool1d: kernel (2) (dilation (2)) is larger than the padded input (2) of input (1,1,2)")
+      assert.has.error(function() F.avg_pool2d(x, 2, 1, 2) end,
+        "avg_pool2d: padding (2,2) must be at most half of the kernel (2,2)")
+      assert.has.error(function() F.max_pool2d(seq({ 4, 4 }, 0), 2) end,
+        "max_pool2d: expected a 3-d or 4-d input, got (4,4)")
+      assert.has.error(function() F.max_pool2d(x, { 2, 2, 2 }) end,
+        "max_pool2d: kernel_size must be a number or a list of 2, got 3 numbers")
+      assert.has.error(function() F.max_pool2d(x, 2, { strides = 1 }) end,
+        "max_pool2d: unknown option 'strides' (known: ceil_mode, dilation, kernel_size, padding, return_indices, stride)")
+      assert.has.error(function() F.max_pool2d(x, 2, 1, { stride = 1 }) end,
+        "max_pool2d: 'stride' given both by position and by name")
+      assert.has.error(function() F.max_pool1d(x, 2, 1, 0, 1, false, false, 3) end,
+        "max_pool1d: too many arguments (7, expected at most 6)")
+      assert.has.error(function() F.adaptive_avg_pool2d(x) end,
+        "adaptive_avg_pool2d: output_size is required")
+    end)
+  end)
+
+  describe("modules", function()
+    local x = seq({ 2, 3, 6, 6 }, 0.5)
+    it("compute what the functions do", function()
+      assert.are.same(helpers.values(F.max_pool2d(x, 3, 2, 1)),
+        helpers.values(nn.MaxPool2d(3, 2, 1)(x)))
+      assert.are.same(helpers.values(F.max_pool2d(x, 2, { ceil_mode = true })),
+        helpers.values(nn.MaxPool2d(2, { ceil_mode = true })(x)))
+      local x1 = seq({ 2, 3, 9 }, 0.2)
+      assert.are.same(helpers.values(F.max_pool1d(x1, 3, 2)), helpers.values(nn.MaxPool1d(3, 2)(x1)))
+      assert.are.same(helpers.values(F.avg_pool2d(x, 3, 2, 1, true, false)),
+        helpers.values(nn.AvgPool2d(3, 2, 1, true, false)(x)))
+      assert.are.same(helpers.values(F.adaptive_avg_pool2d(x, { 4, 5 })),
+        helpers.values(nn.AdaptiveAvgPool2d({ 4, 5 })(x)))
+      assert.are.same(helpers.values(F.adaptive_max_pool2d(x, 4)),
+        helpers.values(nn.AdaptiveMaxPool2d(4)(x)))
+      local v, i = nn.MaxPool2d(2, { return_indices = true })(x)
+      local w, j = F.max_pool2d(x, 2, { return_indices = true })
+      assert.are.same(helpers.values(w), helpers.values(v))
+      assert.are.same(helpers.values(j), helpers.values(i))
+    end)
+    it("have no state and print their settings", function()
+      for _, m in ipairs { nn.MaxPool1d(2), nn.MaxPool2d(2), nn.AvgPool2d(2),
+                           nn.AdaptiveAvgPool2d(1), nn.AdaptiveMaxPool2d(1) } do
+        assert.is_nil(next(m:state_dict()))
+      end
+      assert.are.equal("MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=false)",
+        tostring(nn.MaxPool2d(3, 2, 1)))
+      assert.are.equal("AdaptiveAvgPool2d(output_size=(4,nil))",
+        tostring(nn.AdaptiveAvgPool2d({ 4, nil })))
+    end)
+  end)
+end)
+
+describe("luann.nn.functional pooling on OpenCL #opencl", function()
+  local HAVE = #luann.opencl.devices() > 0
+
+  -- f on the CPU and on OpenCL, forward and the input's grad compared.
+  local function both(f, x)
+    local res = {}
+    for _, dev in ipairs { "cpu", "opencl" } do
+      local xd = (dev == "cpu" and x:clone() or x:to(dev)):detach():requires_grad_()
+      local out, idx = f(xd)
+      out:backward(seq(out.shape, 0.9):to(dev))
+      res[dev] = { out = out, idx = idx, grad = xd.grad }
+    end
+    assert.are.equal("opencl:0", res.opencl.out.device)
+    helpers.assert_close(res.opencl.out:cpu(), helpers.values(res.cpu.out), 1e-12, 1e-12)
+    helpers.assert_close(res.opencl.grad:cpu(), helpers.values(res.cpu.grad), 1e-12, 1e-12)
+    if res.cpu.idx then
+      assert.are.same(helpers.values(res.cpu.idx), helpers.values(res.opencl.idx:cpu()))
+    end
+  end
+
+  it("agrees with the CPU, forward and backward", function()
+    if not HAVE then return pending("no OpenCL device") end
+    local x2, x1 = distinct({ 2, 2, 5, 6 }), distinct({ 2, 3, 7 })
+    both(function(t) return F.max_pool1d(t, 3, 2, 1, { return_indices = true }) end, x1)
+    both(function(t) return F.max_pool2d(t, 2, { ceil_mode = true, return_indices = true }) end, x2)
+    both(function(t) return F.max_pool2d(t, { 3, 2 }, 1, { 1, 0 }, 1, false, true) end, x2)
+    both(function(t) return F.avg_pool2d(t, 3, 2, 1, true, false) end, x2)
+    both(function(t) return F.avg_pool2d(t, 2, { padding = 1 }) end, x2)
+    both(function(t) return F.adaptive_avg_pool2d(t, { 3, 4 }) end, x2)
+    both(function(t) return F.adaptive_max_pool2d(t, { 3, 4 }, true) end, x2)
+  end)
+end)
