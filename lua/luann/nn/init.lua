@@ -20,6 +20,7 @@ local layers = {
   "Softmax", "LogSoftmax", "Dropout", "Flatten", "Sequential", "ModuleList",
   "ModuleDict", "Loss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
   "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
+  "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 }
 for _, name in ipairs(layers) do
   nn[name] = require("luann.nn." .. name)
