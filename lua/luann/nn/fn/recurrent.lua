@@ -90,7 +90,7 @@ end
 -- @param params a list, per layer and then direction, of {w_ih, w_hh, b_ih, b_hh}
 --   (biases may be nil)
 -- @param opts {bidirectional = false, batch_first = false, dropout = 0,
---   training = true}
+--   training = true, dropout_fn = F.dropout}
 -- @return output (L, N, dirs*hidden), h_n, c_n (for "lstm")
 local function sequence(name, input, h0, c0, params, opts)
   local mode = modes[name]
@@ -108,8 +108,7 @@ local function sequence(name, input, h0, c0, params, opts)
     end
     x = dirs == 2 and luann.cat(outs, 3) or outs[1]
     if l < layers and (opts.dropout or 0) > 0 and opts.training ~= false then
-      local F = require "luann.nn.functional"
-      x = F.dropout(x, opts.dropout, true)
+      x = opts.dropout_fn(x, opts.dropout, true)
     end
   end
   return x, luann.stack(hn, 1), mode.cell and luann.stack(cn, 1) or nil
@@ -187,7 +186,9 @@ return function(F)
       c0 = c0 or zeros_state(input, n, batch, hidden)
     end
     h0 = h0 or zeros_state(input, n, batch, hidden)
-    local out, hn, cn = sequence(mode, input, h0, c0, params, opts)
+    local out, hn, cn = sequence(mode, input, h0, c0, params, {
+      bidirectional = opts.bidirectional, batch_first = opts.batch_first,
+      dropout = opts.dropout, training = opts.training, dropout_fn = F.dropout })
     if mode == "lstm" then return out, { hn, cn } end
     return out, hn
   end
