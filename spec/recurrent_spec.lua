@@ -151,6 +151,29 @@ describe("recurrent", function()
       assert.are.same({ 4 }, s[1].shape)
     end)
 
+    it("match a loop over the cell on a long sequence, gradients included", function()
+      luann.manual_seed(9)
+      local m = nn.LSTM(2, 3, { dtype = "float64" })
+      local cell = nn.LSTMCell(2, 3, { dtype = "float64" })
+      local sd = {}
+      for k, v in pairs(m:state_dict()) do sd[k:gsub("_l0$", "")] = v end
+      cell:load_state_dict(sd)
+      local x = f64({ 37, 2, 2 })
+      local x1, x2 = x:clone():requires_grad_(), x:clone():requires_grad_()
+      local out = m(x1)
+      local s, hs = nil, {}
+      for t = 1, 37 do
+        s = cell(x2:select(1, t), s)
+        hs[t] = s[1]
+      end
+      local loop = luann.stack(hs, 1)
+      helpers.assert_close(out, helpers.values(loop), 1e-12, 1e-12)
+      local w = f64({ 37, 2, 3 })
+      ;(out * w):sum():backward()
+      ;(loop * w):sum():backward()
+      helpers.assert_close(x1.grad, helpers.values(x2.grad), 1e-12, 1e-12)
+    end)
+
     it("apply dropout between layers only while training", function()
       luann.manual_seed(5)
       local m = nn.LSTM(3, 4, { num_layers = 2, dropout = 0.5, dtype = "float64" })
@@ -227,6 +250,8 @@ describe("recurrent", function()
         "nn.RNN: h0 must have shape (2,2,2) for input (5,2,3), got (1,2,2)")
       assert.has.error(function() nn.RNN(3, 2)(luann.randn(3)) end,
         "nn.RNN: expected input of 2 (unbatched) or 3 dims, got shape (3)")
+      assert.has.error(function() nn.GRU(3, 2, { batch_first = true })(luann.randn(2, 0, 3)) end,
+        "nn.GRU: input (2,0,3) has no timesteps")
       assert.has.error(function() nn.LSTM(3, 2)(x, luann.zeros(1, 2, 2)) end,
         "nn.LSTM: bad argument #2 'hx' ({h0, c0} expected, got tensor)")
       assert.has.error(function() nn.GRUCell(4, 2)(luann.randn(2, 3)) end,

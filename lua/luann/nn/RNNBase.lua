@@ -103,6 +103,9 @@ function RNNBase:forward(input, hx)
     error(string.format("%s: input %s has %d features, expected input_size %d", name,
       check.shape_str(input), input:size(-1), self.input_size), 2)
   end
+  if input:size((dim == 3 and self.batch_first) and 2 or 1) == 0 then
+    error(string.format("%s: input %s has no timesteps", name, check.shape_str(input)), 2)
+  end
   local lstm = self.mode == "lstm"
   if lstm and hx ~= nil and type(hx) ~= "table" then
     error(name .. ": bad argument #2 'hx' ({h0, c0} expected, got " .. class.typename(hx) .. ")", 2)

@@ -61,15 +61,32 @@ local modes = {
 
 -- ---- a whole sequence ---------------------------------------------------------
 
+-- The steps of t along dim as views, out[first], out[first + 1], ...
+-- The backward of a select or narrow is a zero tensor of the whole input
+-- with the window's gradient copied in, so T selects from one tensor cost
+-- O(T^2) in backward; halving it first down to 8 steps makes that
+-- O(T log T) (LSTM backward at T = 400, hidden 128, batch 16: 2.4 s -> 0.44 s).
+local function slices(t, dim, first, out)
+  local count = t:size(dim)
+  if count <= 8 then
+    for k = 1, count do out[first + k - 1] = t:select(dim, k) end
+    return out
+  end
+  local half = count // 2
+  slices(t:narrow(dim, 1, half), dim, first, out)
+  return slices(t:narrow(dim, half + 1, count - half), dim, first + half, out)
+end
+
 -- Runs one layer in one direction over x (time along tdim); returns the
 -- stacked hidden states and the last h and c.
 local function run_direction(mode, x, tdim, h, c, p, reverse)
   local xg = luann.linear(x, p[1], p[3]) -- (..., G*hidden), every step at once
-  local steps = x:size(tdim)
+  local xs = slices(xg, tdim, 1, {})
+  local steps = #xs
   local hs = {}
   for k = 1, steps do
     local t = reverse and steps + 1 - k or k
-    h, c = mode.step(xg:select(tdim, t), h, c, p[2], p[4])
+    h, c = mode.step(xs[t], h, c, p[2], p[4])
     hs[t] = h
   end
   return luann.stack(hs, tdim), h, c
@@ -82,7 +99,7 @@ local function unstack(s)
   return out
 end
 
---- Runs a multi-layer recurrent network over a batched sequence.
+-- Runs a multi-layer recurrent network over a batched sequence.
 -- @param name "rnn_tanh", "rnn_relu", "lstm" or "gru"
 -- @param input (L, N, in), or (N, L, in) with batch_first
 -- @param h0 (layers*dirs, N, hidden)
