@@ -210,6 +210,30 @@ describe("recurrent", function()
     end)
   end)
 
+  describe("functional", function()
+    it("F.*_cell start from zeros without a state, like the modules", function()
+      luann.manual_seed(6)
+      local x = f64({ 2, 3 })
+      for _, kind in ipairs({ "RNNCell", "LSTMCell", "GRUCell" }) do
+        local m = nn[kind](3, 4, { dtype = "float64" })
+        local fname = ({ RNNCell = "rnn_tanh_cell", LSTMCell = "lstm_cell", GRUCell = "gru_cell" })[kind]
+        local got = F[fname](x, nil, m.weight_ih, m.weight_hh, m.bias_ih, m.bias_hh)
+        local z = luann.zeros(2, 4, { dtype = "float64" })
+        local want = m(x, kind == "LSTMCell" and { z, z } or z)
+        if kind == "LSTMCell" then
+          helpers.assert_close(got[2], helpers.values(want[2]), 0, 0)
+          got, want = got[1], want[1]
+        end
+        helpers.assert_close(got, helpers.values(want), 0, 0)
+      end
+    end)
+
+    it("F.recurrent names an unknown mode", function()
+      assert.has.error(function() F.recurrent("lstn", luann.randn(2, 1, 3), nil, {}) end,
+        "F.recurrent: unknown mode 'lstn'")
+    end)
+  end)
+
   describe("state_dict", function()
     it("uses PyTorch's names and layouts", function()
       local m = nn.LSTM(3, 5, { num_layers = 2, bidirectional = true })
