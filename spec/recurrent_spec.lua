@@ -294,6 +294,8 @@ describe("recurrent", function()
       assert.has.error(function() nn.GRU(3, 2, { layers = 2 }) end,
         "nn.GRU: unknown option 'layers' (known: batch_first, bias, bidirectional, device, dropout, "
           .. "dtype, nonlinearity, num_layers)")
+      assert.has.error(function() nn.LSTM(2, 3, 1 << 62) end,
+        "nn.LSTM: bad argument #3 'num_layers' (must be <= 1024, got 4611686018427387904)")
       assert.has.error(function() nn.GRU(3, 0) end,
         "nn.GRU: bad argument #2 'hidden_size' (must be >= 1, got 0)")
       assert.has.error(function() nn.LSTM(3, 2, { dropout = 2 }) end,

@@ -17,14 +17,16 @@ local F = require "luann.nn.functional"
 
 local RNNBase = Module:extend("RNNBase")
 
+local MAX_LAYERS = 1024 -- far past any stack that trains; each layer is four tensors
+
 local KNOWN = { num_layers = true, bias = true, batch_first = true, dropout = true,
   bidirectional = true, nonlinearity = true, dtype = true, device = true }
 
 --- Makes the layer; every parameter starts uniform in +-1/sqrt(hidden_size).
 -- @param input_size features of each input step
 -- @param hidden_size features of the hidden state
--- @param opts num_layers (a number), or an options table {num_layers = 1,
---   bias = true, batch_first = false, dropout = 0 (between layers, while
+-- @param opts num_layers (a number, at most 1024), or an options table
+--   {num_layers = 1, bias = true, batch_first = false, dropout = 0 (between layers, while
 --   training), bidirectional = false, nonlinearity = "tanh" (nn.RNN only),
 --   dtype, device}
 function RNNBase:__init(input_size, hidden_size, opts)
@@ -34,6 +36,10 @@ function RNNBase:__init(input_size, hidden_size, opts)
   self.input_size = check.integer(name, 1, input_size, "input_size", nil, 1, 3)
   self.hidden_size = check.integer(name, 2, hidden_size, "hidden_size", nil, 1, 3)
   self.num_layers = check.integer(name, 3, opts.num_layers, "num_layers", 1, 1, 3)
+  if self.num_layers > MAX_LAYERS then -- a typo like 2^62 must not loop for ever
+    error(string.format("%s: bad argument #3 'num_layers' (must be <= %d, got %d)", name,
+      MAX_LAYERS, self.num_layers), 3)
+  end
   self.bias = check.boolean(name, 3, opts.bias, "bias", true, 3)
   self.batch_first = check.boolean(name, 3, opts.batch_first, "batch_first", false, 3)
   self.dropout = check.number(name, 3, opts.dropout, "dropout", 0, 0, 1, 3)
