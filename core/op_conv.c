@@ -54,9 +54,8 @@ static int check_geometry(const char *op, const ln_conv_params *p,
   return LN_OK;
 }
 
-/* Checks input (4-D, batched), weight and bias against each other; c_w is
-** the weight dim that counts input channels per group, o_w the one that
-** counts outputs (times groups when transposed). */
+/* Checks a batched input, its weight (input's dims) and bias against each
+** other; the weight's dim 0 counts outputs (inputs when transposed). */
 static int check_operands(const char *op, const ln_tensor *x,
                           const ln_tensor *w, const ln_tensor *b,
                           const ln_conv_params *p, bool transposed,
@@ -66,8 +65,8 @@ static int check_operands(const char *op, const ln_tensor *x,
       check_float(op, "weight", w, x) != LN_OK ||
       (b && check_float(op, "bias", b, x) != LN_OK))
     return LN_ERR;
-  if (w->ndim != 4)
-    return ln_error("%s: expected a 4-dim weight, got shape %s", op,
+  if (w->ndim != x->ndim)
+    return ln_error("%s: expected a %d-dim weight, got shape %s", op, x->ndim,
                     ln_shape_str(w->ndim, w->shape, s1, sizeof s1));
   int64_t g = p->groups, c = x->shape[1];
   int64_t expects = transposed ? w->shape[0] : w->shape[1] * g;
@@ -86,8 +85,8 @@ static int check_operands(const char *op, const ln_tensor *x,
     return ln_error("%s: expected a bias of shape (%lld,), got %s", op,
                     (long long)*out_channels,
                     ln_shape_str(b->ndim, b->shape, s2, sizeof s2));
-  for (int i = 0; i < 2; i++)
-    if (w->shape[2 + i] == 0)
+  for (int i = 2; i < w->ndim; i++)
+    if (w->shape[i] == 0)
       return ln_error("%s: the kernel is empty (weight shape %s)", op,
                       ln_shape_str(w->ndim, w->shape, s1, sizeof s1));
   return LN_OK;
@@ -173,11 +172,9 @@ static ln_tensor *add_bias(ln_tensor *y, ln_tensor *b) {
 
 /* ---- conv2d ------------------------------------------------------------- */
 
-ln_tensor *ln_conv2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
-                     const ln_conv_params *p) {
-  const char *op = "conv2d";
-  if (check_input_dims(op, x, 4) != LN_OK) return NULL;
-  if (x->ndim == 3) return unbatched(ln_conv2d, x, w, b, p);
+/* conv2d, its messages naming op (conv1d runs through it). */
+static ln_tensor *conv2d_as(const char *op, ln_tensor *x, ln_tensor *w,
+                            ln_tensor *b, const ln_conv_params *p) {
   int64_t o;
   if (check_geometry(op, p, false) != LN_OK ||
       check_operands(op, x, w, b, p, false, &o) != LN_OK)
@@ -203,25 +200,35 @@ fail:
   return ln_scope_end(&s);
 }
 
-/* conv2d over (N, C, 1, L), with p's w entries and a weight (O, C/g, 1, k). */
+ln_tensor *ln_conv2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
+                     const ln_conv_params *p) {
+  if (check_input_dims("conv2d", x, 4) != LN_OK) return NULL;
+  if (x->ndim == 3) return unbatched(ln_conv2d, x, w, b, p);
+  return conv2d_as("conv2d", x, w, b, p);
+}
+
+/* conv2d over (N, C, 1, L), with p's w entries and a weight (O, C/g, 1, k);
+** the operands are checked as given, so messages show their shapes. */
 ln_tensor *ln_conv1d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
                      const ln_conv_params *p) {
-  char s1[LN_SHAPE_STRLEN];
-  if (check_input_dims("conv1d", x, 3) != LN_OK) return NULL;
+  const char *op = "conv1d";
+  if (check_input_dims(op, x, 3) != LN_OK) return NULL;
   if (x->ndim == 2) return unbatched(ln_conv1d, x, w, b, p);
-  if (w->ndim != 3)
-    return ln_error("conv1d: expected a 3-dim weight, got shape %s",
-                    ln_shape_str(w->ndim, w->shape, s1, sizeof s1)), NULL;
   ln_conv_params q = *p;
   q.stride[0] = q.dilation[0] = 1;
   q.padding[0] = q.output_padding[0] = 0;
-  ln_tensor *x2 = ln_unsqueeze(x, 2), *w2 = ln_unsqueeze(w, 2);
-  ln_tensor *y = x2 && w2 ? ln_conv2d(x2, w2, b, &q) : NULL;
-  ln_tensor *r = y ? ln_squeeze(y, 2) : NULL;
-  ln_tensor_release(x2);
-  ln_tensor_release(w2);
-  ln_tensor_release(y);
-  return r;
+  int64_t o;
+  if (check_geometry(op, &q, false) != LN_OK ||
+      check_operands(op, x, w, b, &q, false, &o) != LN_OK)
+    return NULL;
+  ln_scope s = {0};
+  ln_tensor *x2 = LN_TMP(&s, ln_unsqueeze(x, 2));
+  ln_tensor *w2 = LN_TMP(&s, ln_unsqueeze(w, 2));
+  ln_tensor *y = LN_TMP(&s, conv2d_as(op, x2, w2, b, &q));
+  y = LN_TMP(&s, ln_squeeze(y, 2));
+  return ln_scope_keep(&s, y);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* ---- conv_transpose2d: columns first, then summed into place ------------ */

@@ -257,7 +257,7 @@ describe("conv", function()
       assert.has.error(function() F.conv2d(x1, w, luann.randn(5)) end,
         "conv2d: expected a bias of shape (6,), got (5,)")
       assert.has.error(function() F.conv1d(luann.randn(1, 2, 5), luann.randn(3, 2, 2), luann.randn(3, 1)) end,
-        "conv2d: expected a bias of shape (3,), got (3,1)") -- conv1d as conv2d
+        "conv1d: expected a bias of shape (3,), got (3,1)")
     end)
 
     it("non-float or mixed dtypes", function()
@@ -277,9 +277,9 @@ describe("conv", function()
     it("a kernel bigger than the padded input", function()
       assert.has.error(function() F.conv2d(luann.randn(1, 1, 4, 4), w) end,
         "conv2d: the padded input (1,1,4,4) is smaller than the kernel (5,5) with dilation (1,1)")
-      -- conv1d runs as conv2d over (N, C, 1, L), and its messages say so
+      -- conv1d runs as conv2d over (N, C, 1, L): the padded input is shown so
       assert.has.error(function() F.conv1d(luann.randn(1, 1, 4), luann.randn(1, 1, 3), nil, { dilation = 2 }) end,
-        "conv2d: the padded input (1,1,1,4) is smaller than the kernel (1,3) with dilation (1,2)")
+        "conv1d: the padded input (1,1,1,4) is smaller than the kernel (1,3) with dilation (1,2)")
     end)
 
     it("'same' with stride 2", function()
