@@ -161,9 +161,10 @@ static int check_input_dims(const char *op, const ln_tensor *x, int batched) {
   return LN_OK;
 }
 
-/* y + bias along dim 1 (y itself, retained, when there is no bias). */
+/* y + bias along dim 1; contiguous either way, as PyTorch's results are
+** (a caller's view(N, -1) must work). */
 static ln_tensor *add_bias(ln_tensor *y, ln_tensor *b) {
-  if (!b) return ln_tensor_retain(y);
+  if (!b) return ln_contiguous(y);
   ln_tensor *bv = ln_view(b, 4, (int64_t[]){1, b->shape[0], 1, 1});
   ln_tensor *r = bv ? ln_add(y, bv) : NULL;
   ln_tensor_release(bv);

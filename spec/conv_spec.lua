@@ -322,6 +322,13 @@ describe("conv", function()
     end)
   end)
 
+  it("returns contiguous results, with or without bias, as PyTorch", function()
+    local x, w = luann.rand(2, 1, 5, 5), luann.rand(3, 1, 3, 3)
+    assert.is_true(F.conv2d(x, w):is_contiguous())
+    assert.is_true(F.conv2d(x, w, luann.rand(3)):is_contiguous())
+    assert.same({ 2, 27 }, F.conv2d(x, w):view(2, -1).shape)
+  end)
+
   describe("modules", function()
     it("Conv2d: PyTorch's parameter names, layouts and repr", function()
       local c = nn.Conv2d(4, 6, { 3, 5 }, { groups = 2 })
