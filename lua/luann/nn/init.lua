@@ -20,6 +20,8 @@ local layers = {
   "Softmax", "LogSoftmax", "Dropout", "Flatten", "Sequential", "ModuleList",
   "ModuleDict", "Loss", "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss",
   "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
+  "LayerNorm", "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
+  "TransformerEncoder", "TransformerDecoder",
 }
 for _, name in ipairs(layers) do
   nn[name] = require("luann.nn." .. name)
