@@ -49,8 +49,9 @@ function LayerNorm:forward(x)
 end
 
 function LayerNorm:extra_repr()
-  return string.format("(%s,), eps=%s, elementwise_affine=%s",
-    table.concat(self.normalized_shape, ", "), tostring(self.eps), tostring(self.elementwise_affine))
+  local shape = self.normalized_shape
+  return string.format("(%s%s), eps=%s, elementwise_affine=%s", table.concat(shape, ", "),
+    #shape == 1 and "," or "", tostring(self.eps), tostring(self.elementwise_affine))
 end
 
 return LayerNorm

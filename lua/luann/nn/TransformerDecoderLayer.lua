@@ -35,8 +35,13 @@ function TransformerDecoderLayer:__init(d_model, nhead, opts)
   self.dropout = Dropout(o.dropout)
   self.linear2 = Linear(o.dim_feedforward, d_model, { bias = b, dtype = t.dtype, device = t.device })
   self.norm_first = o.norm_first
-  self.norm1, self.norm2, self.norm3 = norm(), norm(), norm()
-  self.dropout1, self.dropout2, self.dropout3 = Dropout(o.dropout), Dropout(o.dropout), Dropout(o.dropout)
+  -- one at a time: a multiple assignment may register them in any order
+  self.norm1 = norm()
+  self.norm2 = norm()
+  self.norm3 = norm()
+  self.dropout1 = Dropout(o.dropout)
+  self.dropout2 = Dropout(o.dropout)
+  self.dropout3 = Dropout(o.dropout)
   self.activation = o.activation
 end
 

@@ -52,13 +52,13 @@ return function(F)
       error(string.format("layer_norm: normalized_shape (%s) does not match the last dims "
         .. "of input shape %s", table.concat(dims, ","), shape_str(input)), 2)
     end
-    for _, p in ipairs({ { weight, "weight" }, { bias, "bias" } }) do
-      local t = p[1]
+    for _, name in ipairs({ "weight", "bias" }) do
+      local t = name == "weight" and weight or bias
       local same = t == nil or t:dim() == n
-      for i = 1, n do same = same and t:size(i) == dims[i] end
+      for i = 1, t and n or 0 do same = same and t:size(i) == dims[i] end
       if not same then
         error(string.format("layer_norm: %s of shape %s does not match normalized_shape (%s)",
-          p[2], shape_str(t), table.concat(dims, ",")), 2)
+          name, shape_str(t), table.concat(dims, ",")), 2)
       end
     end
     local axes = {}
