@@ -18,14 +18,15 @@ local function additive(blocked, like)
   return zeros:masked_fill(blocked, -math.huge)
 end
 
--- softmax(q k^T * scale + mask) v, and the weights: q (..., L, E),
--- k (..., S, E), v (..., S, Ev); mask nil or float, added to the scores.
+-- softmax(q k^T * scale + mask) v, and the weights (after dropout, as
+-- PyTorch's MHA returns them): q (..., L, E), k (..., S, E), v (..., S, Ev);
+-- mask nil or float, added to the scores.
 local function attend(q, k, v, mask, dropout_p, scale)
   local scores = luann.matmul(q, k:transpose(-2, -1)) * scale
   if mask ~= nil then scores = scores + mask end
   local weights = luann.softmax(scores, -1)
-  local dropped = dropout_p > 0 and dropout(weights, dropout_p, true) or weights
-  return luann.matmul(dropped, v), weights
+  if dropout_p > 0 then weights = dropout(weights, dropout_p, true) end
+  return luann.matmul(weights, v), weights
 end
 
 return function(F)
