@@ -335,6 +335,9 @@ describe("attention", function()
       assert.has_error(function()
         m(x, x, x, { key_padding_mask = luann.ones(3, 2, { dtype = "bool" }) })
       end, "nn.MultiheadAttention: key_padding_mask of shape (3,2) should be (N, S) = (2, 3)")
+      assert.has_error(function() F.multi_head_attention_forward(x, luann.ones(3, 2, 3), x, 2, {}) end,
+        "multi_head_attention_forward: query (3,2,4), key (3,2,3) and value (3,2,4) do not fit "
+        .. "(expected (N, L, E), (N, S, E) and (N, S, E), E divisible by num_heads 2)")
     end)
   end)
 

@@ -29,8 +29,40 @@ local function attend(q, k, v, mask, dropout_p, scale)
   return luann.matmul(weights, v), weights
 end
 
+-- The float mask added to the (N, H, L, S) scores in multi-head attention,
+-- or nil: attn_mask (L, S) or (N*H, L, S), the causal one when is_causal and
+-- no attn_mask, and key_padding_mask (N, S); bool ones are true = blocked.
+local function head_mask(fname, am, kpm, is_causal, size, like)
+  local N, H, L, S = table.unpack(size)
+  local mask
+  if am == nil and is_causal then
+    am = luann.ones(L, S, { dtype = "bool", device = like.device }):triu(1)
+  end
+  if am ~= nil then
+    local ok = (am:dim() == 2 and am:size(1) == L and am:size(2) == S)
+      or (am:dim() == 3 and am:size(1) == N * H and am:size(2) == L and am:size(3) == S)
+    if not ok then
+      error(string.format("%s: attn_mask of shape %s should be (L, S) = (%d, %d) or "
+        .. "(N*num_heads, L, S) = (%d, %d, %d)", fname, shape_str(am), L, S, N * H, L, S), 4)
+    end
+    if am:dim() == 3 then am = am:view(N, H, L, S) end
+    mask = am.dtype == "bool" and additive(am, like) or am
+  end
+  if kpm ~= nil then
+    if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
+      error(string.format("%s: key_padding_mask of shape %s should be (N, S) = (%d, %d)",
+        fname, shape_str(kpm), N, S), 4)
+    end
+    kpm = kpm:view(N, 1, 1, S)
+    local m = kpm.dtype == "bool" and additive(kpm, like) or kpm
+    mask = mask and mask + m or m
+  end
+  return mask
+end
+
 return function(F)
   dropout = F.dropout
+
   --- Normalises over the last dims (those of normalized_shape):
   -- y = (x - mean) / sqrt(var + eps) * weight + bias, var biased.
   -- @param input (..., *normalized_shape)
@@ -138,9 +170,15 @@ return function(F)
   function F.multi_head_attention_forward(query, key, value, num_heads, p, opts)
     opts = check.options("multi_head_attention_forward", 6, opts)
     local fname = opts.caller or "multi_head_attention_forward"
+    local H = check.integer(fname, 4, num_heads, "num_heads", nil, 1)
+    if query:dim() ~= 3 or not check.same_shape(key, value) or key:dim() ~= 3
+        or key:size(1) ~= query:size(1) or key:size(3) ~= query:size(3) or query:size(3) % H ~= 0 then
+      error(string.format("%s: query %s, key %s and value %s do not fit (expected (N, L, E), "
+        .. "(N, S, E) and (N, S, E), E divisible by num_heads %d)", fname, shape_str(query),
+        shape_str(key), shape_str(value), H), 2)
+    end
     local N, L, E = query:size(1), query:size(2), query:size(3)
     local S = key:size(2)
-    local H = num_heads
     local hd = E // H
     local w = p.in_proj_weight
     local b = p.in_proj_bias
@@ -150,30 +188,8 @@ return function(F)
       return luann.linear(x, wi, bi):view(N, T, H, hd):transpose(2, 3) -- (N, H, T, hd)
     end
     local q, k, v = project(query, 1, L), project(key, 2, S), project(value, 3, S)
-    local mask
-    local am, kpm = opts.attn_mask, opts.key_padding_mask
-    if am == nil and opts.is_causal then
-      am = luann.ones(L, S, { dtype = "bool", device = query.device }):triu(1)
-    end
-    if am ~= nil then
-      local ok = (am:dim() == 2 and am:size(1) == L and am:size(2) == S)
-        or (am:dim() == 3 and am:size(1) == N * H and am:size(2) == L and am:size(3) == S)
-      if not ok then
-        error(string.format("%s: attn_mask of shape %s should be (L, S) = (%d, %d) or "
-          .. "(N*num_heads, L, S) = (%d, %d, %d)", fname, shape_str(am), L, S, N * H, L, S), 3)
-      end
-      if am:dim() == 3 then am = am:view(N, H, L, S) end
-      mask = am.dtype == "bool" and additive(am, q) or am
-    end
-    if kpm ~= nil then
-      if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
-        error(string.format("%s: key_padding_mask of shape %s should be (N, S) = (%d, %d)",
-          fname, shape_str(kpm), N, S), 3)
-      end
-      kpm = kpm:view(N, 1, 1, S)
-      local m = kpm.dtype == "bool" and additive(kpm, q) or kpm
-      mask = mask and mask + m or m
-    end
+    local mask = head_mask(fname, opts.attn_mask, opts.key_padding_mask, opts.is_causal,
+      { N, H, L, S }, q)
     local out, weights = attend(q, k, v, mask, opts.dropout_p or 0, 1 / math.sqrt(hd))
     out = out:transpose(2, 3):reshape(N, L, E)
     out = luann.linear(out, p.out_proj_weight, p.out_proj_bias)
