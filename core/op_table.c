@@ -7,7 +7,7 @@
 #include "op.h"
 
 #define LN_OPS(X) \
-  X(unfold) X(pad) X(cumsum) X(cumprod) \
+  X(unfold) X(pad) X(cumsum) X(cumprod) X(tril) X(triu) \
   X(conv2d) X(conv1d) X(conv_transpose2d) X(im2col) X(col2im)
 
 #define DECLARE(name) LN_INTERNAL extern const ln_op ln_op_##name;
