@@ -184,16 +184,14 @@ static ln_tensor *conv2d_as(const char *op, ln_tensor *x, ln_tensor *w,
   int64_t kh = w->shape[2], kw = w->shape[3];
   ln_scope s = {0};
   ln_tensor *u = LN_TMP(&s, windows(op, x, &w->shape[2], p));
-  int64_t oh = u->shape[2], ow = u->shape[3], l = n * oh * ow;
-  /* columns (G, N*OH*OW, Cg*kh*kw): the one copy of the input */
+  int64_t oh = u->shape[2], ow = u->shape[3], kk = cg * kh * kw;
+  /* columns (N, G, Cg*kh*kw, OH*OW), the one copy of the input: its rows
+  ** run along an output row, and W @ columns lands in NCHW */
   u = LN_TMP(&s, ln_view(u, 7, (int64_t[]){n, g, cg, oh, ow, kh, kw}));
-  u = LN_TMP(&s, ln_permute(u, (int[]){1, 0, 3, 4, 2, 5, 6}));
-  ln_tensor *cols = LN_TMP(&s, ln_reshape(u, 3, (int64_t[]){g, l, cg * kh * kw}));
-  ln_tensor *wm = LN_TMP(&s, ln_reshape(w, 3, (int64_t[]){g, og, cg * kh * kw}));
-  wm = LN_TMP(&s, ln_transpose(wm, 1, 2));
-  ln_tensor *y = LN_TMP(&s, ln_matmul(cols, wm)); /* (G, L, Og) */
-  y = LN_TMP(&s, ln_view(y, 5, (int64_t[]){g, n, oh, ow, og}));
-  y = LN_TMP(&s, ln_permute(y, (int[]){1, 0, 4, 2, 3}));
+  u = LN_TMP(&s, ln_permute(u, (int[]){0, 1, 2, 5, 6, 3, 4}));
+  ln_tensor *cols = LN_TMP(&s, ln_reshape(u, 4, (int64_t[]){n, g, kk, oh * ow}));
+  ln_tensor *wm = LN_TMP(&s, ln_reshape(w, 3, (int64_t[]){g, og, kk}));
+  ln_tensor *y = LN_TMP(&s, ln_matmul(wm, cols)); /* (N, G, Og, OH*OW) */
   y = LN_TMP(&s, ln_reshape(y, 4, (int64_t[]){n, o, oh, ow}));
   y = LN_TMP(&s, add_bias(y, b));
   return ln_scope_keep(&s, y);
@@ -271,13 +269,14 @@ ln_tensor *ln_conv_transpose2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
     return ln_error("%s: padding (%lld,%lld) leaves no output", op,
                     (long long)p->padding[0], (long long)p->padding[1]), NULL;
   ln_scope s = {0};
-  ln_tensor *xv = LN_TMP(&s, ln_view(x, 5, (int64_t[]){n, g, cg, h, wd}));
-  xv = LN_TMP(&s, ln_permute(xv, (int[]){1, 0, 3, 4, 2}));
-  xv = LN_TMP(&s, ln_reshape(xv, 3, (int64_t[]){g, n * h * wd, cg}));
+  /* columns (N, G, Og*kh*kw, H*W) = W^T @ x per group, then seen as the
+  ** windows (N, O, H, W, kh, kw) they sum into (a view) */
+  ln_tensor *xv = LN_TMP(&s, ln_reshape(x, 4, (int64_t[]){n, g, cg, h * wd}));
   ln_tensor *wm = LN_TMP(&s, ln_reshape(w, 3, (int64_t[]){g, cg, og * kh * kw}));
-  ln_tensor *cols = LN_TMP(&s, ln_matmul(xv, wm)); /* (G, NHW, Og*kh*kw) */
-  cols = LN_TMP(&s, ln_view(cols, 7, (int64_t[]){g, n, h, wd, og, kh, kw}));
-  cols = LN_TMP(&s, ln_permute(cols, (int[]){1, 0, 4, 2, 3, 5, 6}));
+  wm = LN_TMP(&s, ln_transpose(wm, 1, 2));
+  ln_tensor *cols = LN_TMP(&s, ln_matmul(wm, xv));
+  cols = LN_TMP(&s, ln_view(cols, 7, (int64_t[]){n, g, og, kh, kw, h, wd}));
+  cols = LN_TMP(&s, ln_permute(cols, (int[]){0, 1, 2, 5, 6, 3, 4}));
   cols = LN_TMP(&s, ln_reshape(cols, 6, (int64_t[]){n, o, h, wd, kh, kw}));
   ln_tensor *y = LN_TMP(&s, sum_windows(cols, p, hp, wp));
   y = LN_TMP(&s, ln_pad(y, 4, crop, LN_PAD_CONSTANT, 0));
