@@ -19,12 +19,7 @@ local function close(t, ref, tol)
   helpers.assert_close(t, ref, tol, tol)
 end
 
--- The plain-Lua formula f applied to each of xs.
-local function map(xs, f)
-  local out = {}
-  for i, v in ipairs(xs) do out[i] = f(v) end
-  return out
-end
+local map = helpers.map -- the plain-Lua formula applied to each of a list
 
 local function is_finite(t)
   for _, v in ipairs(helpers.values(t)) do

@@ -29,12 +29,7 @@ local function build(c)
   return m
 end
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local sorted_keys = helpers.sorted_keys
 
 -- Runs a case's module on its inputs; the outputs by PyTorch's names.
 local function run_case(m, c, x, h0, c0)
