@@ -6,6 +6,7 @@
 local luann = require "luann"
 local nn = require "luann.nn"
 local helpers = require "helpers"
+local cmp = require "opencl_compare"
 local F = nn.functional
 local gradcheck = luann.autograd.gradcheck
 
@@ -18,12 +19,7 @@ local function close(t, ref, tol)
   helpers.assert_close(t, ref, tol, tol)
 end
 
--- The plain-Lua formula f applied to each of xs.
-local function map(xs, f)
-  local out = {}
-  for i, v in ipairs(xs) do out[i] = f(v) end
-  return out
-end
+local map = helpers.map -- the plain-Lua formula applied to each of a list
 
 local function is_finite(t)
   for _, v in ipairs(helpers.values(t)) do
@@ -485,40 +481,11 @@ end)
 -- ---- the same on OpenCL ------------------------------------------------------
 
 describe("luann.nn composites on OpenCL #opencl", function()
-  local HAVE = #luann.opencl.devices() > 0
-  if not HAVE then return end -- spec/opencl_spec.lua says why
-  local GPU = "opencl"
+  if not cmp.HAVE then return end -- spec/opencl_spec.lua says why
 
-  -- Errors unless the OpenCL tensor b holds a's values (float32 tolerance).
-  local function same(a, b, what)
-    assert.are.equal("opencl:0", b.device, what)
-    assert.are.same(a.shape, b.shape, what)
-    local ok, err = pcall(helpers.assert_close, b:cpu(), helpers.values(a), 2e-5, 2e-6)
-    assert(ok, what .. ": " .. tostring(err))
-  end
-
-  -- f on copies of the CPU tensors `inputs` on both devices, with float
-  -- inputs requiring grad: the outputs, and the gradients of a fixed random
-  -- weighting of them, must agree (spec/opencl_spec.lua's both()).
-  local function both(f, inputs, what)
-    local outs, grads, weight = {}, {}, nil
-    for _, dev in ipairs({ "cpu", GPU }) do
-      local xs = {}
-      for i, x in ipairs(inputs) do
-        xs[i] = dev == "cpu" and x:clone() or x:to(dev)
-        if x.dtype == "float32" then xs[i] = xs[i]:detach():requires_grad_() end
-      end
-      local y = f(table.unpack(xs, 1, #inputs))
-      weight = weight or luann.randn(y.shape)
-      y:backward(weight:to(dev))
-      outs[dev], grads[dev] = y, {}
-      for i, x in ipairs(xs) do grads[dev][i] = x.grad end
-    end
-    same(outs.cpu, outs[GPU], what .. " output")
-    for i, g in pairs(grads.cpu) do
-      same(g, grads[GPU][i], what .. " gradient " .. i)
-    end
-  end
+  -- f on both devices, float inputs requiring grad: the outputs and the
+  -- gradients of a fixed random weighting of them agree (float32 tolerance).
+  local function both(f, inputs, what) cmp.both(f, inputs, { grad = true, what = what }) end
 
   setup(function() luann.manual_seed(7) end)
 

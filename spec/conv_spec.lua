@@ -15,12 +15,7 @@ local gradcheck = luann.autograd.gradcheck
 local FN = { conv2d = F.conv2d, conv1d = F.conv1d, conv_transpose2d = F.conv_transpose2d,
   unfold = F.unfold, fold = F.fold }
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
+local sorted_keys = helpers.sorted_keys
 
 -- Runs a reference case in dtype: the output and every stored gradient
 -- within rtol/atol of PyTorch's.
@@ -185,8 +180,7 @@ describe("conv", function()
   end)
 
   describe("OpenCL against the CPU #opencl", function()
-    local HAVE = #luann.opencl.devices() > 0
-    if not HAVE then
+    if not cmp.HAVE then
       it("needs an OpenCL device", function() pending("no OpenCL device") end)
       return
     end

@@ -1,5 +1,6 @@
 -- helpers.lua: what several specs share: flattening nested tolist() values,
--- comparing a tensor with reference values, and reading and writing files.
+-- comparing a tensor with reference values, mapping lists, sorting keys,
+-- and reading and writing files.
 local assert = require "luassert"
 local helpers = {}
 
@@ -18,6 +19,21 @@ end
 function helpers.values(t) return helpers.flat(t:tolist()) end
 
 function helpers.is_nan(x) return x ~= x end
+
+--- f applied to each element of the list xs, as a new list.
+function helpers.map(xs, f)
+  local out = {}
+  for i, v in ipairs(xs) do out[i] = f(v) end
+  return out
+end
+
+--- A table's keys, sorted.
+function helpers.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
 
 --- Every element of t within atol + rtol * |ref| of ref (NaN matches NaN);
 -- an error at the caller's caller names the first element that is not.

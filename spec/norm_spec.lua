@@ -8,6 +8,7 @@ local nn = require "luann.nn"
 local F = nn.functional
 local ref = require "reference.load"
 local helpers = require "helpers"
+local cmp = require "opencl_compare"
 
 local TOL = 1e-12
 
@@ -218,42 +219,22 @@ describe("luann.nn normalisation", function()
 end)
 
 describe("luann.nn normalisation on OpenCL #opencl", function()
-  local HAVE = #luann.opencl.devices() > 0
-
-  -- f on the CPU and on OpenCL, outputs and every input's grad compared.
-  local function both(f, inputs)
-    local res = {}
-    for _, dev in ipairs { "cpu", "opencl" } do
-      local xs = {}
-      for i, x in ipairs(inputs) do
-        xs[i] = (dev == "cpu" and x:clone() or x:to(dev)):detach():requires_grad_()
-      end
-      local out = f(table.unpack(xs))
-      out:backward(seq(out.shape, 0.9):to(dev))
-      res[dev] = { out = out, xs = xs }
-    end
-    assert.are.equal("opencl:0", res.opencl.out.device)
-    helpers.assert_close(res.opencl.out:cpu(), helpers.values(res.cpu.out), 1e-12, 1e-12)
-    for i, x in ipairs(res.cpu.xs) do
-      helpers.assert_close(res.opencl.xs[i].grad:cpu(), helpers.values(x.grad), 1e-12, 1e-12)
-    end
-  end
+  -- f on the CPU and on OpenCL: the outputs and every input's grad agree.
+  local function both(f, inputs) cmp.both(f, inputs, { grad = true }) end
 
   it("agrees with the CPU, forward and backward", function()
-    if not HAVE then return pending("no OpenCL device") end
+    if not cmp.HAVE then return pending("no OpenCL device") end
     local w, b = seq({ 3 }, 1), seq({ 3 }, 2)
     for _, shape in ipairs { { 4, 3 }, { 2, 3, 5 }, { 2, 3, 2, 3 } } do
       both(function(x, ww, bb) return F.batch_norm(x, nil, nil, ww, bb, true) end, { seq(shape, 0.5), w, b })
     end
     both(function(x, ww) return F.group_norm(x, 3, ww) end, { seq({ 2, 3, 4 }, 0.5), w })
-    -- the running statistics, updated on the device
-    local rm, rv = luann.zeros(3, { dtype = "float64" }), luann.ones(3, { dtype = "float64" })
-    local rmd, rvd = rm:to("opencl"), rv:to("opencl")
-    local x = seq({ 4, 3, 2 }, 0.1)
-    F.batch_norm(x, rm, rv, nil, nil, true)
-    F.batch_norm(x:to("opencl"), rmd, rvd, nil, nil, true)
-    helpers.assert_close(rmd:cpu(), helpers.values(rm), 1e-12, 1e-12)
-    helpers.assert_close(rvd:cpu(), helpers.values(rv), 1e-12, 1e-12)
+    -- the running statistics, updated in place on the device
+    cmp.both(function(x)
+      local opts = { dtype = "float64", device = x.device }
+      local rm, rv = luann.zeros(3, opts), luann.ones(3, opts)
+      return F.batch_norm(x, rm, rv, nil, nil, true), rm, rv
+    end, { seq({ 4, 3, 2 }, 0.1) })
     local bn = nn.BatchNorm2d(3, { dtype = "float64" })
     bn:to("opencl")
     local y = bn(seq({ 2, 3, 2, 2 }, 0.2):to("opencl"))

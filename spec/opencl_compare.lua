@@ -1,7 +1,8 @@
 --- Comparing OpenCL results with the CPU's, for the specs: both(f, inputs,
 -- opts) runs f on CPU copies and on OpenCL copies of the inputs and checks
--- every output (and, with opts.grad, every input's gradient) within a
--- tolerance for the dtype (opts.tol / opts.gtol override it).
+-- every output (each tensor f returns, or each in the list it returns) and,
+-- with opts.grad, every input's gradient, within a tolerance for the dtype
+-- (opts.tol / opts.gtol override it); opts.what names the case in failures.
 -- @usage local cmp = require "opencl_compare"
 -- if cmp.HAVE then cmp.both(function(x) return x:cumsum(1) end, { x }, { grad = true }) end
 local luann = require "luann"
@@ -47,8 +48,9 @@ end
 
 local function is_float(t) return t.dtype == "float32" or t.dtype == "float64" end
 
-local function as_list(r)
-  if luann.is_tensor(r) then return { r } end
+-- f's results as a list: every tensor it returned, or the list it returned.
+local function as_list(r, ...)
+  if luann.is_tensor(r) then return { r, ... } end
   return r
 end
 
@@ -77,13 +79,15 @@ local function both(f, inputs, opts)
       for i, x in ipairs(xs) do grads[dev][i] = x.grad end
     end
   end
+  local what = opts.what and opts.what .. ": " or ""
+  assert.equal(#outs.cpu, #outs[GPU], what .. "number of outputs")
   for k, o in ipairs(outs.cpu) do
-    assert_same(o, outs[GPU][k], opts.tol, (opts.what or "output") .. " " .. k)
+    assert_same(o, outs[GPU][k], opts.tol, what .. "output " .. k)
   end
   if opts.grad then
     for i, g in pairs(grads.cpu) do
-      assert.is_not_nil(grads[GPU][i], "gradient of input " .. i .. " on OpenCL")
-      assert_same(g, grads[GPU][i], opts.gtol or opts.tol, "gradient of input " .. i)
+      assert.is_not_nil(grads[GPU][i], what .. "gradient of input " .. i .. " on OpenCL")
+      assert_same(g, grads[GPU][i], opts.gtol or opts.tol, what .. "gradient of input " .. i)
     end
   end
   return outs.cpu, outs[GPU]

@@ -21,11 +21,7 @@ local function assert_close(t, ref, rtol, atol)
   helpers.assert_close(t, ref, rtol or 1e-6, atol or 1e-7)
 end
 
-local function map(list, f)
-  local r = {}
-  for i, v in ipairs(list) do r[i] = f(v) end
-  return r
-end
+local map = helpers.map
 
 -- Inputs exactly representable in float32, away from every kink.
 local XS = { -2.5, -1, -0.25, 0, 0.5, 1.75, 3 }

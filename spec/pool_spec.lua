@@ -7,6 +7,7 @@ local nn = require "luann.nn"
 local F = nn.functional
 local ref = require "reference.load"
 local helpers = require "helpers"
+local cmp = require "opencl_compare"
 
 local TOL = 1e-12
 
@@ -187,27 +188,12 @@ describe("luann.nn.functional pooling", function()
 end)
 
 describe("luann.nn.functional pooling on OpenCL #opencl", function()
-  local HAVE = #luann.opencl.devices() > 0
-
-  -- f on the CPU and on OpenCL, forward and the input's grad compared.
-  local function both(f, x)
-    local res = {}
-    for _, dev in ipairs { "cpu", "opencl" } do
-      local xd = (dev == "cpu" and x:clone() or x:to(dev)):detach():requires_grad_()
-      local out, idx = f(xd)
-      out:backward(seq(out.shape, 0.9):to(dev))
-      res[dev] = { out = out, idx = idx, grad = xd.grad }
-    end
-    assert.are.equal("opencl:0", res.opencl.out.device)
-    helpers.assert_close(res.opencl.out:cpu(), helpers.values(res.cpu.out), 1e-12, 1e-12)
-    helpers.assert_close(res.opencl.grad:cpu(), helpers.values(res.cpu.grad), 1e-12, 1e-12)
-    if res.cpu.idx then
-      assert.are.same(helpers.values(res.cpu.idx), helpers.values(res.opencl.idx:cpu()))
-    end
-  end
+  -- f on the CPU and on OpenCL: the output, the indices where f returns
+  -- them, and the input's grad agree.
+  local function both(f, x) cmp.both(f, { x }, { grad = true }) end
 
   it("agrees with the CPU, forward and backward", function()
-    if not HAVE then return pending("no OpenCL device") end
+    if not cmp.HAVE then return pending("no OpenCL device") end
     local x2, x1 = distinct({ 2, 2, 5, 6 }), distinct({ 2, 3, 7 })
     both(function(t) return F.max_pool1d(t, 3, 2, 1, { return_indices = true }) end, x1)
     both(function(t) return F.max_pool2d(t, 2, { ceil_mode = true, return_indices = true }) end, x2)

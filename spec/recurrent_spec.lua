@@ -8,6 +8,7 @@ local nn = require "luann.nn"
 local F = nn.functional
 local ref = require "reference.load"
 local helpers = require "helpers"
+local cmp = require "opencl_compare"
 local gradcheck = luann.autograd.gradcheck
 
 local TOL = 1e-10
@@ -28,12 +29,7 @@ local function build(c)
   return m
 end
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local sorted_keys = helpers.sorted_keys
 
 -- Runs a case's module on its inputs; the outputs by PyTorch's names.
 local function run_case(m, c, x, h0, c0)
@@ -286,6 +282,19 @@ describe("recurrent", function()
         "nn.LSTMCell: c0 must have shape (2,2) for input (2,3), got (2)")
     end)
 
+    it("point at the caller's line", function()
+      local x, m, cell = luann.randn(5, 2, 3), nn.LSTM(3, 2), nn.GRUCell(3, 2)
+      local ok, err = pcall(function() local y = m(x, { luann.zeros(1, 3, 2) }) return y end)
+      assert.is_false(ok)
+      assert.matches("^spec/recurrent_spec.lua:%d+: nn.LSTM: h0 must have shape", err)
+      ok, err = pcall(function() local y = cell(luann.randn(2, 3), luann.zeros(3, 2)) return y end)
+      assert.matches("^spec/recurrent_spec.lua:%d+: nn.GRUCell: h0 must have shape", err)
+      ok, err = pcall(function() local y = m(luann.randn(5, 2, 4)) return y end)
+      assert.matches("^spec/recurrent_spec.lua:%d+: nn.LSTM: input %(5,2,4%) has 4 features", err)
+      ok, err = pcall(function() local c = nn.RNNCell(3, 2, { nonlinearity = "gelu" }) return c end)
+      assert.matches("^spec/recurrent_spec.lua:%d+: nn.RNNCell: bad argument #3 'nonlinearity'", err)
+    end)
+
     it("check the constructor's options", function()
       assert.has.error(function() nn.RNN(3, 2, { nonlinearity = "gelu" }) end,
         'nn.RNN: bad argument #3 \'nonlinearity\' (expected one of "tanh", "relu", got "gelu")')
@@ -338,11 +347,13 @@ describe("recurrent", function()
   end)
 
   describe("on OpenCL #opencl", function()
-    local HAVE = #luann.opencl.devices() > 0
+    local HAVE = cmp.HAVE
     it("finds an OpenCL device (PoCL in CI)", function()
       assert.is_true(HAVE, "no OpenCL device: install pocl-opencl-icd, or set LUANN_NO_OPENCL=1")
     end)
     if not HAVE then return end
+
+    local CL_TOL = { rtol = 1e-4, atol = 1e-5 } -- float32 through two layers and both directions
 
     -- Runs the same module on the CPU and on OpenCL: outputs, final states
     -- and the gradients of a fixed random weighting of them, for the input,
@@ -353,33 +364,17 @@ describe("recurrent", function()
       local dev = nn[kind](x:size(-1), h0:size(-1), opts)
       dev:load_state_dict(cpu:state_dict())
       dev:to("opencl")
-      local res, weights = {}, {}
-      for _, e in ipairs({ { "cpu", cpu }, { "opencl", dev } }) do
-        local xs = {}
-        for i, t in ipairs({ x, h0, c0 }) do -- fresh leaves: x:to("cpu") would be x itself
-          xs[i] = t:to(e[1]):detach():clone():requires_grad_()
-        end
-        local out, s = e[2](xs[1], kind == "LSTM" and { xs[2], xs[3] } or xs[2])
-        local list = kind == "LSTM" and { out, s[1], s[2] } or { out, s }
-        local loss
-        for k, o in ipairs(list) do
-          weights[k] = weights[k] or luann.randn(o.shape, { dtype = o.dtype })
-          local term = (o * weights[k]:to(e[1])):sum()
-          loss = loss and loss + term or term
-        end
-        loss:backward()
-        local grads = { xs[1].grad, xs[2].grad }
-        if kind == "LSTM" then grads[3] = xs[3].grad end
-        for _, p in ipairs(e[2]:parameters()) do grads[#grads + 1] = p.grad end
-        res[e[1]] = { list, grads }
-      end
-      for part = 1, 2 do
-        for k, t in ipairs(res.cpu[part]) do
-          local d = res.opencl[part][k]
-          assert.is_not_nil(d, "missing on OpenCL: " .. part .. "." .. k)
-          assert.are.equal("opencl:0", tostring(d.device))
-          assert.is_true(luann.allclose(d:cpu(), t, 1e-4, 1e-5), kind .. " " .. part .. "." .. k)
-        end
+      local lstm = kind == "LSTM"
+      cmp.both(function(xx, hh, cc)
+        local out, s = (xx.device == "cpu" and cpu or dev)(xx, lstm and { hh, cc } or hh)
+        if lstm then return out, s[1], s[2] end
+        return out, s
+      end, lstm and { x, h0, c0 } or { x, h0 }, { grad = true, tol = CL_TOL, what = kind })
+      local ps, qs = cpu:parameters(), dev:parameters()
+      assert.are.equal(#ps, #qs)
+      for k, p in ipairs(ps) do
+        assert.is_not_nil(p.grad, kind .. " gradient of parameter " .. k)
+        cmp.assert_same(p.grad, qs[k].grad, CL_TOL, kind .. " gradient of parameter " .. k)
       end
     end
 

@@ -8,12 +8,11 @@
 -- input_size for layer 0, dirs*hidden above), weight_hh_l{k}
 -- (gates*hidden, hidden), bias_ih_l{k}, bias_hh_l{k} (gates*hidden).
 local luann = require "luann"
-local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local Module = require "luann.nn.Module"
 local Parameter = require "luann.nn.Parameter"
-local init = require "luann.nn.initializers"
 local F = require "luann.nn.functional"
+local rnn_util = require "luann.nn.rnn_util"
 
 local RNNBase = Module:extend("RNNBase")
 
@@ -30,11 +29,8 @@ local KNOWN = { num_layers = true, bias = true, batch_first = true, dropout = tr
 --   training), bidirectional = false, nonlinearity = "tanh" (nn.RNN only),
 --   dtype, device}
 function RNNBase:__init(input_size, hidden_size, opts)
-  local name = "nn." .. self.__name
-  if type(opts) ~= "table" then opts = { num_layers = opts } end
-  check.known_options(name, opts, KNOWN, 3)
-  self.input_size = check.integer(name, 1, input_size, "input_size", nil, 1, 3)
-  self.hidden_size = check.integer(name, 2, hidden_size, "hidden_size", nil, 1, 3)
+  local name
+  name, opts = rnn_util.open(self, input_size, hidden_size, opts, KNOWN, "num_layers")
   self.num_layers = check.integer(name, 3, opts.num_layers, "num_layers", 1, 1, 3)
   if self.num_layers > MAX_LAYERS then -- a typo like 2^62 must not loop for ever
     error(string.format("%s: bad argument #3 'num_layers' (must be <= %d, got %d)", name,
@@ -44,12 +40,7 @@ function RNNBase:__init(input_size, hidden_size, opts)
   self.batch_first = check.boolean(name, 3, opts.batch_first, "batch_first", false, 3)
   self.dropout = check.number(name, 3, opts.dropout, "dropout", 0, 0, 1, 3)
   self.bidirectional = check.boolean(name, 3, opts.bidirectional, "bidirectional", false, 3)
-  if self.mode == nil then -- nn.RNN
-    local nl = check.choice(name, 3, opts.nonlinearity, "nonlinearity", "tanh", { "tanh", "relu" }, 3)
-    self.nonlinearity, self.mode = nl, "rnn_" .. nl
-  elseif opts.nonlinearity ~= nil then
-    error(name .. ": unknown option 'nonlinearity' (nn.RNN only)", 3)
-  end
+  rnn_util.mode(self, name, opts, "nn.RNN")
   local topts = { dtype = opts.dtype, device = opts.device }
   local dirs = self.bidirectional and 2 or 1
   local g, h = self.gates * self.hidden_size, self.hidden_size
@@ -71,21 +62,7 @@ function RNNBase:__init(input_size, hidden_size, opts)
 end
 
 --- Re-draws every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
-function RNNBase:reset_parameters()
-  local bound = 1 / math.sqrt(self.hidden_size)
-  for _, p in ipairs(self:parameters()) do init.uniform_(p, -bound, bound) end
-end
-
--- Errors at the user's line (forward is reached by a tail call) unless t
--- has the shape `want`.
-local function check_state(name, what, t, want, input)
-  check.tensor(name, 2, t, what, 3)
-  local shape = "(" .. table.concat(want, ",") .. ")"
-  if check.shape_str(t) ~= shape then
-    error(string.format("%s: %s must have shape %s for input %s, got %s", name, what, shape,
-      check.shape_str(input), check.shape_str(t)), 4)
-  end
-end
+RNNBase.reset_parameters = rnn_util.reset_parameters
 
 --- Runs the network over a sequence.
 -- @param input (L, N, input_size), (N, L, input_size) with batch_first, or
@@ -98,32 +75,16 @@ end
 --   top direction; and h_n shaped like h0, or {h_n, c_n} for nn.LSTM
 --   (PyTorch's tuple (h_n, c_n) as a list)
 function RNNBase:forward(input, hx)
-  local name = "nn." .. self.__name
-  check.tensor(name, 1, input, "input")
-  local dim = input:dim()
-  if dim ~= 2 and dim ~= 3 then
-    error(string.format("%s: expected input of 2 (unbatched) or 3 dims, got shape %s",
-      name, check.shape_str(input)), 2)
-  end
-  if input:size(-1) ~= self.input_size then
-    error(string.format("%s: input %s has %d features, expected input_size %d", name,
-      check.shape_str(input), input:size(-1), self.input_size), 2)
-  end
+  local name, dim = rnn_util.check_input(self, input, 3)
   if input:size((dim == 3 and self.batch_first) and 2 or 1) == 0 then
     error(string.format("%s: input %s has no timesteps", name, check.shape_str(input)), 2)
   end
-  local lstm = self.mode == "lstm"
-  if lstm and hx ~= nil and type(hx) ~= "table" then
-    error(name .. ": bad argument #2 'hx' ({h0, c0} expected, got " .. class.typename(hx) .. ")", 2)
-  end
-  local h0, c0 = hx, nil
-  if lstm then h0, c0 = hx and hx[1], hx and hx[2] end
+  local h0, c0, lstm = rnn_util.split_state(self, name, hx, "{h0, c0}")
   local batched = dim == 3
   local states = (self.bidirectional and 2 or 1) * self.num_layers
   local want = batched and { states, input:size(self.batch_first and 1 or 2), self.hidden_size }
     or { states, self.hidden_size }
-  if h0 ~= nil then check_state(name, "h0", h0, want, input) end
-  if c0 ~= nil then check_state(name, "c0", c0, want, input) end
+  rnn_util.check_states(name, h0, c0, want, input)
   if not batched then
     input = input:unsqueeze(self.batch_first and 1 or 2)
     h0, c0 = h0 and h0:unsqueeze(2), c0 and c0:unsqueeze(2)

@@ -5,12 +5,11 @@
 -- over one step. A subclass sets `gates` and `mode` ("lstm", "gru";
 -- nn.RNNCell picks "rnn_tanh" or "rnn_relu").
 local luann = require "luann"
-local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local Module = require "luann.nn.Module"
 local Parameter = require "luann.nn.Parameter"
-local init = require "luann.nn.initializers"
 local F = require "luann.nn.functional"
+local rnn_util = require "luann.nn.rnn_util"
 
 local RNNCellBase = Module:extend("RNNCellBase")
 
@@ -21,18 +20,10 @@ local KNOWN = { bias = true, nonlinearity = true, dtype = true, device = true }
 -- @param opts bias (a boolean), or an options table {bias = true,
 --   nonlinearity = "tanh" (nn.RNNCell only), dtype, device}
 function RNNCellBase:__init(input_size, hidden_size, opts)
-  local name = "nn." .. self.__name
-  if type(opts) ~= "table" then opts = { bias = opts } end
-  check.known_options(name, opts, KNOWN, 3)
-  self.input_size = check.integer(name, 1, input_size, "input_size", nil, 1, 3)
-  self.hidden_size = check.integer(name, 2, hidden_size, "hidden_size", nil, 1, 3)
+  local name
+  name, opts = rnn_util.open(self, input_size, hidden_size, opts, KNOWN, "bias")
   local has_bias = check.boolean(name, 3, opts.bias, "bias", true, 3)
-  if self.mode == nil then -- nn.RNNCell
-    local nl = check.choice(name, 3, opts.nonlinearity, "nonlinearity", "tanh", { "tanh", "relu" }, 3)
-    self.nonlinearity, self.mode = nl, "rnn_" .. nl
-  elseif opts.nonlinearity ~= nil then
-    error(name .. ": unknown option 'nonlinearity' (nn.RNNCell only)", 3)
-  end
+  rnn_util.mode(self, name, opts, "nn.RNNCell")
   local topts = { dtype = opts.dtype, device = opts.device }
   local g = self.gates * self.hidden_size
   self.weight_ih = Parameter(luann.empty(g, self.input_size, topts))
@@ -45,19 +36,7 @@ function RNNCellBase:__init(input_size, hidden_size, opts)
 end
 
 --- Re-draws every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
-function RNNCellBase:reset_parameters()
-  local bound = 1 / math.sqrt(self.hidden_size)
-  for _, p in ipairs(self:parameters()) do init.uniform_(p, -bound, bound) end
-end
-
-local function check_state(name, what, t, want, input)
-  check.tensor(name, 2, t, what, 3)
-  local shape = "(" .. table.concat(want, ",") .. ")"
-  if check.shape_str(t) ~= shape then
-    error(string.format("%s: %s must have shape %s for input %s, got %s", name, what, shape,
-      check.shape_str(input), check.shape_str(t)), 4)
-  end
-end
+RNNCellBase.reset_parameters = rnn_util.reset_parameters
 
 --- One step.
 -- @param input (N, input_size), or (input_size) unbatched
@@ -66,26 +45,10 @@ end
 -- @return h' shaped like h; for nn.LSTMCell the list {h', c'} (PyTorch's
 --   tuple), ready to pass back as the next step's hx
 function RNNCellBase:forward(input, hx)
-  local name = "nn." .. self.__name
-  check.tensor(name, 1, input, "input")
-  local dim = input:dim()
-  if dim ~= 1 and dim ~= 2 then
-    error(string.format("%s: expected input of 1 (unbatched) or 2 dims, got shape %s",
-      name, check.shape_str(input)), 2)
-  end
-  if input:size(-1) ~= self.input_size then
-    error(string.format("%s: input %s has %d features, expected input_size %d", name,
-      check.shape_str(input), input:size(-1), self.input_size), 2)
-  end
-  local lstm = self.mode == "lstm"
-  if lstm and hx ~= nil and type(hx) ~= "table" then
-    error(name .. ": bad argument #2 'hx' ({h, c} expected, got " .. class.typename(hx) .. ")", 2)
-  end
-  local h, c = hx, nil
-  if lstm then h, c = hx and hx[1], hx and hx[2] end
+  local name, dim = rnn_util.check_input(self, input, 2)
+  local h, c, lstm = rnn_util.split_state(self, name, hx, "{h, c}")
   local want = dim == 2 and { input:size(1), self.hidden_size } or { self.hidden_size }
-  if h ~= nil then check_state(name, "h0", h, want, input) end
-  if c ~= nil then check_state(name, "c0", c, want, input) end
+  rnn_util.check_states(name, h, c, want, input)
   if dim == 1 then
     input, h, c = input:unsqueeze(1), h and h:unsqueeze(1), c and c:unsqueeze(1)
   end
