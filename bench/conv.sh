@@ -39,9 +39,10 @@ echo "conv2d float32, CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cor
 echo "luann: BLIS sub-configuration ${ARCH:-?}; threads set by luann.set_num_threads" \
   "(OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}, BLIS_NUM_THREADS=${BLIS_NUM_THREADS:-unset})"
 $TORCH bench/conv.py --info
-# the oneDNN implementations torch's conv2d runs (forward, backward data, weights)
-first=$(echo $CONFIGS | cut -d' ' -f3)
-echo "oneDNN for $first: $(DNNL_VERBOSE=1 $TORCH bench/conv.py 1 -1 "$first" |
+# the oneDNN implementations torch's conv2d runs (forward, backward data,
+# weights) on the third config (the first if fewer), which also gives the RSS line
+probe=$(echo $CONFIGS | awk '{ print (NF >= 3 ? $3 : $1) }')
+echo "oneDNN for $probe: $(DNNL_VERBOSE=1 $TORCH bench/conv.py 1 -1 "$probe" |
   awk -F, '/^(dnnl|onednn)_verbose,exec,/ && /convolution/ { print $5 " " $6 }' | sort -u | tr '\n' ';')"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds x $SAMPLES samples; $(date -u '+%Y-%m-%d %H:%M UTC')"
 
@@ -102,9 +103,9 @@ if [ -x /usr/bin/time ]; then
     /usr/bin/time -v "$@" 2>&1 >/dev/null | awk '/Maximum resident set size/ { printf "%.0f", $6 / 1024 }'
   }
   t=$(echo $THREADS | awk '{ print $NF }')
-  echo "peak RSS, $first, $ITERS fwd+bwd calls at $t thread(s) (0 calls):" \
-    "luann $(rss "$LUANN" bench/conv.lua "$t" "-$ITERS" "$first") MiB" \
-    "($(rss "$LUANN" bench/conv.lua "$t" -0 "$first") MiB)," \
-    "torch $(rss $TORCH bench/conv.py "$t" "-$ITERS" "$first") MiB" \
-    "($(rss $TORCH bench/conv.py "$t" -0 "$first") MiB)"
+  echo "peak RSS, $probe, $ITERS fwd+bwd calls at $t thread(s) (0 calls):" \
+    "luann $(rss "$LUANN" bench/conv.lua "$t" "-$ITERS" "$probe") MiB" \
+    "($(rss "$LUANN" bench/conv.lua "$t" -0 "$probe") MiB)," \
+    "torch $(rss $TORCH bench/conv.py "$t" "-$ITERS" "$probe") MiB" \
+    "($(rss $TORCH bench/conv.py "$t" -0 "$probe") MiB)"
 fi
