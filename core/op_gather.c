@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
 #include "index_util.h"
+#include "op.h"
 #include "shape.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -63,12 +63,18 @@ static ln_tensor *gather_raw(ln_tensor *a, int dim, ln_tensor *index) {
   return out;
 }
 
+/* gather and index_select: the dim they pick along. */
+typedef struct dim_params {
+  int64_t dim;
+} dim_params;
+
 /* d a = scatter_add(zeros, dim, index, d out) */
 static int gather_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0), *a = n->inputs[0];
   if (!index) return LN_ERR;
   ln_tensor *g = ln_zeros(a->ndim, a->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g || ln_scatter_into("gather", g, (int)n->ints[0], index, gout, true) != LN_OK) {
+  const dim_params *p = n->params;
+  if (!g || ln_scatter_into("gather", g, (int)p->dim, index, gout, true) != LN_OK) {
     ln_tensor_release(g);
     return LN_ERR;
   }
@@ -86,22 +92,25 @@ ln_tensor *ln_gather(ln_tensor *a, int dim, ln_tensor *index) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "GatherBackward", gather_backward, 1, &a);
-  if (n) {
-    n->ints[0] = d;
-    n->nints = 1;
-    rc = ln_node_save(n, index);
-  }
+  if (rc == LN_OK) rc = ln_node_params(n, &(dim_params){d}, sizeof(dim_params));
+  if (rc == LN_OK) rc = ln_node_save(n, index);
   return ln_recorded(out, rc);
 }
 
 /* ---- scatter, scatter_add ----------------------------------------------- */
 
+typedef struct scatter_params {
+  int64_t dim;
+  bool accumulate;           /* scatter_add */
+} scatter_params;
+
 /* d a = d out with the written positions zeroed (scatter) or d out
 ** (scatter_add); d src = gather(d out, dim, index), zero-padded to src. */
 static int scatter_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0), *src = n->inputs[1];
-  int dim = (int)n->ints[0];
-  bool accumulate = n->scalars[0] != 0;
+  const scatter_params *p = n->params;
+  int dim = (int)p->dim;
+  bool accumulate = p->accumulate;
   if (!index) return LN_ERR;
   if (ln_node_needs_grad(n, 0)) {
     gin[0] = accumulate ? ln_tensor_retain(gout) : ln_copy_raw(gout);
@@ -128,9 +137,8 @@ static int scatter_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 /* The parameters of a scatter node (out of place, or in place on a). */
 static int setup_scatter_node(ln_node *n, int dim, ln_tensor *index,
                               bool accumulate) {
-  n->ints[0] = dim;
-  n->nints = 1;
-  n->scalars[0] = accumulate;
+  scatter_params p = {dim, accumulate};
+  if (ln_node_params(n, &p, sizeof p) != LN_OK) return LN_ERR;
   return ln_node_save(n, index);
 }
 
@@ -228,7 +236,8 @@ static int index_select_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0), *a = n->inputs[0];
   if (!index) return LN_ERR;
   ln_tensor *g = ln_zeros(a->ndim, a->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g || ln_index_add_into("index_select", g, (int)n->ints[0], index, gout, 1) != LN_OK) {
+  const dim_params *p = n->params;
+  if (!g || ln_index_add_into("index_select", g, (int)p->dim, index, gout, 1) != LN_OK) {
     ln_tensor_release(g);
     return LN_ERR;
   }
@@ -246,23 +255,26 @@ ln_tensor *ln_index_select(ln_tensor *a, int dim, ln_tensor *index) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "IndexSelectBackward", index_select_backward, 1, &a);
-  if (n) {
-    n->ints[0] = d;
-    n->nints = 1;
-    rc = ln_node_save(n, index);
-  }
+  if (rc == LN_OK) rc = ln_node_params(n, &(dim_params){d}, sizeof(dim_params));
+  if (rc == LN_OK) rc = ln_node_save(n, index);
   return ln_recorded(out, rc);
 }
+
+typedef struct index_add_params {
+  int64_t dim;
+  double alpha;
+} index_add_params;
 
 /* d a = d out; d src = alpha * index_select(d out, dim, index) */
 static int index_add_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0);
-  double alpha = n->scalars[0];
+  const index_add_params *p = n->params;
+  double alpha = p->alpha;
   if (!index) return LN_ERR;
   if (ln_node_needs_grad(n, 0) && !(gin[0] = ln_tensor_retain(gout)))
     return LN_ERR;
   if (ln_node_needs_grad(n, 1)) {
-    ln_tensor *g = index_select_raw(gout, (int)n->ints[0], index);
+    ln_tensor *g = index_select_raw(gout, (int)p->dim, index);
     if (g && alpha != 1) {
       ln_tensor *scaled = ln_binary_scalar(LN_BINARY_MUL, g, alpha);
       ln_tensor_release(g);
@@ -276,9 +288,8 @@ static int index_add_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 
 static int setup_index_add_node(ln_node *n, int dim, ln_tensor *index,
                                 double alpha) {
-  n->ints[0] = dim;
-  n->nints = 1;
-  n->scalars[0] = alpha;
+  index_add_params p = {dim, alpha};
+  if (ln_node_params(n, &p, sizeof p) != LN_OK) return LN_ERR;
   return ln_node_save(n, index);
 }
 

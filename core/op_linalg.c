@@ -10,8 +10,8 @@
 ** and batch dims are merged (or folded into the rows, for x @ W with a 3-D
 ** x) so that one gemm call covers as much as possible.
 */
-#include "autograd.h"
 #include "backend.h"
+#include "op.h"
 #include "shape.h"
 
 /* How an operand became a matrix: as it is, or a vector as (1,k) or (k,1). */
@@ -246,14 +246,19 @@ static ln_tensor *shared_right_grad(ln_tensor *am, ln_tensor *gm,
 }
 
 /* Node layout shared by the products: inputs {a, b, [c]}, saved {a, b},
-** ints {how_a, how_b}, scalars {alpha, beta}. */
+** and these parameters. */
+typedef struct product_params {
+  int64_t how_a, how_b;      /* how a and b are seen as matrices (AS_*) */
+  double alpha, beta;        /* alpha a @ b + beta c */
+} product_params;
 
 /* d(a) = alpha g @ b^T, in a's shape. */
 static ln_tensor *left_grad(ln_node *n, ln_tensor *gm, const ln_tensor *am) {
+  const product_params *p = n->params;
   ln_tensor *sb = ln_node_saved(n, 1);
-  ln_tensor *sbm = sb ? as_matrix(sb, (int)n->ints[1]) : NULL;
+  ln_tensor *sbm = sb ? as_matrix(sb, (int)p->how_b) : NULL;
   ln_tensor *bt = sbm ? transpose_raw(sbm) : NULL;
-  ln_tensor *g = bt ? product("matmul", gm, bt, gm, bt, n->scalars[0], NULL, 0)
+  ln_tensor *g = bt ? product("matmul", gm, bt, gm, bt, p->alpha, NULL, 0)
                     : NULL;
   ln_tensor_release(bt), ln_tensor_release(sbm);
   return fit_grad(g, am, n->inputs[0]);
@@ -262,13 +267,14 @@ static ln_tensor *left_grad(ln_node *n, ln_tensor *gm, const ln_tensor *am) {
 /* d(b) = alpha a^T @ g, in b's shape; a batch sharing one b folds into a
 ** single product instead of a batch of them summed afterwards. */
 static ln_tensor *right_grad(ln_node *n, ln_tensor *gm, const ln_tensor *bm) {
+  const product_params *p = n->params;
   ln_tensor *sa = ln_node_saved(n, 0);
-  ln_tensor *sam = sa ? as_matrix(sa, (int)n->ints[0]) : NULL, *g = NULL;
+  ln_tensor *sam = sa ? as_matrix(sa, (int)p->how_a) : NULL, *g = NULL;
   if (sam && bm->ndim == 2 && gm->ndim > 2) {
-    g = shared_right_grad(sam, gm, n->scalars[0]);
+    g = shared_right_grad(sam, gm, p->alpha);
   } else if (sam) {
     ln_tensor *at = transpose_raw(sam);
-    g = at ? product("matmul", at, gm, at, gm, n->scalars[0], NULL, 0) : NULL;
+    g = at ? product("matmul", at, gm, at, gm, p->alpha, NULL, 0) : NULL;
     ln_tensor_release(at);
   }
   ln_tensor_release(sam);
@@ -284,9 +290,10 @@ static ln_tensor *scaled_grad(ln_tensor *gout, double beta) {
 }
 
 static int product_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const product_params *p = n->params;
   ln_tensor *a = n->inputs[0], *b = n->inputs[1];
-  ln_tensor *am = as_matrix(a, (int)n->ints[0]);
-  ln_tensor *bm = as_matrix(b, (int)n->ints[1]), *gm = NULL;
+  ln_tensor *am = as_matrix(a, (int)p->how_a);
+  ln_tensor *bm = as_matrix(b, (int)p->how_b), *gm = NULL;
   int nd;
   int64_t shape[LN_MAX_DIMS];
   if (am && bm && product_shape("matmul", am, bm, a, b, &nd, shape) == LN_OK)
@@ -297,7 +304,7 @@ static int product_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   if (rc == LN_OK && ln_node_needs_grad(n, 1) && !(gin[1] = right_grad(n, gm, bm)))
     rc = LN_ERR;
   if (rc == LN_OK && n->ninputs > 2 && ln_node_needs_grad(n, 2) &&
-      !(gin[2] = scaled_grad(gout, n->scalars[1])))
+      !(gin[2] = scaled_grad(gout, p->beta)))
     rc = LN_ERR;
   ln_tensor_release(gm), ln_tensor_release(am), ln_tensor_release(bm);
   return rc;
@@ -308,14 +315,12 @@ static int record_product(ln_tensor *out, const char *name, ln_tensor *a,
                           ln_tensor *b, ln_tensor *c, int how_a, int how_b,
                           double alpha, double beta) {
   ln_tensor *inputs[3] = {a, b, c};
+  product_params p = {how_a, how_b, alpha, beta};
   ln_node *n;
   if (ln_record(&n, out, name, product_backward, c ? 3 : 2, inputs) != LN_OK ||
+      ln_node_params(n, &p, sizeof p) != LN_OK ||
       ln_node_save(n, a) != LN_OK || ln_node_save(n, b) != LN_OK)
     return LN_ERR;
-  if (!n) return LN_OK;
-  n->nints = 2;
-  n->ints[0] = how_a, n->ints[1] = how_b;
-  n->scalars[0] = alpha, n->scalars[1] = beta;
   return LN_OK;
 }
 

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "luann_nn.h"
+#include "op.h"
 #include "shape.h"
 
 /* Temporaries of one computation, released together. */
@@ -145,16 +145,24 @@ static ln_tensor *row_scale(ln_tensor *gout, double scale) {
   return r;
 }
 
-/* saved: index, coef, [lp, weight]; scalars: scale, eps, nll */
+/* A loss node's parameters (the probability targets' node has no nll). */
+typedef struct loss_params {
+  double scale;              /* the reduction's, on the incoming gradient */
+  double eps;                /* label smoothing */
+  bool nll;                  /* the input is log-probabilities */
+} loss_params;
+
+/* saved: index, coef, [lp, weight] */
 static int class_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const loss_params *p = n->params;
   ln_tensor *index = ln_node_saved(n, 0), *coef = ln_node_saved(n, 1);
-  bool nll = n->scalars[2] != 0, smooth = n->scalars[1] != 0;
+  bool nll = p->nll, smooth = p->eps > 0;
   ln_tensor *lp = nll ? NULL : ln_node_saved(n, 2);
   ln_tensor *w = n->nsaved > 3 ? ln_node_saved(n, 3) : NULL;
   if (!index || !coef || (!nll && !lp) || (n->nsaved > 3 && !w)) return LN_ERR;
   temps tp = {0};
   ln_tensor *x = n->inputs[0];
-  ln_tensor *r = keep(&tp, row_scale(gout, n->scalars[0]));
+  ln_tensor *r = keep(&tp, row_scale(gout, p->scale));
   ln_tensor *alpha = r ? keep(&tp, coef_col(coef, 0)) : NULL;
   ln_tensor *ra = alpha ? keep(&tp, ln_mul(alpha, r)) : NULL;
   ln_tensor *neg = ra ? keep(&tp, ln_binary_scalar(LN_BINARY_MUL, ra, -1)) : NULL;
@@ -217,10 +225,9 @@ static ln_tensor *class_loss(const char *op, ln_tensor *x, ln_tensor *target,
                            class_backward, 1, &x)
                : LN_ERR;
   if (n) {
-    n->scalars[0] = scale;
-    n->scalars[1] = smooth;
-    n->scalars[2] = nll;
-    if (ln_node_save(n, rows.index) != LN_OK ||
+    loss_params p = {scale, o->label_smoothing, nll};
+    if (ln_node_params(n, &p, sizeof p) != LN_OK ||
+        ln_node_save(n, rows.index) != LN_OK ||
         ln_node_save(n, rows.coef) != LN_OK ||
         (!nll && ln_node_save(n, lp) != LN_OK) ||
         (!nll && smooth && w && ln_node_save(n, w) != LN_OK))
@@ -235,13 +242,14 @@ static ln_tensor *class_loss(const char *op, ln_tensor *x, ln_tensor *target,
 
 /* ---- probability targets ------------------------------------------------- */
 
-/* saved: lp, a, [w]; scalars: scale, eps */
+/* saved: lp, a, [w] */
 static int prob_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const loss_params *p = n->params;
   ln_tensor *lp = ln_node_saved(n, 0), *a = ln_node_saved(n, 1);
   ln_tensor *w = n->nsaved > 2 ? ln_node_saved(n, 2) : NULL;
   if (!lp || !a || (n->nsaved > 2 && !w)) return LN_ERR;
   temps tp = {0};
-  ln_tensor *r = keep(&tp, row_scale(gout, n->scalars[0]));
+  ln_tensor *r = keep(&tp, row_scale(gout, p->scale));
   int rc = r ? LN_OK : LN_ERR;
   if (rc == LN_OK && ln_node_needs_grad(n, 0)) { /* softmax * sum(a) r - a r */
     ln_tensor *s = keep(&tp, ln_unary(LN_UNARY_EXP, lp));
@@ -255,7 +263,7 @@ static int prob_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   if (rc == LN_OK && ln_node_needs_grad(n, 1)) { /* -(1-eps) r w lp */
     ln_tensor *lw = w ? keep(&tp, ln_mul(lp, w)) : lp;
     ln_tensor *lr = lw ? keep(&tp, ln_mul(lw, r)) : NULL;
-    gin[1] = lr ? ln_binary_scalar(LN_BINARY_MUL, lr, -(1 - n->scalars[1])) : NULL;
+    gin[1] = lr ? ln_binary_scalar(LN_BINARY_MUL, lr, -(1 - p->eps)) : NULL;
     rc = gin[1] ? LN_OK : LN_ERR;
   }
   temps_free(&tp);
@@ -297,9 +305,9 @@ static ln_tensor *prob_loss(ln_tensor *x, ln_tensor *target, ln_tensor *w,
                            2, inputs)
                : LN_ERR;
   if (n) {
-    n->scalars[0] = scale;
-    n->scalars[1] = o->label_smoothing;
-    if (ln_node_save(n, lp) != LN_OK || ln_node_save(n, a) != LN_OK ||
+    loss_params p = {scale, o->label_smoothing, false};
+    if (ln_node_params(n, &p, sizeof p) != LN_OK ||
+        ln_node_save(n, lp) != LN_OK || ln_node_save(n, a) != LN_OK ||
         (w && ln_node_save(n, w) != LN_OK))
       rc = LN_ERR;
   }

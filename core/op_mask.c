@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
 #include "index_util.h"
+#include "op.h"
 #include "shape.h"
 
 /* ---- masked_fill, index_fill -------------------------------------------- */
@@ -146,8 +146,11 @@ int ln_index_fill_(ln_tensor *a, int dim, ln_tensor *index, double value) {
 
 /* ---- masked_select ------------------------------------------------------ */
 
-_Static_assert(1 + LN_MAX_DIMS <= 2 * LN_MAX_DIMS,
-               "a MaskedSelect node's ints hold ndim and a shape");
+/* The broadcast shape of a and mask, which the gradient takes. */
+typedef struct masked_select_params {
+  int64_t ndim;
+  int64_t shape[LN_MAX_DIMS];
+} masked_select_params;
 
 /* How many elements of mask are true, read on the host (the output size
 ** must be known before the kernel runs). */
@@ -188,12 +191,13 @@ static ln_tensor *masked_select_raw(ln_tensor *a, ln_tensor *mask, int *ndim,
 }
 
 /* d a = zeros of the broadcast shape with d out put back where mask; the
-** positions come from masked_select over an arange. ints = {ndim, shape}. */
+** positions come from masked_select over an arange. */
 static int masked_select_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *mask = ln_node_saved(n, 0);
   if (!mask) return LN_ERR;
-  int ndim = (int)n->ints[0], pndim;
-  const int64_t *shape = n->ints + 1;
+  const masked_select_params *p = n->params;
+  int ndim = (int)p->ndim, pndim;
+  const int64_t *shape = p->shape;
   int64_t numel = ln_shape_numel(ndim, shape), stride[LN_MAX_DIMS], pshape[LN_MAX_DIMS];
   ln_device dev = ln_tensor_device(gout);
   ln_contiguous_strides(ndim, shape, stride);
@@ -219,11 +223,9 @@ ln_tensor *ln_masked_select(ln_tensor *a, ln_tensor *mask) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "MaskedSelectBackward", masked_select_backward, 1, &a);
-  if (n) {
-    n->ints[0] = ndim;
-    memcpy(n->ints + 1, shape, (size_t)ndim * sizeof *shape);
-    n->nints = ndim + 1;
-    rc = ln_node_save(n, mask);
-  }
+  masked_select_params p = {ndim, {0}};
+  memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  if (rc == LN_OK) rc = ln_node_save(n, mask);
   return ln_recorded(out, rc);
 }

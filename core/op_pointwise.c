@@ -11,14 +11,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
+#include "op.h"
 #include "shape.h"
 
 /* What a backward needs saved: the (first) input, the second input, the
-** output. n->ints[SLOT_x] holds the saved index of each, or -1. */
+** output. */
 enum { SLOT_A, SLOT_B, SLOT_OUT, NSLOTS };
 enum { SAVE_A = 1 << SLOT_A, SAVE_B = 1 << SLOT_B, SAVE_OUT = 1 << SLOT_OUT };
+
+/* Every pointwise node's parameters. */
+typedef struct pointwise_params {
+  int64_t slot[NSLOTS];      /* the saved index of each SLOT_x, or -1 */
+  double lo, hi;             /* clamp's bounds */
+  double slope;              /* leaky_relu's */
+} pointwise_params;
 
 /* ---- dtype rules -------------------------------------------------------- */
 
@@ -79,23 +86,27 @@ static ln_tensor *raw_copy(ln_tensor *t) {
   return r;
 }
 
-static int save_values(ln_node *n, int saves, ln_tensor *const *vals) {
+/* Saves vals[k] for each slot k in saves, and the node's params: num's
+** numbers (NULL: none) with the slots filled in. */
+static int save_values(ln_node *n, int saves, ln_tensor *const *vals,
+                       const pointwise_params *num) {
   if (!n) return LN_OK;
-  n->nints = NSLOTS;
+  pointwise_params p = num ? *num : (pointwise_params){{0}};
   for (int k = 0; k < NSLOTS; k++) {
-    n->ints[k] = -1;
+    p.slot[k] = -1;
     if (saves & (1 << k)) {
-      n->ints[k] = n->nsaved;
+      p.slot[k] = n->nsaved;
       if (ln_node_save(n, vals[k]) != LN_OK) return LN_ERR;
     }
   }
-  return LN_OK;
+  return ln_node_params(n, &p, sizeof p);
 }
 
 static ln_tensor *saved(ln_node *n, int slot) {
-  if (n->nints != NSLOTS || n->ints[slot] < 0)
+  const pointwise_params *p = n->params;
+  if (!p || p->slot[slot] < 0)
     return ln_error("%s: missing saved tensor", n->name), NULL;
-  return ln_node_saved(n, (int)n->ints[slot]);
+  return ln_node_saved(n, (int)p->slot[slot]);
 }
 
 /* The chaining helpers below consume their `owned` arguments (and pass a
@@ -728,7 +739,7 @@ typedef struct inplace_rec {
   const char *grad_name;
   ln_backward_fn backward;
   int saves;
-  double scalars[2];         /* the node's parameters (clamp bounds) */
+  pointwise_params num;      /* clamp's bounds, leaky_relu's slope */
 } inplace_rec;
 
 /* Writes the call's result (dtype rt) into c->a: straight into it when the
@@ -773,11 +784,9 @@ static int apply_inplace(const char *name, const op_call *c, ln_dtype rt,
       ln_tensor_release(n->inputs[1]);
       n->inputs[1] = ln_tensor_retain(n->inputs[0]);
     }
-    if (rec && rc == LN_OK) {
-      a->grad_fn->scalars[0] = r->scalars[0];
-      a->grad_fn->scalars[1] = r->scalars[1];
-      rc = save_values(a->grad_fn, r->saves, (ln_tensor *[]){keep_a, keep_b, a});
-    }
+    if (rec && rc == LN_OK)
+      rc = save_values(a->grad_fn, r->saves, (ln_tensor *[]){keep_a, keep_b, a},
+                       &r->num);
   }
   ln_tensor_release(keep_a);
   ln_tensor_release(keep_b);
@@ -799,7 +808,8 @@ ln_tensor *ln_unary(ln_unary_op op, ln_tensor *a) {
   if (!out || !ln_dtype_is_float(rt)) return out;
   ln_node *n;
   int rc = ln_record(&n, out, d->grad_name, d->backward, 1, &a);
-  if (rc == LN_OK) rc = save_values(n, d->saves, (ln_tensor *[]){a, NULL, out});
+  if (rc == LN_OK)
+    rc = save_values(n, d->saves, (ln_tensor *[]){a, NULL, out}, NULL);
   return ln_recorded(out, rc);
 }
 
@@ -814,7 +824,7 @@ int ln_unary_(ln_unary_op op, ln_tensor *a) {
       unary_result(op, a->dtype, &rt) != LN_OK)
     return LN_ERR;
   op_call c = {CALL_UNARY, op, a, NULL, rt, 0, 0};
-  inplace_rec r = {d->grad_name, d->backward, d->saves, {0, 0}};
+  inplace_rec r = {d->grad_name, d->backward, d->saves, {{0}}};
   return apply_inplace(name, &c, rt, a->ndim, a->shape, &r);
 }
 
@@ -837,7 +847,8 @@ static ln_tensor *binary_forward(ln_binary_op op, ln_tensor *a, ln_tensor *b,
   if (!out || !ln_dtype_is_float(rt)) return out;
   ln_node *n;
   int rc = ln_record(&n, out, d->grad_name, d->backward, 2, (ln_tensor *[]){a, b});
-  if (rc == LN_OK) rc = save_values(n, d->saves, (ln_tensor *[]){a, b, out});
+  if (rc == LN_OK)
+    rc = save_values(n, d->saves, (ln_tensor *[]){a, b, out}, NULL);
   return ln_recorded(out, rc);
 }
 
@@ -855,7 +866,7 @@ static int binary_inplace(ln_binary_op op, ln_tensor *a, ln_tensor *b,
                           shape) != LN_OK)
     return LN_ERR;
   op_call c = {CALL_BINARY, op, a, b, compute, 0, 0};
-  inplace_rec r = {d->grad_name, d->backward, d->saves, {0, 0}};
+  inplace_rec r = {d->grad_name, d->backward, d->saves, {{0}}};
   return apply_inplace(name, &c, rt, ndim, shape, &r);
 }
 
@@ -945,20 +956,22 @@ ln_tensor *ln_add_scaled(ln_tensor *a, ln_tensor *b, double alpha) {
 
 /* d clamp(x) = 1 where lo <= x <= hi, else 0 */
 static int clamp_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  const pointwise_params *p = n->params;
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
   ln_tensor *inside = take_both(LN_BINARY_AND,
-                                ln_binary_scalar(LN_BINARY_GE, x, n->scalars[0]),
-                                ln_binary_scalar(LN_BINARY_LE, x, n->scalars[1]));
+                                ln_binary_scalar(LN_BINARY_GE, x, p->lo),
+                                ln_binary_scalar(LN_BINARY_LE, x, p->hi));
   return set_grad(gin, 0, take_mask(inside, g, true));
 }
 
 /* d leaky_relu(x) = 1 where x > 0, else slope */
 static int leaky_relu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  const pointwise_params *p = n->params;
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
   ln_tensor *pos = ln_binary_scalar(LN_BINARY_GT, x, 0);
-  ln_tensor *scaled = pos ? ln_binary_scalar(LN_BINARY_MUL, g, n->scalars[0]) : NULL;
+  ln_tensor *scaled = pos ? ln_binary_scalar(LN_BINARY_MUL, g, p->slope) : NULL;
   ln_tensor *r = scaled ? ln_where(pos, g, scaled) : NULL;
   ln_tensor_release(pos);
   ln_tensor_release(scaled);
@@ -990,11 +1003,9 @@ ln_tensor *ln_clamp(ln_tensor *a, double lo, double hi) {
   if (!out || !ln_dtype_is_float(rt)) return out;
   ln_node *n;
   int rc = ln_record(&n, out, "ClampBackward", clamp_backward, 1, &a);
-  if (n) {
-    n->scalars[0] = lo;
-    n->scalars[1] = hi;
-    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
-  }
+  if (rc == LN_OK)
+    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out},
+                     &(pointwise_params){.lo = lo, .hi = hi});
   return ln_recorded(out, rc);
 }
 
@@ -1002,7 +1013,8 @@ int ln_clamp_(ln_tensor *a, double lo, double hi) {
   ln_dtype rt;
   if (clamp_result("clamp_", a, lo, hi, &rt) != LN_OK) return LN_ERR;
   op_call c = {CALL_CLAMP, 0, a, NULL, rt, lo, hi};
-  inplace_rec r = {"ClampBackward", clamp_backward, SAVE_A, {lo, hi}};
+  inplace_rec r = {"ClampBackward", clamp_backward, SAVE_A,
+                   {.lo = lo, .hi = hi}};
   return apply_inplace("clamp_", &c, rt, a->ndim, a->shape, &r);
 }
 
@@ -1017,10 +1029,9 @@ ln_tensor *ln_leaky_relu(ln_tensor *a, double slope) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "LeakyReluBackward", leaky_relu_backward, 1, &a);
-  if (n) {
-    n->scalars[0] = slope;
-    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
-  }
+  if (rc == LN_OK)
+    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out},
+                     &(pointwise_params){.slope = slope});
   return ln_recorded(out, rc);
 }
 
@@ -1030,7 +1041,8 @@ int ln_leaky_relu_(ln_tensor *a, double slope) {
     return ln_error("leaky_relu_: expected a floating point tensor, got %s",
                     ln_dtype_name(a->dtype));
   op_call c = {CALL_LEAKY, 0, a, NULL, a->dtype, slope, 0};
-  inplace_rec r = {"LeakyReluBackward", leaky_relu_backward, SAVE_A, {slope, 0}};
+  inplace_rec r = {"LeakyReluBackward", leaky_relu_backward, SAVE_A,
+                   {.slope = slope}};
   return apply_inplace("leaky_relu_", &c, a->dtype, a->ndim, a->shape, &r);
 }
 

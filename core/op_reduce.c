@@ -24,8 +24,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
+#include "op.h"
 #include "shape.h"
 
 static const char *const reduce_names[LN_REDUCE_COUNT] = {
@@ -252,11 +252,25 @@ static ln_tensor *finish(ln_tensor *r, const ln_tensor *a, unsigned mask,
 
 /* ---- backward helpers ---------------------------------------------------- */
 
-/* The node's ints[0] is the mask of reduced dims of inputs[0]. */
+/* Every reduction node's parameters. */
+typedef struct reduce_params {
+  int64_t mask;              /* the reduced dims of inputs[0] (bit d: dim d) */
+  int64_t dim;               /* max and min along one dim: that dim */
+  double div;                /* var and std: N - correction (at least 0) */
+  double p;                  /* norm's order */
+  bool logp;                 /* log_softmax, not softmax */
+} reduce_params;
+
+static unsigned reduced_mask(const ln_node *n) {
+  const reduce_params *p = n->params;
+  return (unsigned)p->mask;
+}
+
+/* t reshaped to the input's shape with the reduced dims kept as 1. */
 static ln_tensor *grad_keep(ln_node *n, ln_tensor *t) {
   ln_tensor *x = n->inputs[0];
   int64_t shape[LN_MAX_DIMS];
-  keep_shape(x, (unsigned)n->ints[0], shape);
+  keep_shape(x, reduced_mask(n), shape);
   return ln_reshape(t, x->ndim, shape);
 }
 
@@ -274,7 +288,7 @@ static int64_t reduced_count(ln_node *n) {
   const ln_tensor *x = n->inputs[0];
   int64_t c = 1;
   for (int d = 0; d < x->ndim; d++)
-    if (n->ints[0] >> d & 1) c *= x->shape[d];
+    if (reduced_mask(n) >> d & 1) c *= x->shape[d];
   return c;
 }
 
@@ -317,7 +331,7 @@ static int mean_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 static int prod_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *x = ln_node_saved(n, 0);
   if (!x) return LN_ERR;
-  unsigned mask = (unsigned)n->ints[0];
+  unsigned mask = reduced_mask(n);
   ln_tensor *zero = ln_binary_scalar(LN_BINARY_EQ, x, 0);
   ln_tensor *one = scalar_like(x, 1), *nil = scalar_like(x, 0);
   ln_tensor *x1 = zero && one ? ln_where(zero, one, x) : NULL;
@@ -347,7 +361,7 @@ static int extreme_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *both = xn && mn ? ln_binary(LN_BINARY_AND, xn, mn) : NULL;
   ln_tensor *hit = eq && both ? ln_binary(LN_BINARY_OR, eq, both) : NULL;
   ln_tensor *hf = hit ? ln_cast_raw(hit, x->dtype) : NULL;
-  unsigned mask = (unsigned)n->ints[0];
+  unsigned mask = reduced_mask(n);
   ln_tensor *cnt = hf ? reduce_raw(LN_REDUCE_SUM, hf, mask) : NULL;
   ln_tensor *g = cnt ? grad_keep(n, gout) : NULL;
   ln_tensor *share = g ? ln_div(g, cnt) : NULL;
@@ -356,11 +370,12 @@ static int extreme_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   return done(gin, r);
 }
 
-/* Along one dim (ints[1]): all of it to the index saved (keepdim-shaped). */
+/* Along one dim: all of it to the index saved (keepdim-shaped). */
 static int index_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const reduce_params *p = n->params;
   ln_tensor *idx = ln_node_saved(n, 0), *x = n->inputs[0];
   if (!idx) return LN_ERR;
-  int d = (int)n->ints[1];
+  int d = (int)p->dim;
   int64_t size = x->ndim ? x->shape[d] : 1, shape[LN_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) shape[i] = i == d ? size : 1;
   ln_tensor *ar = ln_arange(0, (double)size, 1, LN_INT64, ln_tensor_device(x));
@@ -388,15 +403,11 @@ static int logsumexp_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 
 /* ---- sum, mean, prod, max, min, argmax, argmin, logsumexp, any, all ------- */
 
-/* Records r's node over a (*n, NULL when none) with the reduced mask. */
+/* Records r's node over a (*n, NULL when none) with its parameters. */
 static int record(ln_node **n, ln_tensor *r, const char *name,
-                  ln_backward_fn bw, ln_tensor *a, unsigned mask) {
+                  ln_backward_fn bw, ln_tensor *a, reduce_params p) {
   int rc = ln_record(n, r, name, bw, 1, &a);
-  if (*n) {
-    (*n)->ints[0] = mask;
-    (*n)->nints = 1;
-  }
-  return rc;
+  return rc == LN_OK ? ln_node_params(*n, &p, sizeof p) : rc;
 }
 
 /* How each differentiable reduction records itself; saved tensors are
@@ -421,7 +432,7 @@ static int record_reduce(ln_reduce_op op, ln_tensor *r, ln_tensor *a,
     return LN_OK;
   ln_node *n;
   int rc = record(&n, r, reduce_grads[op].name, reduce_grads[op].backward, a,
-                  mask);
+                  (reduce_params){.mask = mask});
   if (rc == LN_OK && reduce_grads[op].save_input) rc = ln_node_save(n, a);
   if (rc == LN_OK && reduce_grads[op].save_result) rc = ln_node_save(n, r);
   return rc;
@@ -487,12 +498,8 @@ static int extreme_dim(ln_reduce_op op, ln_tensor *a, int dim, bool keepdim,
   if (ri && ln_dtype_is_float(a->dtype)) {
     ln_node *n;
     rc = record(&n, rv, op == LN_REDUCE_MAX ? "MaxBackward" : "MinBackward",
-                index_backward, a, mask);
-    if (n) {
-      n->ints[1] = d;
-      n->nints = 2;
-      rc = ln_node_save(n, ix);
-    }
+                index_backward, a, (reduce_params){.mask = mask, .dim = d});
+    if (rc == LN_OK) rc = ln_node_save(n, ix);
     if (rc != LN_OK) {
       ln_tensor_release(ri);
       ri = NULL;
@@ -529,14 +536,15 @@ static int dim_or_all(const char *op, const ln_tensor *a, int dim,
 
 /* d var / dx = 2 (x - mean) / (N - correction); d std / dx = that over
 ** 2 std, taken as 0 where std is 0 (as PyTorch). Saved: x, mean (keepdim),
-** and std's result; scalars[0] is N - correction (at least 0). */
+** and std's result. */
 static int var_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *x = ln_node_saved(n, 0), *mean = ln_node_saved(n, 1);
   if (!x || !mean) return LN_ERR;
   bool is_std = n->nsaved > 2;
   ln_tensor *sd = is_std ? ln_node_saved(n, 2) : NULL;
   if (is_std && !sd) return LN_ERR;
-  double scale = (is_std ? 1 : 2) / n->scalars[0];
+  const reduce_params *p = n->params;
+  double scale = (is_std ? 1 : 2) / p->div;
   ln_tensor *dev = ln_sub(x, mean);
   ln_tensor *g = dev ? grad_keep(n, gout) : NULL;
   if (g && is_std) { /* g / std, and 0 where std is 0 */
@@ -576,10 +584,9 @@ static ln_tensor *variance(const char *op, ln_tensor *a, int dim, bool keepdim,
   r = finish(r, a, mask, keepdim);
   ln_node *n = NULL;
   int rc = r ? record(&n, r, take_sqrt ? "StdBackward" : "VarBackward",
-                      var_backward, a, mask)
+                      var_backward, a, (reduce_params){.mask = mask, .div = div})
              : LN_ERR;
   if (n) {
-    n->scalars[0] = div;
     if (ln_node_save(n, a) != LN_OK || ln_node_save(n, mean) != LN_OK ||
         (take_sqrt && ln_node_save(n, r) != LN_OK))
       rc = LN_ERR;
@@ -602,8 +609,8 @@ ln_tensor *ln_std(ln_tensor *a, int dim, bool keepdim, int correction) {
 ** p = +-inf: split among the |x| equal to the norm; p = 0: 0. Terms at
 ** x = 0 or norm = 0 are 0, as in PyTorch. Saved: x, result. */
 static ln_tensor *norm_grad_factor(ln_node *n, ln_tensor *x, ln_tensor *res) {
-  double p = n->scalars[0];
-  unsigned mask = (unsigned)n->ints[0];
+  double p = ((const reduce_params *)n->params)->p;
+  unsigned mask = reduced_mask(n);
   ln_tensor *sg = ln_unary(LN_UNARY_SIGN, x);
   if (!sg || p == 1) return sg;
   ln_tensor *ax = ln_unary(LN_UNARY_ABS, x), *m = grad_keep(n, res), *r = NULL;
@@ -630,7 +637,7 @@ static ln_tensor *norm_grad_factor(ln_node *n, ln_tensor *x, ln_tensor *res) {
 static int norm_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *x = ln_node_saved(n, 0), *res = ln_node_saved(n, 1);
   if (!x || !res) return LN_ERR;
-  if (n->scalars[0] == 0)
+  if (((const reduce_params *)n->params)->p == 0)
     return done(gin, ln_zeros(x->ndim, x->shape, x->dtype, ln_tensor_device(x)));
   ln_tensor *f = norm_grad_factor(n, x, res);
   ln_tensor *g = f ? grad_keep(n, gout) : NULL;
@@ -687,23 +694,22 @@ ln_tensor *ln_norm(ln_tensor *a, double p, int dim, bool keepdim) {
   ln_set_grad_enabled(was);
   if (!r) return NULL;
   ln_node *n;
-  int rc = record(&n, r, "NormBackward", norm_backward, a, mask);
-  if (n) {
-    n->scalars[0] = p;
-    if (ln_node_save(n, a) != LN_OK || ln_node_save(n, r) != LN_OK) rc = LN_ERR;
-  }
+  int rc = record(&n, r, "NormBackward", norm_backward, a,
+                  (reduce_params){.mask = mask, .p = p});
+  if (rc == LN_OK) rc = ln_node_save(n, a);
+  if (rc == LN_OK) rc = ln_node_save(n, r);
   return ln_recorded(r, rc);
 }
 
 /* ---- softmax and log_softmax ---------------------------------------------- */
 
 /* softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) sum(g),
-** sums along the dim (ints[1]). Saved: y. */
+** sums along the dim. Saved: y. */
 static int softmax_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *y = ln_node_saved(n, 0);
   if (!y) return LN_ERR;
-  unsigned mask = (unsigned)n->ints[0];
-  bool logp = n->ints[1] != 0;
+  unsigned mask = reduced_mask(n);
+  bool logp = ((const reduce_params *)n->params)->logp;
   ln_tensor *gy = logp ? ln_tensor_retain(gout) : ln_mul(gout, y);
   ln_tensor *s = gy ? reduce_raw(LN_REDUCE_SUM, gy, mask) : NULL;
   ln_tensor *r = NULL;
@@ -735,12 +741,9 @@ static ln_tensor *softmax(const char *op, ln_tensor *a, int dim, bool logp) {
   if (!r) return NULL;
   ln_node *n;
   int rc = record(&n, r, logp ? "LogSoftmaxBackward" : "SoftmaxBackward",
-                  softmax_backward, a, a->ndim ? 1u << d : 0);
-  if (n) {
-    n->ints[1] = logp;
-    n->nints = 2;
-    rc = ln_node_save(n, r);
-  }
+                  softmax_backward, a,
+                  (reduce_params){.mask = a->ndim ? 1u << d : 0, .logp = logp});
+  if (rc == LN_OK) rc = ln_node_save(n, r);
   return ln_recorded(r, rc);
 }
 

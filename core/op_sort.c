@@ -2,9 +2,9 @@
 ** op_sort.c: sort and topk, and their backward. Positions in messages are
 ** 1-based: see index_util.h.
 */
-#include "autograd.h"
 #include "backend.h"
 #include "index_util.h"
+#include "op.h"
 #include "shape.h"
 
 /* ---- sort, topk --------------------------------------------------------- */
@@ -31,13 +31,18 @@ static int sort_raw(ln_tensor *a, int dim, bool descending, ln_tensor **values,
   return LN_OK;
 }
 
+typedef struct sort_params {
+  int64_t dim;
+} sort_params;
+
 /* d a = zeros with d values scattered back through the indices (sort and
 ** topk: the indices along dim are distinct). */
 static int sort_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0), *a = n->inputs[0];
+  const sort_params *p = n->params;
   if (!index) return LN_ERR;
   ln_tensor *g = ln_zeros(a->ndim, a->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g || ln_scatter_into(n->name, g, (int)n->ints[0], index, gout, false) != LN_OK) {
+  if (!g || ln_scatter_into(n->name, g, (int)p->dim, index, gout, false) != LN_OK) {
     ln_tensor_release(g);
     return LN_ERR;
   }
@@ -50,11 +55,9 @@ static int record_sort(const char *name, ln_tensor *a, int dim,
                        ln_tensor **values, ln_tensor **indices) {
   ln_node *n;
   int rc = ln_record(&n, *values, name, sort_backward, 1, &a);
-  if (n) {
-    n->ints[0] = dim;
-    n->nints = 1;
-    rc = ln_node_save(n, *indices);
-  }
+  sort_params p = {dim};
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  if (rc == LN_OK) rc = ln_node_save(n, *indices);
   if (rc != LN_OK) {
     ln_tensor_release(*values);
     ln_tensor_release(*indices);
