@@ -161,7 +161,8 @@ LN_INTERNAL ln_tensor *ln_scope_end(ln_scope *s);
 
 /* A backward fills gin[i] from the same scope: LN_GRAD(&s, gin[i], expr)
 ** is LN_TMP that also gives gin[i] its own reference, so the gradient
-** outlives the scope; ln_scope_done ends the scope and returns rc:
+** outlives the scope; ln_scope_done ends the scope and returns rc (any
+** function that returns a status ends its scope with it):
 **
 **   ln_scope s = {0};
 **   ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_COS, x));

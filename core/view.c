@@ -49,19 +49,18 @@ typedef struct window_params {
 static int window_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   const window_params *p = n->params;
   ln_tensor *x = n->inputs[0];
-  ln_tensor *g = ln_zeros(x->ndim, x->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g) return LN_ERR;
   int dim = (int)p->dim;
-  ln_tensor *w = p->select ? ln_select(g, dim, p->start)
-                           : ln_slice(g, dim, p->start, p->stop, p->step);
-  int rc = w ? ln_copy_(w, gout) : LN_ERR;
-  ln_tensor_release(w);
-  if (rc != LN_OK) {
-    ln_tensor_release(g);
-    return LN_ERR;
-  }
-  gin[0] = g;
-  return LN_OK;
+  ln_scope s = {0};
+  ln_tensor *g = LN_TMP(&s, ln_zeros(x->ndim, x->shape, gout->dtype,
+                                     ln_tensor_device(gout)));
+  ln_tensor *w = LN_TMP(&s, p->select ? ln_select(g, dim, p->start)
+                                      : ln_slice(g, dim, p->start, p->stop,
+                                                 p->step));
+  if (ln_copy_(w, gout) != LN_OK) goto fail;
+  gin[0] = ln_tensor_retain(g);
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* ---- views -------------------------------------------------------------- */
