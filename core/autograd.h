@@ -5,7 +5,7 @@
 ** output. When grad mode is on and some input requires grad, a node is
 ** attached to out as its grad_fn: it holds the inputs (retained), tensors
 ** saved for backward (detached headers, with the storage version at save
-** time, so an in-place change is caught) and a few parameters.
+** time, so an in-place change is caught) and the op's typed parameters.
 **
 ** A backward function gets the gradient of the output and fills gin[i] with
 ** a new tensor for each input i where ln_node_needs_grad(n, i); it uses the
@@ -41,9 +41,6 @@ struct ln_node {
   } *saved;
   void *params;                     /* the op's typed parameters, owned
                                        (ln_node_params, core/op.h) */
-  double scalars[4];                /* op parameters (older ops) */
-  int64_t ints[2 * LN_MAX_DIMS];
-  int nints;
   void *ctx;                        /* custom ops (Lua functions) */
   void (*ctx_free)(void *ctx);
   bool released;                    /* freed by a backward without retain */

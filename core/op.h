@@ -158,6 +158,26 @@ LN_INTERNAL ln_tensor *ln_scope_end(ln_scope *s);
      if (!ln_scope_add((s), ln_tmp_)) goto fail; \
      ln_tmp_; })
 
+/* A backward fills gin[i] from the same scope: LN_GRAD(&s, gin[i], expr)
+** is LN_TMP that also gives gin[i] its own reference, so the gradient
+** outlives the scope; ln_scope_done ends the scope and returns rc (any
+** function that returns a status ends its scope with it):
+**
+**   ln_scope s = {0};
+**   ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_COS, x));
+**   LN_GRAD(&s, gin[0], ln_mul(g, d));
+**   return ln_scope_done(&s, LN_OK);
+** fail:
+**   return ln_scope_done(&s, LN_ERR); -- the engine releases gin[] set so far
+*/
+#define LN_GRAD(s, gi, expr) \
+  do { (gi) = ln_tensor_retain(LN_TMP((s), (expr))); } while (0)
+
+static inline int ln_scope_done(ln_scope *s, int rc) {
+  ln_scope_end(s);
+  return rc;
+}
+
 /* ---- typed parameters on autograd nodes --------------------------------
 ** A backward reads its op's struct: `const conv_params *p = n->params;`.
 ** Copies size bytes of p into the node (a NULL node: nothing). */

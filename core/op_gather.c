@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
 #include "index_util.h"
+#include "op.h"
 #include "shape.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -16,15 +16,13 @@
 /* Zeros of shape with g written into its leading corner: the gradient of
 ** a src larger than the index that read it. */
 static ln_tensor *pad_to(ln_tensor *g, int ndim, const int64_t *shape) {
-  ln_tensor *z = ln_zeros(ndim, shape, g->dtype, ln_tensor_device(g));
-  ln_tensor *w = z ? ln_view_raw(z, 0, g->ndim, g->shape, z->stride) : NULL;
-  int rc = w ? LN_BACKEND(z)->copy(w, g) : LN_ERR;
-  ln_tensor_release(w);
-  if (rc != LN_OK) {
-    ln_tensor_release(z);
-    return NULL;
-  }
-  return z;
+  ln_scope s = {0};
+  ln_tensor *z = LN_TMP(&s, ln_zeros(ndim, shape, g->dtype, ln_tensor_device(g)));
+  ln_tensor *w = LN_TMP(&s, ln_view_raw(z, 0, g->ndim, g->shape, z->stride));
+  if (LN_BACKEND(z)->copy(w, g) != LN_OK) goto fail;
+  return ln_scope_keep(&s, z);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* ---- gather ------------------------------------------------------------- */
@@ -47,28 +45,33 @@ static int check_gather(const ln_tensor *a, int dim, const ln_tensor *index) {
 
 /* out (index's shape) filled by the backend; no history. */
 static ln_tensor *gather_raw(ln_tensor *a, int dim, ln_tensor *index) {
-  ln_tensor *a1 = ln_as_1d(a), *i1 = ln_as_1d(index), *out = NULL, *o1 = NULL;
-  if (a1 && i1 && check_gather(a1, dim, i1) == LN_OK)
-    out = ln_empty(index->ndim, index->shape, a->dtype, ln_tensor_device(a));
-  if (out && ln_tensor_numel(out) > 0) {
-    o1 = ln_as_1d(out);
-    if (!o1 || LN_BACKEND(a)->gather(o1, a1, dim, i1) != LN_OK) {
-      ln_tensor_release(out);
-      out = NULL;
-    }
+  ln_scope s = {0};
+  ln_tensor *a1 = LN_TMP(&s, ln_as_1d(a));
+  ln_tensor *i1 = LN_TMP(&s, ln_as_1d(index));
+  if (check_gather(a1, dim, i1) != LN_OK) goto fail;
+  ln_tensor *out = LN_TMP(&s, ln_empty(index->ndim, index->shape, a->dtype,
+                                       ln_tensor_device(a)));
+  if (ln_tensor_numel(out) > 0) {
+    ln_tensor *o1 = LN_TMP(&s, ln_as_1d(out));
+    if (LN_BACKEND(a)->gather(o1, a1, dim, i1) != LN_OK) goto fail;
   }
-  ln_tensor_release(o1);
-  ln_tensor_release(a1);
-  ln_tensor_release(i1);
-  return out;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }
+
+/* gather and index_select: the dim they pick along. */
+typedef struct dim_params {
+  int64_t dim;
+} dim_params;
 
 /* d a = scatter_add(zeros, dim, index, d out) */
 static int gather_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const dim_params *p = n->params;
   ln_tensor *index = ln_node_saved(n, 0), *a = n->inputs[0];
   if (!index) return LN_ERR;
   ln_tensor *g = ln_zeros(a->ndim, a->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g || ln_scatter_into("gather", g, (int)n->ints[0], index, gout, true) != LN_OK) {
+  if (!g || ln_scatter_into("gather", g, (int)p->dim, index, gout, true) != LN_OK) {
     ln_tensor_release(g);
     return LN_ERR;
   }
@@ -86,51 +89,52 @@ ln_tensor *ln_gather(ln_tensor *a, int dim, ln_tensor *index) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "GatherBackward", gather_backward, 1, &a);
-  if (n) {
-    n->ints[0] = d;
-    n->nints = 1;
-    rc = ln_node_save(n, index);
-  }
+  if (rc == LN_OK) rc = ln_node_params(n, &(dim_params){d}, sizeof(dim_params));
+  if (rc == LN_OK) rc = ln_node_save(n, index);
   return ln_recorded(out, rc);
 }
 
 /* ---- scatter, scatter_add ----------------------------------------------- */
 
+typedef struct scatter_params {
+  int64_t dim;
+  bool accumulate;           /* scatter_add */
+} scatter_params;
+
 /* d a = d out with the written positions zeroed (scatter) or d out
 ** (scatter_add); d src = gather(d out, dim, index), zero-padded to src. */
 static int scatter_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0), *src = n->inputs[1];
-  int dim = (int)n->ints[0];
-  bool accumulate = n->scalars[0] != 0;
+  const scatter_params *p = n->params;
+  int dim = (int)p->dim;
   if (!index) return LN_ERR;
-  if (ln_node_needs_grad(n, 0)) {
-    gin[0] = accumulate ? ln_tensor_retain(gout) : ln_copy_raw(gout);
-    ln_tensor *zero = accumulate ? NULL : ln_scalar(0, gout->dtype, ln_tensor_device(gout));
-    if (!gin[0] || (!accumulate && (!zero || ln_scatter_into("scatter", gin[0], dim, index, zero, false) != LN_OK))) {
-      ln_tensor_release(zero);
-      return LN_ERR;
-    }
-    ln_tensor_release(zero);
+  ln_scope s = {0};
+  if (ln_node_needs_grad(n, 0) && p->accumulate) {
+    gin[0] = ln_tensor_retain(gout);
+  } else if (ln_node_needs_grad(n, 0)) {
+    ln_tensor *g = LN_TMP(&s, ln_copy_raw(gout));
+    ln_tensor *zero = LN_TMP(&s, ln_scalar(0, gout->dtype,
+                                           ln_tensor_device(gout)));
+    if (ln_scatter_into("scatter", g, dim, index, zero, false) != LN_OK)
+      goto fail;
+    gin[0] = ln_tensor_retain(g);
   }
   if (ln_node_needs_grad(n, 1)) {
-    ln_tensor *g = gather_raw(gout, dim, index);
-    if (g && src->ndim > 0 && !ln_same_shape(g, src)) {
-      ln_tensor *padded = pad_to(g, src->ndim, src->shape);
-      ln_tensor_release(g);
-      g = padded;
-    }
-    if (!g) return LN_ERR;
-    gin[1] = g;
+    ln_tensor *g = LN_TMP(&s, gather_raw(gout, dim, index));
+    if (src->ndim > 0 && !ln_same_shape(g, src))
+      g = LN_TMP(&s, pad_to(g, src->ndim, src->shape));
+    gin[1] = ln_tensor_retain(g);
   }
-  return LN_OK;
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* The parameters of a scatter node (out of place, or in place on a). */
 static int setup_scatter_node(ln_node *n, int dim, ln_tensor *index,
                               bool accumulate) {
-  n->ints[0] = dim;
-  n->nints = 1;
-  n->scalars[0] = accumulate;
+  scatter_params p = {dim, accumulate};
+  if (ln_node_params(n, &p, sizeof p) != LN_OK) return LN_ERR;
   return ln_node_save(n, index);
 }
 
@@ -207,28 +211,27 @@ static ln_tensor *index_select_raw(ln_tensor *a, int dim, ln_tensor *index) {
                     (long long)n), NULL;
   memcpy(shape, a->shape, sizeof shape);
   if (a->ndim > 0) shape[dim] = n;
-  ln_tensor *out = ln_empty(a->ndim, shape, a->dtype, ln_tensor_device(a));
-  ln_tensor *a1 = ln_as_1d(a), *i1 = ln_as_1d(index);
-  ln_tensor *o1 = out ? ln_as_1d(out) : NULL;
-  int rc = a1 && i1 && o1 ? LN_OK : LN_ERR;
-  if (rc == LN_OK && ln_tensor_numel(out) > 0)
-    rc = LN_BACKEND(a)->index_select(o1, a1, dim, i1);
-  ln_tensor_release(a1);
-  ln_tensor_release(i1);
-  ln_tensor_release(o1);
-  if (rc != LN_OK) {
-    ln_tensor_release(out);
-    return NULL;
-  }
-  return out;
+  ln_scope s = {0};
+  ln_tensor *out = LN_TMP(&s, ln_empty(a->ndim, shape, a->dtype,
+                                       ln_tensor_device(a)));
+  ln_tensor *a1 = LN_TMP(&s, ln_as_1d(a));
+  ln_tensor *i1 = LN_TMP(&s, ln_as_1d(index));
+  ln_tensor *o1 = LN_TMP(&s, ln_as_1d(out));
+  if (ln_tensor_numel(out) > 0 &&
+      LN_BACKEND(a)->index_select(o1, a1, dim, i1) != LN_OK)
+    goto fail;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* d a = index_add(zeros, dim, index, d out) */
 static int index_select_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const dim_params *p = n->params;
   ln_tensor *index = ln_node_saved(n, 0), *a = n->inputs[0];
   if (!index) return LN_ERR;
   ln_tensor *g = ln_zeros(a->ndim, a->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g || ln_index_add_into("index_select", g, (int)n->ints[0], index, gout, 1) != LN_OK) {
+  if (!g || ln_index_add_into("index_select", g, (int)p->dim, index, gout, 1) != LN_OK) {
     ln_tensor_release(g);
     return LN_ERR;
   }
@@ -246,39 +249,36 @@ ln_tensor *ln_index_select(ln_tensor *a, int dim, ln_tensor *index) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "IndexSelectBackward", index_select_backward, 1, &a);
-  if (n) {
-    n->ints[0] = d;
-    n->nints = 1;
-    rc = ln_node_save(n, index);
-  }
+  if (rc == LN_OK) rc = ln_node_params(n, &(dim_params){d}, sizeof(dim_params));
+  if (rc == LN_OK) rc = ln_node_save(n, index);
   return ln_recorded(out, rc);
 }
+
+typedef struct index_add_params {
+  int64_t dim;
+  double alpha;
+} index_add_params;
 
 /* d a = d out; d src = alpha * index_select(d out, dim, index) */
 static int index_add_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0);
-  double alpha = n->scalars[0];
+  const index_add_params *p = n->params;
   if (!index) return LN_ERR;
-  if (ln_node_needs_grad(n, 0) && !(gin[0] = ln_tensor_retain(gout)))
-    return LN_ERR;
-  if (ln_node_needs_grad(n, 1)) {
-    ln_tensor *g = index_select_raw(gout, (int)n->ints[0], index);
-    if (g && alpha != 1) {
-      ln_tensor *scaled = ln_binary_scalar(LN_BINARY_MUL, g, alpha);
-      ln_tensor_release(g);
-      g = scaled;
-    }
-    if (!g) return LN_ERR;
-    gin[1] = g;
-  }
+  if (ln_node_needs_grad(n, 0)) gin[0] = ln_tensor_retain(gout);
+  if (!ln_node_needs_grad(n, 1)) return LN_OK;
+  ln_scope s = {0};
+  ln_tensor *g = LN_TMP(&s, index_select_raw(gout, (int)p->dim, index));
+  if (p->alpha != 1) g = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, g, p->alpha));
+  gin[1] = ln_scope_keep(&s, g);
   return LN_OK;
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 static int setup_index_add_node(ln_node *n, int dim, ln_tensor *index,
                                 double alpha) {
-  n->ints[0] = dim;
-  n->nints = 1;
-  n->scalars[0] = alpha;
+  index_add_params p = {dim, alpha};
+  if (ln_node_params(n, &p, sizeof p) != LN_OK) return LN_ERR;
   return ln_node_save(n, index);
 }
 
@@ -362,17 +362,15 @@ ln_tensor *ln_one_hot(ln_tensor *index, int64_t num_classes) {
   memcpy(stride, index->stride, sizeof index->stride);
   shape[nd] = num_classes;
   ln_device dev = ln_tensor_device(index);
-  ln_tensor *out = ln_zeros(nd + 1, shape, LN_INT64, dev);
+  ln_scope s = {0};
+  ln_tensor *out = LN_TMP(&s, ln_zeros(nd + 1, shape, LN_INT64, dev));
   shape[nd] = 1;
   stride[nd] = 1;
-  ln_tensor *iv = ln_view_raw(index, index->offset, nd + 1, shape, stride);
-  ln_tensor *one = ln_scalar(1, LN_INT64, dev);
-  int rc = out && iv && one ? ln_scatter_into("one_hot", out, nd, iv, one, false) : LN_ERR;
-  ln_tensor_release(iv);
-  ln_tensor_release(one);
-  if (rc != LN_OK) {
-    ln_tensor_release(out);
-    return NULL;
-  }
-  return out;
+  ln_tensor *iv = LN_TMP(&s, ln_view_raw(index, index->offset, nd + 1, shape,
+                                         stride));
+  ln_tensor *one = LN_TMP(&s, ln_scalar(1, LN_INT64, dev));
+  if (ln_scatter_into("one_hot", out, nd, iv, one, false) != LN_OK) goto fail;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }

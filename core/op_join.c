@@ -4,9 +4,9 @@
 */
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
 #include "index_util.h"
+#include "op.h"
 #include "shape.h"
 
 /* Entry i of t along dim (that dim dropped), without history. */
@@ -28,13 +28,19 @@ static bool cat_skips(const ln_tensor *t) {
   return t->ndim == 1 && t->shape[0] == 0;
 }
 
-/* A Cat/Stack node's ints are {dim, stacked}. Input i is entry i of d out
+typedef struct pieces_params {
+  int64_t dim;
+  bool stacked;              /* stack; else cat */
+} pieces_params;
+
+/* A Cat/Stack node's params are pieces_params. Input i is entry i of d out
 ** along dim when stacked; for cat it is the window of d out after the
 ** inputs before it, its shapes (which never change) tell where. An input
 ** cat skipped gets zeros. */
 static int pieces_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
-  int dim = (int)n->ints[0];
-  bool stacked = n->ints[1] != 0;
+  const pieces_params *p = n->params;
+  int dim = (int)p->dim;
+  bool stacked = p->stacked;
   int64_t at = 0;
   for (int i = 0; i < n->ninputs; i++) {
     ln_tensor *x = n->inputs[i];
@@ -60,11 +66,8 @@ static ln_tensor *record_pieces(ln_tensor *out, const char *name, int dim,
                                 bool stacked, int n, ln_tensor **ts) {
   ln_node *node;
   int rc = ln_record(&node, out, name, pieces_backward, n, ts);
-  if (node) {
-    node->ints[0] = dim;
-    node->ints[1] = stacked;
-    node->nints = 2;
-  }
+  pieces_params p = {dim, stacked};
+  if (rc == LN_OK) rc = ln_node_params(node, &p, sizeof p);
   return ln_recorded(out, rc);
 }
 

@@ -10,8 +10,8 @@
 ** and batch dims are merged (or folded into the rows, for x @ W with a 3-D
 ** x) so that one gemm call covers as much as possible.
 */
-#include "autograd.h"
 #include "backend.h"
+#include "op.h"
 #include "shape.h"
 
 /* How an operand became a matrix: as it is, or a vector as (1,k) or (k,1). */
@@ -76,12 +76,12 @@ static ln_matview matview(const ln_tensor *t, int64_t offset, int64_t bs) {
 /* c = beta * c when a product has k == 0 (nothing to multiply). */
 static int scale_only(ln_tensor *c, double beta) {
   if (beta == 0) return LN_BACKEND(c)->fill(c, 0);
-  ln_tensor *s = ln_scalar(beta, c->dtype, ln_tensor_device(c));
-  ln_tensor *e = s ? ln_expand_raw(s, c->ndim, c->shape) : NULL;
-  int rc = e ? LN_BACKEND(c)->binary(LN_BINARY_MUL, c, c, e) : LN_ERR;
-  ln_tensor_release(e);
-  ln_tensor_release(s);
-  return rc;
+  ln_scope s = {0};
+  ln_tensor *k = LN_TMP(&s, ln_scalar(beta, c->dtype, ln_tensor_device(c)));
+  ln_tensor *e = LN_TMP(&s, ln_expand_raw(k, c->ndim, c->shape));
+  return ln_scope_done(&s, LN_BACKEND(c)->binary(LN_BINARY_MUL, c, c, e));
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* Batch dims of a, b, c (same ndim, c's batch shape, c contiguous) merged
@@ -153,13 +153,14 @@ static int gemm_into(ln_tensor *out, double alpha, ln_tensor *am,
   for (int i = 0; i < nd - 2; i++) sa[i] = sb[i] = out->shape[i];
   sa[nd - 2] = am->shape[am->ndim - 2], sa[nd - 1] = am->shape[am->ndim - 1];
   sb[nd - 2] = bm->shape[bm->ndim - 2], sb[nd - 1] = bm->shape[bm->ndim - 1];
-  ln_tensor *ca = ln_cast_raw(am, out->dtype), *cb = ln_cast_raw(bm, out->dtype);
-  ln_tensor *ea = ca ? ln_expand_raw(ca, nd, sa) : NULL;
-  ln_tensor *eb = cb ? ln_expand_raw(cb, nd, sb) : NULL;
-  int rc = ea && eb ? run_gemm(alpha, ea, eb, beta, out) : LN_ERR;
-  ln_tensor_release(ea), ln_tensor_release(eb);
-  ln_tensor_release(ca), ln_tensor_release(cb);
-  return rc;
+  ln_scope s = {0};
+  ln_tensor *ca = LN_TMP(&s, ln_cast_raw(am, out->dtype));
+  ln_tensor *cb = LN_TMP(&s, ln_cast_raw(bm, out->dtype));
+  ln_tensor *ea = LN_TMP(&s, ln_expand_raw(ca, nd, sa));
+  ln_tensor *eb = LN_TMP(&s, ln_expand_raw(cb, nd, sb));
+  return ln_scope_done(&s, run_gemm(alpha, ea, eb, beta, out));
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* out = alpha * am @ bm + beta * c (c broadcast to the result; NULL or
@@ -180,9 +181,8 @@ static ln_tensor *product(const char *op, ln_tensor *am, ln_tensor *bm,
     return ln_error("%s: expected float32 or float64 tensors, got %s and %s",
                     op, ln_dtype_name(a->dtype), ln_dtype_name(b->dtype)),
            NULL;
-  ln_tensor *out = ln_empty(nd, shape, dt, ln_tensor_device(am));
-  if (!out) return NULL;
-  int rc = LN_OK;
+  ln_scope s = {0};
+  ln_tensor *out = LN_TMP(&s, ln_empty(nd, shape, dt, ln_tensor_device(am)));
   if (c) { /* checked even when beta == 0 ignores its values */
     ln_tensor *ec = ln_expand_raw(c, nd, shape);
     if (!ec) {
@@ -190,13 +190,15 @@ static ln_tensor *product(const char *op, ln_tensor *am, ln_tensor *bm,
       ln_error("%s: input of shape %s cannot be broadcast to the product's "
                "shape %s", op, ln_shape_str(c->ndim, c->shape, s1, sizeof s1),
                ln_shape_str(nd, shape, s2, sizeof s2));
+      goto fail;
     }
-    rc = !ec ? LN_ERR : beta != 0 ? LN_BACKEND(out)->copy(out, ec) : LN_OK;
-    ln_tensor_release(ec);
+    ec = LN_TMP(&s, ec);
+    if (beta != 0 && LN_BACKEND(out)->copy(out, ec) != LN_OK) goto fail;
   }
-  if (rc == LN_OK) rc = gemm_into(out, alpha, am, bm, c ? beta : 0);
-  if (rc != LN_OK) ln_tensor_release(out);
-  return rc == LN_OK ? out : NULL;
+  if (gemm_into(out, alpha, am, bm, c ? beta : 0) != LN_OK) goto fail;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* t (contiguous) seen with the shape it has without the dims that vector
@@ -216,20 +218,16 @@ static ln_tensor *drop_vector_dims(ln_tensor *t, bool drop_m, bool drop_n) {
 /* ---- backward ----------------------------------------------------------- */
 
 /* g reshaped (summed first where it was broadcast) to x's shape via xm,
-** x's matrix form. Consumes g. */
+** x's matrix form: a new reference. */
 static ln_tensor *fit_grad(ln_tensor *g, const ln_tensor *xm,
                            const ln_tensor *x) {
+  ln_scope s = {0};
   ln_tensor *r = g;
-  if (g && !ln_same_shape(g, xm)) {
-    r = ln_sum_to(g, xm->ndim, xm->shape);
-    ln_tensor_release(g);
-  }
-  if (r && !ln_same_shape(r, x)) {
-    ln_tensor *v = ln_reshape(r, x->ndim, x->shape);
-    ln_tensor_release(r);
-    r = v;
-  }
-  return r;
+  if (!ln_same_shape(r, xm)) r = LN_TMP(&s, ln_sum_to(r, xm->ndim, xm->shape));
+  if (!ln_same_shape(r, x)) r = LN_TMP(&s, ln_reshape(r, x->ndim, x->shape));
+  return ln_scope_keep(&s, r);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* Gradient of bm in am @ bm when bm is a single matrix shared by a batch:
@@ -238,41 +236,54 @@ static ln_tensor *shared_right_grad(ln_tensor *am, ln_tensor *gm,
                                     double alpha) {
   int64_t s1[2] = {-1, am->shape[am->ndim - 1]};
   int64_t s2[2] = {-1, gm->shape[gm->ndim - 1]};
-  ln_tensor *a2 = ln_reshape(am, 2, s1), *g2 = ln_reshape(gm, 2, s2);
-  ln_tensor *at = a2 ? transpose_raw(a2) : NULL;
-  ln_tensor *r = at && g2 ? product("matmul", at, g2, at, g2, alpha, NULL, 0) : NULL;
-  ln_tensor_release(at), ln_tensor_release(a2), ln_tensor_release(g2);
-  return r;
+  ln_scope s = {0};
+  ln_tensor *a2 = LN_TMP(&s, ln_reshape(am, 2, s1));
+  ln_tensor *g2 = LN_TMP(&s, ln_reshape(gm, 2, s2));
+  ln_tensor *at = LN_TMP(&s, transpose_raw(a2));
+  return ln_scope_keep(&s, LN_TMP(&s, product("matmul", at, g2, at, g2, alpha,
+                                                NULL, 0)));
+fail:
+  return ln_scope_end(&s);
 }
 
 /* Node layout shared by the products: inputs {a, b, [c]}, saved {a, b},
-** ints {how_a, how_b}, scalars {alpha, beta}. */
+** and these parameters. */
+typedef struct product_params {
+  int64_t how_a, how_b;      /* how a and b are seen as matrices (AS_*) */
+  double alpha, beta;        /* alpha a @ b + beta c */
+} product_params;
 
 /* d(a) = alpha g @ b^T, in a's shape. */
 static ln_tensor *left_grad(ln_node *n, ln_tensor *gm, const ln_tensor *am) {
+  const product_params *p = n->params;
   ln_tensor *sb = ln_node_saved(n, 1);
-  ln_tensor *sbm = sb ? as_matrix(sb, (int)n->ints[1]) : NULL;
-  ln_tensor *bt = sbm ? transpose_raw(sbm) : NULL;
-  ln_tensor *g = bt ? product("matmul", gm, bt, gm, bt, n->scalars[0], NULL, 0)
-                    : NULL;
-  ln_tensor_release(bt), ln_tensor_release(sbm);
-  return fit_grad(g, am, n->inputs[0]);
+  if (!sb) return NULL;
+  ln_scope s = {0};
+  ln_tensor *sbm = LN_TMP(&s, as_matrix(sb, (int)p->how_b));
+  ln_tensor *bt = LN_TMP(&s, transpose_raw(sbm));
+  ln_tensor *g = LN_TMP(&s, product("matmul", gm, bt, gm, bt, p->alpha, NULL, 0));
+  return ln_scope_keep(&s, LN_TMP(&s, fit_grad(g, am, n->inputs[0])));
+fail:
+  return ln_scope_end(&s);
 }
 
 /* d(b) = alpha a^T @ g, in b's shape; a batch sharing one b folds into a
 ** single product instead of a batch of them summed afterwards. */
 static ln_tensor *right_grad(ln_node *n, ln_tensor *gm, const ln_tensor *bm) {
+  const product_params *p = n->params;
   ln_tensor *sa = ln_node_saved(n, 0);
-  ln_tensor *sam = sa ? as_matrix(sa, (int)n->ints[0]) : NULL, *g = NULL;
-  if (sam && bm->ndim == 2 && gm->ndim > 2) {
-    g = shared_right_grad(sam, gm, n->scalars[0]);
-  } else if (sam) {
-    ln_tensor *at = transpose_raw(sam);
-    g = at ? product("matmul", at, gm, at, gm, n->scalars[0], NULL, 0) : NULL;
-    ln_tensor_release(at);
+  if (!sa) return NULL;
+  ln_scope s = {0};
+  ln_tensor *sam = LN_TMP(&s, as_matrix(sa, (int)p->how_a)), *g;
+  if (bm->ndim == 2 && gm->ndim > 2) {
+    g = LN_TMP(&s, shared_right_grad(sam, gm, p->alpha));
+  } else {
+    ln_tensor *at = LN_TMP(&s, transpose_raw(sam));
+    g = LN_TMP(&s, product("matmul", at, gm, at, gm, p->alpha, NULL, 0));
   }
-  ln_tensor_release(sam);
-  return fit_grad(g, bm, n->inputs[1]);
+  return ln_scope_keep(&s, LN_TMP(&s, fit_grad(g, bm, n->inputs[1])));
+fail:
+  return ln_scope_end(&s);
 }
 
 /* d(c) = beta g; the engine sums it back to c's shape. */
@@ -284,23 +295,22 @@ static ln_tensor *scaled_grad(ln_tensor *gout, double beta) {
 }
 
 static int product_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const product_params *p = n->params;
   ln_tensor *a = n->inputs[0], *b = n->inputs[1];
-  ln_tensor *am = as_matrix(a, (int)n->ints[0]);
-  ln_tensor *bm = as_matrix(b, (int)n->ints[1]), *gm = NULL;
   int nd;
   int64_t shape[LN_MAX_DIMS];
-  if (am && bm && product_shape("matmul", am, bm, a, b, &nd, shape) == LN_OK)
-    gm = ln_reshape(gout, nd, shape); /* the vector dims back in */
-  int rc = gm ? LN_OK : LN_ERR;
-  if (rc == LN_OK && ln_node_needs_grad(n, 0) && !(gin[0] = left_grad(n, gm, am)))
-    rc = LN_ERR;
-  if (rc == LN_OK && ln_node_needs_grad(n, 1) && !(gin[1] = right_grad(n, gm, bm)))
-    rc = LN_ERR;
-  if (rc == LN_OK && n->ninputs > 2 && ln_node_needs_grad(n, 2) &&
-      !(gin[2] = scaled_grad(gout, n->scalars[1])))
-    rc = LN_ERR;
-  ln_tensor_release(gm), ln_tensor_release(am), ln_tensor_release(bm);
-  return rc;
+  ln_scope s = {0};
+  ln_tensor *am = LN_TMP(&s, as_matrix(a, (int)p->how_a));
+  ln_tensor *bm = LN_TMP(&s, as_matrix(b, (int)p->how_b));
+  if (product_shape("matmul", am, bm, a, b, &nd, shape) != LN_OK) goto fail;
+  ln_tensor *gm = LN_TMP(&s, ln_reshape(gout, nd, shape)); /* the vector dims back in */
+  if (ln_node_needs_grad(n, 0)) LN_GRAD(&s, gin[0], left_grad(n, gm, am));
+  if (ln_node_needs_grad(n, 1)) LN_GRAD(&s, gin[1], right_grad(n, gm, bm));
+  if (n->ninputs > 2 && ln_node_needs_grad(n, 2))
+    LN_GRAD(&s, gin[2], scaled_grad(gout, p->beta));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* Records a product node on out (when needed) with the layout above. */
@@ -308,14 +318,12 @@ static int record_product(ln_tensor *out, const char *name, ln_tensor *a,
                           ln_tensor *b, ln_tensor *c, int how_a, int how_b,
                           double alpha, double beta) {
   ln_tensor *inputs[3] = {a, b, c};
+  product_params p = {how_a, how_b, alpha, beta};
   ln_node *n;
   if (ln_record(&n, out, name, product_backward, c ? 3 : 2, inputs) != LN_OK ||
+      ln_node_params(n, &p, sizeof p) != LN_OK ||
       ln_node_save(n, a) != LN_OK || ln_node_save(n, b) != LN_OK)
     return LN_ERR;
-  if (!n) return LN_OK;
-  n->nints = 2;
-  n->ints[0] = how_a, n->ints[1] = how_b;
-  n->scalars[0] = alpha, n->scalars[1] = beta;
   return LN_OK;
 }
 
@@ -324,16 +332,17 @@ static int record_product(ln_tensor *out, const char *name, ln_tensor *a,
 static ln_tensor *vector_aware_product(const char *op, const char *name,
                                        ln_tensor *a, ln_tensor *b, int how_a,
                                        int how_b) {
-  ln_tensor *am = as_matrix(a, how_a), *bm = as_matrix(b, how_b);
-  ln_tensor *out = am && bm ? product(op, am, bm, a, b, 1, NULL, 0) : NULL;
-  ln_tensor_release(am), ln_tensor_release(bm);
-  if (out && (how_a == AS_ROW || how_b == AS_COL)) {
-    ln_tensor *v = drop_vector_dims(out, how_a == AS_ROW, how_b == AS_COL);
-    ln_tensor_release(out);
-    out = v;
-  }
-  if (!out) return NULL;
-  return ln_recorded(out, record_product(out, name, a, b, NULL, how_a, how_b, 1, 0));
+  ln_scope s = {0};
+  ln_tensor *am = LN_TMP(&s, as_matrix(a, how_a));
+  ln_tensor *bm = LN_TMP(&s, as_matrix(b, how_b));
+  ln_tensor *out = LN_TMP(&s, product(op, am, bm, a, b, 1, NULL, 0));
+  if (how_a == AS_ROW || how_b == AS_COL)
+    out = LN_TMP(&s, drop_vector_dims(out, how_a == AS_ROW, how_b == AS_COL));
+  if (record_product(out, name, a, b, NULL, how_a, how_b, 1, 0) != LN_OK)
+    goto fail;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* ---- the ops ------------------------------------------------------------ */
@@ -410,31 +419,29 @@ ln_tensor *ln_outer(ln_tensor *a, ln_tensor *b) {
 static int linear_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *x = n->inputs[0], *w = n->inputs[1];
   int how = x->ndim == 1 ? AS_ROW : AS_IS;
-  ln_tensor *xm = as_matrix(x, how);
+  ln_scope s = {0};
+  ln_tensor *xm = LN_TMP(&s, as_matrix(x, how));
   int64_t gshape[LN_MAX_DIMS];
   for (int i = 0; i < xm->ndim - 1; i++) gshape[i] = xm->shape[i];
   gshape[xm->ndim - 1] = w->shape[0];
-  ln_tensor *gm = ln_reshape(gout, xm->ndim, gshape);
-  int rc = gm ? LN_OK : LN_ERR;
-  if (rc == LN_OK && ln_node_needs_grad(n, 0)) {
+  ln_tensor *gm = LN_TMP(&s, ln_reshape(gout, xm->ndim, gshape));
+  if (ln_node_needs_grad(n, 0)) {
     ln_tensor *sw = ln_node_saved(n, 1);
-    ln_tensor *g = sw ? product("linear", gm, sw, gm, sw, 1, NULL, 0) : NULL;
-    gin[0] = fit_grad(g, xm, x);
-    if (!gin[0]) rc = LN_ERR;
+    if (!sw) goto fail;
+    ln_tensor *g = LN_TMP(&s, product("linear", gm, sw, gm, sw, 1, NULL, 0));
+    LN_GRAD(&s, gin[0], fit_grad(g, xm, x));
   }
-  if (rc == LN_OK && ln_node_needs_grad(n, 1)) {
+  if (ln_node_needs_grad(n, 1)) {
     ln_tensor *sx = ln_node_saved(n, 0);
-    ln_tensor *sxm = sx ? as_matrix(sx, how) : NULL;
-    ln_tensor *gw = sxm ? shared_right_grad(gm, sxm, 1) : NULL; /* g^T @ x */
-    gin[1] = gw;
-    ln_tensor_release(sxm);
-    if (!gin[1]) rc = LN_ERR;
+    if (!sx) goto fail;
+    ln_tensor *sxm = LN_TMP(&s, as_matrix(sx, how));
+    LN_GRAD(&s, gin[1], shared_right_grad(gm, sxm, 1)); /* g^T @ x */
   }
-  if (rc == LN_OK && n->inputs[2] && ln_node_needs_grad(n, 2)) {
+  if (n->inputs[2] && ln_node_needs_grad(n, 2))
     gin[2] = ln_tensor_retain(gout);
-  }
-  ln_tensor_release(gm), ln_tensor_release(xm);
-  return rc;
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 static int linear_check(const ln_tensor *x, const ln_tensor *w,
@@ -463,19 +470,18 @@ static int linear_check(const ln_tensor *x, const ln_tensor *w,
 ln_tensor *ln_linear(ln_tensor *x, ln_tensor *w, ln_tensor *bias) {
   if (linear_check(x, w, bias) != LN_OK) return NULL;
   int how = x->ndim == 1 ? AS_ROW : AS_IS;
-  ln_tensor *xm = as_matrix(x, how), *wt = transpose_raw(w), *out = NULL;
-  if (xm && wt) out = product("linear", xm, wt, x, w, 1, bias, bias ? 1 : 0);
-  ln_tensor_release(xm), ln_tensor_release(wt);
-  if (out && how == AS_ROW) {
-    ln_tensor *v = drop_vector_dims(out, true, false);
-    ln_tensor_release(out);
-    out = v;
-  }
-  if (!out) return NULL;
+  ln_scope s = {0};
+  ln_tensor *xm = LN_TMP(&s, as_matrix(x, how));
+  ln_tensor *wt = LN_TMP(&s, transpose_raw(w));
+  ln_tensor *out = LN_TMP(&s, product("linear", xm, wt, x, w, 1, bias,
+                                      bias ? 1 : 0));
+  if (how == AS_ROW) out = LN_TMP(&s, drop_vector_dims(out, true, false));
   ln_tensor *inputs[3] = {x, w, bias};
   ln_node *n;
   int rc = ln_record(&n, out, "LinearBackward", linear_backward, 3, inputs);
   if (rc == LN_OK) rc = ln_node_save(n, x);
   if (rc == LN_OK) rc = ln_node_save(n, w);
-  return ln_recorded(out, rc);
+  if (rc == LN_OK) return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }

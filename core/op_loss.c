@@ -19,31 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "luann_nn.h"
+#include "op.h"
 #include "shape.h"
-
-/* Temporaries of one computation, released together. */
-typedef struct temps {
-  ln_tensor *t[24];
-  int n;
-} temps;
-
-/* Takes over t (NULL passes through, so calls chain). */
-static ln_tensor *keep(temps *tp, ln_tensor *t) {
-  if (!t) return NULL;
-  if (tp->n == (int)(sizeof tp->t / sizeof tp->t[0])) { /* a bug, not input */
-    ln_tensor_release(t);
-    return ln_error("loss: too many temporaries"), NULL;
-  }
-  tp->t[tp->n++] = t;
-  return t;
-}
-
-static void temps_free(temps *tp) {
-  for (int i = 0; i < tp->n; i++) ln_tensor_release(tp->t[i]);
-  tp->n = 0;
-}
 
 int ln_reduction_parse(const char *op, const char *name, ln_reduction *out) {
   static const char *const names[] = {"none", "mean", "sum"};
@@ -145,59 +123,67 @@ static ln_tensor *row_scale(ln_tensor *gout, double scale) {
   return r;
 }
 
-/* saved: index, coef, [lp, weight]; scalars: scale, eps, nll */
+/* A loss node's parameters (the probability targets' node has no nll). */
+typedef struct loss_params {
+  double scale;              /* the reduction's, on the incoming gradient */
+  double eps;                /* label smoothing */
+  bool nll;                  /* the input is log-probabilities */
+} loss_params;
+
+/* saved: index, coef, [lp, weight] */
 static int class_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const loss_params *p = n->params;
   ln_tensor *index = ln_node_saved(n, 0), *coef = ln_node_saved(n, 1);
-  bool nll = n->scalars[2] != 0, smooth = n->scalars[1] != 0;
+  bool nll = p->nll, smooth = p->eps > 0;
   ln_tensor *lp = nll ? NULL : ln_node_saved(n, 2);
   ln_tensor *w = n->nsaved > 3 ? ln_node_saved(n, 3) : NULL;
   if (!index || !coef || (!nll && !lp) || (n->nsaved > 3 && !w)) return LN_ERR;
-  temps tp = {0};
   ln_tensor *x = n->inputs[0];
-  ln_tensor *r = keep(&tp, row_scale(gout, n->scalars[0]));
-  ln_tensor *alpha = r ? keep(&tp, coef_col(coef, 0)) : NULL;
-  ln_tensor *ra = alpha ? keep(&tp, ln_mul(alpha, r)) : NULL;
-  ln_tensor *neg = ra ? keep(&tp, ln_binary_scalar(LN_BINARY_MUL, ra, -1)) : NULL;
-  ln_tensor *g = NULL;
-  if (neg && nll) {
-    g = keep(&tp, ln_zeros(x->ndim, x->shape, x->dtype, ln_tensor_device(x)));
-  } else if (neg) { /* softmax * A r - beta r w */
-    ln_tensor *s = keep(&tp, ln_unary(LN_UNARY_EXP, lp));
-    ln_tensor *a = s ? keep(&tp, coef_col(coef, 2)) : NULL;
-    ln_tensor *ar = a ? keep(&tp, ln_mul(a, r)) : NULL;
-    g = ar ? keep(&tp, ln_mul(s, ar)) : NULL;
-    if (g && smooth) {
-      ln_tensor *b = keep(&tp, coef_col(coef, 1));
-      ln_tensor *br = b ? keep(&tp, ln_mul(b, r)) : NULL;
-      ln_tensor *bw = br && w ? keep(&tp, ln_mul(br, w)) : br;
-      g = bw ? keep(&tp, ln_sub(g, bw)) : NULL;
+  ln_scope s = {0};
+  ln_tensor *r = LN_TMP(&s, row_scale(gout, p->scale));
+  ln_tensor *alpha = LN_TMP(&s, coef_col(coef, 0));
+  ln_tensor *ra = LN_TMP(&s, ln_mul(alpha, r));
+  ln_tensor *neg = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, ra, -1));
+  ln_tensor *g;
+  if (nll) {
+    g = LN_TMP(&s, ln_zeros(x->ndim, x->shape, x->dtype, ln_tensor_device(x)));
+  } else { /* softmax * A r - beta r w */
+    ln_tensor *sm = LN_TMP(&s, ln_unary(LN_UNARY_EXP, lp));
+    ln_tensor *a = LN_TMP(&s, coef_col(coef, 2));
+    ln_tensor *ar = LN_TMP(&s, ln_mul(a, r));
+    g = LN_TMP(&s, ln_mul(sm, ar));
+    if (smooth) {
+      ln_tensor *b = LN_TMP(&s, coef_col(coef, 1));
+      ln_tensor *bw = LN_TMP(&s, ln_mul(b, r));
+      if (w) bw = LN_TMP(&s, ln_mul(bw, w));
+      g = LN_TMP(&s, ln_sub(g, bw));
     }
   }
-  if (g) g = keep(&tp, ln_scatter_add(g, 1, index, neg));
-  if (g) gin[0] = ln_tensor_retain(g);
-  temps_free(&tp);
-  return g ? LN_OK : LN_ERR;
+  LN_GRAD(&s, gin[0], ln_scatter_add(g, 1, index, neg));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* -(alpha * lp[y] + beta * sum_c w_c lp_c) per row, for x (N,C). */
 static ln_tensor *class_rows_loss(ln_tensor *lp, const class_rows *rows,
                                   ln_tensor *w, bool smooth) {
-  temps tp = {0};
   int64_t n = lp->shape[0];
-  ln_tensor *picked = keep(&tp, ln_gather(lp, 1, rows->index));
-  ln_tensor *alpha = picked ? keep(&tp, coef_col(rows->coef, 0)) : NULL;
-  ln_tensor *sum = alpha ? keep(&tp, ln_mul(picked, alpha)) : NULL;
-  if (sum && smooth) {
-    ln_tensor *lw = w ? keep(&tp, ln_mul(lp, w)) : lp;
-    ln_tensor *s = lw ? keep(&tp, ln_reduce(LN_REDUCE_SUM, lw, 1, true)) : NULL;
-    ln_tensor *beta = s ? keep(&tp, coef_col(rows->coef, 1)) : NULL;
-    ln_tensor *bs = beta ? keep(&tp, ln_mul(s, beta)) : NULL;
-    sum = bs ? keep(&tp, ln_add(sum, bs)) : NULL;
+  ln_scope s = {0};
+  ln_tensor *picked = LN_TMP(&s, ln_gather(lp, 1, rows->index));
+  ln_tensor *alpha = LN_TMP(&s, coef_col(rows->coef, 0));
+  ln_tensor *sum = LN_TMP(&s, ln_mul(picked, alpha));
+  if (smooth) {
+    ln_tensor *lw = w ? LN_TMP(&s, ln_mul(lp, w)) : lp;
+    ln_tensor *ls = LN_TMP(&s, ln_reduce(LN_REDUCE_SUM, lw, 1, true));
+    ln_tensor *beta = LN_TMP(&s, coef_col(rows->coef, 1));
+    ln_tensor *bs = LN_TMP(&s, ln_mul(ls, beta));
+    sum = LN_TMP(&s, ln_add(sum, bs));
   }
-  ln_tensor *neg = sum ? keep(&tp, ln_binary_scalar(LN_BINARY_MUL, sum, -1)) : NULL;
-  ln_tensor *loss = neg ? ln_reshape(neg, 1, &n) : NULL;
-  temps_free(&tp);
-  return loss;
+  ln_tensor *neg = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, sum, -1));
+  return ln_scope_keep(&s, LN_TMP(&s, ln_reshape(neg, 1, &n)));
+fail:
+  return ln_scope_end(&s);
 }
 
 /* x is (N,C) logits (or log-probabilities when nll), target (N) int64. */
@@ -206,105 +192,101 @@ static ln_tensor *class_loss(const char *op, ln_tensor *x, ln_tensor *target,
   class_rows rows;
   if (class_rows_init(op, x, target, o, &rows) != LN_OK) return NULL;
   bool smooth = o->label_smoothing > 0, was = ln_set_grad_enabled(false);
-  ln_tensor *lp = nll ? ln_tensor_retain(x) : ln_log_softmax(x, 1);
-  ln_tensor *loss = lp ? class_rows_loss(lp, &rows, w, smooth) : NULL;
+  ln_scope s = {0};
+  ln_scope_add(&s, rows.index);
+  ln_scope_add(&s, rows.coef);
+  ln_tensor *lp = LN_TMP(&s, nll ? ln_tensor_retain(x) : ln_log_softmax(x, 1));
+  ln_tensor *loss = LN_TMP(&s, class_rows_loss(lp, &rows, w, smooth));
   double scale = 1;
-  ln_tensor *out = loss ? reduce_rows(loss, o->reduction, rows.total, &scale) : NULL;
+  ln_tensor *out = LN_TMP(&s, reduce_rows(loss, o->reduction, rows.total,
+                                          &scale));
   ln_set_grad_enabled(was);
-  ln_node *n = NULL;
-  int rc = out ? ln_record(&n, out, nll ? "NllLossBackward"
-                                        : "CrossEntropyLossBackward",
-                           class_backward, 1, &x)
-               : LN_ERR;
-  if (n) {
-    n->scalars[0] = scale;
-    n->scalars[1] = smooth;
-    n->scalars[2] = nll;
-    if (ln_node_save(n, rows.index) != LN_OK ||
-        ln_node_save(n, rows.coef) != LN_OK ||
-        (!nll && ln_node_save(n, lp) != LN_OK) ||
-        (!nll && smooth && w && ln_node_save(n, w) != LN_OK))
-      rc = LN_ERR;
-  }
-  ln_tensor_release(loss);
-  ln_tensor_release(lp);
-  ln_tensor_release(rows.index);
-  ln_tensor_release(rows.coef);
-  return ln_recorded(out, rc);
+  loss_params p = {scale, o->label_smoothing, nll};
+  ln_node *n;
+  int rc = ln_record(&n, out, nll ? "NllLossBackward"
+                                  : "CrossEntropyLossBackward",
+                     class_backward, 1, &x);
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  if (rc == LN_OK) rc = ln_node_save(n, rows.index);
+  if (rc == LN_OK) rc = ln_node_save(n, rows.coef);
+  if (rc == LN_OK && !nll) rc = ln_node_save(n, lp);
+  if (rc == LN_OK && !nll && smooth && w) rc = ln_node_save(n, w);
+  if (rc == LN_OK) return ln_scope_keep(&s, out);
+fail:
+  ln_set_grad_enabled(was);
+  return ln_scope_end(&s);
 }
 
 /* ---- probability targets ------------------------------------------------- */
 
-/* saved: lp, a, [w]; scalars: scale, eps */
+/* saved: lp, a, [w] */
 static int prob_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const loss_params *p = n->params;
   ln_tensor *lp = ln_node_saved(n, 0), *a = ln_node_saved(n, 1);
   ln_tensor *w = n->nsaved > 2 ? ln_node_saved(n, 2) : NULL;
   if (!lp || !a || (n->nsaved > 2 && !w)) return LN_ERR;
-  temps tp = {0};
-  ln_tensor *r = keep(&tp, row_scale(gout, n->scalars[0]));
-  int rc = r ? LN_OK : LN_ERR;
-  if (rc == LN_OK && ln_node_needs_grad(n, 0)) { /* softmax * sum(a) r - a r */
-    ln_tensor *s = keep(&tp, ln_unary(LN_UNARY_EXP, lp));
-    ln_tensor *asum = s ? keep(&tp, ln_reduce(LN_REDUCE_SUM, a, 1, true)) : NULL;
-    ln_tensor *ar = asum ? keep(&tp, ln_mul(asum, r)) : NULL;
-    ln_tensor *sa = ar ? keep(&tp, ln_mul(s, ar)) : NULL;
-    ln_tensor *rr = sa ? keep(&tp, ln_mul(a, r)) : NULL;
-    gin[0] = rr ? ln_sub(sa, rr) : NULL;
-    rc = gin[0] ? LN_OK : LN_ERR;
+  ln_scope s = {0};
+  ln_tensor *r = LN_TMP(&s, row_scale(gout, p->scale));
+  if (ln_node_needs_grad(n, 0)) { /* softmax * sum(a) r - a r */
+    ln_tensor *sm = LN_TMP(&s, ln_unary(LN_UNARY_EXP, lp));
+    ln_tensor *asum = LN_TMP(&s, ln_reduce(LN_REDUCE_SUM, a, 1, true));
+    ln_tensor *ar = LN_TMP(&s, ln_mul(asum, r));
+    ln_tensor *sa = LN_TMP(&s, ln_mul(sm, ar));
+    ln_tensor *rr = LN_TMP(&s, ln_mul(a, r));
+    LN_GRAD(&s, gin[0], ln_sub(sa, rr));
   }
-  if (rc == LN_OK && ln_node_needs_grad(n, 1)) { /* -(1-eps) r w lp */
-    ln_tensor *lw = w ? keep(&tp, ln_mul(lp, w)) : lp;
-    ln_tensor *lr = lw ? keep(&tp, ln_mul(lw, r)) : NULL;
-    gin[1] = lr ? ln_binary_scalar(LN_BINARY_MUL, lr, -(1 - n->scalars[1])) : NULL;
-    rc = gin[1] ? LN_OK : LN_ERR;
+  if (ln_node_needs_grad(n, 1)) { /* -(1-eps) r w lp */
+    ln_tensor *lw = w ? LN_TMP(&s, ln_mul(lp, w)) : lp;
+    ln_tensor *lr = LN_TMP(&s, ln_mul(lw, r));
+    LN_GRAD(&s, gin[1], ln_binary_scalar(LN_BINARY_MUL, lr, -(1 - p->eps)));
   }
-  temps_free(&tp);
-  return rc;
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* a = ((1-eps) t + eps/C) * w, the (N,C) coefficients. */
 static ln_tensor *prob_coefficients(ln_tensor *t, ln_tensor *w, double eps) {
-  temps tp = {0};
   int64_t c = t->shape[1];
+  ln_scope s = {0};
   ln_tensor *a = t;
   if (eps > 0) {
-    ln_tensor *ts = keep(&tp, ln_binary_scalar(LN_BINARY_MUL, t, 1 - eps));
-    a = ts ? keep(&tp, ln_binary_scalar(LN_BINARY_ADD, ts, eps / (double)c)) : NULL;
+    ln_tensor *ts = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, t, 1 - eps));
+    a = LN_TMP(&s, ln_binary_scalar(LN_BINARY_ADD, ts, eps / (double)c));
   }
-  if (a && w) a = keep(&tp, ln_mul(a, w));
-  if (a) ln_tensor_retain(a);
-  temps_free(&tp);
-  return a;
+  if (w) a = LN_TMP(&s, ln_mul(a, w));
+  return ln_scope_keep(&s, a);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* x (N,C) logits, target (N,C) probabilities of x's dtype. */
 static ln_tensor *prob_loss(ln_tensor *x, ln_tensor *target, ln_tensor *w,
                             const ln_loss_options *o) {
-  temps tp = {0};
+  ln_scope s = {0};
   bool was = ln_set_grad_enabled(false);
-  ln_tensor *a = keep(&tp, prob_coefficients(target, w, o->label_smoothing));
-  ln_tensor *lp = a ? keep(&tp, ln_log_softmax(x, 1)) : NULL;
-  ln_tensor *al = lp ? keep(&tp, ln_mul(a, lp)) : NULL;
-  ln_tensor *s = al ? keep(&tp, ln_reduce(LN_REDUCE_SUM, al, 1, false)) : NULL;
-  ln_tensor *loss = s ? keep(&tp, ln_binary_scalar(LN_BINARY_MUL, s, -1)) : NULL;
+  ln_tensor *a = LN_TMP(&s, prob_coefficients(target, w, o->label_smoothing));
+  ln_tensor *lp = LN_TMP(&s, ln_log_softmax(x, 1));
+  ln_tensor *al = LN_TMP(&s, ln_mul(a, lp));
+  ln_tensor *sum = LN_TMP(&s, ln_reduce(LN_REDUCE_SUM, al, 1, false));
+  ln_tensor *loss = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, sum, -1));
   double scale = 1;
-  ln_tensor *out = loss ? reduce_rows(loss, o->reduction, (double)x->shape[0],
-                                      &scale) : NULL;
+  ln_tensor *out = LN_TMP(&s, reduce_rows(loss, o->reduction,
+                                          (double)x->shape[0], &scale));
   ln_set_grad_enabled(was);
+  loss_params p = {scale, o->label_smoothing, false};
   ln_tensor *inputs[2] = {x, target};
-  ln_node *n = NULL;
-  int rc = out ? ln_record(&n, out, "CrossEntropyLossBackward", prob_backward,
-                           2, inputs)
-               : LN_ERR;
-  if (n) {
-    n->scalars[0] = scale;
-    n->scalars[1] = o->label_smoothing;
-    if (ln_node_save(n, lp) != LN_OK || ln_node_save(n, a) != LN_OK ||
-        (w && ln_node_save(n, w) != LN_OK))
-      rc = LN_ERR;
-  }
-  temps_free(&tp);
-  return ln_recorded(out, rc);
+  ln_node *n;
+  int rc = ln_record(&n, out, "CrossEntropyLossBackward", prob_backward, 2,
+                     inputs);
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  if (rc == LN_OK) rc = ln_node_save(n, lp);
+  if (rc == LN_OK) rc = ln_node_save(n, a);
+  if (rc == LN_OK && w) rc = ln_node_save(n, w);
+  if (rc == LN_OK) return ln_scope_keep(&s, out);
+fail:
+  ln_set_grad_enabled(was);
+  return ln_scope_end(&s);
 }
 
 /* ---- shapes and checks ------------------------------------------------------ */
@@ -394,24 +376,22 @@ static ln_tensor *loss_entry(const char *op, ln_tensor *input, ln_tensor *target
   if (probs && o->has_ignore_index)
     return ln_error("%s: ignore_index is not supported with class probability "
                     "targets", op), NULL;
-  temps tp = {0};
-  ln_tensor *x = keep(&tp, rows_of(input));
-  ln_tensor *t = x ? keep(&tp, probs ? rows_of(target) : flat_targets(target)) : NULL;
-  if (t && probs && t->dtype != x->dtype) t = keep(&tp, ln_to_dtype(t, x->dtype));
-  ln_tensor *w = o->weight && t ? keep(&tp, ln_cast_raw(o->weight, x->dtype)) : NULL;
-  ln_tensor *out = NULL;
-  if (t && (w || !o->weight))
-    out = probs ? prob_loss(x, t, w, o) : class_loss(op, x, t, w, o, nll);
-  if (out && o->reduction == LN_REDUCTION_NONE && input->ndim != 2) {
+  ln_scope s = {0};
+  ln_tensor *x = LN_TMP(&s, rows_of(input));
+  ln_tensor *t = LN_TMP(&s, probs ? rows_of(target) : flat_targets(target));
+  if (probs && t->dtype != x->dtype) t = LN_TMP(&s, ln_to_dtype(t, x->dtype));
+  ln_tensor *w = o->weight ? LN_TMP(&s, ln_cast_raw(o->weight, x->dtype)) : NULL;
+  ln_tensor *out = LN_TMP(&s, probs ? prob_loss(x, t, w, o)
+                                    : class_loss(op, x, t, w, o, nll));
+  if (o->reduction == LN_REDUCTION_NONE && input->ndim != 2) {
     /* back to the shape of class targets */
     int64_t shape[LN_MAX_DIMS];
     int nd = class_target_shape(input, shape);
-    ln_tensor *r = ln_reshape(out, nd, shape);
-    ln_tensor_release(out);
-    out = r;
+    out = LN_TMP(&s, ln_reshape(out, nd, shape));
   }
-  temps_free(&tp);
-  return out;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }
 
 ln_tensor *ln_cross_entropy(ln_tensor *input, ln_tensor *target,

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
 #include "index_util.h"
+#include "op.h"
 #include "shape.h"
 
 /* ---- masked_fill, index_fill -------------------------------------------- */
@@ -31,21 +31,17 @@ static ln_tensor *masked_fill_raw(const char *op, ln_tensor *a,
                           &ndim, shape) != LN_OK)
     return NULL;
   ln_device dev = ln_tensor_device(a);
-  ln_tensor *m = ln_cast_raw(mask, LN_BOOL), *v = ln_scalar(value, a->dtype, dev);
-  ln_tensor *me = m ? ln_expand_raw(m, ndim, shape) : NULL;
-  ln_tensor *ve = v ? ln_expand_raw(v, ndim, shape) : NULL;
-  ln_tensor *ae = ln_expand_raw(a, ndim, shape);
-  ln_tensor *out = me && ve && ae ? ln_empty(ndim, shape, a->dtype, dev) : NULL;
-  if (out && LN_BACKEND(out)->where(out, me, ve, ae) != LN_OK) {
-    ln_tensor_release(out);
-    out = NULL;
-  }
-  ln_tensor_release(m);
-  ln_tensor_release(v);
-  ln_tensor_release(me);
-  ln_tensor_release(ve);
-  ln_tensor_release(ae);
-  return out;
+  ln_scope s = {0};
+  ln_tensor *m = LN_TMP(&s, ln_cast_raw(mask, LN_BOOL));
+  ln_tensor *v = LN_TMP(&s, ln_scalar(value, a->dtype, dev));
+  ln_tensor *me = LN_TMP(&s, ln_expand_raw(m, ndim, shape));
+  ln_tensor *ve = LN_TMP(&s, ln_expand_raw(v, ndim, shape));
+  ln_tensor *ae = LN_TMP(&s, ln_expand_raw(a, ndim, shape));
+  ln_tensor *out = LN_TMP(&s, ln_empty(ndim, shape, a->dtype, dev));
+  if (LN_BACKEND(out)->where(out, me, ve, ae) != LN_OK) goto fail;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* d a = d out with zeros where mask (summed back to a's shape) */
@@ -109,16 +105,16 @@ static ln_tensor *index_mask(const char *op, ln_tensor *a, int dim,
     ones_shape[d] = d == dim ? ln_tensor_numel(index) : 1;
   }
   ln_device dev = ln_tensor_device(a);
-  ln_tensor *counts = ln_zeros(a->ndim, shape, LN_INT64, dev);
-  ln_tensor *one = ln_scalar(1, LN_INT64, dev);
-  ln_tensor *ones = one ? ln_expand_raw(one, a->ndim, ones_shape) : NULL;
-  int rc = counts && ones ? ln_check_vector_index(op, a, index) : LN_ERR;
-  if (rc == LN_OK) rc = ln_index_add_into(op, counts, dim, index, ones, 1);
-  ln_tensor *mask = rc == LN_OK ? ln_cast_raw(counts, LN_BOOL) : NULL;
-  ln_tensor_release(counts);
-  ln_tensor_release(one);
-  ln_tensor_release(ones);
-  return mask;
+  ln_scope s = {0};
+  ln_tensor *counts = LN_TMP(&s, ln_zeros(a->ndim, shape, LN_INT64, dev));
+  ln_tensor *one = LN_TMP(&s, ln_scalar(1, LN_INT64, dev));
+  ln_tensor *ones = LN_TMP(&s, ln_expand_raw(one, a->ndim, ones_shape));
+  if (ln_check_vector_index(op, a, index) != LN_OK ||
+      ln_index_add_into(op, counts, dim, index, ones, 1) != LN_OK)
+    goto fail;
+  return ln_scope_keep(&s, LN_TMP(&s, ln_cast_raw(counts, LN_BOOL)));
+fail:
+  return ln_scope_end(&s);
 }
 
 /* out = a; out[.., index[j], ..] = value along dim */
@@ -127,7 +123,9 @@ ln_tensor *ln_index_fill(ln_tensor *a, int dim, ln_tensor *index,
   int d;
   if (ln_wrap_dim("index_fill", dim, a->ndim, false, &d) != LN_OK) return NULL;
   ln_tensor *mask = index_mask("index_fill", a, d, index);
-  ln_tensor *out = mask ? masked_fill_op("index_fill", "IndexFillBackward", a, mask, value) : NULL;
+  ln_tensor *out = mask ? masked_fill_op("index_fill", "IndexFillBackward", a,
+                                         mask, value)
+                        : NULL;
   ln_tensor_release(mask);
   return out;
 }
@@ -146,8 +144,11 @@ int ln_index_fill_(ln_tensor *a, int dim, ln_tensor *index, double value) {
 
 /* ---- masked_select ------------------------------------------------------ */
 
-_Static_assert(1 + LN_MAX_DIMS <= 2 * LN_MAX_DIMS,
-               "a MaskedSelect node's ints hold ndim and a shape");
+/* The broadcast shape of a and mask, which the gradient takes. */
+typedef struct masked_select_params {
+  int64_t ndim;
+  int64_t shape[LN_MAX_DIMS];
+} masked_select_params;
 
 /* How many elements of mask are true, read on the host (the output size
 ** must be known before the kernel runs). */
@@ -171,44 +172,40 @@ static ln_tensor *masked_select_raw(ln_tensor *a, ln_tensor *mask, int *ndim,
       count_true(mask, &count) != LN_OK)
     return NULL;
   int64_t mn = ln_tensor_numel(mask), total = mn ? count * (ln_shape_numel(*ndim, shape) / mn) : 0;
-  ln_tensor *out = ln_empty(1, &total, a->dtype, ln_tensor_device(a));
-  if (!out || total == 0) return out;
-  ln_tensor *m = ln_cast_raw(mask, LN_BOOL);
-  ln_tensor *me = m ? ln_expand_raw(m, *ndim, shape) : NULL;
-  ln_tensor *ae = ln_expand_raw(a, *ndim, shape);
-  int rc = me && ae ? LN_BACKEND(a)->masked_select(out, ae, me) : LN_ERR;
-  ln_tensor_release(m);
-  ln_tensor_release(me);
-  ln_tensor_release(ae);
-  if (rc != LN_OK) {
-    ln_tensor_release(out);
-    return NULL;
-  }
-  return out;
+  ln_scope s = {0};
+  ln_tensor *out = LN_TMP(&s, ln_empty(1, &total, a->dtype, ln_tensor_device(a)));
+  if (total == 0) return ln_scope_keep(&s, out);
+  ln_tensor *m = LN_TMP(&s, ln_cast_raw(mask, LN_BOOL));
+  ln_tensor *me = LN_TMP(&s, ln_expand_raw(m, *ndim, shape));
+  ln_tensor *ae = LN_TMP(&s, ln_expand_raw(a, *ndim, shape));
+  if (LN_BACKEND(a)->masked_select(out, ae, me) != LN_OK) goto fail;
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }
 
 /* d a = zeros of the broadcast shape with d out put back where mask; the
-** positions come from masked_select over an arange. ints = {ndim, shape}. */
+** positions come from masked_select over an arange. */
 static int masked_select_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *mask = ln_node_saved(n, 0);
   if (!mask) return LN_ERR;
-  int ndim = (int)n->ints[0], pndim;
-  const int64_t *shape = n->ints + 1;
+  const masked_select_params *p = n->params;
+  int ndim = (int)p->ndim, pndim;
+  const int64_t *shape = p->shape;
   int64_t numel = ln_shape_numel(ndim, shape), stride[LN_MAX_DIMS], pshape[LN_MAX_DIMS];
   ln_device dev = ln_tensor_device(gout);
   ln_contiguous_strides(ndim, shape, stride);
-  ln_tensor *range = ln_arange(0, (double)numel, 1, LN_INT64, dev);
-  ln_tensor *rv = range ? ln_view_raw(range, 0, ndim, shape, stride) : NULL;
-  ln_tensor *pos = rv ? masked_select_raw(rv, mask, &pndim, pshape) : NULL;
-  ln_tensor *g = pos ? ln_zeros(1, &numel, gout->dtype, dev) : NULL;
-  int rc = g ? ln_scatter_into("masked_select", g, 0, pos, gout, false)
-             : LN_ERR;
-  if (rc == LN_OK) gin[0] = ln_view_raw(g, 0, ndim, shape, stride);
-  ln_tensor_release(range);
-  ln_tensor_release(rv);
-  ln_tensor_release(pos);
-  ln_tensor_release(g);
-  return rc == LN_OK && gin[0] ? LN_OK : LN_ERR;
+  ln_scope s = {0};
+  ln_tensor *range = LN_TMP(&s, ln_arange(0, (double)numel, 1, LN_INT64, dev));
+  ln_tensor *rv = LN_TMP(&s, ln_view_raw(range, 0, ndim, shape, stride));
+  ln_tensor *pos = LN_TMP(&s, masked_select_raw(rv, mask, &pndim, pshape));
+  ln_tensor *g = LN_TMP(&s, ln_zeros(1, &numel, gout->dtype, dev));
+  if (ln_scatter_into("masked_select", g, 0, pos, gout, false) != LN_OK)
+    goto fail;
+  LN_GRAD(&s, gin[0], ln_view_raw(g, 0, ndim, shape, stride));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* out = the elements of a (broadcast with mask) where mask, as a 1-D tensor */
@@ -219,11 +216,9 @@ ln_tensor *ln_masked_select(ln_tensor *a, ln_tensor *mask) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "MaskedSelectBackward", masked_select_backward, 1, &a);
-  if (n) {
-    n->ints[0] = ndim;
-    memcpy(n->ints + 1, shape, (size_t)ndim * sizeof *shape);
-    n->nints = ndim + 1;
-    rc = ln_node_save(n, mask);
-  }
+  masked_select_params p = {ndim, {0}};
+  memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  if (rc == LN_OK) rc = ln_node_save(n, mask);
   return ln_recorded(out, rc);
 }

@@ -11,14 +11,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
+#include "op.h"
 #include "shape.h"
 
 /* What a backward needs saved: the (first) input, the second input, the
-** output. n->ints[SLOT_x] holds the saved index of each, or -1. */
+** output. */
 enum { SLOT_A, SLOT_B, SLOT_OUT, NSLOTS };
 enum { SAVE_A = 1 << SLOT_A, SAVE_B = 1 << SLOT_B, SAVE_OUT = 1 << SLOT_OUT };
+
+/* Every pointwise node's parameters. */
+typedef struct pointwise_params {
+  int64_t slot[NSLOTS];      /* the saved index of each SLOT_x, or -1 */
+  double lo, hi;             /* clamp's bounds */
+  double slope;              /* leaky_relu's */
+} pointwise_params;
 
 /* ---- dtype rules -------------------------------------------------------- */
 
@@ -79,65 +86,34 @@ static ln_tensor *raw_copy(ln_tensor *t) {
   return r;
 }
 
-static int save_values(ln_node *n, int saves, ln_tensor *const *vals) {
+/* Saves vals[k] for each slot k in saves, and the node's params: num's
+** numbers (NULL: none) with the slots filled in. */
+static int save_values(ln_node *n, int saves, ln_tensor *const *vals,
+                       const pointwise_params *num) {
   if (!n) return LN_OK;
-  n->nints = NSLOTS;
+  pointwise_params p = num ? *num : (pointwise_params){{0}};
   for (int k = 0; k < NSLOTS; k++) {
-    n->ints[k] = -1;
+    p.slot[k] = -1;
     if (saves & (1 << k)) {
-      n->ints[k] = n->nsaved;
+      p.slot[k] = n->nsaved;
       if (ln_node_save(n, vals[k]) != LN_OK) return LN_ERR;
     }
   }
-  return LN_OK;
+  return ln_node_params(n, &p, sizeof p);
 }
 
 static ln_tensor *saved(ln_node *n, int slot) {
-  if (n->nints != NSLOTS || n->ints[slot] < 0)
+  const pointwise_params *p = n->params;
+  if (!p || p->slot[slot] < 0)
     return ln_error("%s: missing saved tensor", n->name), NULL;
-  return ln_node_saved(n, (int)n->ints[slot]);
+  return ln_node_saved(n, (int)p->slot[slot]);
 }
 
-/* The chaining helpers below consume their `owned` arguments (and pass a
-** NULL from a failed step through), so a backward formula reads as one
-** expression. */
-static ln_tensor *take2(ln_binary_op op, ln_tensor *a, ln_tensor *owned) {
-  ln_tensor *r = a && owned ? ln_binary(op, a, owned) : NULL;
-  ln_tensor_release(owned);
-  return r;
-}
-
-static ln_tensor *take_both(ln_binary_op op, ln_tensor *x, ln_tensor *y) {
-  ln_tensor *r = x && y ? ln_binary(op, x, y) : NULL;
-  ln_tensor_release(x);
-  ln_tensor_release(y);
-  return r;
-}
-
-static ln_tensor *take_s(ln_binary_op op, ln_tensor *owned, double s) {
-  ln_tensor *r = owned ? ln_binary_scalar(op, owned, s) : NULL;
-  ln_tensor_release(owned);
-  return r;
-}
-
-static ln_tensor *take_u(ln_unary_op op, ln_tensor *owned) {
-  ln_tensor *r = owned ? ln_unary(op, owned) : NULL;
-  ln_tensor_release(owned);
-  return r;
-}
-
-static ln_tensor *take_cast(ln_tensor *owned, ln_dtype dt) {
-  ln_tensor *r = owned ? ln_cast_raw(owned, dt) : NULL;
-  ln_tensor_release(owned);
-  return r;
-}
-
-/* where(mask, g, 0), or where(mask, 0, g) when !keep; consumes mask. */
-static ln_tensor *take_mask(ln_tensor *mask, ln_tensor *g, bool keep) {
-  ln_tensor *zero = mask ? ln_scalar(0, g->dtype, ln_tensor_device(g)) : NULL;
+/* where(mask, g, 0), or where(mask, 0, g) when !keep. */
+static ln_tensor *masked(ln_tensor *mask, ln_tensor *g, bool keep) {
+  ln_tensor *zero = ln_scalar(0, g->dtype, ln_tensor_device(g));
   ln_tensor *r = zero ? ln_where(mask, keep ? g : zero, keep ? zero : g) : NULL;
   ln_tensor_release(zero);
-  ln_tensor_release(mask);
   return r;
 }
 
@@ -168,7 +144,12 @@ static int neg_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
 static int abs_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, ln_unary(LN_UNARY_SIGN, x)));
+  ln_scope s = {0};
+  ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_SIGN, x));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d exp(x) = exp(x) = y */
@@ -189,89 +170,138 @@ static int log_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
 static int sqrt_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  return set_grad(gin, 0,
-                  take2(LN_BINARY_DIV, g, ln_binary_scalar(LN_BINARY_MUL, y, 2)));
+  ln_scope s = {0};
+  ln_tensor *y2 = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, y, 2));
+  LN_GRAD(&s, gin[0], ln_div(g, y2));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d x^-1/2 = -y^3/2 */
 static int rsqrt_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  ln_tensor *y3 = take2(LN_BINARY_MUL, y, ln_mul(y, y));
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, take_s(LN_BINARY_MUL, y3, -0.5)));
+  ln_scope s = {0};
+  ln_tensor *y2 = LN_TMP(&s, ln_mul(y, y));
+  ln_tensor *y3 = LN_TMP(&s, ln_mul(y, y2));
+  ln_tensor *d = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, y3, -0.5));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d sin(x) = cos(x) */
 static int sin_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, ln_unary(LN_UNARY_COS, x)));
+  ln_scope s = {0};
+  ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_COS, x));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d cos(x) = -sin(x) */
 static int cos_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  ln_tensor *d = take_u(LN_UNARY_NEG, ln_unary(LN_UNARY_SIN, x));
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *sn = LN_TMP(&s, ln_unary(LN_UNARY_SIN, x));
+  ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_NEG, sn));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d tanh(x) = 1 - y^2 */
 static int tanh_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  ln_tensor *y2 = ln_mul(y, y);
-  ln_tensor *d = y2 ? ln_scalar_binary(LN_BINARY_SUB, 1, y2) : NULL;
-  ln_tensor_release(y2);
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *y2 = LN_TMP(&s, ln_mul(y, y));
+  ln_tensor *d = LN_TMP(&s, ln_scalar_binary(LN_BINARY_SUB, 1, y2));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d sigmoid(x) = y (1 - y) */
 static int sigmoid_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  ln_tensor *d = take2(LN_BINARY_MUL, y, ln_scalar_binary(LN_BINARY_SUB, 1, y));
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *c = LN_TMP(&s, ln_scalar_binary(LN_BINARY_SUB, 1, y));
+  ln_tensor *d = LN_TMP(&s, ln_mul(y, c));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d relu(x) = 1 where y > 0, else 0 */
 static int relu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  return set_grad(gin, 0,
-                  take_mask(ln_binary_scalar(LN_BINARY_GT, y, 0), g, true));
+  ln_scope s = {0};
+  ln_tensor *pos = LN_TMP(&s, ln_binary_scalar(LN_BINARY_GT, y, 0));
+  LN_GRAD(&s, gin[0], masked(pos, g, true));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d (1/x) = -y^2 */
 static int reciprocal_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  ln_tensor *d = take_u(LN_UNARY_NEG, ln_mul(y, y));
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *y2 = LN_TMP(&s, ln_mul(y, y));
+  ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_NEG, y2));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d x^2 = 2x */
 static int square_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  return set_grad(gin, 0,
-                  take2(LN_BINARY_MUL, g, ln_binary_scalar(LN_BINARY_MUL, x, 2)));
+  ln_scope s = {0};
+  ln_tensor *d = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, x, 2));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d log(1+x) = 1/(1+x) */
 static int log1p_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  return set_grad(gin, 0,
-                  take2(LN_BINARY_DIV, g, ln_binary_scalar(LN_BINARY_ADD, x, 1)));
+  ln_scope s = {0};
+  ln_tensor *x1 = LN_TMP(&s, ln_binary_scalar(LN_BINARY_ADD, x, 1));
+  LN_GRAD(&s, gin[0], ln_div(g, x1));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d (exp(x)-1) = y + 1 */
 static int expm1_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  return set_grad(gin, 0,
-                  take2(LN_BINARY_MUL, g, ln_binary_scalar(LN_BINARY_ADD, y, 1)));
+  ln_scope s = {0};
+  ln_tensor *d = LN_TMP(&s, ln_binary_scalar(LN_BINARY_ADD, y, 1));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d gelu(x) = Phi(x) + x phi(x). Phi = (1 + erf(x/sqrt 2))/2 would cancel
@@ -281,78 +311,116 @@ static int expm1_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
 static int gelu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A), *y = saved(n, SLOT_OUT);
   if (!x || !y) return LN_ERR;
-  ln_tensor *tiny = take_s(LN_BINARY_LT, ln_unary(LN_UNARY_ABS, x), 1e-20);
-  ln_tensor *half = ln_scalar(0.5, x->dtype, ln_tensor_device(x));
-  ln_tensor *ratio = ln_div(y, x);
-  ln_tensor *cdf = tiny && half && ratio ? ln_where(tiny, half, ratio) : NULL;
-  ln_tensor_release(tiny);
-  ln_tensor_release(half);
-  ln_tensor_release(ratio);
-  ln_tensor *pdf = take_s(LN_BINARY_MUL, take_u(LN_UNARY_EXP,
-                          take_s(LN_BINARY_MUL, ln_mul(x, x), -0.5)),
-                          0.3989422804014327); /* 1/sqrt(2 pi) */
-  ln_tensor *d = take_both(LN_BINARY_ADD, cdf, take2(LN_BINARY_MUL, x, pdf));
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *ax = LN_TMP(&s, ln_unary(LN_UNARY_ABS, x));
+  ln_tensor *tiny = LN_TMP(&s, ln_binary_scalar(LN_BINARY_LT, ax, 1e-20));
+  ln_tensor *half = LN_TMP(&s, ln_scalar(0.5, x->dtype, ln_tensor_device(x)));
+  ln_tensor *ratio = LN_TMP(&s, ln_div(y, x));
+  ln_tensor *cdf = LN_TMP(&s, ln_where(tiny, half, ratio));
+  ln_tensor *x2 = LN_TMP(&s, ln_mul(x, x));
+  ln_tensor *e = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, x2, -0.5));
+  ln_tensor *ex = LN_TMP(&s, ln_unary(LN_UNARY_EXP, e));
+  ln_tensor *pdf = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, ex,
+                                               0.3989422804014327)); /* 1/sqrt(2 pi) */
+  ln_tensor *xp = LN_TMP(&s, ln_mul(x, pdf));
+  ln_tensor *d = LN_TMP(&s, ln_add(cdf, xp));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d x sigmoid(x) = s (1 + x (1 - s)), s = sigmoid(x) */
 static int silu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  ln_tensor *s = ln_unary(LN_UNARY_SIGMOID, x);
-  ln_tensor *one_minus = s ? ln_scalar_binary(LN_BINARY_SUB, 1, s) : NULL;
-  ln_tensor *inner = take_s(LN_BINARY_ADD, take2(LN_BINARY_MUL, x, one_minus), 1);
-  ln_tensor *d = take_both(LN_BINARY_MUL, s, inner);
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *sg = LN_TMP(&s, ln_unary(LN_UNARY_SIGMOID, x));
+  ln_tensor *one_minus = LN_TMP(&s, ln_scalar_binary(LN_BINARY_SUB, 1, sg));
+  ln_tensor *xo = LN_TMP(&s, ln_mul(x, one_minus));
+  ln_tensor *inner = LN_TMP(&s, ln_binary_scalar(LN_BINARY_ADD, xo, 1));
+  ln_tensor *d = LN_TMP(&s, ln_mul(sg, inner));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d erf(x) = 2/sqrt(pi) exp(-x^2) */
 static int erf_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  ln_tensor *d = take_s(LN_BINARY_MUL, take_u(LN_UNARY_EXP,
-                        take_s(LN_BINARY_MUL, ln_mul(x, x), -1)),
-                        1.1283791670955126); /* 2/sqrt(pi) */
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *x2 = LN_TMP(&s, ln_mul(x, x));
+  ln_tensor *e = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, x2, -1));
+  ln_tensor *ex = LN_TMP(&s, ln_unary(LN_UNARY_EXP, e));
+  ln_tensor *d = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, ex,
+                                             1.1283791670955126)); /* 2/sqrt(pi) */
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d tan(x) = 1 + y^2 */
 static int tan_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
-  ln_tensor *d = take_s(LN_BINARY_ADD, ln_mul(y, y), 1);
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *y2 = LN_TMP(&s, ln_mul(y, y));
+  ln_tensor *d = LN_TMP(&s, ln_binary_scalar(LN_BINARY_ADD, y2, 1));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* 1/sqrt(1 - x^2), asin's derivative and minus acos's */
 static ln_tensor *arcsin_slope(ln_tensor *x) {
-  ln_tensor *x2 = ln_mul(x, x);
-  ln_tensor *d = x2 ? ln_scalar_binary(LN_BINARY_SUB, 1, x2) : NULL;
-  ln_tensor_release(x2);
-  return take_u(LN_UNARY_RSQRT, d);
+  ln_scope s = {0};
+  ln_tensor *x2 = LN_TMP(&s, ln_mul(x, x));
+  ln_tensor *d = LN_TMP(&s, ln_scalar_binary(LN_BINARY_SUB, 1, x2));
+  return ln_scope_keep(&s, LN_TMP(&s, ln_unary(LN_UNARY_RSQRT, d)));
+fail:
+  return ln_scope_end(&s);
 }
 
 /* d asin(x) = 1/sqrt(1 - x^2) */
 static int asin_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, arcsin_slope(x)));
+  ln_scope s = {0};
+  ln_tensor *d = LN_TMP(&s, arcsin_slope(x));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d acos(x) = -1/sqrt(1 - x^2) */
 static int acos_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  ln_tensor *d = take_u(LN_UNARY_NEG, arcsin_slope(x));
-  return set_grad(gin, 0, take2(LN_BINARY_MUL, g, d));
+  ln_scope s = {0};
+  ln_tensor *slope = LN_TMP(&s, arcsin_slope(x));
+  ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_NEG, slope));
+  LN_GRAD(&s, gin[0], ln_mul(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d atan(x) = 1/(1 + x^2) */
 static int atan_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  ln_tensor *d = take_s(LN_BINARY_ADD, ln_mul(x, x), 1);
-  return set_grad(gin, 0, take2(LN_BINARY_DIV, g, d));
+  ln_scope s = {0};
+  ln_tensor *x2 = LN_TMP(&s, ln_mul(x, x));
+  ln_tensor *d = LN_TMP(&s, ln_binary_scalar(LN_BINARY_ADD, x2, 1));
+  LN_GRAD(&s, gin[0], ln_div(g, d));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* ---- the unary table ---------------------------------------------------- */
@@ -470,15 +538,18 @@ static int mul_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
 static int div_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *b = saved(n, SLOT_B);
   if (!b) return LN_ERR;
-  if (ln_node_needs_grad(n, 0) && set_grad(gin, 0, ln_div(g, b)) != LN_OK)
-    return LN_ERR;
+  ln_scope s = {0};
+  if (ln_node_needs_grad(n, 0)) LN_GRAD(&s, gin[0], ln_div(g, b));
   if (ln_node_needs_grad(n, 1)) {
     ln_tensor *y = saved(n, SLOT_OUT);
-    ln_tensor *d = y ? take_u(LN_UNARY_NEG, ln_mul(g, y)) : NULL;
-    if (set_grad(gin, 1, take_both(LN_BINARY_DIV, d, ln_tensor_retain(b))) != LN_OK)
-      return LN_ERR;
+    if (!y) goto fail;
+    ln_tensor *gy = LN_TMP(&s, ln_mul(g, y));
+    ln_tensor *d = LN_TMP(&s, ln_unary(LN_UNARY_NEG, gy));
+    LN_GRAD(&s, gin[1], ln_div(d, b));
   }
-  return LN_OK;
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d a^b = (b a^(b-1), y log a), as PyTorch: 0 for a where b == 0, and 0
@@ -486,28 +557,29 @@ static int div_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
 static int pow_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
   if (!a || !b) return LN_ERR;
+  ln_scope s = {0};
   if (ln_node_needs_grad(n, 0)) {
-    ln_tensor *p = take2(LN_BINARY_POW, a, ln_binary_scalar(LN_BINARY_SUB, b, 1));
-    ln_tensor *d = take2(LN_BINARY_MUL, g, take2(LN_BINARY_MUL, b, p));
-    ln_tensor *r = d ? take_mask(ln_binary_scalar(LN_BINARY_EQ, b, 0), d, false) : NULL;
-    ln_tensor_release(d);
-    if (set_grad(gin, 0, r) != LN_OK) return LN_ERR;
+    ln_tensor *b1 = LN_TMP(&s, ln_binary_scalar(LN_BINARY_SUB, b, 1));
+    ln_tensor *p = LN_TMP(&s, ln_binary(LN_BINARY_POW, a, b1));
+    ln_tensor *bp = LN_TMP(&s, ln_mul(b, p));
+    ln_tensor *d = LN_TMP(&s, ln_mul(g, bp));
+    ln_tensor *b0 = LN_TMP(&s, ln_binary_scalar(LN_BINARY_EQ, b, 0));
+    LN_GRAD(&s, gin[0], masked(b0, d, false));
   }
   if (ln_node_needs_grad(n, 1)) {
     ln_tensor *y = saved(n, SLOT_OUT);
-    ln_tensor *ylog = y ? take2(LN_BINARY_MUL, y, ln_unary(LN_UNARY_LOG, a)) : NULL;
-    ln_tensor *d = take2(LN_BINARY_MUL, g, ylog);
-    ln_tensor *r = NULL;
-    if (d) {
-      ln_tensor *zero_base = take_both(LN_BINARY_AND,
-                                       ln_binary_scalar(LN_BINARY_EQ, a, 0),
-                                       ln_binary_scalar(LN_BINARY_GE, b, 0));
-      r = take_mask(zero_base, d, false);
-      ln_tensor_release(d);
-    }
-    if (set_grad(gin, 1, r) != LN_OK) return LN_ERR;
+    if (!y) goto fail;
+    ln_tensor *la = LN_TMP(&s, ln_unary(LN_UNARY_LOG, a));
+    ln_tensor *ylog = LN_TMP(&s, ln_mul(y, la));
+    ln_tensor *d = LN_TMP(&s, ln_mul(g, ylog));
+    ln_tensor *a0 = LN_TMP(&s, ln_binary_scalar(LN_BINARY_EQ, a, 0));
+    ln_tensor *bpos = LN_TMP(&s, ln_binary_scalar(LN_BINARY_GE, b, 0));
+    ln_tensor *zero_base = LN_TMP(&s, ln_binary(LN_BINARY_AND, a0, bpos));
+    LN_GRAD(&s, gin[1], masked(zero_base, d, false));
   }
-  return LN_OK;
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* maximum/minimum: the gradient goes to the chosen side, split evenly on
@@ -516,17 +588,21 @@ static int extremum_backward(ln_node *n, ln_tensor *g, ln_tensor **gin,
                              ln_binary_op wins) {
   ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
   if (!a || !b) return LN_ERR;
-  ln_tensor *won = take_cast(ln_binary(wins, a, b), g->dtype);
-  ln_tensor *tie = take_cast(ln_binary(LN_BINARY_EQ, a, b), g->dtype);
-  ln_tensor *w = take_both(LN_BINARY_ADD, won, take_s(LN_BINARY_MUL, tie, 0.5));
-  if (!w) return LN_ERR;
-  int rc = LN_OK;
-  if (ln_node_needs_grad(n, 0)) rc = set_grad(gin, 0, ln_mul(g, w));
-  if (rc == LN_OK && ln_node_needs_grad(n, 1))
-    rc = set_grad(gin, 1, take2(LN_BINARY_MUL, g,
-                                ln_scalar_binary(LN_BINARY_SUB, 1, w)));
-  ln_tensor_release(w);
-  return rc;
+  ln_scope s = {0};
+  ln_tensor *wb = LN_TMP(&s, ln_binary(wins, a, b));
+  ln_tensor *won = LN_TMP(&s, ln_cast_raw(wb, g->dtype));
+  ln_tensor *eq = LN_TMP(&s, ln_binary(LN_BINARY_EQ, a, b));
+  ln_tensor *tie = LN_TMP(&s, ln_cast_raw(eq, g->dtype));
+  ln_tensor *half = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, tie, 0.5));
+  ln_tensor *w = LN_TMP(&s, ln_add(won, half));
+  if (ln_node_needs_grad(n, 0)) LN_GRAD(&s, gin[0], ln_mul(g, w));
+  if (ln_node_needs_grad(n, 1)) {
+    ln_tensor *w1 = LN_TMP(&s, ln_scalar_binary(LN_BINARY_SUB, 1, w));
+    LN_GRAD(&s, gin[1], ln_mul(g, w1));
+  }
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 static int maximum_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
@@ -541,31 +617,38 @@ static int minimum_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
 ** the integer (a - y)/b (rounded to undo the division's rounding). */
 static int fmod_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   if (ln_node_needs_grad(n, 0)) gin[0] = ln_tensor_retain(g);
-  if (ln_node_needs_grad(n, 1)) {
-    ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
-    ln_tensor *y = a && b ? saved(n, SLOT_OUT) : NULL;
-    if (!y) return LN_ERR;
-    ln_tensor *q = take_u(LN_UNARY_ROUND, take_both(LN_BINARY_DIV, ln_sub(a, y),
-                                                    ln_tensor_retain(b)));
-    if (set_grad(gin, 1, take_u(LN_UNARY_NEG, take2(LN_BINARY_MUL, g, q))) != LN_OK)
-      return LN_ERR;
-  }
-  return LN_OK;
+  if (!ln_node_needs_grad(n, 1)) return LN_OK;
+  ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
+  ln_tensor *y = a && b ? saved(n, SLOT_OUT) : NULL;
+  if (!y) return LN_ERR;
+  ln_scope s = {0};
+  ln_tensor *ay = LN_TMP(&s, ln_sub(a, y));
+  ln_tensor *qb = LN_TMP(&s, ln_div(ay, b));
+  ln_tensor *q = LN_TMP(&s, ln_unary(LN_UNARY_ROUND, qb));
+  ln_tensor *gq = LN_TMP(&s, ln_mul(g, q));
+  LN_GRAD(&s, gin[1], ln_unary(LN_UNARY_NEG, gq));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d atan2(a, b) = (b, -a) / (a^2 + b^2) */
 static int atan2_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
   if (!a || !b) return LN_ERR;
-  ln_tensor *den = take_both(LN_BINARY_ADD, ln_mul(a, a), ln_mul(b, b));
-  ln_tensor *gd = take2(LN_BINARY_DIV, g, den);
-  if (!gd) return LN_ERR;
-  int rc = LN_OK;
-  if (ln_node_needs_grad(n, 0)) rc = set_grad(gin, 0, ln_mul(gd, b));
-  if (rc == LN_OK && ln_node_needs_grad(n, 1))
-    rc = set_grad(gin, 1, take_u(LN_UNARY_NEG, ln_mul(gd, a)));
-  ln_tensor_release(gd);
-  return rc;
+  ln_scope s = {0};
+  ln_tensor *a2 = LN_TMP(&s, ln_mul(a, a));
+  ln_tensor *b2 = LN_TMP(&s, ln_mul(b, b));
+  ln_tensor *den = LN_TMP(&s, ln_add(a2, b2));
+  ln_tensor *gd = LN_TMP(&s, ln_div(g, den));
+  if (ln_node_needs_grad(n, 0)) LN_GRAD(&s, gin[0], ln_mul(gd, b));
+  if (ln_node_needs_grad(n, 1)) {
+    ln_tensor *ga = LN_TMP(&s, ln_mul(gd, a));
+    LN_GRAD(&s, gin[1], ln_unary(LN_UNARY_NEG, ga));
+  }
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* ---- the binary table --------------------------------------------------- */
@@ -656,28 +739,24 @@ static int run_call(const op_call *c, ln_tensor *out) {
   /* the tests read any dtype; the others get operands in `compute` */
   bool test = c->family == CALL_UNARY && ln_unary_is_test((ln_unary_op)c->op);
   ln_dtype dt = test ? c->a->dtype : c->compute;
-  ln_tensor *ca = ln_cast_raw(c->a, dt);
-  ln_tensor *ea = ca ? ln_expand_raw(ca, out->ndim, out->shape) : NULL;
-  ln_tensor *cb = NULL, *eb = NULL;
-  int rc = ea ? LN_OK : LN_ERR;
-  if (rc == LN_OK && c->family == CALL_BINARY) {
-    cb = ln_cast_raw(c->b, dt);
-    eb = cb ? ln_expand_raw(cb, out->ndim, out->shape) : NULL;
-    rc = eb ? LN_OK : LN_ERR;
+  ln_scope s = {0};
+  ln_tensor *ca = LN_TMP(&s, ln_cast_raw(c->a, dt));
+  ln_tensor *ea = LN_TMP(&s, ln_expand_raw(ca, out->ndim, out->shape));
+  ln_tensor *eb = NULL;
+  if (c->family == CALL_BINARY) {
+    ln_tensor *cb = LN_TMP(&s, ln_cast_raw(c->b, dt));
+    eb = LN_TMP(&s, ln_expand_raw(cb, out->ndim, out->shape));
   }
-  if (rc == LN_OK) {
-    switch (c->family) {
-      case CALL_UNARY: rc = be->unary((ln_unary_op)c->op, out, ea); break;
-      case CALL_BINARY: rc = be->binary((ln_binary_op)c->op, out, ea, eb); break;
-      case CALL_CLAMP: rc = be->clamp(out, ea, c->p0, c->p1); break;
-      default: rc = be->leaky_relu(out, ea, c->p0); break;
-    }
+  int rc;
+  switch (c->family) {
+    case CALL_UNARY: rc = be->unary((ln_unary_op)c->op, out, ea); break;
+    case CALL_BINARY: rc = be->binary((ln_binary_op)c->op, out, ea, eb); break;
+    case CALL_CLAMP: rc = be->clamp(out, ea, c->p0, c->p1); break;
+    default: rc = be->leaky_relu(out, ea, c->p0); break;
   }
-  ln_tensor_release(ca);
-  ln_tensor_release(ea);
-  ln_tensor_release(cb);
-  ln_tensor_release(eb);
-  return rc;
+  return ln_scope_done(&s, rc);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* A new tensor of (ndim, shape, dt) on a's device holding the call. */
@@ -728,7 +807,7 @@ typedef struct inplace_rec {
   const char *grad_name;
   ln_backward_fn backward;
   int saves;
-  double scalars[2];         /* the node's parameters (clamp bounds) */
+  pointwise_params num;      /* clamp's bounds, leaky_relu's slope */
 } inplace_rec;
 
 /* Writes the call's result (dtype rt) into c->a: straight into it when the
@@ -757,31 +836,28 @@ static int apply_inplace(const char *name, const op_call *c, ln_dtype rt,
     return LN_ERR;
   bool rec = ln_dtype_is_float(a->dtype) &&
              ln_any_requires_grad(2, (ln_tensor *[]){a, b});
+  ln_scope s = {0};
   ln_tensor *keep_a = NULL, *keep_b = NULL;
-  int rc = LN_OK;
-  if (rec && (r->saves & SAVE_A) && !(keep_a = raw_copy(a))) rc = LN_ERR;
-  if (rec && (r->saves & SAVE_B) && rc == LN_OK) {
-    keep_b = b->storage == a->storage ? raw_copy(b) : ln_tensor_retain(b);
-    if (!keep_b) rc = LN_ERR;
+  if (rec && (r->saves & SAVE_A)) keep_a = LN_TMP(&s, raw_copy(a));
+  if (rec && (r->saves & SAVE_B))
+    keep_b = LN_TMP(&s, b->storage == a->storage ? raw_copy(b)
+                                                 : ln_tensor_retain(b));
+  if (write_into(c, rt) != LN_OK) goto fail;
+  ln_bump_version(a);
+  if (!rec) return ln_scope_done(&s, LN_OK);
+  if (ln_record_inplace(a, r->grad_name, r->backward, b ? 1 : 0, &b) != LN_OK)
+    goto fail;
+  if (b == a) { /* a.mul_(a): b is a's old self */
+    ln_node *n = a->grad_fn;
+    ln_tensor_release(n->inputs[1]);
+    n->inputs[1] = ln_tensor_retain(n->inputs[0]);
   }
-  if (rc == LN_OK) rc = write_into(c, rt);
-  if (rc == LN_OK) {
-    ln_bump_version(a);
-    if (rec) rc = ln_record_inplace(a, r->grad_name, r->backward, b ? 1 : 0, &b);
-    if (rec && rc == LN_OK && b == a) { /* a.mul_(a): b is a's old self */
-      ln_node *n = a->grad_fn;
-      ln_tensor_release(n->inputs[1]);
-      n->inputs[1] = ln_tensor_retain(n->inputs[0]);
-    }
-    if (rec && rc == LN_OK) {
-      a->grad_fn->scalars[0] = r->scalars[0];
-      a->grad_fn->scalars[1] = r->scalars[1];
-      rc = save_values(a->grad_fn, r->saves, (ln_tensor *[]){keep_a, keep_b, a});
-    }
-  }
-  ln_tensor_release(keep_a);
-  ln_tensor_release(keep_b);
-  return rc;
+  if (save_values(a->grad_fn, r->saves, (ln_tensor *[]){keep_a, keep_b, a},
+                  &r->num) != LN_OK)
+    goto fail;
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* ---- unary -------------------------------------------------------------- */
@@ -799,7 +875,8 @@ ln_tensor *ln_unary(ln_unary_op op, ln_tensor *a) {
   if (!out || !ln_dtype_is_float(rt)) return out;
   ln_node *n;
   int rc = ln_record(&n, out, d->grad_name, d->backward, 1, &a);
-  if (rc == LN_OK) rc = save_values(n, d->saves, (ln_tensor *[]){a, NULL, out});
+  if (rc == LN_OK)
+    rc = save_values(n, d->saves, (ln_tensor *[]){a, NULL, out}, NULL);
   return ln_recorded(out, rc);
 }
 
@@ -814,7 +891,7 @@ int ln_unary_(ln_unary_op op, ln_tensor *a) {
       unary_result(op, a->dtype, &rt) != LN_OK)
     return LN_ERR;
   op_call c = {CALL_UNARY, op, a, NULL, rt, 0, 0};
-  inplace_rec r = {d->grad_name, d->backward, d->saves, {0, 0}};
+  inplace_rec r = {d->grad_name, d->backward, d->saves, {{0}}};
   return apply_inplace(name, &c, rt, a->ndim, a->shape, &r);
 }
 
@@ -837,7 +914,8 @@ static ln_tensor *binary_forward(ln_binary_op op, ln_tensor *a, ln_tensor *b,
   if (!out || !ln_dtype_is_float(rt)) return out;
   ln_node *n;
   int rc = ln_record(&n, out, d->grad_name, d->backward, 2, (ln_tensor *[]){a, b});
-  if (rc == LN_OK) rc = save_values(n, d->saves, (ln_tensor *[]){a, b, out});
+  if (rc == LN_OK)
+    rc = save_values(n, d->saves, (ln_tensor *[]){a, b, out}, NULL);
   return ln_recorded(out, rc);
 }
 
@@ -855,7 +933,7 @@ static int binary_inplace(ln_binary_op op, ln_tensor *a, ln_tensor *b,
                           shape) != LN_OK)
     return LN_ERR;
   op_call c = {CALL_BINARY, op, a, b, compute, 0, 0};
-  inplace_rec r = {d->grad_name, d->backward, d->saves, {0, 0}};
+  inplace_rec r = {d->grad_name, d->backward, d->saves, {{0}}};
   return apply_inplace(name, &c, rt, ndim, shape, &r);
 }
 
@@ -945,24 +1023,31 @@ ln_tensor *ln_add_scaled(ln_tensor *a, ln_tensor *b, double alpha) {
 
 /* d clamp(x) = 1 where lo <= x <= hi, else 0 */
 static int clamp_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  const pointwise_params *p = n->params;
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  ln_tensor *inside = take_both(LN_BINARY_AND,
-                                ln_binary_scalar(LN_BINARY_GE, x, n->scalars[0]),
-                                ln_binary_scalar(LN_BINARY_LE, x, n->scalars[1]));
-  return set_grad(gin, 0, take_mask(inside, g, true));
+  ln_scope s = {0};
+  ln_tensor *above = LN_TMP(&s, ln_binary_scalar(LN_BINARY_GE, x, p->lo));
+  ln_tensor *below = LN_TMP(&s, ln_binary_scalar(LN_BINARY_LE, x, p->hi));
+  ln_tensor *inside = LN_TMP(&s, ln_binary(LN_BINARY_AND, above, below));
+  LN_GRAD(&s, gin[0], masked(inside, g, true));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d leaky_relu(x) = 1 where x > 0, else slope */
 static int leaky_relu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  const pointwise_params *p = n->params;
   ln_tensor *x = saved(n, SLOT_A);
   if (!x) return LN_ERR;
-  ln_tensor *pos = ln_binary_scalar(LN_BINARY_GT, x, 0);
-  ln_tensor *scaled = pos ? ln_binary_scalar(LN_BINARY_MUL, g, n->scalars[0]) : NULL;
-  ln_tensor *r = scaled ? ln_where(pos, g, scaled) : NULL;
-  ln_tensor_release(pos);
-  ln_tensor_release(scaled);
-  return set_grad(gin, 0, r);
+  ln_scope s = {0};
+  ln_tensor *pos = LN_TMP(&s, ln_binary_scalar(LN_BINARY_GT, x, 0));
+  ln_tensor *scaled = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, g, p->slope));
+  LN_GRAD(&s, gin[0], ln_where(pos, g, scaled));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* The result dtype of clamp: an integer tensor with a fractional bound
@@ -990,11 +1075,9 @@ ln_tensor *ln_clamp(ln_tensor *a, double lo, double hi) {
   if (!out || !ln_dtype_is_float(rt)) return out;
   ln_node *n;
   int rc = ln_record(&n, out, "ClampBackward", clamp_backward, 1, &a);
-  if (n) {
-    n->scalars[0] = lo;
-    n->scalars[1] = hi;
-    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
-  }
+  if (rc == LN_OK)
+    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out},
+                     &(pointwise_params){.lo = lo, .hi = hi});
   return ln_recorded(out, rc);
 }
 
@@ -1002,7 +1085,8 @@ int ln_clamp_(ln_tensor *a, double lo, double hi) {
   ln_dtype rt;
   if (clamp_result("clamp_", a, lo, hi, &rt) != LN_OK) return LN_ERR;
   op_call c = {CALL_CLAMP, 0, a, NULL, rt, lo, hi};
-  inplace_rec r = {"ClampBackward", clamp_backward, SAVE_A, {lo, hi}};
+  inplace_rec r = {"ClampBackward", clamp_backward, SAVE_A,
+                   {.lo = lo, .hi = hi}};
   return apply_inplace("clamp_", &c, rt, a->ndim, a->shape, &r);
 }
 
@@ -1017,10 +1101,9 @@ ln_tensor *ln_leaky_relu(ln_tensor *a, double slope) {
   if (!out) return NULL;
   ln_node *n;
   int rc = ln_record(&n, out, "LeakyReluBackward", leaky_relu_backward, 1, &a);
-  if (n) {
-    n->scalars[0] = slope;
-    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out});
-  }
+  if (rc == LN_OK)
+    rc = save_values(n, SAVE_A, (ln_tensor *[]){a, NULL, out},
+                     &(pointwise_params){.slope = slope});
   return ln_recorded(out, rc);
 }
 
@@ -1030,7 +1113,8 @@ int ln_leaky_relu_(ln_tensor *a, double slope) {
     return ln_error("leaky_relu_: expected a floating point tensor, got %s",
                     ln_dtype_name(a->dtype));
   op_call c = {CALL_LEAKY, 0, a, NULL, a->dtype, slope, 0};
-  inplace_rec r = {"LeakyReluBackward", leaky_relu_backward, SAVE_A, {slope, 0}};
+  inplace_rec r = {"LeakyReluBackward", leaky_relu_backward, SAVE_A,
+                   {.slope = slope}};
   return apply_inplace("leaky_relu_", &c, a->dtype, a->ndim, a->shape, &r);
 }
 
@@ -1042,8 +1126,7 @@ static int where_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   if (!cond) return LN_ERR;
   for (int i = 1; i <= 2; i++) {
     if (!ln_node_needs_grad(n, i)) continue;
-    if (set_grad(gin, i, take_mask(ln_tensor_retain(cond), g, i == 1)) != LN_OK)
-      return LN_ERR;
+    if (set_grad(gin, i, masked(cond, g, i == 1)) != LN_OK) return LN_ERR;
   }
   return LN_OK;
 }
@@ -1074,23 +1157,22 @@ ln_tensor *ln_where(ln_tensor *cond, ln_tensor *a, ln_tensor *b) {
       where_shape(cond, a, b, &ndim, shape) != LN_OK)
     return NULL;
   ln_dtype dt = result_type(a, b);
-  ln_tensor *out = ln_empty(ndim, shape, dt, ln_tensor_device(a));
-  ln_tensor *ca = ln_cast_raw(a, dt), *cb = ln_cast_raw(b, dt);
-  ln_tensor *ec = ln_expand_raw(cond, ndim, shape);
-  ln_tensor *ea = ca ? ln_expand_raw(ca, ndim, shape) : NULL;
-  ln_tensor *eb = cb ? ln_expand_raw(cb, ndim, shape) : NULL;
-  int rc = out && ec && ea && eb ? LN_BACKEND(out)->where(out, ec, ea, eb)
-                                 : LN_ERR;
-  ln_tensor *tmp[5] = {ca, cb, ec, ea, eb};
-  for (int i = 0; i < 5; i++) ln_tensor_release(tmp[i]);
-  if (rc != LN_OK) {
-    ln_tensor_release(out);
-    return NULL;
+  ln_scope s = {0};
+  ln_tensor *out = LN_TMP(&s, ln_empty(ndim, shape, dt, ln_tensor_device(a)));
+  ln_tensor *ca = LN_TMP(&s, ln_cast_raw(a, dt));
+  ln_tensor *cb = LN_TMP(&s, ln_cast_raw(b, dt));
+  ln_tensor *ec = LN_TMP(&s, ln_expand_raw(cond, ndim, shape));
+  ln_tensor *ea = LN_TMP(&s, ln_expand_raw(ca, ndim, shape));
+  ln_tensor *eb = LN_TMP(&s, ln_expand_raw(cb, ndim, shape));
+  if (LN_BACKEND(out)->where(out, ec, ea, eb) != LN_OK) goto fail;
+  if (ln_dtype_is_float(dt)) {
+    ln_node *n;
+    int rc = ln_record(&n, out, "WhereBackward", where_backward, 3,
+                       (ln_tensor *[]){cond, a, b});
+    if (rc == LN_OK) rc = ln_node_save(n, cond);
+    if (rc != LN_OK) goto fail;
   }
-  if (!ln_dtype_is_float(dt)) return out;
-  ln_node *n;
-  rc = ln_record(&n, out, "WhereBackward", where_backward, 3,
-                 (ln_tensor *[]){cond, a, b});
-  if (rc == LN_OK) rc = ln_node_save(n, cond);
-  return ln_recorded(out, rc);
+  return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
 }

@@ -24,8 +24,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
+#include "op.h"
 #include "shape.h"
 
 static const char *const reduce_names[LN_REDUCE_COUNT] = {
@@ -178,12 +178,12 @@ static ln_tensor *reduce_merged(ln_reduce_op op, ln_tensor *a, const int *rd,
       stride[n++] = a->stride[rd[k - 1]];
     }
   }
-  ln_tensor *v = ln_view_raw(a, a->offset, n, shape, stride);
-  ln_tensor *r = v ? reduce_one(op, v, md, odt) : NULL;
-  ln_tensor *out = r ? reshaped_raw(r, a->ndim, keep) : NULL;
-  ln_tensor_release(v);
-  ln_tensor_release(r);
-  return out;
+  ln_scope s = {0};
+  ln_tensor *v = LN_TMP(&s, ln_view_raw(a, a->offset, n, shape, stride));
+  ln_tensor *r = LN_TMP(&s, reduce_one(op, v, md, odt));
+  return ln_scope_keep(&s, LN_TMP(&s, reshaped_raw(r, a->ndim, keep)));
+fail:
+  return ln_scope_end(&s);
 }
 
 /* Dims rd[0..k) (k >= 2, sizes other than 1). */
@@ -252,11 +252,25 @@ static ln_tensor *finish(ln_tensor *r, const ln_tensor *a, unsigned mask,
 
 /* ---- backward helpers ---------------------------------------------------- */
 
-/* The node's ints[0] is the mask of reduced dims of inputs[0]. */
+/* Every reduction node's parameters. */
+typedef struct reduce_params {
+  int64_t mask;              /* the reduced dims of inputs[0] (bit d: dim d) */
+  int64_t dim;               /* max and min along one dim: that dim */
+  double div;                /* var and std: N - correction (at least 0) */
+  double p;                  /* norm's order */
+  bool logp;                 /* log_softmax, not softmax */
+} reduce_params;
+
+static unsigned reduced_mask(const ln_node *n) {
+  const reduce_params *p = n->params;
+  return (unsigned)p->mask;
+}
+
+/* t reshaped to the input's shape with the reduced dims kept as 1. */
 static ln_tensor *grad_keep(ln_node *n, ln_tensor *t) {
   ln_tensor *x = n->inputs[0];
   int64_t shape[LN_MAX_DIMS];
-  keep_shape(x, (unsigned)n->ints[0], shape);
+  keep_shape(x, reduced_mask(n), shape);
   return ln_reshape(t, x->ndim, shape);
 }
 
@@ -274,7 +288,7 @@ static int64_t reduced_count(ln_node *n) {
   const ln_tensor *x = n->inputs[0];
   int64_t c = 1;
   for (int d = 0; d < x->ndim; d++)
-    if (n->ints[0] >> d & 1) c *= x->shape[d];
+    if (reduced_mask(n) >> d & 1) c *= x->shape[d];
   return c;
 }
 
@@ -282,33 +296,22 @@ static ln_tensor *scalar_like(const ln_tensor *t, double v) {
   return ln_scalar(v, t->dtype, ln_tensor_device(t));
 }
 
-/* Releases a backward's temporaries (NULLs are fine). */
-static void drop(ln_tensor *const *ts, size_t n) {
-  for (size_t i = 0; i < n; i++) ln_tensor_release(ts[i]);
-}
-#define DROP(...)                                   \
-  drop((ln_tensor *const[]){__VA_ARGS__},           \
-       sizeof((ln_tensor *const[]){__VA_ARGS__}) / sizeof(ln_tensor *))
-
-static int done(ln_tensor **gin, ln_tensor *g) {
-  gin[0] = g;
-  return g ? LN_OK : LN_ERR;
-}
-
 /* ---- backward functions --------------------------------------------------- */
 
 /* d sum / dx = 1 */
 static int sum_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
-  return done(gin, grad_expand(n, gout));
+  gin[0] = grad_expand(n, gout);
+  return gin[0] ? LN_OK : LN_ERR;
 }
 
 /* d mean / dx = 1 / count */
 static int mean_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
-  ln_tensor *g = grad_expand(n, gout);
-  ln_tensor *r = g ? ln_binary_scalar(LN_BINARY_DIV, g, (double)reduced_count(n))
-                   : NULL;
-  ln_tensor_release(g);
-  return done(gin, r);
+  ln_scope s = {0};
+  ln_tensor *g = LN_TMP(&s, grad_expand(n, gout));
+  LN_GRAD(&s, gin[0], ln_binary_scalar(LN_BINARY_DIV, g, (double)reduced_count(n)));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d prod / dx_i = prod of the others: P/x_i without zeros; with one zero,
@@ -317,22 +320,25 @@ static int mean_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 static int prod_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *x = ln_node_saved(n, 0);
   if (!x) return LN_ERR;
-  unsigned mask = (unsigned)n->ints[0];
-  ln_tensor *zero = ln_binary_scalar(LN_BINARY_EQ, x, 0);
-  ln_tensor *one = scalar_like(x, 1), *nil = scalar_like(x, 0);
-  ln_tensor *x1 = zero && one ? ln_where(zero, one, x) : NULL;
-  ln_tensor *p = x1 ? reduce_raw(LN_REDUCE_PROD, x1, mask) : NULL;
-  ln_tensor *nz = zero ? reduce_raw(LN_REDUCE_SUM, zero, mask) : NULL;
-  ln_tensor *nz0 = nz ? ln_binary_scalar(LN_BINARY_EQ, nz, 0) : NULL;
-  ln_tensor *nz1 = nz ? ln_binary_scalar(LN_BINARY_EQ, nz, 1) : NULL;
-  ln_tensor *at = nz1 && zero ? ln_binary(LN_BINARY_AND, nz1, zero) : NULL;
-  ln_tensor *q = p && x1 ? ln_div(p, x1) : NULL;
-  ln_tensor *w = at && p ? ln_where(at, p, nil) : NULL;
-  ln_tensor *f = nz0 && q && w ? ln_where(nz0, q, w) : NULL;
-  ln_tensor *g = f ? grad_keep(n, gout) : NULL;
-  ln_tensor *r = g ? ln_mul(f, g) : NULL;
-  DROP(zero, one, nil, x1, p, nz, nz0, nz1, at, q, w, f, g);
-  return done(gin, r);
+  unsigned mask = reduced_mask(n);
+  ln_scope s = {0};
+  ln_tensor *zero = LN_TMP(&s, ln_binary_scalar(LN_BINARY_EQ, x, 0));
+  ln_tensor *one = LN_TMP(&s, scalar_like(x, 1));
+  ln_tensor *nil = LN_TMP(&s, scalar_like(x, 0));
+  ln_tensor *x1 = LN_TMP(&s, ln_where(zero, one, x));
+  ln_tensor *p = LN_TMP(&s, reduce_raw(LN_REDUCE_PROD, x1, mask));
+  ln_tensor *nz = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, zero, mask));
+  ln_tensor *nz0 = LN_TMP(&s, ln_binary_scalar(LN_BINARY_EQ, nz, 0));
+  ln_tensor *nz1 = LN_TMP(&s, ln_binary_scalar(LN_BINARY_EQ, nz, 1));
+  ln_tensor *at = LN_TMP(&s, ln_binary(LN_BINARY_AND, nz1, zero));
+  ln_tensor *q = LN_TMP(&s, ln_div(p, x1));
+  ln_tensor *w = LN_TMP(&s, ln_where(at, p, nil));
+  ln_tensor *f = LN_TMP(&s, ln_where(nz0, q, w));
+  ln_tensor *g = LN_TMP(&s, grad_keep(n, gout));
+  LN_GRAD(&s, gin[0], ln_mul(f, g));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* Over several dims: split among the elements equal to the result (NaN
@@ -340,63 +346,66 @@ static int prod_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
 static int extreme_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *x = ln_node_saved(n, 0), *res = ln_node_saved(n, 1);
   if (!x || !res) return LN_ERR;
-  ln_tensor *m = grad_keep(n, res);
-  ln_tensor *eq = m ? ln_binary(LN_BINARY_EQ, x, m) : NULL;
-  ln_tensor *xn = ln_binary(LN_BINARY_NE, x, x);
-  ln_tensor *mn = m ? ln_binary(LN_BINARY_NE, m, m) : NULL;
-  ln_tensor *both = xn && mn ? ln_binary(LN_BINARY_AND, xn, mn) : NULL;
-  ln_tensor *hit = eq && both ? ln_binary(LN_BINARY_OR, eq, both) : NULL;
-  ln_tensor *hf = hit ? ln_cast_raw(hit, x->dtype) : NULL;
-  unsigned mask = (unsigned)n->ints[0];
-  ln_tensor *cnt = hf ? reduce_raw(LN_REDUCE_SUM, hf, mask) : NULL;
-  ln_tensor *g = cnt ? grad_keep(n, gout) : NULL;
-  ln_tensor *share = g ? ln_div(g, cnt) : NULL;
-  ln_tensor *r = share ? ln_mul(hf, share) : NULL;
-  DROP(m, eq, xn, mn, both, hit, hf, cnt, g, share);
-  return done(gin, r);
+  ln_scope s = {0};
+  ln_tensor *m = LN_TMP(&s, grad_keep(n, res));
+  ln_tensor *eq = LN_TMP(&s, ln_binary(LN_BINARY_EQ, x, m));
+  ln_tensor *xn = LN_TMP(&s, ln_binary(LN_BINARY_NE, x, x));
+  ln_tensor *mn = LN_TMP(&s, ln_binary(LN_BINARY_NE, m, m));
+  ln_tensor *both = LN_TMP(&s, ln_binary(LN_BINARY_AND, xn, mn));
+  ln_tensor *hit = LN_TMP(&s, ln_binary(LN_BINARY_OR, eq, both));
+  ln_tensor *hf = LN_TMP(&s, ln_cast_raw(hit, x->dtype));
+  ln_tensor *cnt = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, hf, reduced_mask(n)));
+  ln_tensor *g = LN_TMP(&s, grad_keep(n, gout));
+  ln_tensor *share = LN_TMP(&s, ln_div(g, cnt));
+  LN_GRAD(&s, gin[0], ln_mul(hf, share));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
-/* Along one dim (ints[1]): all of it to the index saved (keepdim-shaped). */
+/* Along one dim: all of it to the index saved (keepdim-shaped). */
 static int index_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const reduce_params *p = n->params;
   ln_tensor *idx = ln_node_saved(n, 0), *x = n->inputs[0];
   if (!idx) return LN_ERR;
-  int d = (int)n->ints[1];
+  int d = (int)p->dim;
   int64_t size = x->ndim ? x->shape[d] : 1, shape[LN_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) shape[i] = i == d ? size : 1;
-  ln_tensor *ar = ln_arange(0, (double)size, 1, LN_INT64, ln_tensor_device(x));
-  ln_tensor *col = ar ? reshaped_raw(ar, x->ndim, shape) : NULL;
-  ln_tensor *hit = col ? ln_binary(LN_BINARY_EQ, col, idx) : NULL;
-  ln_tensor *g = hit ? grad_keep(n, gout) : NULL;
-  ln_tensor *nil = g ? scalar_like(g, 0) : NULL;
-  ln_tensor *r = nil ? ln_where(hit, g, nil) : NULL;
-  DROP(ar, col, hit, g, nil);
-  return done(gin, r);
+  ln_scope s = {0};
+  ln_tensor *ar = LN_TMP(&s, ln_arange(0, (double)size, 1, LN_INT64,
+                                       ln_tensor_device(x)));
+  ln_tensor *col = LN_TMP(&s, reshaped_raw(ar, x->ndim, shape));
+  ln_tensor *hit = LN_TMP(&s, ln_binary(LN_BINARY_EQ, col, idx));
+  ln_tensor *g = LN_TMP(&s, grad_keep(n, gout));
+  ln_tensor *nil = LN_TMP(&s, scalar_like(g, 0));
+  LN_GRAD(&s, gin[0], ln_where(hit, g, nil));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* d logsumexp / dx = exp(x - result). Saved: x, result. */
 static int logsumexp_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *x = ln_node_saved(n, 0), *res = ln_node_saved(n, 1);
   if (!x || !res) return LN_ERR;
-  ln_tensor *m = grad_keep(n, res);
-  ln_tensor *d = m ? ln_sub(x, m) : NULL;
-  ln_tensor *e = d ? ln_unary(LN_UNARY_EXP, d) : NULL;
-  ln_tensor *g = e ? grad_keep(n, gout) : NULL;
-  ln_tensor *r = g ? ln_mul(e, g) : NULL;
-  DROP(m, d, e, g);
-  return done(gin, r);
+  ln_scope s = {0};
+  ln_tensor *m = LN_TMP(&s, grad_keep(n, res));
+  ln_tensor *d = LN_TMP(&s, ln_sub(x, m));
+  ln_tensor *e = LN_TMP(&s, ln_unary(LN_UNARY_EXP, d));
+  ln_tensor *g = LN_TMP(&s, grad_keep(n, gout));
+  LN_GRAD(&s, gin[0], ln_mul(e, g));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* ---- sum, mean, prod, max, min, argmax, argmin, logsumexp, any, all ------- */
 
-/* Records r's node over a (*n, NULL when none) with the reduced mask. */
+/* Records r's node over a (*n, NULL when none) with its parameters. */
 static int record(ln_node **n, ln_tensor *r, const char *name,
-                  ln_backward_fn bw, ln_tensor *a, unsigned mask) {
+                  ln_backward_fn bw, ln_tensor *a, reduce_params p) {
   int rc = ln_record(n, r, name, bw, 1, &a);
-  if (*n) {
-    (*n)->ints[0] = mask;
-    (*n)->nints = 1;
-  }
-  return rc;
+  return rc == LN_OK ? ln_node_params(*n, &p, sizeof p) : rc;
 }
 
 /* How each differentiable reduction records itself; saved tensors are
@@ -421,7 +430,7 @@ static int record_reduce(ln_reduce_op op, ln_tensor *r, ln_tensor *a,
     return LN_OK;
   ln_node *n;
   int rc = record(&n, r, reduce_grads[op].name, reduce_grads[op].backward, a,
-                  mask);
+                  (reduce_params){.mask = mask});
   if (rc == LN_OK && reduce_grads[op].save_input) rc = ln_node_save(n, a);
   if (rc == LN_OK && reduce_grads[op].save_result) rc = ln_node_save(n, r);
   return rc;
@@ -476,37 +485,25 @@ static int extreme_dim(ln_reduce_op op, ln_tensor *a, int dim, bool keepdim,
   int64_t keep[LN_MAX_DIMS];
   keep_shape(a, mask, keep);
   ln_device dev = ln_tensor_device(a);
-  ln_tensor *v = ln_empty(a->ndim, keep, a->dtype, dev);
-  ln_tensor *ix = v ? ln_empty(a->ndim, keep, LN_INT64, dev) : NULL;
-  int rc = ix ? LN_OK : LN_ERR;
-  if (rc == LN_OK && ln_tensor_numel(v) > 0)
-    rc = LN_BACKEND(a)->reduce(op, v, ix, a, d);
-  ln_tensor *rv = rc == LN_OK ? finish(ln_tensor_retain(v), a, mask, keepdim)
-                               : NULL;
-  ln_tensor *ri = rv ? finish(ln_tensor_retain(ix), a, mask, keepdim) : NULL;
-  if (ri && ln_dtype_is_float(a->dtype)) {
+  ln_scope s = {0};
+  ln_tensor *v = LN_TMP(&s, ln_empty(a->ndim, keep, a->dtype, dev));
+  ln_tensor *ix = LN_TMP(&s, ln_empty(a->ndim, keep, LN_INT64, dev));
+  if (ln_tensor_numel(v) > 0 && LN_BACKEND(a)->reduce(op, v, ix, a, d) != LN_OK)
+    goto fail;
+  ln_tensor *rv = LN_TMP(&s, finish(ln_tensor_retain(v), a, mask, keepdim));
+  ln_tensor *ri = LN_TMP(&s, finish(ln_tensor_retain(ix), a, mask, keepdim));
+  if (ln_dtype_is_float(a->dtype)) {
     ln_node *n;
-    rc = record(&n, rv, op == LN_REDUCE_MAX ? "MaxBackward" : "MinBackward",
-                index_backward, a, mask);
-    if (n) {
-      n->ints[1] = d;
-      n->nints = 2;
-      rc = ln_node_save(n, ix);
-    }
-    if (rc != LN_OK) {
-      ln_tensor_release(ri);
-      ri = NULL;
-    }
+    int rc = record(&n, rv, op == LN_REDUCE_MAX ? "MaxBackward" : "MinBackward",
+                    index_backward, a, (reduce_params){.mask = mask, .dim = d});
+    if (rc == LN_OK) rc = ln_node_save(n, ix);
+    if (rc != LN_OK) goto fail;
   }
-  ln_tensor_release(v);
-  ln_tensor_release(ix);
-  if (!ri) {
-    ln_tensor_release(rv);
-    return LN_ERR;
-  }
-  *values = rv;
-  *indices = ri;
+  *values = ln_tensor_retain(rv);
+  *indices = ln_scope_keep(&s, ri);
   return LN_OK;
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 int ln_max_dim(ln_tensor *a, int dim, bool keepdim, ln_tensor **values,
@@ -529,29 +526,30 @@ static int dim_or_all(const char *op, const ln_tensor *a, int dim,
 
 /* d var / dx = 2 (x - mean) / (N - correction); d std / dx = that over
 ** 2 std, taken as 0 where std is 0 (as PyTorch). Saved: x, mean (keepdim),
-** and std's result; scalars[0] is N - correction (at least 0). */
+** and std's result. */
 static int var_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const reduce_params *p = n->params;
   ln_tensor *x = ln_node_saved(n, 0), *mean = ln_node_saved(n, 1);
   if (!x || !mean) return LN_ERR;
   bool is_std = n->nsaved > 2;
   ln_tensor *sd = is_std ? ln_node_saved(n, 2) : NULL;
   if (is_std && !sd) return LN_ERR;
-  double scale = (is_std ? 1 : 2) / n->scalars[0];
-  ln_tensor *dev = ln_sub(x, mean);
-  ln_tensor *g = dev ? grad_keep(n, gout) : NULL;
-  if (g && is_std) { /* g / std, and 0 where std is 0 */
-    ln_tensor *s = grad_keep(n, sd);
-    ln_tensor *z = s ? ln_binary_scalar(LN_BINARY_EQ, s, 0) : NULL;
-    ln_tensor *q = z ? ln_div(g, s) : NULL;
-    ln_tensor *nil = q ? scalar_like(q, 0) : NULL;
-    ln_tensor *w = nil ? ln_where(z, nil, q) : NULL;
-    DROP(g, s, z, q, nil);
-    g = w;
+  double scale = (is_std ? 1 : 2) / p->div;
+  ln_scope s = {0};
+  ln_tensor *dev = LN_TMP(&s, ln_sub(x, mean));
+  ln_tensor *g = LN_TMP(&s, grad_keep(n, gout));
+  if (is_std) { /* g / std, and 0 where std is 0 */
+    ln_tensor *k = LN_TMP(&s, grad_keep(n, sd));
+    ln_tensor *z = LN_TMP(&s, ln_binary_scalar(LN_BINARY_EQ, k, 0));
+    ln_tensor *q = LN_TMP(&s, ln_div(g, k));
+    ln_tensor *nil = LN_TMP(&s, scalar_like(q, 0));
+    g = LN_TMP(&s, ln_where(z, nil, q));
   }
-  ln_tensor *gs = g ? ln_binary_scalar(LN_BINARY_MUL, g, scale) : NULL;
-  ln_tensor *r = gs ? ln_mul(dev, gs) : NULL;
-  DROP(dev, g, gs);
-  return done(gin, r);
+  ln_tensor *gs = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, g, scale));
+  LN_GRAD(&s, gin[0], ln_mul(dev, gs));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* var = sum((x - mean)^2) / max(0, N - correction), two passes. */
@@ -565,27 +563,26 @@ static ln_tensor *variance(const char *op, ln_tensor *a, int dim, bool keepdim,
   keep_shape(a, mask, keep);
   for (int d = 0; d < a->ndim; d++) count *= mask >> d & 1 ? a->shape[d] : 1;
   double div = count - correction > 0 ? (double)(count - correction) : 0;
+  ln_scope s = {0};
   bool was = ln_set_grad_enabled(false);
-  ln_tensor *mean = reduce_raw(LN_REDUCE_MEAN, a, mask);
-  ln_tensor *d = mean ? ln_sub(a, mean) : NULL;
-  ln_tensor *sq = d ? ln_mul(d, d) : NULL;
-  ln_tensor *s = sq ? reduce_raw(LN_REDUCE_SUM, sq, mask) : NULL;
-  ln_tensor *v = s ? ln_binary_scalar(LN_BINARY_DIV, s, div) : NULL;
-  ln_tensor *r = v && take_sqrt ? ln_unary(LN_UNARY_SQRT, v) : ln_tensor_retain(v);
+  ln_tensor *mean = LN_TMP(&s, reduce_raw(LN_REDUCE_MEAN, a, mask));
+  ln_tensor *d = LN_TMP(&s, ln_sub(a, mean));
+  ln_tensor *sq = LN_TMP(&s, ln_mul(d, d));
+  ln_tensor *sum = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, sq, mask));
+  ln_tensor *v = LN_TMP(&s, ln_binary_scalar(LN_BINARY_DIV, sum, div));
+  ln_tensor *r = take_sqrt ? LN_TMP(&s, ln_unary(LN_UNARY_SQRT, v)) : v;
   ln_set_grad_enabled(was);
-  r = finish(r, a, mask, keepdim);
-  ln_node *n = NULL;
-  int rc = r ? record(&n, r, take_sqrt ? "StdBackward" : "VarBackward",
-                      var_backward, a, mask)
-             : LN_ERR;
-  if (n) {
-    n->scalars[0] = div;
-    if (ln_node_save(n, a) != LN_OK || ln_node_save(n, mean) != LN_OK ||
-        (take_sqrt && ln_node_save(n, r) != LN_OK))
-      rc = LN_ERR;
-  }
-  DROP(mean, d, sq, s, v);
-  return ln_recorded(r, rc);
+  r = LN_TMP(&s, finish(ln_tensor_retain(r), a, mask, keepdim));
+  ln_node *n;
+  int rc = record(&n, r, take_sqrt ? "StdBackward" : "VarBackward",
+                  var_backward, a, (reduce_params){.mask = mask, .div = div});
+  if (rc == LN_OK) rc = ln_node_save(n, a);
+  if (rc == LN_OK) rc = ln_node_save(n, mean);
+  if (rc == LN_OK && take_sqrt) rc = ln_node_save(n, r);
+  if (rc == LN_OK) return ln_scope_keep(&s, r);
+fail:
+  ln_set_grad_enabled(was);
+  return ln_scope_end(&s);
 }
 
 ln_tensor *ln_var(ln_tensor *a, int dim, bool keepdim, int correction) {
@@ -602,77 +599,80 @@ ln_tensor *ln_std(ln_tensor *a, int dim, bool keepdim, int correction) {
 ** p = +-inf: split among the |x| equal to the norm; p = 0: 0. Terms at
 ** x = 0 or norm = 0 are 0, as in PyTorch. Saved: x, result. */
 static ln_tensor *norm_grad_factor(ln_node *n, ln_tensor *x, ln_tensor *res) {
-  double p = n->scalars[0];
-  unsigned mask = (unsigned)n->ints[0];
-  ln_tensor *sg = ln_unary(LN_UNARY_SIGN, x);
-  if (!sg || p == 1) return sg;
-  ln_tensor *ax = ln_unary(LN_UNARY_ABS, x), *m = grad_keep(n, res), *r = NULL;
-  if (ax && m && isinf(p)) {
-    ln_tensor *hit = ln_binary(LN_BINARY_EQ, ax, m);
-    ln_tensor *hf = hit ? ln_cast_raw(hit, x->dtype) : NULL;
-    ln_tensor *cnt = hf ? reduce_raw(LN_REDUCE_SUM, hf, mask) : NULL;
-    ln_tensor *h = cnt ? ln_div(hf, cnt) : NULL;
-    r = h ? ln_mul(sg, h) : NULL;
-    DROP(hit, hf, cnt, h);
-  } else if (ax && m) { /* sign(x) (|x| / norm)^(p-1), 0 where x or norm is 0 */
-    ln_tensor *q = ln_div(ax, m);
-    ln_tensor *pw = q ? ln_binary_scalar(LN_BINARY_POW, q, p - 1) : NULL;
-    ln_tensor *t = pw ? ln_mul(sg, pw) : NULL;
-    ln_tensor *z = t ? ln_binary_scalar(LN_BINARY_EQ, ax, 0) : NULL;
-    ln_tensor *nil = z ? scalar_like(x, 0) : NULL;
-    r = nil ? ln_where(z, nil, t) : NULL;
-    DROP(q, pw, t, z, nil);
+  const reduce_params *rp = n->params;
+  double p = rp->p;
+  unsigned mask = reduced_mask(n);
+  if (p == 1) return ln_unary(LN_UNARY_SIGN, x);
+  ln_scope s = {0};
+  ln_tensor *sg = LN_TMP(&s, ln_unary(LN_UNARY_SIGN, x));
+  ln_tensor *ax = LN_TMP(&s, ln_unary(LN_UNARY_ABS, x));
+  ln_tensor *m = LN_TMP(&s, grad_keep(n, res));
+  if (isinf(p)) {
+    ln_tensor *hit = LN_TMP(&s, ln_binary(LN_BINARY_EQ, ax, m));
+    ln_tensor *hf = LN_TMP(&s, ln_cast_raw(hit, x->dtype));
+    ln_tensor *cnt = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, hf, mask));
+    ln_tensor *h = LN_TMP(&s, ln_div(hf, cnt));
+    return ln_scope_keep(&s, LN_TMP(&s, ln_mul(sg, h)));
   }
-  DROP(sg, ax, m);
-  return r;
+  /* sign(x) (|x| / norm)^(p-1), 0 where x or norm is 0 */
+  ln_tensor *q = LN_TMP(&s, ln_div(ax, m));
+  ln_tensor *pw = LN_TMP(&s, ln_binary_scalar(LN_BINARY_POW, q, p - 1));
+  ln_tensor *t = LN_TMP(&s, ln_mul(sg, pw));
+  ln_tensor *z = LN_TMP(&s, ln_binary_scalar(LN_BINARY_EQ, ax, 0));
+  ln_tensor *nil = LN_TMP(&s, scalar_like(x, 0));
+  return ln_scope_keep(&s, LN_TMP(&s, ln_where(z, nil, t)));
+fail:
+  return ln_scope_end(&s);
 }
 
 static int norm_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const reduce_params *p = n->params;
   ln_tensor *x = ln_node_saved(n, 0), *res = ln_node_saved(n, 1);
   if (!x || !res) return LN_ERR;
-  if (n->scalars[0] == 0)
-    return done(gin, ln_zeros(x->ndim, x->shape, x->dtype, ln_tensor_device(x)));
-  ln_tensor *f = norm_grad_factor(n, x, res);
-  ln_tensor *g = f ? grad_keep(n, gout) : NULL;
-  ln_tensor *r = g ? ln_mul(f, g) : NULL;
-  DROP(f, g);
-  return done(gin, r);
+  ln_scope s = {0};
+  if (p->p == 0) {
+    LN_GRAD(&s, gin[0], ln_zeros(x->ndim, x->shape, x->dtype,
+                                 ln_tensor_device(x)));
+    return ln_scope_done(&s, LN_OK);
+  }
+  ln_tensor *f = LN_TMP(&s, norm_grad_factor(n, x, res));
+  ln_tensor *g = LN_TMP(&s, grad_keep(n, gout));
+  LN_GRAD(&s, gin[0], ln_mul(f, g));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* The norm's value, keepdim-shaped, without autograd. */
 static ln_tensor *norm_raw(ln_tensor *a, double p, unsigned mask) {
+  ln_scope s = {0};
   if (p == 0) { /* the count of nonzeros */
-    ln_tensor *nz = ln_binary_scalar(LN_BINARY_NE, a, 0);
-    ln_tensor *f = nz ? ln_cast_raw(nz, a->dtype) : NULL;
-    ln_tensor *r = f ? reduce_raw(LN_REDUCE_SUM, f, mask) : NULL;
-    DROP(nz, f);
-    return r;
+    ln_tensor *nz = LN_TMP(&s, ln_binary_scalar(LN_BINARY_NE, a, 0));
+    ln_tensor *f = LN_TMP(&s, ln_cast_raw(nz, a->dtype));
+    return ln_scope_keep(&s, LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, f, mask)));
   }
   if (p == 2) { /* sqrt(sum(x * x)) */
-    ln_tensor *sq = ln_mul(a, a);
-    ln_tensor *s = sq ? reduce_raw(LN_REDUCE_SUM, sq, mask) : NULL;
-    ln_tensor *r = s ? ln_unary(LN_UNARY_SQRT, s) : NULL;
-    DROP(sq, s);
-    return r;
+    ln_tensor *sq = LN_TMP(&s, ln_mul(a, a));
+    ln_tensor *sum = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, sq, mask));
+    return ln_scope_keep(&s, LN_TMP(&s, ln_unary(LN_UNARY_SQRT, sum)));
   }
-  ln_tensor *ax = ln_unary(LN_UNARY_ABS, a);
-  if (!ax) return NULL;
-  ln_tensor *r;
+  ln_tensor *ax = LN_TMP(&s, ln_unary(LN_UNARY_ABS, a)), *r;
   if (isinf(p)) { /* max or min |x|; an empty tensor's is 0 or inf */
-    r = ln_tensor_numel(a) == 0
-            ? reduce_raw(LN_REDUCE_SUM, ax, mask)
-            : reduce_raw(p > 0 ? LN_REDUCE_MAX : LN_REDUCE_MIN, ax, mask);
-    if (r && ln_tensor_numel(a) == 0 && p < 0) LN_BACKEND(r)->fill(r, INFINITY);
+    bool empty = ln_tensor_numel(a) == 0;
+    r = LN_TMP(&s, reduce_raw(empty ? LN_REDUCE_SUM
+                              : p > 0 ? LN_REDUCE_MAX : LN_REDUCE_MIN,
+                              ax, mask));
+    if (empty && p < 0) LN_BACKEND(r)->fill(r, INFINITY);
   } else if (p == 1) {
-    r = reduce_raw(LN_REDUCE_SUM, ax, mask);
+    r = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, ax, mask));
   } else { /* (sum |x|^p)^(1/p) */
-    ln_tensor *pw = ln_binary_scalar(LN_BINARY_POW, ax, p);
-    ln_tensor *s = pw ? reduce_raw(LN_REDUCE_SUM, pw, mask) : NULL;
-    r = s ? ln_binary_scalar(LN_BINARY_POW, s, 1 / p) : NULL;
-    DROP(pw, s);
+    ln_tensor *pw = LN_TMP(&s, ln_binary_scalar(LN_BINARY_POW, ax, p));
+    ln_tensor *sum = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, pw, mask));
+    r = LN_TMP(&s, ln_binary_scalar(LN_BINARY_POW, sum, 1 / p));
   }
-  ln_tensor_release(ax);
-  return r;
+  return ln_scope_keep(&s, r);
+fail:
+  return ln_scope_end(&s);
 }
 
 ln_tensor *ln_norm(ln_tensor *a, double p, int dim, bool keepdim) {
@@ -687,38 +687,37 @@ ln_tensor *ln_norm(ln_tensor *a, double p, int dim, bool keepdim) {
   ln_set_grad_enabled(was);
   if (!r) return NULL;
   ln_node *n;
-  int rc = record(&n, r, "NormBackward", norm_backward, a, mask);
-  if (n) {
-    n->scalars[0] = p;
-    if (ln_node_save(n, a) != LN_OK || ln_node_save(n, r) != LN_OK) rc = LN_ERR;
-  }
+  int rc = record(&n, r, "NormBackward", norm_backward, a,
+                  (reduce_params){.mask = mask, .p = p});
+  if (rc == LN_OK) rc = ln_node_save(n, a);
+  if (rc == LN_OK) rc = ln_node_save(n, r);
   return ln_recorded(r, rc);
 }
 
 /* ---- softmax and log_softmax ---------------------------------------------- */
 
 /* softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) sum(g),
-** sums along the dim (ints[1]). Saved: y. */
+** sums along the dim. Saved: y. */
 static int softmax_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *y = ln_node_saved(n, 0);
   if (!y) return LN_ERR;
-  unsigned mask = (unsigned)n->ints[0];
-  bool logp = n->ints[1] != 0;
-  ln_tensor *gy = logp ? ln_tensor_retain(gout) : ln_mul(gout, y);
-  ln_tensor *s = gy ? reduce_raw(LN_REDUCE_SUM, gy, mask) : NULL;
-  ln_tensor *r = NULL;
-  if (s && logp) {
-    ln_tensor *e = ln_unary(LN_UNARY_EXP, y);
-    ln_tensor *es = e ? ln_mul(e, s) : NULL;
-    r = es ? ln_sub(gout, es) : NULL;
-    DROP(e, es);
-  } else if (s) {
-    ln_tensor *d = ln_sub(gout, s);
-    r = d ? ln_mul(y, d) : NULL;
-    ln_tensor_release(d);
+  unsigned mask = reduced_mask(n);
+  const reduce_params *p = n->params;
+  bool logp = p->logp;
+  ln_scope s = {0};
+  ln_tensor *gy = logp ? gout : LN_TMP(&s, ln_mul(gout, y));
+  ln_tensor *sum = LN_TMP(&s, reduce_raw(LN_REDUCE_SUM, gy, mask));
+  if (logp) {
+    ln_tensor *e = LN_TMP(&s, ln_unary(LN_UNARY_EXP, y));
+    ln_tensor *es = LN_TMP(&s, ln_mul(e, sum));
+    LN_GRAD(&s, gin[0], ln_sub(gout, es));
+  } else {
+    ln_tensor *d = LN_TMP(&s, ln_sub(gout, sum));
+    LN_GRAD(&s, gin[0], ln_mul(y, d));
   }
-  DROP(gy, s);
-  return done(gin, r);
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 static ln_tensor *softmax(const char *op, ln_tensor *a, int dim, bool logp) {
@@ -735,12 +734,9 @@ static ln_tensor *softmax(const char *op, ln_tensor *a, int dim, bool logp) {
   if (!r) return NULL;
   ln_node *n;
   int rc = record(&n, r, logp ? "LogSoftmaxBackward" : "SoftmaxBackward",
-                  softmax_backward, a, a->ndim ? 1u << d : 0);
-  if (n) {
-    n->ints[1] = logp;
-    n->nints = 2;
-    rc = ln_node_save(n, r);
-  }
+                  softmax_backward, a,
+                  (reduce_params){.mask = a->ndim ? 1u << d : 0, .logp = logp});
+  if (rc == LN_OK) rc = ln_node_save(n, r);
   return ln_recorded(r, rc);
 }
 

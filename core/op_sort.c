@@ -2,9 +2,9 @@
 ** op_sort.c: sort and topk, and their backward. Positions in messages are
 ** 1-based: see index_util.h.
 */
-#include "autograd.h"
 #include "backend.h"
 #include "index_util.h"
+#include "op.h"
 #include "shape.h"
 
 /* ---- sort, topk --------------------------------------------------------- */
@@ -13,31 +13,32 @@
 static int sort_raw(ln_tensor *a, int dim, bool descending, ln_tensor **values,
                     ln_tensor **indices) {
   ln_device dev = ln_tensor_device(a);
-  ln_tensor *v = ln_empty(a->ndim, a->shape, a->dtype, dev);
-  ln_tensor *ix = ln_empty(a->ndim, a->shape, LN_INT64, dev);
-  ln_tensor *a1 = ln_as_1d(a), *v1 = v ? ln_as_1d(v) : NULL, *i1 = ix ? ln_as_1d(ix) : NULL;
-  int rc = a1 && v1 && i1 ? LN_OK : LN_ERR;
-  if (rc == LN_OK) rc = LN_BACKEND(a)->sort(v1, i1, a1, dim, descending);
-  ln_tensor_release(a1);
-  ln_tensor_release(v1);
-  ln_tensor_release(i1);
-  if (rc != LN_OK) {
-    ln_tensor_release(v);
-    ln_tensor_release(ix);
-    return LN_ERR;
-  }
-  *values = v;
-  *indices = ix;
+  ln_scope s = {0};
+  ln_tensor *v = LN_TMP(&s, ln_empty(a->ndim, a->shape, a->dtype, dev));
+  ln_tensor *ix = LN_TMP(&s, ln_empty(a->ndim, a->shape, LN_INT64, dev));
+  ln_tensor *a1 = LN_TMP(&s, ln_as_1d(a));
+  ln_tensor *v1 = LN_TMP(&s, ln_as_1d(v));
+  ln_tensor *i1 = LN_TMP(&s, ln_as_1d(ix));
+  if (LN_BACKEND(a)->sort(v1, i1, a1, dim, descending) != LN_OK) goto fail;
+  *values = ln_tensor_retain(v);
+  *indices = ln_scope_keep(&s, ix);
   return LN_OK;
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
+
+typedef struct sort_params {
+  int64_t dim;
+} sort_params;
 
 /* d a = zeros with d values scattered back through the indices (sort and
 ** topk: the indices along dim are distinct). */
 static int sort_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *index = ln_node_saved(n, 0), *a = n->inputs[0];
+  const sort_params *p = n->params;
   if (!index) return LN_ERR;
   ln_tensor *g = ln_zeros(a->ndim, a->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g || ln_scatter_into(n->name, g, (int)n->ints[0], index, gout, false) != LN_OK) {
+  if (!g || ln_scatter_into(n->name, g, (int)p->dim, index, gout, false) != LN_OK) {
     ln_tensor_release(g);
     return LN_ERR;
   }
@@ -50,11 +51,9 @@ static int record_sort(const char *name, ln_tensor *a, int dim,
                        ln_tensor **values, ln_tensor **indices) {
   ln_node *n;
   int rc = ln_record(&n, *values, name, sort_backward, 1, &a);
-  if (n) {
-    n->ints[0] = dim;
-    n->nints = 1;
-    rc = ln_node_save(n, *indices);
-  }
+  sort_params p = {dim};
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  if (rc == LN_OK) rc = ln_node_save(n, *indices);
   if (rc != LN_OK) {
     ln_tensor_release(*values);
     ln_tensor_release(*indices);
@@ -91,21 +90,18 @@ int ln_topk(ln_tensor *a, int64_t k, int dim, bool largest, bool sorted,
   if (a->ndim == 0) { /* as PyTorch: the 0-dim value itself */
     *values = sv;
     *indices = si;
-  } else {
-    ln_tensor *wv = ln_narrow_raw(sv, d, 0, k);
-    ln_tensor *wi = ln_narrow_raw(si, d, 0, k);
-    *values = wv ? ln_copy_raw(wv) : NULL;
-    *indices = wi ? ln_copy_raw(wi) : NULL;
-    ln_tensor_release(wv);
-    ln_tensor_release(wi);
-    ln_tensor_release(sv);
-    ln_tensor_release(si);
+    return record_sort("TopkBackward", a, d, values, indices);
   }
-  if (!*values || !*indices) {
-    ln_tensor_release(*values);
-    ln_tensor_release(*indices);
-    *values = *indices = NULL;
-    return LN_ERR;
-  }
+  ln_scope s = {0};
+  ln_scope_add(&s, sv);
+  ln_scope_add(&s, si);
+  ln_tensor *wv = LN_TMP(&s, ln_narrow_raw(sv, d, 0, k));
+  ln_tensor *wi = LN_TMP(&s, ln_narrow_raw(si, d, 0, k));
+  ln_tensor *v = LN_TMP(&s, ln_copy_raw(wv));
+  ln_tensor *ix = LN_TMP(&s, ln_copy_raw(wi));
+  *values = ln_tensor_retain(v);
+  *indices = ln_scope_keep(&s, ix);
   return record_sort("TopkBackward", a, d, values, indices);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }

@@ -4,8 +4,8 @@
 */
 #include <string.h>
 
-#include "autograd.h"
 #include "backend.h"
+#include "op.h"
 #include "shape.h"
 
 /* ---- backward functions ------------------------------------------------- */
@@ -18,9 +18,16 @@ static int reshape_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   return gin[0] ? LN_OK : LN_ERR;
 }
 
+/* permute: the dims taken, in order. */
+typedef struct permute_params {
+  int64_t ndim;
+  int64_t dims[LN_MAX_DIMS];
+} permute_params;
+
 static int permute_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const permute_params *p = n->params;
   int inverse[LN_MAX_DIMS];
-  for (int i = 0; i < n->nints; i++) inverse[n->ints[i]] = i;
+  for (int i = 0; i < p->ndim; i++) inverse[p->dims[i]] = i;
   gin[0] = ln_permute(gout, inverse);
   return gin[0] ? LN_OK : LN_ERR;
 }
@@ -31,23 +38,29 @@ static int expand_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   return gin[0] ? LN_OK : LN_ERR;
 }
 
+/* slice and select: the window of the input they view. */
+typedef struct window_params {
+  int64_t dim, start, stop, step;
+  bool select;               /* the dim is dropped (select) */
+} window_params;
+
 /* slice and select: zeros of the input's shape with gout written into the
-** same window. ints = {dim, start, stop, step, is_select}. */
+** same window. */
 static int window_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const window_params *p = n->params;
   ln_tensor *x = n->inputs[0];
-  ln_tensor *g = ln_zeros(x->ndim, x->shape, gout->dtype, ln_tensor_device(gout));
-  if (!g) return LN_ERR;
-  int dim = (int)n->ints[0];
-  ln_tensor *w = n->ints[4] ? ln_select(g, dim, n->ints[1])
-                            : ln_slice(g, dim, n->ints[1], n->ints[2], n->ints[3]);
-  int rc = w ? ln_copy_(w, gout) : LN_ERR;
-  ln_tensor_release(w);
-  if (rc != LN_OK) {
-    ln_tensor_release(g);
-    return LN_ERR;
-  }
-  gin[0] = g;
-  return LN_OK;
+  int dim = (int)p->dim;
+  ln_scope s = {0};
+  ln_tensor *g = LN_TMP(&s, ln_zeros(x->ndim, x->shape, gout->dtype,
+                                     ln_tensor_device(gout)));
+  ln_tensor *w = LN_TMP(&s, p->select ? ln_select(g, dim, p->start)
+                                      : ln_slice(g, dim, p->start, p->stop,
+                                                 p->step));
+  if (ln_copy_(w, gout) != LN_OK) goto fail;
+  gin[0] = ln_tensor_retain(g);
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
 }
 
 /* ---- views -------------------------------------------------------------- */
@@ -62,6 +75,13 @@ static ln_tensor *record_view(ln_node **node, ln_tensor *r, ln_tensor *t,
   int rc = ln_record(node, r, name, bw, 1, &t);
   if (*node) r->grad_view = true;
   return ln_recorded(r, rc);
+}
+
+/* r with p (size bytes) copied into its node n (NULL: none); NULL when
+** r is NULL or the copy fails (r released). */
+static ln_tensor *record_params(ln_node *n, ln_tensor *r, const void *p,
+                                size_t size) {
+  return r ? ln_recorded(r, ln_node_params(n, p, size)) : NULL;
 }
 
 static ln_tensor *record_reshape(ln_tensor *r, ln_tensor *t, const char *name) {
@@ -177,11 +197,9 @@ ln_tensor *ln_permute(ln_tensor *t, const int *dims) {
   ln_tensor *r = ln_view_raw(t, t->offset, t->ndim, shape, stride);
   ln_node *n;
   r = record_view(&n, r, t, "PermuteBackward", permute_backward);
-  if (n) {
-    n->nints = t->ndim;
-    for (int i = 0; i < t->ndim; i++) n->ints[i] = d[i];
-  }
-  return r;
+  permute_params p = {t->ndim, {0}};
+  for (int i = 0; i < t->ndim; i++) p.dims[i] = d[i];
+  return record_params(n, r, &p, sizeof p);
 }
 
 ln_tensor *ln_transpose(ln_tensor *t, int d0, int d1) {
@@ -249,12 +267,8 @@ ln_tensor *ln_slice(ln_tensor *t, int dim, int64_t start, int64_t stop,
                              shape, stride);
   ln_node *n;
   r = record_view(&n, r, t, "SliceBackward", window_backward);
-  if (n) {
-    n->nints = 5;
-    int64_t v[5] = {d, start, stop, step, 0};
-    memcpy(n->ints, v, sizeof v);
-  }
-  return r;
+  window_params p = {d, start, stop, step, false};
+  return record_params(n, r, &p, sizeof p);
 }
 
 ln_tensor *ln_narrow(ln_tensor *t, int dim, int64_t start, int64_t length) {
@@ -293,12 +307,8 @@ ln_tensor *ln_select(ln_tensor *t, int dim, int64_t index) {
                              shape, stride);
   ln_node *n;
   r = record_view(&n, r, t, "SelectBackward", window_backward);
-  if (n) {
-    n->nints = 5;
-    int64_t v[5] = {d, index, index + 1, 1, 1};
-    memcpy(n->ints, v, sizeof v);
-  }
-  return r;
+  window_params p = {d, index, index + 1, 1, true};
+  return record_params(n, r, &p, sizeof p);
 }
 
 ln_tensor *ln_squeeze(ln_tensor *t, int dim) {
