@@ -97,6 +97,9 @@ static void read_param(lua_State *L, call *c, const ln_param *p, int idx) {
       if (d == 0)
         luaL_error(L, "%s: %s must be a dim from 1 (or negative from the "
                    "end), got 0", c->op->name, p->name);
+      if (d > LN_MAX_DIMS + 1 || d < -(LN_MAX_DIMS + 1)) /* the core's int */
+        luaL_error(L, "%s: %s %I is out of range (tensors have at most %d "
+                   "dims)", c->op->name, p->name, (lua_Integer)d, LN_MAX_DIMS);
       *(int64_t *)at = d > 0 ? d - 1 : d;
       break;
     }

@@ -19,6 +19,8 @@ ln_conv_params ln_conv_defaults(void) {
 
 /* ---- checks ------------------------------------------------------------- */
 
+#define CONV_MAX_PARAM (INT64_C(1) << 20)
+
 static int check_float(const char *op, const char *what, const ln_tensor *t,
                        const ln_tensor *like) {
   if (t->dtype != LN_FLOAT32 && t->dtype != LN_FLOAT64)
@@ -51,6 +53,15 @@ static int check_geometry(const char *op, const ln_conv_params *p,
   if (p->groups < 1)
     return ln_error("%s: groups must be positive, got %lld", op,
                     (long long)p->groups);
+  /* far beyond any real layer, and keeps every size computed from them
+  ** (spans, padded and transposed sizes) inside int64 */
+  const int64_t *all[] = {p->stride, p->padding, p->dilation,
+                          p->output_padding, p->kernel_size, p->output_size};
+  for (size_t a = 0; a < sizeof all / sizeof all[0]; a++)
+    for (int i = 0; i < 2; i++)
+      if (all[a][i] > CONV_MAX_PARAM)
+        return ln_error("%s: strides, paddings, dilations and sizes must be "
+                        "at most 2^20, got %lld", op, (long long)all[a][i]);
   return LN_OK;
 }
 

@@ -89,11 +89,12 @@ ln_tensor *ln_pad(ln_tensor *t, int npad, const int64_t *pad, ln_pad_mode mode,
     int64_t before = pad[2 * i], after = pad[2 * i + 1];
     int64_t n = cur->shape[d];
     if (before < 0 || after < 0) { /* crop first */
-      int64_t lo = before < 0 ? -before : 0, hi = after < 0 ? -after : 0;
+      int64_t lo = before < -n ? n + 1 : before < 0 ? -before : 0;
+      int64_t hi = after < -n ? n + 1 : after < 0 ? -after : 0;
       if (lo > n || hi > n - lo)
         return ln_scope_end(&s),
-               ln_error("pad: cropping (%lld, %lld) is more than dim %d's "
-                        "size %lld", (long long)-before, (long long)-after,
+               ln_error("pad: amounts (%lld, %lld) crop more than dim %d's "
+                        "size %lld", (long long)before, (long long)after,
                         d + 1, (long long)n), NULL;
       cur = LN_TMP(&s, ln_narrow(cur, d, lo, n - lo - hi));
       before = before > 0 ? before : 0;

@@ -174,9 +174,10 @@ ln_tensor *ln_unfold(ln_tensor *t, int dim, int64_t size, int64_t step,
   memcpy(shape, t->shape, sizeof shape);
   memcpy(stride, t->stride, sizeof stride);
   shape[d] = count;
-  stride[d] = t->stride[d] * step;
+  /* a stride a single window or element never takes could overflow */
+  stride[d] = count > 1 ? t->stride[d] * step : t->stride[d];
   shape[t->ndim] = size;
-  stride[t->ndim] = t->stride[d] * dilation;
+  stride[t->ndim] = size > 1 ? t->stride[d] * dilation : t->stride[d];
   ln_tensor *r = ln_view_raw(t, t->offset, t->ndim + 1, shape, stride);
   if (!r) return NULL;
   ln_node *node;

@@ -184,3 +184,18 @@ describe("primitive ops on OpenCL #opencl", function()
     both(function(a) return a:transpose(2, 3):unfold(3, 5, 2) end, { x }, { grad = true })
   end)
 end)
+
+describe("the op table's rows under hostile numbers", function()
+  it("refuse dims, sizes and amounts past int64's or the core's range", function()
+    local t = luann.zeros(3)
+    assert.matches("unfold: dimension 2147483648 is out of range", err(luann.unfold, t, 1 << 31, 1))
+    assert.same({ 1, 1 }, t:unfold(1, 1, 1 << 62).shape) -- one window: its step is never taken
+    assert.matches("does not fit", err(t.unfold, t, 1, 1 << 62, 1, 1 << 62))
+    assert.matches("pad: amounts %(%-9223372036854775808, 0%) crop more than dim 2's size 3",
+      err(luann.pad, luann.zeros(1, 3), { math.mininteger, 0 }))
+    assert.matches("conv2d: strides, paddings, dilations and sizes must be at most 2%^20",
+      err(luann.conv2d, luann.zeros(1, 1, 3, 3), luann.zeros(1, 1, 2, 2), nil, { dilation = math.maxinteger }))
+    assert.matches("conv_transpose2d: strides, paddings, dilations and sizes must be at most 2%^20",
+      err(luann.conv_transpose2d, luann.zeros(1, 1, 3, 3), luann.zeros(1, 1, 2, 2), nil, { stride = 1 << 40 }))
+  end)
+end)
