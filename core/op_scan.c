@@ -79,7 +79,7 @@ static const ln_param scan_param_list[] = {
 
 SCAN_LINES(float, double)
 SCAN_LINES(double, double)
-SCAN_LINES(int64_t, int64_t)
+SCAN_LINES(int64_t, uint64_t) /* unsigned: overflow wraps as in PyTorch, no UB */
 
 static int cpu_scan(const ln_kernel_args *a) {
   const ln_tensor *o = a->out[0], *x = a->in[0], *g = a->in[a->nin - 1];

@@ -78,9 +78,17 @@ return function(F)
     check.opt_tensor("layer_norm", 3, weight, "weight")
     check.opt_tensor("layer_norm", 4, bias, "bias")
     eps = check.number("layer_norm", 5, eps, "eps", 1e-5, 0)
-    local n, off = #dims, input:dim() - #dims
-    local fits = n >= 1 and off >= 0
-    for i = 1, n do fits = fits and input:size(off + i) == dims[i] end
+    local n, nd = #dims, input:dim()
+    if math.type(n) ~= "integer" or n < 1 or n > nd then
+      error(string.format("layer_norm: normalized_shape has %s dims, but input shape %s has %d",
+        tostring(n), shape_str(input), nd), 2)
+    end
+    local off, fits, given = nd - n, true, {}
+    for i = 1, n do
+      given[i] = check.integer("layer_norm", 2, dims[i], "normalized_shape[" .. i .. "]")
+      fits = fits and input:size(off + i) == given[i]
+    end
+    dims = given
     if not fits then
       error(string.format("layer_norm: normalized_shape (%s) does not match the last dims "
         .. "of input shape %s", table.concat(dims, ","), shape_str(input)), 2)
