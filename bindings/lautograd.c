@@ -5,6 +5,7 @@
 ** _record_function).
 */
 #include <stdlib.h>
+#include <string.h>
 
 #include "autograd.h"
 #include "lbase.h"
@@ -13,29 +14,133 @@
 ** are called from inside ln_backward, on the thread that called it. */
 static _Thread_local lua_State *backward_state;
 
-/* t:backward([grad], [{retain_graph = bool}]) */
-static int t_backward(lua_State *L) {
-  ln_tensor *t = lnb_check(L, 1);
-  ln_tensor *grad = lnb_test(L, 2);
-  int opts = grad ? 3 : 2;
-  if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
-    return luaL_typeerror(L, 2, "tensor or options table");
-  bool retain = false;
-  if (lua_istable(L, opts)) {
-    lua_getfield(L, opts, "retain_graph");
-    retain = lua_toboolean(L, -1);
+/* Reads the options table at idx (absent or nil: all false) into opts,
+** refusing keys other than `names`, listed in the error; names[i] sets
+** flags[i]. */
+static void read_flags(lua_State *L, int idx, const char *fname,
+                       const char *const *names, bool *const *flags) {
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int k = 0;
+    while (names[k] && !(lua_type(L, -2) == LUA_TSTRING &&
+                         strcmp(lua_tostring(L, -2), names[k]) == 0))
+      k++;
+    if (!names[k]) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (int i = 0; names[i]; i++) {
+        if (i) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, names[i]);
+      }
+      luaL_pushresult(&b);
+      luaL_error(L, "%s: unknown option '%s' (it takes %s)", fname,
+                 lua_type(L, -3) == LUA_TSTRING ? lua_tostring(L, -3)
+                                                : luaL_typename(L, -3),
+                 lua_tostring(L, -1));
+    }
+    *flags[k] = lua_toboolean(L, -1);
+    lua_pop(L, 1);
   }
-  lua_State *outer = backward_state;
-  backward_state = L;
-  int rc = ln_backward(t, grad, retain);
-  backward_state = outer;
-  if (rc == LN_OK) return 0;
+}
+
+/* Raises the core's error, with the failing node's origin in anomaly mode. */
+static int backward_error(lua_State *L) {
   const char *trace = ln_anomaly_failed_trace();
   if (!trace) return lnb_error(L);
   return luaL_error(L, "%s\nIn anomaly mode, the failing node was %s",
                     ln_error_message(), trace);
 }
 
+/* t:backward([grad], [{retain_graph = false, create_graph = false}]) */
+static int t_backward(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  ln_tensor *grad = lnb_test(L, 2);
+  int opts = grad ? 3 : 2;
+  if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
+    return luaL_typeerror(L, 2, "tensor or options table");
+  ln_backward_opts o = {0};
+  read_flags(L, opts, "backward",
+             (const char *const[]){"retain_graph", "create_graph", NULL},
+             (bool *const[]){&o.retain_graph, &o.create_graph});
+  lua_State *outer = backward_state;
+  backward_state = L;
+  int rc = ln_backward_with(t, grad, &o);
+  backward_state = outer;
+  return rc == LN_OK ? 0 : backward_error(L);
+}
+
+/* The tensors at idx: one tensor, or a list of them (1 to LN_GRAD_MAX),
+** in an array that the GC frees (left on the stack). what names them. */
+#define LN_GRAD_MAX 100000
+static ln_tensor **tensor_list(lua_State *L, int idx, const char *what,
+                               int *n) {
+  if (lnb_test(L, idx)) {
+    ln_tensor **one = lua_newuserdatauv(L, sizeof *one, 0);
+    *one = lnb_test(L, idx);
+    *n = 1;
+    return one;
+  }
+  if (!lua_istable(L, idx))
+    luaL_error(L, "grad: bad argument '%s' (a tensor or a list of tensors "
+               "expected, got %s)", what, luaL_typename(L, idx));
+  *n = lnb_check_len(L, idx, LN_GRAD_MAX, what);
+  if (*n == 0) luaL_error(L, "grad: '%s' is an empty list", what);
+  ln_tensor **ts = lua_newuserdatauv(L, (size_t)*n * sizeof *ts, 0);
+  for (int i = 0; i < *n; i++) {
+    lua_geti(L, idx, i + 1);
+    ts[i] = lnb_test(L, -1);
+    if (!ts[i])
+      luaL_error(L, "grad: %s[%d] is a %s, expected a tensor", what, i + 1,
+                 luaL_typename(L, -1));
+    lua_pop(L, 1); /* a list entry keeps its tensor alive */
+  }
+  return ts;
+}
+
+/* grad(outputs, inputs, [{grad_outputs =, retain_graph =, create_graph =,
+** allow_unused =}]): the list of d outputs / d input for each input. */
+static int l_grad(lua_State *L) {
+  int nout, nin, ngo = 0;
+  ln_tensor **outs = tensor_list(L, 1, "outputs", &nout);
+  ln_tensor **ins = tensor_list(L, 2, "inputs", &nin);
+  ln_tensor **gos = NULL;
+  ln_backward_opts o = {0};
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "grad_outputs");
+    int at = lua_gettop(L);
+    if (!lua_isnil(L, at)) {
+      gos = tensor_list(L, at, "grad_outputs", &ngo);
+      if (ngo != nout)
+        return luaL_error(L, "grad: %d grad_outputs for %d outputs", ngo, nout);
+    }
+    bool given; /* grad_outputs, read above */
+    read_flags(L, 3, "grad",
+               (const char *const[]){"grad_outputs", "retain_graph",
+                                     "create_graph", "allow_unused", NULL},
+               (bool *const[]){&given, &o.retain_graph, &o.create_graph,
+                               &o.allow_unused});
+  } else if (!lua_isnoneornil(L, 3)) {
+    return luaL_typeerror(L, 3, "options table");
+  }
+  ln_tensor **got = lua_newuserdatauv(L, (size_t)nin * sizeof *got, 0);
+  lua_State *outer = backward_state;
+  backward_state = L;
+  int rc = ln_grad(nout, outs, gos, nin, ins, &o, got);
+  backward_state = outer;
+  if (rc != LN_OK) return backward_error(L);
+  lua_createtable(L, nin, 1);
+  for (int i = 0; i < nin; i++) { /* each pushed takes its reference */
+    if (got[i]) luann_push_tensor(L, got[i]);
+    else lua_pushnil(L);
+    got[i] = NULL;
+    lua_seti(L, -2, i + 1);
+  }
+  lua_pushinteger(L, nin);
+  lua_setfield(L, -2, "n");
+  return 1;
+}
 static int t_requires_grad_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   bool on = lua_isnone(L, 2) ? true : lua_toboolean(L, 2);
@@ -289,7 +394,79 @@ static int l_record_function(lua_State *L) {
   return 1;
 }
 
+/* ---- gradient hooks ------------------------------------------------------ */
+
+/* Runs inside lua_pcall: hook(grad) with the closure and a light userdata
+** of grad as arguments; leaves its one result. */
+static int call_hook(lua_State *L) {
+  ln_tensor *grad = lua_touserdata(L, 2);
+  lua_settop(L, 1);
+  luann_push_tensor(L, ln_tensor_retain(grad));
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+/* The core's side of t:register_hook(fn): fn(grad) returns nil (keep
+** grad) or the gradient to use. Errors become core errors. */
+static ln_tensor *lua_hook(void *ud, ln_tensor *grad) {
+  lua_fn *f = ud;
+  lua_State *L = backward_state ? backward_state : f->L;
+  int top = lua_gettop(L);
+  if (!lua_checkstack(L, 4)) return ln_error("hook: Lua stack overflow"), NULL;
+  lua_pushcfunction(L, call_hook);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+  lua_pushlightuserdata(L, grad);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    ln_error("hook: %s", error_text(L, -1));
+    lua_settop(L, top);
+    return NULL;
+  }
+  ln_tensor *r = lua_isnil(L, -1) ? grad : lnb_test(L, -1);
+  if (!r)
+    ln_error("hook: returned a %s, expected a tensor or nil",
+             luaL_typename(L, -1));
+  else
+    ln_tensor_retain(r);
+  lua_settop(L, top);
+  return r;
+}
+
+/* handle:remove(): upvalues are the tensor and the hook's id. */
+static int hook_remove(lua_State *L) {
+  ln_tensor *t = lnb_test(L, lua_upvalueindex(1));
+  if (t) ln_remove_grad_hook(t, (int64_t)lua_tointeger(L, lua_upvalueindex(2)));
+  return 0;
+}
+
+/* t:register_hook(fn) returns a handle whose remove() takes it off. */
+static int t_register_hook(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_fn *f = malloc(sizeof *f);
+  if (!f) return luaL_error(L, "register_hook: out of memory");
+  lua_pushvalue(L, 2);
+  f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  f->L = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  int64_t id;
+  if (ln_add_grad_hook(t, lua_hook, f, lua_fn_free, &id) != LN_OK) {
+    lua_fn_free(f);
+    return lnb_error(L);
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, (lua_Integer)id);
+  lua_pushcclosure(L, hook_remove, 2);
+  lua_setfield(L, -2, "remove");
+  lua_pushinteger(L, (lua_Integer)id);
+  lua_setfield(L, -2, "id");
+  return 1;
+}
+
 const lnb_reg lnb_autograd[] = {
+  {"register_hook", t_register_hook, LNB_METHOD},
+  {"_grad", l_grad, LNB_FUNCTION},
   {"backward", t_backward, LNB_BOTH},
   {"requires_grad_", t_requires_grad_, LNB_METHOD},
   {"retain_grad", t_retain_grad, LNB_METHOD},

@@ -16,11 +16,14 @@
 static _Thread_local bool grad_disabled;
 static _Thread_local bool anomaly_on;
 static _Thread_local int backward_depth; /* ln_backward calls running */
+static _Thread_local bool creating_graph; /* the running one records itself */
 static uint64_t next_mark = 1;
 
 static void untraced_push(ln_node *n);
 
 bool ln_grad_enabled(void) { return !grad_disabled; }
+
+bool ln_creating_graph(void) { return creating_graph; }
 
 bool ln_set_grad_enabled(bool on) {
   bool was = !grad_disabled;
@@ -154,7 +157,11 @@ int ln_node_save(ln_node *n, ln_tensor *t) {
   }
   ln_tensor *d = ln_detach(t);
   if (!d) return LN_ERR;
-  n->saved[n->nsaved++] = (struct ln_saved){d, t->storage->version};
+  int source = t == n->owner ? LN_SAVED_OUTPUT
+             : t->requires_grad ? LN_SAVED_DERIVED : LN_SAVED_CONSTANT;
+  for (int i = 0; i < n->ninputs; i++)
+    if (n->inputs[i] == t) source = i;
+  n->saved[n->nsaved++] = (struct ln_saved){d, t->storage->version, source};
   return LN_OK;
 }
 
@@ -182,7 +189,16 @@ ln_tensor *ln_node_saved(ln_node *n, int i) {
                     (unsigned long long)t->storage->version,
                     (unsigned long long)n->saved[i].version),
            NULL;
-  return t;
+  if (!creating_graph) return t;
+  /* Double backward differentiates through the saved tensors: the inputs
+  ** and the output themselves, with their history. */
+  int source = n->saved[i].source;
+  if (source >= 0) return n->inputs[source];
+  if (source == LN_SAVED_CONSTANT) return t;
+  if (source == LN_SAVED_OUTPUT && n->owner && n->owner->grad_fn == n)
+    return n->owner;
+  return ln_error("%s: double backward is not supported (a tensor it saved "
+                  "has lost its history)", n->name), NULL;
 }
 
 bool ln_node_needs_grad(const ln_node *n, int i) {
@@ -391,6 +407,96 @@ static int check_gradients(ln_node *n, ln_tensor **gin) {
   return LN_OK;
 }
 
+/* ---- gradient hooks ----------------------------------------------------- */
+
+int ln_add_grad_hook(ln_tensor *t, ln_grad_hook_fn fn, void *ud,
+                     void (*free_ud)(void *ud), int64_t *id) {
+  static int64_t next_id = 1;
+  if (!t->requires_grad)
+    return ln_error("register_hook: cannot register a hook on a tensor that "
+                    "does not require grad");
+  ln_hook *h = malloc(sizeof *h), **end = &t->hooks;
+  if (!h) return ln_error("register_hook: out of memory");
+  *h = (ln_hook){fn, ud, free_ud, next_id++, NULL};
+  while (*end) end = &(*end)->next; /* they run in the order added */
+  *end = h;
+  *id = h->id;
+  return LN_OK;
+}
+
+static void hook_free(ln_hook *h) {
+  if (h->free_ud) h->free_ud(h->ud);
+  free(h);
+}
+
+/* Hooks running (in this thread): a hook may remove hooks, its own
+** included, so removal then only marks them, and run_hooks unlinks them
+** once no hook runs. */
+static _Thread_local int hooks_running;
+
+bool ln_remove_grad_hook(ln_tensor *t, int64_t id) {
+  for (ln_hook **p = &t->hooks; *p; p = &(*p)->next) {
+    ln_hook *h = *p;
+    if (h->id != id || !h->fn) continue;
+    if (hooks_running) { /* unlinked by run_hooks */
+      h->fn = NULL;
+      return true;
+    }
+    *p = h->next;
+    hook_free(h);
+    return true;
+  }
+  return false;
+}
+
+/* Unlinks the hooks removed while hooks ran. */
+static void sweep_hooks(ln_tensor *t) {
+  for (ln_hook **p = &t->hooks; *p;) {
+    ln_hook *h = *p;
+    if (h->fn) {
+      p = &h->next;
+    } else {
+      *p = h->next;
+      hook_free(h);
+    }
+  }
+}
+
+void ln_hooks_free(ln_tensor *t) {
+  while (t->hooks) {
+    ln_hook *h = t->hooks;
+    t->hooks = h->next;
+    hook_free(h);
+  }
+}
+
+/* Runs t's hooks on *g in turn, each replacing *g (owned). t is held
+** meanwhile: a hook may drop the last other reference to it. */
+static int run_hooks(ln_tensor *t, ln_tensor **g) {
+  int rc = LN_OK;
+  ln_tensor_retain(t);
+  hooks_running++;
+  for (ln_hook *h = t->hooks; h && rc == LN_OK; h = h->next) {
+    if (!h->fn) continue; /* removed by an earlier hook */
+    ln_tensor *r = h->fn(h->ud, *g);
+    if (!r) {
+      rc = LN_ERR;
+    } else if (!ln_same_shape(r, *g)) {
+      char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+      rc = ln_error("hook: returned a gradient of shape %s for a tensor of "
+                    "shape %s", ln_shape_str(r->ndim, r->shape, s1, sizeof s1),
+                    ln_shape_str((*g)->ndim, (*g)->shape, s2, sizeof s2));
+      ln_tensor_release(r);
+    } else {
+      ln_tensor_release(*g);
+      *g = r;
+    }
+  }
+  if (--hooks_running == 0) sweep_hooks(t);
+  ln_tensor_release(t);
+  return rc;
+}
+
 /* ---- the engine --------------------------------------------------------- */
 
 typedef struct node_list {
@@ -411,39 +517,96 @@ static int list_push(node_list *l, ln_node *n) {
 }
 
 /* Post-order DFS without recursion, so deep graphs do not overflow the C
-** stack: `order` ends with the root's node. */
-static int topological_order(ln_node *root, node_list *order) {
+** stack: a node comes after every node it leads to, and `order` ends with
+** the roots' nodes. */
+static int topological_order(int nroot, ln_node *const *roots,
+                             node_list *order) {
   node_list stack = {0};
   uint64_t mark = next_mark++;
-  int rc = list_push(&stack, root);
-  root->mark = mark;
-  while (rc == LN_OK && stack.n) {
-    ln_node *n = stack.items[stack.n - 1];
-    bool pushed = false;
-    for (int i = 0; i < n->ninputs && !pushed; i++) {
-      ln_node *c = n->edges[i];
-      if (c && c->mark != mark) {
-        c->mark = mark;
-        rc = list_push(&stack, c);
-        pushed = true;
+  int rc = LN_OK;
+  for (int r = 0; r < nroot && rc == LN_OK; r++) {
+    if (!roots[r] || roots[r]->mark == mark) continue;
+    rc = list_push(&stack, roots[r]);
+    roots[r]->mark = mark;
+    while (rc == LN_OK && stack.n) {
+      ln_node *n = stack.items[stack.n - 1];
+      bool pushed = false;
+      for (int i = 0; i < n->ninputs && !pushed; i++) {
+        ln_node *c = n->edges[i];
+        if (c && c->mark != mark) {
+          c->mark = mark;
+          rc = list_push(&stack, c);
+          pushed = true;
+        }
       }
-    }
-    if (!pushed && rc == LN_OK) {
-      stack.n--;
-      rc = list_push(order, n);
+      if (!pushed && rc == LN_OK) {
+        stack.n--;
+        rc = list_push(order, n);
+      }
     }
   }
   free(stack.items);
   return rc;
 }
 
-/* *acc += g, keeping *acc a tensor of its own. */
+/* The nodes whose backward records every step, so that under create_graph
+** their gradients carry history: each uses recorded ops only, on the
+** gradient and on its saved tensors (which come back with their history).
+** Any other node refuses create_graph rather than return a gradient
+** without history. */
+static const char *const double_backward[] = {
+  "AbsBackward", "AddBackward", "AddmmBackward", "BmmBackward",
+  "CatBackward", "ClampBackward", "CloneBackward", "CosBackward",
+  "DivBackward", "DotBackward", "ExpBackward", "ExpandBackward",
+  "LeakyReluBackward", "LinearBackward", "LogBackward", "MatmulBackward",
+  "MeanBackward", "MmBackward", "MulBackward", "NegBackward",
+  "OuterBackward", "PermuteBackward", "PowBackward", "ReciprocalBackward",
+  "ReluBackward", "RsqrtBackward", "SelectBackward", "SigmoidBackward",
+  "SinBackward", "SliceBackward", "SqrtBackward", "SquareBackward",
+  "StackBackward", "SubBackward", "SumBackward", "TanhBackward",
+  "ToCopyBackward", "UnfoldBackward", "UnfoldBackwardBackward",
+  "ViewBackward", "WhereBackward", NULL,
+};
+
+static bool has_double_backward(const char *name) {
+  for (int i = 0; double_backward[i]; i++)
+    if (strcmp(double_backward[i], name) == 0) return true;
+  return false;
+}
+
+/* One backward pass. ln_backward's sends each leaf's gradient to its .grad;
+** ln_grad's (want != NULL) keeps only those of the tensors it was asked
+** for, in got, and runs only the nodes that lead to them. A leaf with hooks
+** collects its gradient in `leaves` first, so that its hooks see the sum. */
+typedef struct pending {
+  ln_tensor *x;              /* the leaf (retained) */
+  ln_tensor *g;              /* its gradient so far */
+} pending;
+
+typedef struct engine {
+  int nwant;
+  ln_tensor *const *want;
+  ln_tensor **got;
+  pending *leaves;
+  int nleaves, leaves_cap;
+} engine;
+
+/* *acc += g, keeping *acc a tensor of its own. Under create_graph the sum
+** is out of place, so that both histories stay. */
 static int accumulate(ln_tensor **acc, ln_tensor *g) {
   if (!*acc) {
-    bool owned = g->refcount == 1 && g->storage->refcount == 1 &&
-                 ln_tensor_is_contiguous(g) && !g->grad_fn;
+    bool owned = creating_graph ||
+                 (g->refcount == 1 && g->storage->refcount == 1 &&
+                  ln_tensor_is_contiguous(g) && !g->grad_fn);
     *acc = owned ? ln_tensor_retain(g) : ln_clone(g);
     return *acc ? LN_OK : LN_ERR;
+  }
+  if (creating_graph) {
+    ln_tensor *sum = ln_add(*acc, g);
+    if (!sum) return LN_ERR;
+    ln_tensor_release(*acc);
+    *acc = sum;
+    return LN_OK;
   }
   return ln_binary_(LN_BINARY_ADD, *acc, g);
 }
@@ -453,14 +616,58 @@ static ln_tensor *fit_to(ln_tensor *g, const ln_tensor *x) {
   ln_tensor *r = ln_same_shape(g, x) ? ln_tensor_retain(g)
                                      : ln_sum_to(g, x->ndim, x->shape);
   if (r && r->dtype != x->dtype) {
-    ln_tensor *c = ln_cast_raw(r, x->dtype);
+    ln_tensor *c = creating_graph ? ln_to_dtype(r, x->dtype)
+                                  : ln_cast_raw(r, x->dtype);
     ln_tensor_release(r);
     r = c;
   }
   return r;
 }
 
-static int flow_into_inputs(ln_node *n, ln_tensor **gin) {
+static bool wanted(const engine *e, const ln_tensor *x) {
+  for (int j = 0; j < e->nwant; j++)
+    if (e->want[j] == x) return true;
+  return false;
+}
+
+/* Where a leaf's gradient goes: its .grad, or its pending sum (hooks, or
+** ln_grad). ln_grad drops the gradients of leaves it was not asked for. */
+static int to_leaf(engine *e, ln_tensor *x, ln_tensor *g) {
+  if (e->want && !wanted(e, x)) return LN_OK;
+  if (!e->want && !x->hooks) return accumulate(&x->grad, g);
+  for (int k = 0; k < e->nleaves; k++)
+    if (e->leaves[k].x == x) return accumulate(&e->leaves[k].g, g);
+  if (e->nleaves == e->leaves_cap) {
+    int cap = e->leaves_cap ? 2 * e->leaves_cap : 8;
+    pending *p = realloc(e->leaves, (size_t)cap * sizeof *p);
+    if (!p) return ln_error("backward: out of memory");
+    e->leaves = p;
+    e->leaves_cap = cap;
+  }
+  pending *p = &e->leaves[e->nleaves++];
+  *p = (pending){ln_tensor_retain(x), NULL};
+  return accumulate(&p->g, g);
+}
+
+/* The pending leaf gradients through their hooks, to .grad or to got. */
+static int settle_leaves(engine *e) {
+  int rc = LN_OK;
+  for (int k = 0; k < e->nleaves; k++) {
+    pending *p = &e->leaves[k];
+    if (rc == LN_OK) rc = run_hooks(p->x, &p->g);
+    for (int j = 0; rc == LN_OK && j < e->nwant; j++)
+      if (e->want[j] == p->x && !e->got[j]) e->got[j] = ln_tensor_retain(p->g);
+    if (rc == LN_OK && !e->want) rc = accumulate(&p->x->grad, p->g);
+    ln_tensor_release(p->g);
+    ln_tensor_release(p->x);
+  }
+  free(e->leaves);
+  e->leaves = NULL;
+  e->nleaves = e->leaves_cap = 0;
+  return rc;
+}
+
+static int flow_into_inputs(engine *e, ln_node *n, ln_tensor **gin) {
   int rc = LN_OK;
   for (int i = 0; i < n->ninputs; i++) {
     ln_tensor *x = n->inputs[i], *g = gin[i];
@@ -476,16 +683,47 @@ static int flow_into_inputs(ln_node *n, ln_tensor **gin) {
       continue;
     }
     ln_node *edge = n->edges[i];
-    rc = accumulate(edge ? &edge->grad_accum : &x->grad, fitted);
+    rc = edge ? accumulate(&edge->grad_accum, fitted) : to_leaf(e, x, fitted);
     ln_tensor_release(fitted);
   }
   return rc;
 }
 
+/* ln_grad: marks the nodes that lead to a wanted tensor (children come
+** first in order, so one pass does it). A wanted non-leaf's own node needs
+** its gradient, not its backward: `needed` says whether to run it. */
+static void mark_needed(const engine *e, node_list *order) {
+  for (size_t k = 0; k < order->n; k++) {
+    ln_node *n = order->items[k];
+    n->needed = !e->want;
+    for (int i = 0; i < n->ninputs && !n->needed; i++) {
+      ln_node *c = n->edges[i];
+      ln_tensor *x = n->inputs[i];
+      n->needed = c ? c->needed || (c->owner && wanted(e, c->owner))
+                    : x && wanted(e, x);
+    }
+  }
+}
+
 /* Most nodes have few inputs: their gradients' slots live on the stack. */
 #define GIN_ON_STACK 8
 
-static int run_backward(node_list *order) {
+/* The node's incoming gradient: through its output's hooks, into the
+** output's .grad (retain_grad) or ln_grad's results. */
+static int receive(engine *e, ln_node *n, ln_tensor **g) {
+  ln_tensor *out = n->owner;
+  if (!out || out->grad_fn != n) return LN_OK;
+  ln_tensor_retain(out); /* a hook may drop the last other reference */
+  int rc = out->hooks ? run_hooks(out, g) : LN_OK;
+  for (int j = 0; rc == LN_OK && j < e->nwant; j++)
+    if (e->want[j] == out && !e->got[j]) e->got[j] = ln_tensor_retain(*g);
+  if (rc == LN_OK && !e->want && out->retains_grad)
+    rc = accumulate(&out->grad, *g);
+  ln_tensor_release(out);
+  return rc;
+}
+
+static int run_backward(engine *e, node_list *order) {
   for (size_t k = order->n; k-- > 0;) {
     ln_node *n = order->items[k];
     ln_tensor *g = n->grad_accum;
@@ -495,8 +733,14 @@ static int run_backward(node_list *order) {
     if (n->released)
       rc = ln_error("%s: trying to backward through the graph a second time; "
                     "use backward{retain_graph = true} the first time", n->name);
-    if (rc == LN_OK && n->owner && n->owner->retains_grad)
-      rc = accumulate(&n->owner->grad, g);
+    if (rc == LN_OK) rc = receive(e, n, &g);
+    if (rc == LN_OK && !n->needed) {
+      ln_tensor_release(g);
+      continue;
+    }
+    if (rc == LN_OK && creating_graph && !has_double_backward(n->name))
+      rc = ln_error("%s: double backward is not supported (create_graph)",
+                    n->name);
     ln_tensor *few[GIN_ON_STACK] = {0}, **gin = few;
     if (rc == LN_OK && n->ninputs > GIN_ON_STACK) {
       gin = calloc((size_t)n->ninputs, sizeof *gin);
@@ -505,7 +749,7 @@ static int run_backward(node_list *order) {
     if (rc == LN_OK) rc = n->backward(n, g, gin);
     if (rc == LN_OK && anomaly_on) rc = check_gradients(n, gin);
     if (rc == LN_OK) {
-      rc = flow_into_inputs(n, gin);
+      rc = flow_into_inputs(e, n, gin);
     } else if (gin) {
       for (int i = 0; i < n->ninputs; i++) ln_tensor_release(gin[i]);
     }
@@ -520,56 +764,116 @@ static int run_backward(node_list *order) {
   return LN_OK;
 }
 
-int ln_backward(ln_tensor *root, ln_tensor *grad, bool retain_graph) {
+/* The gradient that starts backward at root: grad in root's dtype, or ones
+** for a single-element root. op names the caller in errors. */
+static ln_tensor *seed_gradient(const char *op, ln_tensor *root,
+                                ln_tensor *grad) {
+  char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+  if (grad) {
+    if (!ln_same_shape(grad, root))
+      return ln_error("%s: gradient of shape %s does not match the tensor's "
+                      "shape %s", op,
+                      ln_shape_str(grad->ndim, grad->shape, s1, sizeof s1),
+                      ln_shape_str(root->ndim, root->shape, s2, sizeof s2)),
+             NULL;
+    if (ln_check_same_device(op, root, grad) != LN_OK) return NULL;
+    return creating_graph ? ln_to_dtype(grad, root->dtype)
+                          : ln_cast_raw(grad, root->dtype);
+  }
+  if (ln_tensor_numel(root) != 1)
+    return ln_error("%s: grad can be implicitly created only for scalar "
+                    "outputs, got shape %s; pass a gradient", op,
+                    ln_shape_str(root->ndim, root->shape, s1, sizeof s1)),
+           NULL;
+  return ln_full(root->ndim, root->shape, 1, root->dtype,
+                 ln_tensor_device(root));
+}
+
+/* Backward from the roots (each requires grad) with their gradients. */
+static int run_engine(const char *op, engine *e, int nroot,
+                      ln_tensor *const *roots, ln_tensor *const *grads,
+                      const ln_backward_opts *o) {
   free(failed_trace);
   failed_trace = NULL;
+  bool was = ln_set_grad_enabled(o->create_graph);
+  bool was_creating = creating_graph;
+  creating_graph = o->create_graph;
+  backward_depth++;
+  bool retain = o->retain_graph || o->create_graph;
+  ln_node **nodes = calloc((size_t)nroot + 1, sizeof *nodes);
+  node_list order = {0};
+  int rc = nodes ? LN_OK : ln_error("%s: out of memory", op);
+  for (int r = 0; rc == LN_OK && r < nroot; r++) nodes[r] = roots[r]->grad_fn;
+  if (rc == LN_OK) rc = topological_order(nroot, nodes, &order);
+  /* Hold every node, so freeing one node's inputs cannot free a node still
+  ** in the list. */
+  for (size_t i = 0; i < order.n; i++) order.items[i]->refcount++;
+  if (rc == LN_OK) mark_needed(e, &order);
+  for (int r = 0; rc == LN_OK && r < nroot; r++) {
+    ln_tensor *g = seed_gradient(op, roots[r], grads ? grads[r] : NULL);
+    if (!g) rc = LN_ERR;
+    else if (roots[r]->grad_fn) rc = accumulate(&roots[r]->grad_fn->grad_accum, g);
+    else rc = to_leaf(e, roots[r], g);
+    ln_tensor_release(g);
+  }
+  if (rc == LN_OK) rc = run_backward(e, &order);
+  int settled = settle_leaves(e);
+  if (rc == LN_OK) rc = settled;
+  for (size_t i = 0; i < order.n; i++) { /* drop leftovers after errors */
+    ln_node *n = order.items[i];
+    ln_tensor_release(n->grad_accum);
+    n->grad_accum = NULL;
+    if (!retain && rc == LN_OK) node_free_graph_refs(n);
+  }
+  for (size_t i = 0; i < order.n; i++) ln_node_release(order.items[i]);
+  free(order.items);
+  free(nodes);
+  backward_depth--;
+  creating_graph = was_creating;
+  ln_set_grad_enabled(was);
+  return rc;
+}
+
+int ln_backward_with(ln_tensor *root, ln_tensor *grad,
+                     const ln_backward_opts *opts) {
   if (!root->requires_grad)
     return ln_error("backward: the tensor does not require grad and has no "
                     "grad_fn");
-  ln_tensor *g;
-  if (grad) {
-    if (!ln_same_shape(grad, root)) {
-      char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
-      return ln_error("backward: gradient of shape %s does not match the "
-                      "tensor's shape %s",
-                      ln_shape_str(grad->ndim, grad->shape, s1, sizeof s1),
-                      ln_shape_str(root->ndim, root->shape, s2, sizeof s2));
+  engine e = {0};
+  ln_backward_opts o = opts ? *opts : (ln_backward_opts){0};
+  return run_engine("backward", &e, 1, &root, grad ? &grad : NULL, &o);
+}
+
+int ln_backward(ln_tensor *root, ln_tensor *grad, bool retain_graph) {
+  ln_backward_opts o = {.retain_graph = retain_graph};
+  return ln_backward_with(root, grad, &o);
+}
+
+int ln_grad(int nout, ln_tensor *const *outputs,
+            ln_tensor *const *grad_outputs, int nin, ln_tensor *const *inputs,
+            const ln_backward_opts *opts, ln_tensor **results) {
+  ln_backward_opts o = opts ? *opts : (ln_backward_opts){0};
+  for (int j = 0; j < nin; j++) results[j] = NULL;
+  if (nout < 1 || nin < 1)
+    return ln_error("grad: expected at least one output and one input");
+  for (int i = 0; i < nout; i++)
+    if (!outputs[i]->requires_grad)
+      return ln_error("grad: output %d does not require grad and has no "
+                      "grad_fn", i + 1);
+  for (int j = 0; j < nin; j++)
+    if (!inputs[j]->requires_grad)
+      return ln_error("grad: input %d does not require grad", j + 1);
+  engine e = {.nwant = nin, .want = inputs, .got = results};
+  int rc = run_engine("grad", &e, nout, outputs, grad_outputs, &o);
+  for (int j = 0; rc == LN_OK && j < nin; j++)
+    if (!results[j] && !o.allow_unused)
+      rc = ln_error("grad: input %d was not used in the graph of the "
+                    "outputs; pass allow_unused = true for a nil gradient",
+                    j + 1);
+  if (rc != LN_OK)
+    for (int j = 0; j < nin; j++) {
+      ln_tensor_release(results[j]);
+      results[j] = NULL;
     }
-    g = ln_cast_raw(grad, root->dtype);
-  } else {
-    if (ln_tensor_numel(root) != 1) {
-      char s[LN_SHAPE_STRLEN];
-      return ln_error("backward: grad can be implicitly created only for "
-                      "scalar outputs, got shape %s; pass a gradient",
-                      ln_shape_str(root->ndim, root->shape, s, sizeof s));
-    }
-    g = ln_full(root->ndim, root->shape, 1, root->dtype, ln_tensor_device(root));
-  }
-  if (!g) return LN_ERR;
-  bool was = ln_set_grad_enabled(false);
-  backward_depth++;
-  int rc;
-  if (!root->grad_fn) {
-    rc = accumulate(&root->grad, g);
-  } else {
-    node_list order = {0};
-    rc = topological_order(root->grad_fn, &order);
-    /* Hold every node, so freeing one node's inputs cannot free a node
-    ** still in the list. */
-    for (size_t i = 0; i < order.n; i++) order.items[i]->refcount++;
-    if (rc == LN_OK) rc = accumulate(&root->grad_fn->grad_accum, g);
-    if (rc == LN_OK) rc = run_backward(&order);
-    for (size_t i = 0; i < order.n; i++) { /* drop leftovers after errors */
-      ln_node *n = order.items[i];
-      ln_tensor_release(n->grad_accum);
-      n->grad_accum = NULL;
-      if (!retain_graph && rc == LN_OK) node_free_graph_refs(n);
-    }
-    for (size_t i = 0; i < order.n; i++) ln_node_release(order.items[i]);
-    free(order.items);
-  }
-  ln_tensor_release(g);
-  backward_depth--;
-  ln_set_grad_enabled(was);
   return rc;
 }

@@ -10,7 +10,10 @@
 ** A backward function gets the gradient of the output and fills gin[i] with
 ** a new tensor for each input i where ln_node_needs_grad(n, i); it uses the
 ** ordinary ops (grad mode is off while it runs), so every backend gets
-** backward for free. Gradients of broadcast inputs are summed back with
+** backward for free. Under create_graph grad mode is on, the saved tensors
+** come back with their history, and the ops record: the node's name must
+** then be in autograd.c's double_backward list, which says its backward
+** records every step. Gradients of broadcast inputs are summed back with
 ** ln_sum_to by the engine, so backward functions may return the broadcast
 ** shape.
 */
@@ -21,6 +24,23 @@
 #include "luann_core.h"
 
 typedef int (*ln_backward_fn)(ln_node *n, ln_tensor *gout, ln_tensor **gin);
+
+/* Where a saved tensor came from, besides an input's index. */
+enum {
+  LN_SAVED_CONSTANT = -1,           /* no history: nothing to differentiate */
+  LN_SAVED_OUTPUT = -2,             /* the node's own output */
+  LN_SAVED_DERIVED = -3,            /* computed from inputs (a copy): its
+                                       history is lost */
+};
+
+/* A gradient hook on a tensor (ln_add_grad_hook), in a list. */
+typedef struct ln_hook {
+  ln_grad_hook_fn fn;
+  void *ud;
+  void (*free_ud)(void *ud);
+  int64_t id;
+  struct ln_hook *next;
+} ln_hook;
 
 struct ln_node {
   int refcount;                     /* its owner tensor, and consumers' edges */
@@ -38,6 +58,8 @@ struct ln_node {
   struct ln_saved {
     ln_tensor *t;                   /* a detached header */
     uint64_t version;               /* its storage's version when saved */
+    int source;                     /* what it was: input i (>= 0), or
+                                       LN_SAVED_* (for create_graph) */
   } *saved;
   void *params;                     /* the op's typed parameters, owned
                                        (ln_node_params, core/op.h) */
@@ -48,6 +70,7 @@ struct ln_node {
   /* engine scratch */
   ln_tensor *grad_accum;
   uint64_t mark;
+  bool needed;                      /* ln_grad: leads to a requested input */
   /* Anomaly mode only (NULL otherwise): the Lua op that recorded the node
   ** ("div") and where ("recorded by this call:\n" and the Lua traceback of
   ** the call), owned. */
@@ -72,6 +95,12 @@ static inline ln_tensor *ln_recorded(ln_tensor *out, int rc) {
   ln_tensor_release(out);
   return NULL;
 }
+/* Whether the running backward records itself (create_graph). Backward
+** functions that compute with raw kernels take a recorded path then. */
+LN_INTERNAL bool ln_creating_graph(void);
+/* Frees t's gradient hooks (when t is freed). */
+LN_INTERNAL void ln_hooks_free(ln_tensor *t);
+
 /* Saves a detached header of t in the node (call right after ln_record);
 ** a NULL node saves nothing. LN_ERR (out of memory) fails the op too. */
 __attribute__((warn_unused_result))

@@ -97,6 +97,7 @@ typedef struct ln_tensor {
                                       would not see in-place writes */
   struct ln_tensor *grad;          /* accumulated gradient (leaves, retained) */
   ln_node *grad_fn;                /* NULL for leaves */
+  struct ln_hook *hooks;           /* gradient hooks, owned (usually NULL) */
 } ln_tensor;
 
 ln_tensor *ln_tensor_retain(ln_tensor *t);
@@ -354,6 +355,38 @@ int ln_set_requires_grad(ln_tensor *t, bool on);
 int ln_retain_grad(ln_tensor *t);
 /* Backward from root; grad NULL means ones (root must be a scalar then). */
 int ln_backward(ln_tensor *root, ln_tensor *grad, bool retain_graph);
+
+/* How a backward pass runs. create_graph records the backward pass itself,
+** so that the gradients have history (double backward); it keeps the graph
+** too. Ops whose backward is not differentiable refuse it with
+** "<Node>: double backward is not supported". */
+typedef struct ln_backward_opts {
+  bool retain_graph;
+  bool create_graph;
+  bool allow_unused;  /* ln_grad: an input the outputs do not depend on
+                         gets NULL instead of an error */
+} ln_backward_opts;
+/* ln_backward with options. */
+int ln_backward_with(ln_tensor *root, ln_tensor *grad,
+                     const ln_backward_opts *opts);
+/* PyTorch's torch.autograd.grad: the gradients of the outputs (weighted by
+** grad_outputs[i], NULL meaning ones for a scalar output) with respect to
+** each input, as new references in results[i]. No .grad is touched. */
+int ln_grad(int nout, ln_tensor *const *outputs,
+            ln_tensor *const *grad_outputs, int nin, ln_tensor *const *inputs,
+            const ln_backward_opts *opts, ln_tensor **results);
+
+/* Gradient hooks (t:register_hook). When backward computes the gradient
+** of t, fn(ud, grad) returns the gradient to use instead: grad retained, or
+** a new tensor of its shape; NULL with an ln_error fails the backward. A
+** leaf's hooks see its whole gradient once per backward, before it is
+** added to .grad. free_ud (may be NULL) runs when the hook is removed or t
+** freed. *id names the hook for ln_remove_grad_hook. */
+typedef ln_tensor *(*ln_grad_hook_fn)(void *ud, ln_tensor *grad);
+int ln_add_grad_hook(ln_tensor *t, ln_grad_hook_fn fn, void *ud,
+                     void (*free_ud)(void *ud), int64_t *id);
+/* Whether t had the hook (it is gone now). */
+bool ln_remove_grad_hook(ln_tensor *t, int64_t id);
 /* The op name of t's grad_fn ("AddBackward"), or NULL for leaves. */
 const char *ln_grad_fn_name(const ln_tensor *t);
 

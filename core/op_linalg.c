@@ -294,7 +294,47 @@ static ln_tensor *scaled_grad(ln_tensor *gout, double beta) {
   return ln_binary_scalar(LN_BINARY_MUL, gout, beta);
 }
 
+/* A matrix form of t made by recorded ops (create_graph). */
+static ln_tensor *as_matrix_recorded(ln_tensor *t, int how) {
+  if (how == AS_IS) return ln_tensor_retain(t);
+  return ln_unsqueeze(t, how == AS_ROW ? 0 : 1);
+}
+
+/* product_backward under create_graph: the same gradients from recorded
+** ops (matmul, transpose), so that they carry the history of gout and of
+** the saved operands (double backward). */
+static int product_backward_recorded(ln_node *n, ln_tensor *gout,
+                                     ln_tensor **gin) {
+  const product_params *p = n->params;
+  ln_tensor *a = ln_node_saved(n, 0), *b = ln_node_saved(n, 1);
+  if (!a || !b) return LN_ERR;
+  int nd;
+  int64_t shape[LN_MAX_DIMS];
+  ln_scope s = {0};
+  ln_tensor *am = LN_TMP(&s, as_matrix_recorded(a, (int)p->how_a));
+  ln_tensor *bm = LN_TMP(&s, as_matrix_recorded(b, (int)p->how_b));
+  if (product_shape("matmul", am, bm, a, b, &nd, shape) != LN_OK) goto fail;
+  ln_tensor *gm = LN_TMP(&s, ln_reshape(gout, nd, shape));
+  if (p->alpha != 1) gm = LN_TMP(&s, ln_binary_scalar(LN_BINARY_MUL, gm, p->alpha));
+  if (ln_node_needs_grad(n, 0)) {
+    ln_tensor *bt = LN_TMP(&s, ln_transpose(bm, bm->ndim - 2, bm->ndim - 1));
+    ln_tensor *g = LN_TMP(&s, ln_matmul(gm, bt));
+    LN_GRAD(&s, gin[0], fit_grad(g, am, a));
+  }
+  if (ln_node_needs_grad(n, 1)) {
+    ln_tensor *at = LN_TMP(&s, ln_transpose(am, am->ndim - 2, am->ndim - 1));
+    ln_tensor *g = LN_TMP(&s, ln_matmul(at, gm));
+    LN_GRAD(&s, gin[1], fit_grad(g, bm, b));
+  }
+  if (n->ninputs > 2 && ln_node_needs_grad(n, 2))
+    LN_GRAD(&s, gin[2], scaled_grad(gout, p->beta));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
 static int product_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  if (ln_creating_graph()) return product_backward_recorded(n, gout, gin);
   const product_params *p = n->params;
   ln_tensor *a = n->inputs[0], *b = n->inputs[1];
   int nd;
@@ -416,7 +456,28 @@ ln_tensor *ln_outer(ln_tensor *a, ln_tensor *b) {
 
 /* d(x) = g @ w, d(w) = g^T @ x over every leading dim, d(bias) = g (the
 ** engine sums it down to bias's shape). Inputs {x, w, bias}, saved {x, w}. */
+static int linear_backward_recorded(ln_node *n, ln_tensor *gout,
+                                    ln_tensor **gin) {
+  ln_tensor *x = ln_node_saved(n, 0), *w = ln_node_saved(n, 1);
+  if (!x || !w) return LN_ERR;
+  ln_scope s = {0};
+  if (ln_node_needs_grad(n, 0)) LN_GRAD(&s, gin[0], ln_matmul(gout, w));
+  if (ln_node_needs_grad(n, 1)) {
+    int64_t gs[2] = {-1, w->shape[0]}, xs[2] = {-1, w->shape[1]};
+    ln_tensor *g2 = LN_TMP(&s, ln_reshape(gout, 2, gs));
+    ln_tensor *x2 = LN_TMP(&s, ln_reshape(x, 2, xs));
+    ln_tensor *gt = LN_TMP(&s, ln_transpose(g2, 0, 1));
+    LN_GRAD(&s, gin[1], ln_matmul(gt, x2));
+  }
+  if (n->inputs[2] && ln_node_needs_grad(n, 2))
+    gin[2] = ln_tensor_retain(gout);
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
 static int linear_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  if (ln_creating_graph()) return linear_backward_recorded(n, gout, gin);
   ln_tensor *x = n->inputs[0], *w = n->inputs[1];
   int how = x->ndim == 1 ? AS_ROW : AS_IS;
   ln_scope s = {0};

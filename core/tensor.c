@@ -104,6 +104,7 @@ ln_tensor *ln_tensor_retain(ln_tensor *t) {
 void ln_tensor_release(ln_tensor *t) {
   if (!t || --t->refcount > 0) return;
   ln_tensor_release(t->grad);
+  ln_hooks_free(t);
   ln_node_disown(t->grad_fn, t);
   ln_storage_release(t->storage);
   free(t);

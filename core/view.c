@@ -44,9 +44,33 @@ typedef struct window_params {
   bool select;               /* the dim is dropped (select) */
 } window_params;
 
+/* window_backward under create_graph: gout padded with zeros to the
+** input's shape, by recorded ops (a copy into zeros would drop gout's
+** history). */
+static int window_backward_recorded(ln_node *n, ln_tensor *gout,
+                                    ln_tensor **gin) {
+  const window_params *p = n->params;
+  ln_tensor *x = n->inputs[0];
+  int dim = (int)p->dim;
+  if (p->step != 1)
+    return ln_error("%s: double backward is not supported for a step of "
+                    "%lld", n->name, (long long)p->step);
+  int64_t pad[2 * LN_MAX_DIMS] = {0}, stop = p->select ? p->start + 1 : p->stop;
+  int at = 2 * (x->ndim - 1 - dim);
+  pad[at] = p->start;
+  pad[at + 1] = x->shape[dim] - stop;
+  ln_scope s = {0};
+  ln_tensor *g = p->select ? LN_TMP(&s, ln_unsqueeze(gout, dim)) : gout;
+  LN_GRAD(&s, gin[0], ln_pad(g, 2 * (x->ndim - dim), pad, LN_PAD_CONSTANT, 0));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
 /* slice and select: zeros of the input's shape with gout written into the
 ** same window. */
 static int window_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  if (ln_creating_graph()) return window_backward_recorded(n, gout, gin);
   const window_params *p = n->params;
   ln_tensor *x = n->inputs[0];
   int dim = (int)p->dim;

@@ -188,4 +188,63 @@ function autograd.gradcheck(fn, inputs, opts)
   return true
 end
 
+--- The gradients of outputs with respect to inputs, as PyTorch's
+-- torch.autograd.grad; no .grad is touched.
+-- @usage local gx = autograd.grad(y:sum(), x)[1]
+-- -- gradient penalty (WGAN-GP): the gradient keeps its history
+-- local g = autograd.grad(critic(xhat):sum(), xhat, { create_graph = true })[1]
+-- @param outputs a tensor or a list of tensors
+-- @param inputs a tensor or a list of tensors that require grad
+-- @param opts {grad_outputs = nil (a tensor or list: the weights of each
+--   output; nil means ones for a one-element output), retain_graph = false,
+--   create_graph = false (record the backward pass, for double backward),
+--   allow_unused = false (nil for an input the outputs do not use)}
+-- @return a list with one gradient per input (field n: how many)
+function autograd.grad(outputs, inputs, opts)
+  return core._grad(outputs, inputs, opts)
+end
+
+--- Checks second derivatives: gradcheck of the function
+-- x -> d(fn(x) . r)/dx for a fixed random r, whose backward is a double
+-- backward through fn (create_graph).
+-- @param fn function of the inputs returning one tensor
+-- @param inputs as gradcheck's
+-- @param opts as gradcheck's
+-- @return true, or raises an error naming the input and element that differ
+function autograd.gradgradcheck(fn, inputs, opts)
+  if not callable(fn) then
+    error("gradgradcheck: fn must be a function, got " .. type(fn), 2)
+  end
+  if core.is_tensor(inputs) then inputs = { inputs } end
+  if type(inputs) ~= "table" then
+    error("gradgradcheck: inputs must be a tensor or a list, got " .. type(inputs), 2)
+  end
+  local r
+  local function first_derivative(...)
+    local args, xs = table.pack(...), {}
+    for i = 1, args.n do
+      local x = args[i]
+      if core.is_tensor(x) and x.requires_grad then xs[#xs + 1] = x end
+    end
+    local previous = core.set_grad_enabled(true) -- gradcheck probes under no_grad
+    local ok, result = pcall(function()
+      local out = fn(table.unpack(args, 1, args.n))
+      r = r or core.randn(out.shape, { dtype = "float64", generator = core.Generator(20261207) })
+      local gs = autograd.grad(out, xs, { grad_outputs = r, create_graph = true,
+        allow_unused = true })
+      local parts = {}
+      for i = 1, #xs do
+        parts[i] = (gs[i] or core.zeros_like(xs[i])):reshape(-1)
+      end
+      return core.cat(parts)
+    end)
+    core.set_grad_enabled(previous)
+    if not ok then error(result, 0) end
+    return result
+  end
+  local ok, err = pcall(autograd.gradcheck, first_derivative, inputs, opts)
+  if not ok then error((tostring(err):gsub("gradcheck:", "gradgradcheck:", 1)), 0) end
+  return true
+end
+
 return autograd
