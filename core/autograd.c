@@ -741,6 +741,10 @@ static int run_backward(engine *e, node_list *order) {
     if (rc == LN_OK && creating_graph && !has_double_backward(n->name))
       rc = ln_error("%s: double backward is not supported (create_graph)",
                     n->name);
+    if (rc == LN_OK && creating_graph && n->inplace) /* saved raw copies */
+      rc = ln_error("%s: double backward is not supported through an "
+                    "in-place op (create_graph); use the out-of-place form",
+                    n->name);
     ln_tensor *few[GIN_ON_STACK] = {0}, **gin = few;
     if (rc == LN_OK && n->ninputs > GIN_ON_STACK) {
       gin = calloc((size_t)n->ninputs, sizeof *gin);

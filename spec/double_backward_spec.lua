@@ -111,6 +111,15 @@ describe("create_graph", function()
     close(expected, x.grad:tolist())
   end)
 
+  it("differentiates through a dtype cast", function()
+    local x = f64({ 1.5, -2 })
+    local y = (x:float() * x:float()):sum()
+    local g = autograd.grad(y, x, { create_graph = true })[1]
+    assert.are.equal("float64", g.dtype)
+    assert.are.same({ 3, -4 }, g:tolist())
+    assert.are.same({ 2, 2 }, autograd.grad(g:sum(), x)[1]:tolist())
+  end)
+
   it("refuses unknown backward options", function()
     local x = f64({ 1 })
     assert.has_error(function() (x * 2):sum():backward({ create_grpah = true }) end,
@@ -125,6 +134,10 @@ describe("create_graph", function()
       "CumsumBackward: double backward is not supported (create_graph)")
     local y = x[{ {}, { 1, 3, 2 } }] -- a slice with a step
     assert.has_error(function() autograd.grad(y:sum(), x, { create_graph = true }) end)
+    local h = x * 1
+    h:mul_(x) -- in place: its backward saved a raw copy of h
+    assert.has_error(function() autograd.grad(h:sum(), x, { create_graph = true }) end,
+      "MulBackward: double backward is not supported through an in-place op (create_graph); use the out-of-place form")
     -- without create_graph the same graphs are fine
     assert.are.equal(6, autograd.grad(x:cumsum(1):sum(), x)[1]:numel())
   end)
@@ -150,6 +163,17 @@ describe("create_graph", function()
       { "layer_norm", function(x, w, b) return F.layer_norm(x, { 4 }, w, b) end, { randn(3, 4), randn(4), randn(4) } },
       { "select and slice", function(a) return a[2]:pow(2) + a[{ {}, { 2, 3 } }]:sum(2):pow(3) end, { randn(3, 3) } },
       { "cat expand", function(a, b) return luann.cat({ a, b:expand(2, 3) }, 1):tanh() end, { randn(2, 3), randn(1, 3) } },
+      { "stack permute view", function(a, b) return luann.stack({ a, b }, 1):permute(3, 1, 2):reshape(-1):pow(2) end,
+        { randn(2, 3), randn(2, 3) } },
+      { "abs clamp", function(a) return a:abs() * a + a:clamp(-0.5, 0.5) * a end, { randn(6) } },
+      { "sin cos square", function(a) return a:sin() * a:cos() + a:square() * a end, { randn(5) } },
+      { "exp log reciprocal", function(a) return a:exp() * (a * a + 1):log() + (a * a + 1):reciprocal() end, { randn(5) } },
+      { "where", function(a, b) return luann.where(a:gt(0), a * b, b * b) end, { randn(6), randn(6) } },
+      { "clone", function(a) return a:clone() * a end, { randn(4) } },
+      { "unfold", function(a) return a:unfold(1, 3, 2):pow(2) end, { randn(7) } },
+      { "addmm dot outer", function(c, a, b, v)
+          return luann.addmm(c, a, b, { beta = 0.5, alpha = 2 }):tanh():sum() * v:dot(v) + luann.outer(v, v):sum()
+        end, { randn(2, 2), randn(2, 3), randn(3, 2), randn(3) } },
     }
     for _, c in ipairs(cases) do
       it(c[1], function()
