@@ -233,7 +233,7 @@ Sequential(
       h:remove() -- twice is fine
       model(luann.rand(2, 784))
       assert.are.equal(1, #shapes)
-      assert.is_nil(rawget(model.fc1, "_hooks"))
+      assert.is_nil(rawget(model.fc1, "_forward_hooks"))
       do
         local scoped <close> = model.fc2:register_forward_pre_hook(function() shapes[#shapes + 1] = "pre" end)
         model(luann.rand(1, 784))

@@ -167,7 +167,7 @@ function Module:forward()
 end
 
 -- ---- calling, and hooks around the call ------------------------------------
--- Hooks live in the raw field _hooks = {pre = {...}, post = {...}}, absent
+-- Hooks live in the raw field _forward_hooks = {pre = {...}, post = {...}}, absent
 -- while there are none: a call without hooks costs one rawget. They are
 -- plain fields, so state_dict never sees them and to() leaves them be.
 
@@ -200,13 +200,13 @@ function RemovableHandle:remove()
     error("remove: expected a hook handle as self, got " .. class.typename(self)
       .. " (call it as handle:remove(), with ':')", 2)
   end
-  local hooks = rawget(self.module, "_hooks")
+  local hooks = rawget(self.module, "_forward_hooks")
   if hooks == nil then return end
   local list = hooks[self.kind]
   for i, e in ipairs(list) do
     if e == self.entry then table.remove(list, i) break end
   end
-  if #hooks.pre == 0 and #hooks.post == 0 then rawset(self.module, "_hooks", nil) end
+  if #hooks.pre == 0 and #hooks.post == 0 then rawset(self.module, "_forward_hooks", nil) end
 end
 RemovableHandle.__close = RemovableHandle.remove
 
@@ -217,10 +217,10 @@ local function add_hook(self, fname, kind, fn)
     error(string.format("%s: bad argument #1 (function expected, got %s)", fname,
       class.typename(fn)), 3)
   end
-  local hooks = rawget(self, "_hooks")
+  local hooks = rawget(self, "_forward_hooks")
   if hooks == nil then
     hooks = { pre = {}, post = {} }
-    rawset(self, "_hooks", hooks)
+    rawset(self, "_forward_hooks", hooks)
   end
   local entry = { fn = fn }
   hooks[kind][#hooks[kind] + 1] = entry
@@ -261,8 +261,8 @@ local function hooked_call(self, hooks, ...)
   for _, e in ipairs(snapshot(hooks.pre)) do
     local r = e.fn(self, args)
     if type(r) == "table" and getmetatable(r) == nil then
-      args = r
-      args.n = r.n or #r
+      local n = r.n or #r
+      args = table.move(r, 1, n, 1, { n = n }) -- the hook's table stays as it was
     elseif r ~= nil then
       args = table.pack(r)
     end
@@ -278,7 +278,7 @@ end
 -- Calling a module calls forward (a tail call: errors point at the caller),
 -- through the hooks when it has any.
 function Module.__call(self, ...)
-  local hooks = rawget(self, "_hooks")
+  local hooks = rawget(self, "_forward_hooks")
   if hooks == nil then return self:forward(...) end
   return hooked_call(self, hooks, ...)
 end
