@@ -131,6 +131,34 @@ describe("luann.data", function()
       assert.are.same({ 5, 25, 25 }, sums)
     end)
 
+    it("calls a collate_fn on a TensorDataset too, with the samples of the slow path", function()
+      local seen = {}
+      local loader = data.DataLoader(ds, { batch_size = 4, collate_fn = function(samples)
+        seen[#seen + 1] = #samples
+        local xs = {}
+        for i, sample in ipairs(samples) do
+          assert.are.equal(2, sample.n)
+          assert.are.equal(sample[1]:item() * 10, sample[2]:item())
+          xs[i] = sample[1]:item()
+        end
+        return { xs, "custom" } -- a list: the loop gets its entries
+      end })
+      local batches, tags = {}, {}
+      for xs, tag in loader do batches[#batches + 1] = xs; tags[#tags + 1] = tag end
+      assert.are.same({ 4, 4, 2 }, seen)
+      assert.are.same({ { 1, 2, 3, 4 }, { 5, 6, 7, 8 }, { 9, 10 } }, batches)
+      assert.are.same({ "custom", "custom", "custom" }, tags)
+      -- shuffled: the same order as without a collate_fn, for the same seed
+      local plain = order_of(data.DataLoader(ds, { batch_size = 3, shuffle = true, seed = 9 }))
+      local custom = data.DataLoader(ds, { batch_size = 3, shuffle = true, seed = 9,
+        collate_fn = function(samples)
+          local out = {}
+          for i, s in ipairs(samples) do out[i] = s[1] end
+          return luann.stack(out, 1)
+        end })
+      assert.are.same(plain, order_of(custom))
+    end)
+
     it("checks its options", function()
       assert.has_error(function() data.DataLoader(ds, { batch_size = 0 }) end,
         "data.DataLoader: bad argument #2 'batch_size' (must be >= 1, got 0)")
@@ -196,6 +224,18 @@ describe("luann.data", function()
       assert.is_nil(flipped:batch_tensors())
       local fx = data.DataLoader(flipped, { batch_size = 2 }):iter()()
       assert.is_true(luann.allclose(fx, 1 - x))
+    end)
+
+    it("calls a collate_fn on the fast path (MNIST without transforms)", function()
+      local train = data.datasets.MNIST(root)
+      local loader = data.DataLoader(train, { batch_size = 2, collate_fn = function(samples)
+        local labels = {}
+        for i, s in ipairs(samples) do labels[i] = s[2]:item() end
+        return { labels }
+      end })
+      local got = {}
+      for labels in loader do got[#got + 1] = labels end
+      assert.are.same({ { 8, 1 }, { 10 } }, got)
     end)
 
     it("says which files are missing", function()

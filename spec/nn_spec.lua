@@ -170,6 +170,122 @@ Sequential(
     end)
   end)
 
+  describe("forward hooks", function()
+    -- A module whose forward records its arguments and returns two values.
+    local Pair = nn.Module:extend("Pair")
+    function Pair:forward(a, b) self.got = { a, b } return a + (b or 0), "second" end
+
+    it("run in registration order around forward, each call", function()
+      local m, log = Pair(), {}
+      m:register_forward_pre_hook(function(mod, inputs)
+        assert.are.equal(m, mod)
+        log[#log + 1] = "pre1:" .. inputs.n
+      end)
+      m:register_forward_hook(function(_, inputs, out, second)
+        log[#log + 1] = "post1:" .. inputs[1] .. ":" .. out .. ":" .. second
+      end)
+      m:register_forward_pre_hook(function() log[#log + 1] = "pre2" end)
+      m:register_forward_hook(function() log[#log + 1] = "post2" end)
+      local a, b = m(1, 2)
+      assert.are.same({ 3, "second" }, { a, b })
+      assert.are.same({ "pre1:2", "pre2", "post1:1:3:second", "post2" }, log)
+      m(5)
+      assert.are.same({ "pre1:1", "pre2", "post1:5:5:second", "post2" }, table.move(log, 5, 8, 1, {}))
+    end)
+
+    it("replace the inputs: a table is the list of inputs, another value the one input", function()
+      local m = Pair()
+      local h1 = m:register_forward_pre_hook(function(_, inputs) return { inputs[1] * 10, inputs[2] } end)
+      assert.are.equal(12, m(1, 2))
+      assert.are.same({ 10, 2 }, m.got)
+      local h2 = m:register_forward_pre_hook(function(_, inputs) return inputs[1] + 1 end)
+      assert.are.equal(11, m(1, 2)) -- 10, then 11 alone: b is gone
+      assert.are.same({ 11 }, m.got)
+      h1:remove(); h2:remove()
+      -- the forward hooks see the inputs after the pre-hooks
+      m:register_forward_pre_hook(function() return { 7, n = 2 } end)
+      local seen
+      m:register_forward_hook(function(_, inputs) seen = inputs end)
+      assert.are.equal(7, m(1, 2))
+      assert.are.same({ 7, n = 2 }, seen)
+    end)
+
+    it("replace the outputs with what they return, in turn", function()
+      local lin = nn.Linear(3, 2)
+      local x = luann.rand(4, 3)
+      lin:register_forward_hook(function(_, _, out) return out * 2 end)
+      lin:register_forward_hook(function(_, inputs, out) return out + inputs[1]:sum() end)
+      assert.is_true(luann.allclose(lin(x), luann.linear(x, lin.weight, lin.bias) * 2 + x:sum()))
+      -- gradients flow through the replacement
+      lin(x):sum():backward()
+      assert.is_true(luann.allclose(lin.bias.grad, luann.full({ 2 }, 8)))
+      local m = Pair()
+      m:register_forward_hook(function(_, _, a) return a, "replaced", "third" end)
+      assert.are.same({ 3, "replaced", "third" }, { m(1, 2) })
+    end)
+
+    it("run for children called by their parent, and are removed by their handle", function()
+      local model, shapes = SimpleNN(), {}
+      local h = model.fc1:register_forward_hook(function(_, _, out) shapes[#shapes + 1] = out.shape end)
+      model(luann.rand(2, 784))
+      assert.are.same({ { 2, 128 } }, shapes)
+      h:remove()
+      h:remove() -- twice is fine
+      model(luann.rand(2, 784))
+      assert.are.equal(1, #shapes)
+      assert.is_nil(rawget(model.fc1, "_forward_hooks"))
+      do
+        local scoped <close> = model.fc2:register_forward_pre_hook(function() shapes[#shapes + 1] = "pre" end)
+        model(luann.rand(1, 784))
+      end
+      model(luann.rand(1, 784))
+      assert.are.same({ { 2, 128 }, "pre" }, shapes)
+    end)
+
+    it("may remove themselves while running; the others still run that call", function()
+      local m, log, h = Pair(), {}, nil
+      h = m:register_forward_hook(function() log[#log + 1] = "once"; h:remove() end)
+      m:register_forward_hook(function() log[#log + 1] = "always" end)
+      m(1); m(1)
+      assert.are.same({ "once", "always", "always" }, log)
+    end)
+
+    it("stay out of state_dict and survive to() and double()", function()
+      local m, calls = SimpleNN(), 0
+      m:register_forward_hook(function() calls = calls + 1 end)
+      m.fc1:register_forward_pre_hook(function(_, inputs) return inputs[1] * 0 end)
+      local keys = {}
+      for name in pairs(m:state_dict()) do keys[#keys + 1] = name end
+      table.sort(keys)
+      assert.are.same({ "fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight" }, keys)
+      m:double()
+      local y = m(luann.rand(1, 784, { dtype = "float64" }))
+      assert.are.equal(1, calls)
+      assert.are.equal("float64", y.dtype)
+      -- fc1 saw zeros: the output is fc2(relu(fc1.bias))
+      local expected = m.fc2(luann.relu(m.fc1.bias:view(1, 128)))
+      assert.is_true(luann.allclose(y, expected))
+      assert.are.equal(tostring(SimpleNN()), tostring(m))
+    end)
+
+    it("say when called with '.' or given something else than a function", function()
+      local m = nn.Linear(2, 2)
+      assert.has_error(function() m.register_forward_hook(print) end,
+        "register_forward_hook: expected a module as self, got function " ..
+        "(call it as m:register_forward_hook(fn), with ':')")
+      assert.has_error(function() m.register_forward_pre_hook(print) end,
+        "register_forward_pre_hook: expected a module as self, got function " ..
+        "(call it as m:register_forward_pre_hook(fn), with ':')")
+      assert.has_error(function() m:register_forward_hook("f") end,
+        "register_forward_hook: bad argument #1 (function expected, got string)")
+      assert.has_error(function() m:register_forward_pre_hook() end,
+        "register_forward_pre_hook: bad argument #1 (function expected, got nil)")
+      local h = m:register_forward_hook(function() end)
+      assert.has_error(function() h.remove() end,
+        "remove: expected a hook handle as self, got nil (call it as handle:remove(), with ':')")
+    end)
+  end)
+
   describe("state_dict", function()
     it("round-trips into a fresh model", function()
       local a, b = SimpleNN(), SimpleNN()

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""PyTorch reference values for luann's conv, pool, norm, recurrent and
-attention specs, written once as Lua data files so the specs need no torch.
+"""PyTorch reference values for luann's conv, pool, norm, recurrent,
+attention and resize specs, written once as Lua data files so the specs
+need no torch.
 
 Regenerate (Debian 12: apt-get install python3-torch) from the repository root:
 
@@ -28,6 +29,8 @@ Conventions of every file (`return { <case name> = case, ... }`):
   (the forward's non-tensor kwargs), then as above; grads are keyed by input
   name or parameter name. Recurrent states are inputs h_0 (and c_0); cells
   give output (GRUCell, RNNCell) or outputs h_1, c_1 (LSTMCell).
+- Resize cases where torch's backward is not the adjoint of its forward
+  store the adjoint and torch_backward_differs = true (see resize_cases).
 - Batch norm cases hold steps = { {mode = "train" or "eval", inputs, output,
   grad_output, grads, buffers (after the step)}, ... } after the module's
   parameters and initial buffers.
@@ -540,6 +543,90 @@ def attention_cases():
     return cases
 
 
+# ---- resize -------------------------------------------------------------------
+
+def adjoint(fn, x, g):
+    """The gradient of sum(fn(x) * g) for a linear fn, from its forward
+    alone: entry k is sum(fn(e_k) * g), e_k the k-th one-hot input."""
+    flat = torch.zeros(x.numel())
+    for k in range(x.numel()):
+        e = torch.zeros(x.numel())
+        e[k] = 1.0
+        flat[k] = (fn(e.reshape(x.shape)) * g).sum()
+    return flat.reshape(x.shape)
+
+
+def resize_cases():
+    """F.interpolate: every mode, size and scale_factor forms, up and down,
+    both align_corners. Options left out are PyTorch's defaults.
+
+    torch 1.13's nearest backward does not always pick the rows its forward
+    picks (it rounds in float32 where a float64 forward does not, and copies
+    where the size stays even with a scale_factor): where its gradient is not
+    the adjoint of its forward, the case stores the adjoint and says so with
+    torch_backward_differs = true. The linear modes' gradients agree."""
+    cases = {}
+
+    def interp(name, shape, **options):
+        x = seq(name + "/input", shape)
+        case = functional(name, "interpolate", {"input": x}, options)
+        g = torch.tensor(case["grad_output"]["data"]).reshape(case["grad_output"]["shape"])
+        true = adjoint(lambda t: F.interpolate(t, **options), x, g)
+        torch_grad = torch.tensor(case["grads"]["input"]["data"]).reshape(shape)
+        if not torch.allclose(true, torch_grad, rtol=1e-12, atol=1e-12):
+            assert options.get("mode", "nearest").startswith("nearest"), name
+            case["grads"]["input"] = enc(true)
+            case["torch_backward_differs"] = True
+        cases[name] = case
+
+    interp("nearest_1d_size_up", (2, 2, 5), size=8)
+    interp("nearest_1d_size_down", (1, 3, 9), size=4)
+    interp("nearest_2d_size_mixed", (1, 2, 7, 3), size=[4, 5])
+    interp("nearest_2d_scale_2", (1, 2, 3, 4), scale_factor=2.0)
+    interp("nearest_2d_scale_fractional", (2, 1, 5, 4), scale_factor=[1.5, 0.6])
+    interp("nearest_2d_scale_recompute", (2, 1, 5, 4), scale_factor=[1.5, 0.6],
+           recompute_scale_factor=True)
+    # a given scale_factor sets the rows even where the size stays (floor(4 *
+    # 1.2) = 4): output 3 reads row floor(3 / 1.2) = 2 (linear modes copy)
+    interp("nearest_1d_scale_same_size", (1, 1, 4), scale_factor=1.2)
+    # PyTorch's nearest rows are floorf(dst * r), not exact arithmetic:
+    # output 33 reads row 15 though 33 / 2.2 is 14.999...98 in float64; from
+    # 2 to 82, output 41 reads row 1 in float64 (41 * (2/82) = 1) but row 0
+    # in float32 (0.99999994), which the spec checks by hand.
+    interp("nearest_1d_float32_scale", (1, 1, 16), scale_factor=2.2)
+    interp("nearest_1d_float32_size", (1, 1, 2), size=82)
+    interp("nearest_3d_scale", (1, 2, 2, 3, 4), scale_factor=[2.0, 1.5, 0.5])
+    interp("nearest_exact_2d_size", (1, 2, 5, 4), size=[3, 7], mode="nearest-exact")
+    interp("nearest_exact_1d_scale", (1, 1, 7), scale_factor=1.7, mode="nearest-exact")
+    for align in (False, True):
+        tag = "align" if align else "no_align"
+        interp("linear_size_up_" + tag, (2, 2, 5), size=8, mode="linear",
+               align_corners=align)
+        interp("linear_scale_down_" + tag, (1, 2, 9), scale_factor=0.4,
+               mode="linear", align_corners=align)
+        interp("bilinear_size_up_" + tag, (1, 2, 3, 4), size=[5, 7],
+               mode="bilinear", align_corners=align)
+        interp("bilinear_size_down_" + tag, (2, 1, 7, 9), size=[3, 4],
+               mode="bilinear", align_corners=align)
+        interp("bilinear_size_mixed_" + tag, (1, 2, 4, 6), size=[7, 3],
+               mode="bilinear", align_corners=align)
+        interp("bilinear_scale_2_" + tag, (1, 2, 3, 3), scale_factor=2.0,
+               mode="bilinear", align_corners=align)
+        interp("bilinear_scale_fractional_" + tag, (1, 2, 5, 6),
+               scale_factor=[1.7, 0.6], mode="bilinear", align_corners=align)
+        interp("bilinear_size_1_" + tag, (1, 1, 4, 5), size=[1, 3],
+               mode="bilinear", align_corners=align)
+        interp("trilinear_size_" + tag, (1, 2, 3, 2, 4), size=[5, 3, 2],
+               mode="trilinear", align_corners=align)
+    interp("bilinear_scale_recompute", (1, 2, 5, 6), scale_factor=[1.7, 0.6],
+           mode="bilinear", recompute_scale_factor=True)
+    # the size does not change (floor(4 * 1.2) = 4): PyTorch copies
+    interp("bilinear_scale_same_size", (1, 1, 4, 4), scale_factor=1.2,
+           mode="bilinear")
+    interp("linear_default_align", (1, 2, 6), size=4, mode="linear")
+    return cases
+
+
 # ---- Lua output --------------------------------------------------------------
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -608,6 +695,7 @@ def main():
     write("norm", norm_cases())
     write("recurrent", recurrent_cases())
     write("attention", attention_cases())
+    write("resize", resize_cases())
 
 
 if __name__ == "__main__":

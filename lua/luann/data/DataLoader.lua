@@ -16,7 +16,8 @@
 -- data.default_collate).
 -- A dataset with batch_tensors() (TensorDataset, MNIST) is batched by
 -- slicing (in order) or index_select (shuffled) of whole tensors, with no
--- per-sample work.
+-- per-sample work, unless a collate_fn is given: that one always gets the
+-- list of samples, as for any other dataset.
 local luann = require "luann"
 local class = require "luann.utils.class"
 local check = require "luann.utils.check"
@@ -100,7 +101,8 @@ function DataLoader:iter()
   local n, bs = #self.dataset, self.batch_size
   local nb = #self
   local perm = self.shuffle and n > 0 and self:permutation(n) or nil
-  local ts = self.dataset:batch_tensors()
+  -- whole-tensor batches equal default_collate's; another collate_fn sees samples
+  local ts = self.collate_fn == collate.default_collate and self.dataset:batch_tensors()
   local order = (perm and not ts) and perm:tolist() or nil
   local b = 0
   return function()

@@ -166,9 +166,121 @@ function Module:forward()
   error(class.typename(self) .. ": forward is not implemented", 2)
 end
 
--- Calling a module calls forward (a tail call: errors point at the caller).
+-- ---- calling, and hooks around the call ------------------------------------
+-- Hooks live in the raw field _forward_hooks = {pre = {...}, post = {...}}, absent
+-- while there are none: a call without hooks costs one rawget. They are
+-- plain fields, so state_dict never sees them and to() leaves them be.
+
+-- Errors (at `level`, as error() counts in the caller) when a method was
+-- called with '.' for ':'.
+local function check_self(fname, self, args, level)
+  if not Module.is_module(self) then
+    error(string.format("%s: expected a module as self, got %s (call it as m:%s(%s), with ':')",
+      fname, class.typename(self), fname, args), level + 1)
+  end
+end
+
+local function is_callable(f)
+  local mt = getmetatable(f)
+  return type(f) == "function" or (type(mt) == "table" and mt.__call ~= nil)
+end
+
+--- What register_forward_pre_hook and register_forward_hook return.
+-- @usage local h = m:register_forward_hook(fn) ... h:remove()
+local RemovableHandle = class.new("RemovableHandle")
+
+function RemovableHandle:__init(module, kind, entry)
+  self.module, self.kind, self.entry = module, kind, entry
+end
+
+--- Removes the hook; removing it again does nothing. `local h <close> = ...`
+-- removes it when h goes out of scope.
+function RemovableHandle:remove()
+  if not class.isinstance(self, RemovableHandle) then
+    error("remove: expected a hook handle as self, got " .. class.typename(self)
+      .. " (call it as handle:remove(), with ':')", 2)
+  end
+  local hooks = rawget(self.module, "_forward_hooks")
+  if hooks == nil then return end
+  local list = hooks[self.kind]
+  for i, e in ipairs(list) do
+    if e == self.entry then table.remove(list, i) break end
+  end
+  if #hooks.pre == 0 and #hooks.post == 0 then rawset(self.module, "_forward_hooks", nil) end
+end
+RemovableHandle.__close = RemovableHandle.remove
+
+-- Called by the register_ methods (not as a tail call: errors at level 3).
+local function add_hook(self, fname, kind, fn)
+  check_self(fname, self, "fn", 3)
+  if not is_callable(fn) then
+    error(string.format("%s: bad argument #1 (function expected, got %s)", fname,
+      class.typename(fn)), 3)
+  end
+  local hooks = rawget(self, "_forward_hooks")
+  if hooks == nil then
+    hooks = { pre = {}, post = {} }
+    rawset(self, "_forward_hooks", hooks)
+  end
+  local entry = { fn = fn }
+  hooks[kind][#hooks[kind] + 1] = entry
+  return RemovableHandle(self, kind, entry)
+end
+
+--- Registers fn(module, inputs) to run before each forward, in
+-- registration order. inputs is the list of arguments (inputs.n of them).
+-- fn may return a replacement: a plain table is the new list of inputs
+-- (its n field counts them when set), any other value the single input;
+-- nil keeps them.
+-- @param fn a function
+-- @return a handle; handle:remove() unregisters fn
+-- @usage m:register_forward_pre_hook(function(mod, inputs) return inputs[1] * 2 end)
+function Module:register_forward_pre_hook(fn)
+  local handle = add_hook(self, "register_forward_pre_hook", "pre", fn)
+  return handle
+end
+
+--- Registers fn(module, inputs, output, ...) to run after each forward, in
+-- registration order, with the inputs forward got (after the pre-hooks)
+-- and every value it returned. Values fn returns replace the outputs; nil
+-- keeps them.
+-- @param fn a function
+-- @return a handle; handle:remove() unregisters fn
+-- @usage local h = m:register_forward_hook(function(mod, inputs, out) print(out.shape) end)
+function Module:register_forward_hook(fn)
+  local handle = add_hook(self, "register_forward_hook", "post", fn)
+  return handle
+end
+
+-- A copy of a hook list: a hook may remove itself (or add others) as it runs.
+local function snapshot(list) return table.move(list, 1, #list, 1, {}) end
+
+-- The call when hooks are registered: pre-hooks, forward, forward hooks.
+local function hooked_call(self, hooks, ...)
+  local args = table.pack(...)
+  for _, e in ipairs(snapshot(hooks.pre)) do
+    local r = e.fn(self, args)
+    if type(r) == "table" and getmetatable(r) == nil then
+      local n = r.n or #r
+      args = table.move(r, 1, n, 1, { n = n }) -- the hook's table stays as it was
+    elseif r ~= nil then
+      args = table.pack(r)
+    end
+  end
+  local out = table.pack(self:forward(table.unpack(args, 1, args.n)))
+  for _, e in ipairs(snapshot(hooks.post)) do
+    local r = table.pack(e.fn(self, args, table.unpack(out, 1, out.n)))
+    if r[1] ~= nil then out = r end
+  end
+  return table.unpack(out, 1, out.n)
+end
+
+-- Calling a module calls forward (a tail call: errors point at the caller),
+-- through the hooks when it has any.
 function Module.__call(self, ...)
-  return self:forward(...)
+  local hooks = rawget(self, "_forward_hooks")
+  if hooks == nil then return self:forward(...) end
+  return hooked_call(self, hooks, ...)
 end
 
 -- Walks the tree depth first: {name, module} pairs, each module once.

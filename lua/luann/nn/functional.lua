@@ -316,7 +316,7 @@ end
 
 -- The layers' families, one file each (luann/nn/fn/<family>.lua): each
 -- returns a function that adds its functions to F.
-for _, family in ipairs { "conv", "pool", "norm", "recurrent", "attention" } do
+for _, family in ipairs { "conv", "pool", "norm", "recurrent", "attention", "resize" } do
   require("luann.nn.fn." .. family)(F)
 end
 
