@@ -47,14 +47,21 @@ function luann.allclose(a, b, rtol, atol)
   return true
 end
 
--- Sub-packages load on first use, so `require "luann"` stays cheap.
-local packages = { nn = true, optim = true, data = true, utils = true }
+-- Sub-packages load on first use, so `require "luann"` stays cheap; so do
+-- the functions written in Lua on top of the library (their module adds
+-- them to it).
+local packages = { nn = true, optim = true, data = true, utils = true, distributions = true }
+local functions = { multinomial = "luann.sampling", bernoulli = "luann.sampling" }
 return setmetatable(luann, {
   __index = function(t, key)
     if packages[key] then
       local m = require("luann." .. key)
       rawset(t, key, m)
       return m
+    end
+    if functions[key] then
+      require(functions[key])
+      return rawget(t, key)
     end
   end,
 })

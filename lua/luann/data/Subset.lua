@@ -33,6 +33,20 @@ function Subset.__len(self)
   return #self.indices
 end
 
+--- The parent's batch tensors at the subset's indices (gathered once, on
+-- first use), so that a DataLoader batches a split as fast as the whole.
+function Subset:batch_tensors()
+  if self._tensors == nil then
+    local ts = self.dataset.batch_tensors and self.dataset:batch_tensors()
+    if not ts then return nil end
+    local index = luann.tensor(self.indices, { dtype = "int64" })
+    local picked = {}
+    for k, t in ipairs(ts) do picked[k] = t:index_select(1, index:to(t.device)) end
+    self._tensors = picked
+  end
+  return self._tensors
+end
+
 --- Sample i of the subset: sample indices[i] of the dataset.
 function Subset:get(i)
   i = self:check_index(i)
