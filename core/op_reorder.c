@@ -171,6 +171,27 @@ fail:
   return ln_scope_end(&s);
 }
 
+/* An empty result, still linked to t for autograd (its gradient is
+** zeros): t narrowed to nothing at a dim where the result is empty, seen
+** as ones elsewhere and expanded. No step holds more than the result's
+** shape, however large the counts. */
+static ln_tensor *repeat_empty(ln_tensor *t, const int64_t *out_shape) {
+  int64_t shape[LN_MAX_DIMS];
+  int z = 0;
+  while (out_shape[z] != 0) z++;
+  for (int i = 0; i < t->ndim; i++) shape[i] = i == z ? 0 : 1;
+  ln_scope s = {0};
+  ln_tensor *e = LN_TMP(&s, ln_narrow(t, z, 0, 0));
+  e = LN_TMP(&s, ln_reshape(e, t->ndim, shape));
+  e = LN_TMP(&s, ln_expand(e, t->ndim, out_shape));
+  e = LN_TMP(&s, ln_contiguous(e));
+  ln_tensor_release(t);
+  return ln_scope_keep(&s, e);
+fail:
+  ln_tensor_release(t);
+  return ln_scope_end(&s);
+}
+
 /* f(x) = x copied sizes[i] times along each dim i, x's shape first padded
 ** with ones in front to as many dims as sizes (PyTorch's Tensor.repeat). */
 static ln_tensor *repeat(const char *op, ln_tensor *t, int n,
@@ -197,6 +218,7 @@ static ln_tensor *repeat(const char *op, ln_tensor *t, int n,
   }
   ln_tensor *cur = ln_reshape(t, n, in_shape);
   if (!cur) return NULL;
+  if (ln_shape_numel(n, out_shape) == 0) return repeat_empty(cur, out_shape);
   bool copied = false;
   for (int i = 0; i < n; i++) {
     if (sizes[i] == 1) continue;
