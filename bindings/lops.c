@@ -6,7 +6,9 @@
 **
 **   luann.conv2d(x, w, b, 2, 1)          luann.conv2d(x, w, {stride = 2})
 **
-** A size parameter takes a number (repeated) or a list; dims are 1-based.
+** A size parameter takes a number (repeated) or a list; a list parameter
+** a list or one number, and a varargs one the numbers themselves
+** (t:tile(2, 3)); dims are 1-based.
 */
 #include <string.h>
 
@@ -69,6 +71,26 @@ static int get_choice(lua_State *L, const call *c, const ln_param *p, int idx) {
                     p->name, lua_tostring(L, -1), s);
 }
 
+/* A 1-based (or negative) dim, as the core's 0-based (or negative) one. */
+static int64_t get_dim(lua_State *L, const call *c, const ln_param *p, int idx,
+                       const char *expected) {
+  int64_t d = get_int(L, c, p, idx, expected);
+  if (d == 0)
+    luaL_error(L, "%s: %s must be a dim from 1 (or negative from the "
+               "end), got 0", c->op->name, p->name);
+  if (d > LN_MAX_DIMS + 1 || d < -(LN_MAX_DIMS + 1)) /* the core's int */
+    luaL_error(L, "%s: %s %I is out of range (tensors have at most %d "
+               "dims)", c->op->name, p->name, (lua_Integer)d, LN_MAX_DIMS);
+  return d > 0 ? d - 1 : d;
+}
+
+/* One element of a SIZES, LIST or DIMS at idx. */
+static int64_t get_item(lua_State *L, const call *c, const ln_param *p,
+                        int idx, const char *expected) {
+  if (p->kind == LN_PARAM_DIMS) return get_dim(L, c, p, idx, expected);
+  return get_int(L, c, p, idx, expected);
+}
+
 /* n integers from the list at idx (exactly n unless `upto`). */
 static int get_list(lua_State *L, const call *c, const ln_param *p, int idx,
                     int64_t *out, int n, bool upto) {
@@ -78,10 +100,28 @@ static int get_list(lua_State *L, const call *c, const ln_param *p, int idx,
                       p->name, upto ? "at most " : "", n, len);
   for (int i = 0; i < len; i++) {
     lua_geti(L, idx, i + 1);
-    out[i] = get_int(L, c, p, -1, "a list of integers");
+    out[i] = get_item(L, c, p, -1, p->kind == LN_PARAM_DIMS ? "a list of dims"
+                                                           : "a list of integers");
     lua_pop(L, 1);
   }
   return len;
+}
+
+/* A LIST or DIMS by position as varargs: the numbers from idx on (up to
+** top) fill it. Returns the index after the last one read. */
+static int read_varargs(lua_State *L, call *c, const ln_param *p, int idx,
+                        int top) {
+  int n = 0;
+  while (idx + n <= top && lua_type(L, idx + n) == LUA_TNUMBER) n++;
+  if (n > p->count)
+    luaL_error(L, "%s: %s must have at most %d numbers, got %d", c->op->name,
+               p->name, p->count, n);
+  int64_t *at = (int64_t *)(c->params + p->offset);
+  for (int i = 0; i < n; i++)
+    at[i] = get_item(L, c, p, idx + i, "integers");
+  *(int *)(c->params + p->len_at) = n;
+  c->given |= 1ull << (p - c->op->params);
+  return idx + n;
 }
 
 static void read_param(lua_State *L, call *c, const ln_param *p, int idx) {
@@ -92,17 +132,9 @@ static void read_param(lua_State *L, call *c, const ln_param *p, int idx) {
     case LN_PARAM_INT:
       *(int64_t *)at = get_int(L, c, p, idx, "an integer");
       break;
-    case LN_PARAM_DIM: {
-      int64_t d = get_int(L, c, p, idx, "an integer (a dim)");
-      if (d == 0)
-        luaL_error(L, "%s: %s must be a dim from 1 (or negative from the "
-                   "end), got 0", c->op->name, p->name);
-      if (d > LN_MAX_DIMS + 1 || d < -(LN_MAX_DIMS + 1)) /* the core's int */
-        luaL_error(L, "%s: %s %I is out of range (tensors have at most %d "
-                   "dims)", c->op->name, p->name, (lua_Integer)d, LN_MAX_DIMS);
-      *(int64_t *)at = d > 0 ? d - 1 : d;
+    case LN_PARAM_DIM:
+      *(int64_t *)at = get_dim(L, c, p, idx, "an integer (a dim)");
       break;
-    }
     case LN_PARAM_SIZES:
       if (t == LUA_TSTRING && p->choices) {
         *(int *)(c->params + p->choice_at) = get_choice(L, c, p, idx);
@@ -117,10 +149,20 @@ static void read_param(lua_State *L, call *c, const ln_param *p, int idx) {
       }
       break;
     case LN_PARAM_LIST:
-      if (t != LUA_TTABLE) bad(L, c, p, idx, "a list of integers");
+    case LN_PARAM_DIMS: {
+      const char *expected = p->kind == LN_PARAM_DIMS
+                                 ? "a dim or a list of dims"
+                                 : "an integer or a list of integers";
+      if (t == LUA_TNUMBER) { /* a list of one */
+        *(int64_t *)at = get_item(L, c, p, idx, expected);
+        *(int *)(c->params + p->len_at) = 1;
+        break;
+      }
+      if (t != LUA_TTABLE) bad(L, c, p, idx, expected);
       *(int *)(c->params + p->len_at) =
           get_list(L, c, p, idx, (int64_t *)at, p->count, true);
       break;
+    }
     case LN_PARAM_NUMBER:
       if (t != LUA_TNUMBER) bad(L, c, p, idx, "a number");
       *(double *)at = lua_tonumber(L, idx);
@@ -187,6 +229,10 @@ static int call_op(lua_State *L) {
   }
   for (const ln_param *p = c.op->params; p && p->name && idx <= top; p++) {
     if (is_options(L, idx)) break;
+    if (p->varargs && lua_type(L, idx) == LUA_TNUMBER) {
+      idx = read_varargs(L, &c, p, idx, top);
+      continue;
+    }
     if (!lua_isnil(L, idx)) read_param(L, &c, p, idx);
     idx++;
   }

@@ -29,7 +29,8 @@ void ln_op_defaults(const ln_op *op, void *params) {
       case LN_PARAM_NUMBER: *(double *)at = p->def; break;
       case LN_PARAM_BOOL: *(bool *)at = p->def != 0; break;
       case LN_PARAM_CHOICE: *(int *)at = (int)p->def; break;
-      case LN_PARAM_LIST: break; /* empty */
+      case LN_PARAM_LIST:
+      case LN_PARAM_DIMS: break; /* empty */
     }
   }
 }

@@ -38,8 +38,10 @@ typedef enum ln_param_kind {
   LN_PARAM_BOOL,    /* bool */
   LN_PARAM_DIM,     /* int64_t, 0-based or negative (Lua's are 1-based) */
   LN_PARAM_CHOICE,  /* int: the index of a string among choices */
-  LN_PARAM_LIST,    /* int64_t[count] from a list of 0..count numbers;
-                       the int at len_at gets its length */
+  LN_PARAM_LIST,    /* int64_t[count] from a list of 0..count numbers
+                       (one number: a list of one); the int at len_at
+                       gets its length */
+  LN_PARAM_DIMS,    /* LIST of dims: 0-based or negative, as DIM */
 } ln_param_kind;
 
 typedef struct ln_param {
@@ -52,15 +54,18 @@ typedef struct ln_param {
   ** them instead of numbers: its index goes to the int at choice_at. */
   const char *const *choices;
   size_t choice_at;
-  size_t len_at;               /* LIST: where its length goes */
+  size_t len_at;               /* LIST, DIMS: where its length goes */
   bool required;               /* no default: the caller must give it */
+  /* LIST, DIMS given by position: a number there and the numbers after it
+  ** fill the list, as PyTorch's varargs do (t:flip(1, 2), t:tile(2, 3)). */
+  bool varargs;
 } ln_param;
 
 #define LN_P(type, field) offsetof(type, field)
 
 /* ---- rows -------------------------------------------------------------- */
 
-enum { LN_OP_MAX_IN = 8, LN_OP_MAX_OUT = 4 };
+enum { LN_OP_MAX_IN = 8, LN_OP_MAX_OUT = LN_MAX_DIMS }; /* nonzero's tuple */
 /* Where the bindings put an op: luann.f(t, ...), t:f(...), or both. */
 enum { LN_OP_FUNCTION = 1, LN_OP_METHOD = 2 };
 

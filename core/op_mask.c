@@ -1,7 +1,8 @@
 /*
 ** op_mask.c: ops that select or fill through a mask (masked_fill,
-** index_fill, masked_select) and their backward functions. Positions in
-** messages are 1-based: see index_util.h.
+** index_fill, masked_select) and their backward functions, and nonzero
+** (where a tensor is not 0). Positions in messages are 1-based: see
+** index_util.h.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -222,3 +223,70 @@ ln_tensor *ln_masked_select(ln_tensor *a, ln_tensor *mask) {
   if (rc == LN_OK) rc = ln_node_save(n, mask);
   return ln_recorded(out, rc);
 }
+
+/* ---- nonzero ------------------------------------------------------------ */
+
+typedef struct nonzero_params {
+  bool as_tuple;
+} nonzero_params;
+
+/* Where mask is true, in row-major order, the index along dim d: an
+** arange along d, broadcast to mask's shape and masked. */
+static ln_tensor *nonzero_along(ln_tensor *mask, int d) {
+  int64_t shape[LN_MAX_DIMS];
+  for (int i = 0; i < mask->ndim; i++) shape[i] = i == d ? mask->shape[i] : 1;
+  ln_scope s = {0};
+  ln_tensor *r = LN_TMP(&s, ln_arange(0, (double)mask->shape[d], 1, LN_INT64,
+                                      ln_tensor_device(mask)));
+  r = LN_TMP(&s, ln_view(r, mask->ndim, shape));
+  r = LN_TMP(&s, ln_masked_select(r, mask));
+  return ln_scope_keep(&s, r);
+fail:
+  return ln_scope_end(&s);
+}
+
+/* The (K, ndim) int64 indices of t's K nonzero elements (NaN counts), or
+** with as_tuple one (K) tensor per dim (a 0-dim t counts as 1-dim, as in
+** PyTorch). No gradient: the outputs are integers. */
+static int run_nonzero(ln_tensor *const *in, const void *params,
+                       ln_tensor **out) {
+  const nonzero_params *p = params;
+  ln_tensor *t = in[0], *cols[LN_MAX_DIMS] = {NULL};
+  ln_scope s = {0};
+  ln_tensor *mask = LN_TMP(&s, ln_cast_raw(t, LN_BOOL));
+  if (t->ndim == 0) mask = LN_TMP(&s, ln_view_raw(mask, mask->offset, 1,
+                                                  (int64_t[]){1}, (int64_t[]){1}));
+  for (int d = 0; d < mask->ndim; d++) cols[d] = LN_TMP(&s, nonzero_along(mask, d));
+  if (p->as_tuple) {
+    for (int d = 0; d < mask->ndim; d++) out[d] = ln_tensor_retain(cols[d]);
+    return ln_scope_done(&s, LN_OK);
+  }
+  if (t->ndim == 0) { /* (K, 0) */
+    int64_t shape[2] = {cols[0]->shape[0], 0};
+    out[0] = LN_TMP(&s, ln_empty(2, shape, LN_INT64, ln_tensor_device(t)));
+  } else {
+    out[0] = LN_TMP(&s, ln_stack(t->ndim, cols, 1));
+  }
+  out[0] = ln_scope_keep(&s, out[0]);
+  return LN_OK;
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
+static const ln_param nonzero_param_list[] = {
+  {"as_tuple", LN_PARAM_BOOL, LN_P(nonzero_params, as_tuple)},
+  {NULL},
+};
+
+/* luann.nonzero(t, {as_tuple = true}) returns one index tensor per dim as
+** that many results: `local rows, cols = t:nonzero({as_tuple = true})`. */
+LN_OP_ROW(nonzero) = {
+  .name = "nonzero",
+  .inputs = (const char *const[]){"input", NULL},
+  .nrequired = 1,
+  .params = nonzero_param_list,
+  .params_size = sizeof(nonzero_params),
+  .where = LN_OP_FUNCTION | LN_OP_METHOD,
+  .index_outputs = (1u << LN_OP_MAX_OUT) - 1,
+  .run = run_nonzero,
+};

@@ -8,7 +8,8 @@
 
 #define LN_OPS(X) \
   X(unfold) X(pad) X(cumsum) X(cumprod) X(tril) X(triu) \
-  X(conv2d) X(conv1d) X(conv_transpose2d) X(im2col) X(col2im)
+  X(conv2d) X(conv1d) X(conv_transpose2d) X(im2col) X(col2im) \
+  X(flip) X(roll) X(repeat) X(repeatTensor) X(tile) X(nonzero)
 
 #define DECLARE(name) LN_INTERNAL extern const ln_op ln_op_##name;
 LN_OPS(DECLARE)

@@ -4,7 +4,7 @@
 local ref = require "reference.load"
 local helpers = require "helpers"
 
-local FAMILIES = { "conv", "pool", "norm", "recurrent", "attention" }
+local FAMILIES = { "conv", "pool", "norm", "recurrent", "attention", "tensor_ops" }
 
 -- The element type each stored dtype must hold.
 local KIND = { float64 = "float", int64 = "integer", bool = "boolean" }

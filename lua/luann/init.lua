@@ -11,6 +11,7 @@ local luann = core -- the C table is the library; Lua parts are added here
 luann.autograd = require "luann.autograd"
 luann.no_grad = luann.autograd.no_grad
 luann.enable_grad = luann.autograd.enable_grad
+luann.einsum = require "luann.einsum"
 
 -- OpenCL devices (bindings/ldevice.c); LUANN_DEVICE=opencl (or opencl:N,
 -- cpu) makes that the default device of new tensors.

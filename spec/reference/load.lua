@@ -6,8 +6,8 @@
 local luann = require "luann"
 local ref = {}
 
---- Every case of a family ("conv", "pool", "norm", "recurrent",
--- "attention"), by name; require loads each file once.
+--- Every case of a family ("conv", "pool", "norm", "recurrent", "attention",
+-- "tensor_ops"), by name; require loads each file once.
 function ref.family(family)
   return require("reference." .. family)
 end

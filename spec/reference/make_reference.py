@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch reference values for luann's conv, pool, norm, recurrent,
-attention and resize specs, written once as Lua data files so the specs
+attention, resize and tensor ops specs, written once as Lua data files so the specs
 need no torch.
 
 Regenerate (Debian 12: apt-get install python3-torch) from the repository root:
@@ -14,7 +14,8 @@ Conventions of every file (`return { <case name> = case, ... }`):
   float64 written as Python's repr (shortest text that reads back to the same
   double; -inf as -1/0); int64 and bool tensors add dtype = "int64"/"bool".
 - Indices (max pool return_indices) are PyTorch's: 0-based flat indices into
-  each (n, c) plane (L for 1-d pools, H*W for 2-d ones).
+  each (n, c) plane (L for 1-d pools, H*W for 2-d ones). nonzero's are 0-based
+  per dim, and dims in options (flip, roll, tile) are 0-based too.
 - Inputs, parameters and upstream gradients are x.flat[i] =
   round(scale * sin(0.7 * i + c), 4) with c taken from the tensor's name, so
   they read back exactly and need no random generator (max pools use a
@@ -627,6 +628,70 @@ def resize_cases():
     return cases
 
 
+# ---- tensor ops ------------------------------------------------------------
+
+def tensor_ops_cases():
+    """flip, roll, repeat, tile, nonzero and einsum. Options are PyTorch's:
+    dims 0-based (the spec adds 1), nonzero's indices 0-based."""
+    cases = {}
+
+    def op(name, fn_name, shape, fn, **options):
+        cases[name] = functional(name, fn_name,
+                                 {"input": seq(name + "/input", shape)},
+                                 options, fn=fn)
+
+    op("flip_first_last", "flip", (2, 3, 4), torch.flip, dims=[0, 2])
+    op("flip_negative", "flip", (3, 2), torch.flip, dims=[-1])
+    op("roll_flat", "roll", (2, 3, 2), torch.roll, shifts=4)
+    op("roll_two_dims", "roll", (2, 3, 4), torch.roll, shifts=[1, -2],
+       dims=[0, 2])
+    op("roll_past_size", "roll", (3, 4), torch.roll, shifts=7, dims=1)
+    repeat = lambda input, sizes: input.repeat(*sizes)
+    op("repeat_same_dims", "repeat", (2, 3), repeat, sizes=[2, 3])
+    op("repeat_new_dims", "repeat", (2, 3), repeat, sizes=[2, 1, 1, 2])
+    op("tile_fewer_dims", "tile", (2, 3, 2), torch.tile, dims=[2])
+    op("tile_more_dims", "tile", (3, 2), torch.tile, dims=[2, 1, 2])
+
+    def nonzero(name, x, as_tuple):
+        out = torch.nonzero(x, as_tuple=as_tuple)
+        cases[name] = {"op": "nonzero", "options": {"as_tuple": as_tuple},
+                       "inputs": {"input": enc(x)}}
+        if as_tuple:
+            cases[name]["outputs"] = [enc(t) for t in out]
+        else:
+            cases[name]["output"] = enc(out)
+
+    x = seq("nonzero/input", (3, 4, 2)).clamp(min=0)  # about half are 0
+    nonzero("nonzero_3d", x, False)
+    nonzero("nonzero_3d_tuple", x, True)
+    nonzero("nonzero_none", torch.zeros(2, 3), False)
+
+    def einsum(name, equation, *shapes):
+        names = ["a", "b"][:len(shapes)]
+        inputs = {k: seq(name + "/" + k, sh) for k, sh in zip(names, shapes)}
+        cases[name] = functional(
+            name, "einsum", inputs, {"equation": equation},
+            fn=lambda equation, **t: torch.einsum(equation, *t.values()))
+
+    einsum("einsum_matmul", "ij,jk->ik", (2, 3), (3, 4))
+    einsum("einsum_bmm", "bij,bjk->bik", (2, 2, 3), (2, 3, 2))
+    einsum("einsum_diagonal", "ii->i", (3, 3))
+    einsum("einsum_trace", "ii", (3, 3))
+    einsum("einsum_transpose", "ij->ji", (2, 3))
+    einsum("einsum_dot", "i,i->", (4,), (4,))
+    einsum("einsum_outer", "i,j->ij", (3,), (2,))
+    einsum("einsum_ellipsis_broadcast", "...ij,...jk->...ik", (2, 1, 2, 3),
+           (3, 3, 2))
+    einsum("einsum_implicit_sorted", "kj,ji", (2, 3), (3, 2))
+    einsum("einsum_implicit_upper", "bA,Ac", (2, 3), (3, 2))
+    einsum("einsum_diagonal_times", "iij,jk->ik", (2, 2, 3), (3, 2))
+    einsum("einsum_sum_first", "ijk,k->i", (2, 3, 4), (4,))
+    einsum("einsum_broadcast_size1", "ij,jk->ik", (2, 1), (3, 4))
+    einsum("einsum_ellipsis_sum", "...i,i", (2, 3, 4), (4,))
+    einsum("einsum_batch_outer", "bi,bj->bij", (2, 3), (2, 2))
+    return cases
+
+
 # ---- Lua output --------------------------------------------------------------
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -696,6 +761,7 @@ def main():
     write("recurrent", recurrent_cases())
     write("attention", attention_cases())
     write("resize", resize_cases())
+    write("tensor_ops", tensor_ops_cases())
 
 
 if __name__ == "__main__":
