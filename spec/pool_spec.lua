@@ -204,3 +204,42 @@ describe("luann.nn.functional pooling on OpenCL #opencl", function()
     both(function(t) return F.adaptive_max_pool2d(t, { 3, 4 }, true) end, x2)
   end)
 end)
+
+describe("luann.max_pool2d_with_indices (the core's kernel under F.max_pool*)", function()
+  it("reads strided inputs and puts a NaN first, as PyTorch", function()
+    local x = luann.arange(1, 2 * 8 * 6 + 1):double():view(2, 8, 6):transpose(2, 3):unsqueeze(1) -- (2,1,6,8), strided
+    local v, i = luann.max_pool2d_with_indices(x, { kernel_size = 2 })
+    local c = x:contiguous()
+    local v2, i2 = luann.max_pool2d_with_indices(c, { kernel_size = 2 })
+    assert.are.same(v2:tolist(), v:tolist())
+    assert.are.same(i2:tolist(), i:tolist())
+    assert.are.equal(c[1][1][2][2], v[1][1][1][1]) -- the window's bottom right is its largest
+    assert.are.equal(1 * 8 + 2, i[1][1][1][1]) -- row 2, column 2: 1-based flat position in the 6x8 plane
+    local n = luann.tensor({ { { { 1, 0 / 0 }, { 5, 2 } } } }, { dtype = "float64" })
+    local nv, ni = luann.max_pool2d_with_indices(n, { kernel_size = 2 })
+    assert.is_true(nv:item() ~= nv:item())
+    assert.are.equal(2, ni:item())
+  end)
+
+  it("sums the gradient of overlapping windows", function()
+    local x = luann.tensor({ { { { 1, 3, 2 }, { 0, 0, 0 } } } }, { dtype = "float64", requires_grad = true })
+    local v = luann.max_pool2d_with_indices(x, { kernel_size = 2, stride = 1 }) -- windows pick 3 and 3
+    v:sum():backward()
+    assert.are.same({ { { { 0, 2, 0 }, { 0, 0, 0 } } } }, x.grad:tolist())
+    assert.is_true(luann.autograd.gradcheck(function(t)
+      return luann.max_pool2d_with_indices(t, { kernel_size = 3, stride = 2, padding = 1, ceil_mode = true })
+    end, { distinct({ 1, 2, 5, 6 }):requires_grad_() }))
+  end)
+
+  it("names bad arguments", function()
+    assert.has_error(function() luann.max_pool2d_with_indices(luann.zeros(2, 3, 4), { kernel_size = 2 }) end,
+      "max_pool2d: expected a 4-dim input (N, C, H, W), got shape (2,3,4)")
+    assert.has_error(function() luann.max_pool2d_with_indices(luann.zeros(1, 1, 4, 4, { dtype = "int64" }), 2) end,
+      "max_pool2d: expected a float32 or float64 input, got int64")
+    assert.has_error(function() luann.max_pool2d_with_indices(luann.zeros(1, 1, 4, 4), { kernel_size = 5 }) end,
+      "max_pool2d: the kernel (5 with dilation) is larger than the padded input (4)")
+    assert.has_error(function() luann.max_pool2d_with_indices(luann.zeros(1, 1, 4, 4), { kernel_size = 2, padding = 2 }) end,
+      "max_pool2d: padding 2 must be at most half of the kernel (2 with dilation)")
+    assert.has_error(function() luann.max_pool2d_with_indices(luann.zeros(1, 1, 4, 4), { kernel_size = 1 << 40 }) end)
+  end)
+end)

@@ -115,6 +115,20 @@ local function max_pool(fname, x, a, nd)
   }
   o.s = sizes(fname, a.stride, "stride", nd, o.k, 1)
   local indices = check.boolean(fname, 7, a.return_indices, "return_indices", false, 3)
+  geometry(fname, x4, nd, o) -- the checks, with the caller's names
+  if x4.dtype == "float32" or x4.dtype == "float64" then
+    -- the core's kernel: one pass over the input (1-d pools as 1-row 2-d ones)
+    local x2, k = x4, o
+    if nd == 1 then
+      x2 = x4:unsqueeze(3)
+      k = { k = { 1, o.k[1] }, s = { 1, o.s[1] }, p = { 0, o.p[1] }, d = { 1, o.d[1] }, ceil = o.ceil }
+    end
+    local vals, idx = luann.max_pool2d_with_indices(x2, { kernel_size = k.k, stride = k.s,
+      padding = k.p, dilation = k.d, ceil_mode = k.ceil })
+    if nd == 1 then vals, idx = vals:squeeze(3), idx:squeeze(3) end
+    if not indices then return unbatch(vals, added) end
+    return unbatch(vals, added), unbatch(idx, added)
+  end
   local g = geometry(fname, x4, nd, o)
   local vals, idx = windows(x4, g, g.left, g.right, -math.huge):max(-1)
   if not indices then return unbatch(vals, added) end
