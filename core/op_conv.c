@@ -8,6 +8,7 @@
 */
 #include <string.h>
 
+#include "im2col.h"
 #include "luann_nn.h"
 #include "op.h"
 #include "shape.h"
@@ -123,31 +124,35 @@ static int padding_of(const char *op, const ln_conv_params *p,
   return LN_OK;
 }
 
-/* x padded and cut into windows: (N, C, OH, OW, kh, kw), a view. */
-static ln_tensor *windows(const char *op, ln_tensor *x, const int64_t *kernel,
-                          const ln_conv_params *p) {
+/* The windows of x padded as p says (im2col's geometry), or an error
+** when the padded input is smaller than the kernel. */
+static int conv_geometry(const char *op, const ln_tensor *x,
+                         const int64_t *kernel, const ln_conv_params *p,
+                         ln_im2col_geometry *g) {
   char s1[LN_SHAPE_STRLEN];
-  int64_t pad[4];
-  if (padding_of(op, p, kernel, pad) != LN_OK) return NULL;
+  int64_t pad[4] = {0};
+  if (padding_of(op, p, kernel, pad) != LN_OK) return LN_ERR;
   for (int i = 0; i < 2; i++) {
-    int64_t n = x->shape[2 + i] + pad[2 * (1 - i)] + pad[2 * (1 - i) + 1];
+    int64_t before = pad[2 * (1 - i)], after = pad[2 * (1 - i) + 1];
+    int64_t n = x->shape[2 + i] + before + after;
     int64_t span = p->dilation[i] * (kernel[i] - 1) + 1;
     if (n < span)
       return ln_error("%s: the padded input %s is smaller than the kernel "
                       "(%lld,%lld) with dilation (%lld,%lld)", op,
                       ln_shape_str(x->ndim, x->shape, s1, sizeof s1),
                       (long long)kernel[0], (long long)kernel[1],
-                      (long long)p->dilation[0], (long long)p->dilation[1]),
-             NULL;
+                      (long long)p->dilation[0], (long long)p->dilation[1]);
+    g->kernel[i] = kernel[i];
+    g->stride[i] = p->stride[i];
+    g->pad[i] = before;
+    g->dilation[i] = p->dilation[i];
+    g->blocks[i] = (n - span) / p->stride[i] + 1;
+    g->image[i] = x->shape[2 + i];
+    if (g->image[i] == 0)
+      return ln_error("%s: the input %s has no pixels", op,
+                      ln_shape_str(x->ndim, x->shape, s1, sizeof s1));
   }
-  ln_scope s = {0};
-  ln_tensor *xp = LN_TMP(&s, ln_pad(x, 4, pad, LN_PAD_CONSTANT, 0));
-  ln_tensor *u = LN_TMP(&s, ln_unfold(xp, 2, kernel[0], p->stride[0],
-                                      p->dilation[0]));
-  u = LN_TMP(&s, ln_unfold(u, 3, kernel[1], p->stride[1], p->dilation[1]));
-  return ln_scope_keep(&s, u);
-fail:
-  return ln_scope_end(&s);
+  return LN_OK;
 }
 
 /* Runs f on a batched view of an unbatched input (ndim == batched - 1). */
@@ -193,14 +198,14 @@ static ln_tensor *conv2d_as(const char *op, ln_tensor *x, ln_tensor *w,
     return NULL;
   int64_t n = x->shape[0], g = p->groups, cg = x->shape[1] / g, og = o / g;
   int64_t kh = w->shape[2], kw = w->shape[3];
+  ln_im2col_geometry geo;
+  if (conv_geometry(op, x, &w->shape[2], p, &geo) != LN_OK) return NULL;
+  int64_t oh = geo.blocks[0], ow = geo.blocks[1], kk = cg * kh * kw;
   ln_scope s = {0};
-  ln_tensor *u = LN_TMP(&s, windows(op, x, &w->shape[2], p));
-  int64_t oh = u->shape[2], ow = u->shape[3], kk = cg * kh * kw;
-  /* columns (N, G, Cg*kh*kw, OH*OW), the one copy of the input: its rows
-  ** run along an output row, and W @ columns lands in NCHW */
-  u = LN_TMP(&s, ln_view(u, 7, (int64_t[]){n, g, cg, oh, ow, kh, kw}));
-  u = LN_TMP(&s, ln_permute(u, (int[]){0, 1, 2, 5, 6, 3, 4}));
-  ln_tensor *cols = LN_TMP(&s, ln_reshape(u, 4, (int64_t[]){n, g, kk, oh * ow}));
+  /* columns (N, G, Cg*kh*kw, OH*OW), the one copy of the input: W @
+  ** columns lands in NCHW */
+  ln_tensor *cols = LN_TMP(&s, ln_im2col_geometry_run(x, &geo));
+  cols = LN_TMP(&s, ln_view(cols, 4, (int64_t[]){n, g, kk, oh * ow}));
   ln_tensor *wm = LN_TMP(&s, ln_reshape(w, 3, (int64_t[]){g, og, kk}));
   ln_tensor *y = LN_TMP(&s, ln_matmul(wm, cols)); /* (N, G, Og, OH*OW) */
   y = LN_TMP(&s, ln_reshape(y, 4, (int64_t[]){n, o, oh, ow}));
@@ -243,21 +248,6 @@ fail:
 
 /* ---- conv_transpose2d: columns first, then summed into place ------------ */
 
-/* cols (N, C, OH, OW, kh, kw) summed back into (N, C, Hp, Wp), the inverse
-** geometry of windows() before padding. */
-static ln_tensor *sum_windows(ln_tensor *cols, const ln_conv_params *p,
-                              int64_t hp, int64_t wp) {
-  int64_t n = cols->shape[0], c = cols->shape[1], oh = cols->shape[2];
-  int64_t kh = cols->shape[4], kw = cols->shape[5];
-  ln_tensor *rows = ln_unfold_backward(cols, 5, (int64_t[]){n, c, oh, wp, kh},
-                                       3, kw, p->stride[1], p->dilation[1]);
-  if (!rows) return NULL;
-  ln_tensor *r = ln_unfold_backward(rows, 4, (int64_t[]){n, c, hp, wp}, 2, kh,
-                                    p->stride[0], p->dilation[0]);
-  ln_tensor_release(rows);
-  return r;
-}
-
 ln_tensor *ln_conv_transpose2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
                                const ln_conv_params *p) {
   const char *op = "conv_transpose2d";
@@ -273,24 +263,25 @@ ln_tensor *ln_conv_transpose2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
   int64_t h = x->shape[2], wd = x->shape[3], kh = w->shape[2], kw = w->shape[3];
   int64_t hp = (h - 1) * p->stride[0] + p->dilation[0] * (kh - 1) + 1;
   int64_t wp = (wd - 1) * p->stride[1] + p->dilation[1] * (kw - 1) + 1;
-  int64_t crop[4] = {-p->padding[1], p->output_padding[1] - p->padding[1],
-                     -p->padding[0], p->output_padding[0] - p->padding[0]};
-  if (hp - 2 * p->padding[0] + p->output_padding[0] < 1 ||
-      wp - 2 * p->padding[1] + p->output_padding[1] < 1)
+  int64_t oh = hp - 2 * p->padding[0] + p->output_padding[0];
+  int64_t ow = wp - 2 * p->padding[1] + p->output_padding[1];
+  if (oh < 1 || ow < 1)
     return ln_error("%s: padding (%lld,%lld) leaves no output", op,
                     (long long)p->padding[0], (long long)p->padding[1]), NULL;
+  /* the columns' windows: one per input pixel, in the output image */
+  ln_im2col_geometry geo = {
+    .kernel = {kh, kw}, .stride = {p->stride[0], p->stride[1]},
+    .pad = {p->padding[0], p->padding[1]},
+    .dilation = {p->dilation[0], p->dilation[1]}, .blocks = {h, wd},
+    .image = {oh, ow}};
   ln_scope s = {0};
-  /* columns (N, G, Og*kh*kw, H*W) = W^T @ x per group, then seen as the
-  ** windows (N, O, H, W, kh, kw) they sum into (a view) */
+  /* columns (N, G, Og*kh*kw, H*W) = W^T @ x per group, summed into place */
   ln_tensor *xv = LN_TMP(&s, ln_reshape(x, 4, (int64_t[]){n, g, cg, h * wd}));
   ln_tensor *wm = LN_TMP(&s, ln_reshape(w, 3, (int64_t[]){g, cg, og * kh * kw}));
   wm = LN_TMP(&s, ln_transpose(wm, 1, 2));
   ln_tensor *cols = LN_TMP(&s, ln_matmul(wm, xv));
-  cols = LN_TMP(&s, ln_view(cols, 7, (int64_t[]){n, g, og, kh, kw, h, wd}));
-  cols = LN_TMP(&s, ln_permute(cols, (int[]){0, 1, 2, 5, 6, 3, 4}));
-  cols = LN_TMP(&s, ln_reshape(cols, 6, (int64_t[]){n, o, h, wd, kh, kw}));
-  ln_tensor *y = LN_TMP(&s, sum_windows(cols, p, hp, wp));
-  y = LN_TMP(&s, ln_pad(y, 4, crop, LN_PAD_CONSTANT, 0));
+  cols = LN_TMP(&s, ln_reshape(cols, 3, (int64_t[]){n, o * kh * kw, h * wd}));
+  ln_tensor *y = LN_TMP(&s, ln_col2im_geometry_run(cols, n, o, &geo));
   y = LN_TMP(&s, add_bias(y, b));
   return ln_scope_keep(&s, y);
 fail:
@@ -318,15 +309,9 @@ static int check_blocks(const char *op, const ln_tensor *x, int ndim,
 
 ln_tensor *ln_im2col(ln_tensor *x, const ln_conv_params *p) {
   if (check_blocks("unfold", x, 4, p) != LN_OK) return NULL;
-  const int64_t *k = p->kernel_size;
-  ln_scope s = {0};
-  ln_tensor *u = LN_TMP(&s, windows("unfold", x, k, p));
-  int64_t n = u->shape[0], c = u->shape[1], l = u->shape[2] * u->shape[3];
-  u = LN_TMP(&s, ln_permute(u, (int[]){0, 1, 4, 5, 2, 3}));
-  u = LN_TMP(&s, ln_reshape(u, 3, (int64_t[]){n, c * k[0] * k[1], l}));
-  return ln_scope_keep(&s, u);
-fail:
-  return ln_scope_end(&s);
+  ln_im2col_geometry g;
+  if (conv_geometry("unfold", x, p->kernel_size, p, &g) != LN_OK) return NULL;
+  return ln_im2col_geometry_run(x, &g);
 }
 
 ln_tensor *ln_col2im(ln_tensor *x, const ln_conv_params *p) {
@@ -334,37 +319,31 @@ ln_tensor *ln_col2im(ln_tensor *x, const ln_conv_params *p) {
   char s1[LN_SHAPE_STRLEN];
   if (check_blocks(op, x, 3, p) != LN_OK) return NULL;
   const int64_t *k = p->kernel_size;
-  int64_t blocks[2], padded[2];
+  ln_im2col_geometry g;
   for (int i = 0; i < 2; i++) {
-    padded[i] = p->output_size[i] + 2 * p->padding[i];
+    int64_t padded = p->output_size[i] + 2 * p->padding[i];
     int64_t span = p->dilation[i] * (k[i] - 1) + 1;
-    if (p->output_size[i] < 1 || padded[i] < span)
+    if (p->output_size[i] < 1 || padded < span)
       return ln_error("%s: output_size (%lld,%lld) with padding is smaller "
                       "than the kernel's span", op,
                       (long long)p->output_size[0],
                       (long long)p->output_size[1]), NULL;
-    blocks[i] = (padded[i] - span) / p->stride[i] + 1;
+    g.kernel[i] = k[i];
+    g.stride[i] = p->stride[i];
+    g.pad[i] = p->padding[i];
+    g.dilation[i] = p->dilation[i];
+    g.blocks[i] = (padded - span) / p->stride[i] + 1;
+    g.image[i] = p->output_size[i];
   }
   int64_t kk = k[0] * k[1];
-  if (x->shape[1] % kk || x->shape[2] != blocks[0] * blocks[1])
+  if (x->shape[1] % kk || x->shape[2] != g.blocks[0] * g.blocks[1])
     return ln_error("%s: expected an input (N, C*%lld, %lld) for kernel "
                     "(%lld,%lld) and %lldx%lld blocks, got %s", op,
-                    (long long)kk, (long long)(blocks[0] * blocks[1]),
-                    (long long)k[0], (long long)k[1], (long long)blocks[0],
-                    (long long)blocks[1],
+                    (long long)kk, (long long)(g.blocks[0] * g.blocks[1]),
+                    (long long)k[0], (long long)k[1], (long long)g.blocks[0],
+                    (long long)g.blocks[1],
                     ln_shape_str(x->ndim, x->shape, s1, sizeof s1)), NULL;
-  int64_t n = x->shape[0], c = x->shape[1] / kk;
-  int64_t crop[4] = {-p->padding[1], -p->padding[1], -p->padding[0],
-                     -p->padding[0]};
-  ln_scope s = {0};
-  ln_tensor *cols = LN_TMP(&s, ln_view(x, 6, (int64_t[]){n, c, k[0], k[1],
-                                                         blocks[0], blocks[1]}));
-  cols = LN_TMP(&s, ln_permute(cols, (int[]){0, 1, 4, 5, 2, 3}));
-  ln_tensor *y = LN_TMP(&s, sum_windows(cols, p, padded[0], padded[1]));
-  y = LN_TMP(&s, ln_pad(y, 4, crop, LN_PAD_CONSTANT, 0));
-  return ln_scope_keep(&s, y);
-fail:
-  return ln_scope_end(&s);
+  return ln_col2im_geometry_run(x, x->shape[0], x->shape[1] / kk, &g);
 }
 
 /* ---- rows --------------------------------------------------------------- */

@@ -54,6 +54,7 @@ end
 local packages = { nn = true, optim = true, data = true, utils = true, distributions = true }
 local functions = { multinomial = "luann.sampling", bernoulli = "luann.sampling" }
 return setmetatable(luann, {
+  lazy_functions = functions, -- for tools that list every function
   __index = function(t, key)
     if packages[key] then
       local m = require("luann." .. key)

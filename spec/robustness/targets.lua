@@ -40,6 +40,10 @@ return function(luann)
         or "function(...) return " .. tsrc .. key(k) .. "(...) end", v)
     end
   end
+  -- Functions written in Lua load on first use: load them all, so that the
+  -- list is the same in every process (a spec that used one must not
+  -- lengthen the parent's list beyond its children's).
+  for k in pairs(getmetatable(luann).lazy_functions or {}) do local _ = luann[k] end
   local mt = getmetatable(luann.zeros(1))
   add_table("luann.", "luann", luann)
   add_table("Tensor:", "TM.methods", mt.methods)
@@ -65,6 +69,8 @@ return function(luann)
   add_table("luann.optim.lr_scheduler.", "luann.optim.lr_scheduler", luann.optim.lr_scheduler, true)
   add_table("luann.data.", "luann.data", luann.data, true)
   add_table("luann.data.datasets.", "luann.data.datasets", luann.data.datasets, true)
+  add_table("luann.data.transforms.", "luann.data.transforms", luann.data.transforms, true)
+  add_table("luann.distributions.", "luann.distributions", luann.distributions, true)
   add_table("luann.utils.check.", "luann.utils.check", luann.utils.check)
   -- Instances: a module's forward, an optimizer's step with bad gradients,
   -- a loader walked over a bad dataset.
