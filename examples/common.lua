@@ -7,6 +7,9 @@ local data = luann.data
 
 local common = {}
 
+--- The examples' directory (with a trailing /), for dofile of their parts.
+common.dir = arg and arg[0] and arg[0]:match("^(.*[/\\])") or "examples/"
+
 --- Reads `--name value` options and `--flag` switches into a copy of
 -- defaults: a number default takes a number, a string one text, a boolean
 -- one is a switch (`--no-name` turns a true default off). `--help` prints
