@@ -1,6 +1,7 @@
 --- luann: a deep learning engine with a C core and Lua 5.4 as its language.
 -- `local luann = require "luann"` gives tensors, autograd, and (loaded on
--- first use) `luann.nn`, `luann.optim`, `luann.data`, `luann.utils`.
+-- first use) `luann.nn`, `luann.optim`, `luann.data`, `luann.utils`,
+-- `luann.image` (PNG files) and `luann.plot` (line plots).
 -- Names and semantics follow PyTorch where Lua allows; dims and indices
 -- are 1-based as in Lua and Torch7, negative ones count from the end.
 -- @module luann
@@ -48,7 +49,8 @@ function luann.allclose(a, b, rtol, atol)
 end
 
 -- Sub-packages load on first use, so `require "luann"` stays cheap.
-local packages = { nn = true, optim = true, data = true, utils = true }
+local packages = { nn = true, optim = true, data = true, utils = true,
+  image = true, plot = true }
 return setmetatable(luann, {
   __index = function(t, key)
     if packages[key] then
