@@ -5,8 +5,8 @@
 ** and longjmps back to the setjmp in encode or decode. Nothing but libpng
 ** lies between the two (no Lua frame, no other core frame), and everything
 ** the jump must free hangs off a heap-allocated png_job, so no local
-** variable needs to survive the jump. Warnings are dropped: a PNG that
-** libpng can read with a warning is read.
+** variable needs to survive the jump. A PNG that libpng can read with a
+** warning is read; the last warning only explains a later error.
 */
 #include <errno.h>
 #include <png.h>
@@ -25,21 +25,27 @@ typedef struct png_job {
   FILE *f;
   int os_error;     /* errno of a failed read or write, 0 if none */
   char msg[200];    /* libpng's message, or ours through png_error */
+  char warning[120]; /* the last warning: often the reason for an error */
   uint8_t *pixels;  /* read: (H,W,C) interleaved */
   png_bytep *rows;  /* read: row pointers into pixels */
   uint32_t height, width;
   int channels;
 } png_job;
 
+/* libpng's message, with the last warning when there was one ("Invalid
+** IHDR data (Image width exceeds user limit in IHDR)"). */
 static void on_error(png_structp png, png_const_charp msg) {
   png_job *j = png_get_error_ptr(png);
-  snprintf(j->msg, sizeof j->msg, "%s", msg);
+  if (j->warning[0])
+    snprintf(j->msg, sizeof j->msg, "%s (%s)", msg, j->warning);
+  else
+    snprintf(j->msg, sizeof j->msg, "%s", msg);
   png_longjmp(png, 1);
 }
 
 static void on_warning(png_structp png, png_const_charp msg) {
-  (void)png;
-  (void)msg;
+  png_job *j = png_get_error_ptr(png);
+  snprintf(j->warning, sizeof j->warning, "%s", msg);
 }
 
 /* Why libpng stopped: the OS's reason when a read or write failed. */

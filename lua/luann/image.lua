@@ -19,6 +19,13 @@ local image = {}
 
 local GRID_OPTIONS = { nrow = true, padding = true, pad_value = true, normalize = true }
 
+-- Calls the C half; its errors point at the line that called us.
+local function call(fn, ...)
+  local ok, res = pcall(fn, ...)
+  if not ok then error(res, 3) end
+  return res
+end
+
 local function fail(fname, fmt, ...)
   error(fname .. ": " .. fmt:format(...), 3)
 end
@@ -121,7 +128,7 @@ function image.save(path, t, opts)
     if dim == 2 then t = t:reshape(1, t:size(1), t:size(2)) end
     if o.normalize then t = normalize(t:detach()) end
   end
-  C.write_png(path, t)
+  call(C.write_png, path, t)
 end
 
 --- Reads a PNG file: gray, gray+alpha, RGB, RGBA or palette, 1 to 16 bits
@@ -139,7 +146,7 @@ function image.load(path, opts)
   check.known_options("image.load", opts, { dtype = true })
   local dtype = check.choice("image.load", 2, opts.dtype, "dtype", "float32",
     { "float32", "float64", "uint8" })
-  local t = C.read_png(path)
+  local t = call(C.read_png, path)
   if dtype == "uint8" then return t end
   return t:to(dtype) / 255
 end

@@ -21,6 +21,13 @@ plot.colors = C.colors
 local OPTIONS = { title = true, xlabel = true, ylabel = true, width = true,
   height = true, logy = true }
 
+-- Calls the C half; its errors point at the line that called us.
+local function call(fn, ...)
+  local ok, res = pcall(fn, ...)
+  if not ok then error(res, 3) end
+  return res
+end
+
 local function fail(fmt, ...)
   error("plot.line: " .. fmt:format(...), 4)
 end
@@ -127,7 +134,7 @@ function plot.line(path, series, opts)
     end
     o[key] = v
   end
-  C.line(path, list, o)
+  call(C.line, path, list, o)
 end
 
 return plot
