@@ -89,10 +89,11 @@ int ln_png_write(const char *path, const uint8_t *pixels, int64_t height,
                  int64_t width, int channels) {
   if (channels < 1 || channels > 4)
     return ln_error("image.save: a PNG has 1 to 4 channels, got %d", channels);
-  if (height < 1 || width < 1 || height > PNG_UINT_31_MAX ||
-      width > PNG_UINT_31_MAX)
-    return ln_error("image.save: a PNG is 1 to 2^31-1 pixels on a side, got "
-                    "%lld x %lld", (long long)height, (long long)width);
+  if (height < 1 || width < 1 || height > LN_PNG_MAX_SIDE ||
+      width > LN_PNG_MAX_SIDE) /* more would not load again */
+    return ln_error("image.save: an image is 1 to %d pixels on a side, got "
+                    "%lld x %lld (width x height)", LN_PNG_MAX_SIDE,
+                    (long long)width, (long long)height);
   png_job *j = calloc(1, sizeof *j);
   if (j) j->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, j, on_error,
                                           on_warning);

@@ -18,7 +18,7 @@
 #define LN_PNG_MAX_BYTES (INT64_C(1) << 30)
 
 /* Writes pixels (height, width, channels) as an 8-bit PNG, atomically
-** (atomic_file.h). */
+** (atomic_file.h); the sides within LN_PNG_MAX_SIDE, as for reading. */
 LN_INTERNAL int ln_png_write(const char *path, const uint8_t *pixels,
                              int64_t height, int64_t width, int channels);
 /* Reads any PNG libpng reads (palette, gray, gray+alpha, RGB, RGBA, 1 to

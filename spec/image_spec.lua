@@ -7,13 +7,16 @@
 -- an OpenCL device saves like its CPU copy.
 local luann = require "luann"
 local helpers = require "helpers"
+local forge = require "forge"
 
 local image = luann.image
 local flat, write_file, read_file = helpers.flat, helpers.write_file, helpers.read_file
 
 local tmpfiles = {}
 local function tmp(suffix)
-  local p = os.tmpname() .. (suffix or ".png")
+  local base = os.tmpname() -- created: removed at the end too
+  local p = base .. (suffix or ".png")
+  tmpfiles[#tmpfiles + 1] = base
   tmpfiles[#tmpfiles + 1] = p
   return p
 end
@@ -289,6 +292,8 @@ describe("luann.image", function()
         err_of(image.make_grid, luann.zeros(1, 1, 2, 2), { nrow = 0 }))
       assert.equal("image.make_grid: bad argument #2 'padding' (must be >= 0, got -1)",
         err_of(image.make_grid, luann.zeros(1, 1, 2, 2), { padding = -1 }))
+      assert.equal("image.make_grid: bad argument #2 'padding' (must be <= 65535, got 65536)",
+        err_of(image.make_grid, luann.zeros(1, 1, 2, 2), { padding = 65536 }))
       assert.equal("image.make_grid: unknown option 'rows' (known: normalize, nrow, pad_value, padding)",
         err_of(image.make_grid, luann.zeros(1, 1, 2, 2), { rows = 2 }))
       assert.equal("image.make_grid: pad_value of a uint8 grid must be 0 to 255, got 300",
@@ -400,6 +405,14 @@ describe("luann.image", function()
       assert.equal(msg .. "(2,0,3,3)", err_of(image.save, tmp(), luann.zeros(2, 0, 3, 3)))
       assert.equal("image.save: expected a (C,H,W) image with 1 to 4 channels, got shape (3,0,4)",
         err_of(image.save, tmp(), luann.zeros(3, 0, 4)))
+      assert.equal("image.save: an image is 1 to 1000000 pixels on a side, got 1048576 x 1 (width x height)",
+        err_of(image.save, tmp(), luann.zeros(1, 1, 1):expand(1, 1, 1 << 20)))
+      assert.equal("image.save: shape (1,1048576,1048576) is more than the 1073741824 pixel bytes an image may take",
+        err_of(image.save, tmp(), luann.zeros(1, 1, 1):expand(1, 1 << 20, 1 << 20)))
+      assert.equal("image.save: bad argument #3 'nrow' (must be >= 1, got 0)",
+        err_of(image.save, tmp(), luann.zeros(2, 1, 2, 2), { nrow = 0 }))
+      assert.equal("image.save: bad argument #3 'normalize' (boolean expected, got number)",
+        err_of(image.save, tmp(), luann.zeros(2, 2), { normalize = 1 }))
       assert.equal("image.save: the batch is empty (shape (0,3,2,2))",
         err_of(image.save, tmp(), luann.zeros(0, 3, 2, 2)))
     end)
@@ -483,18 +496,9 @@ describe("luann.image", function()
       end
     end)
 
-    -- A PNG whose header claims w x h (its CRC right), with a few bytes of data.
+    -- A PNG whose header claims w x h (its CRC right), with no image data.
     local function header_only(w, h, ctype)
-      local function chunk(kind, body)
-        local crc = 0xffffffff
-        for i = 1, #(kind .. body) do
-          crc = crc ~ (kind .. body):byte(i)
-          for _ = 1, 8 do crc = (crc >> 1) ~ (0xedb88320 & -(crc & 1)) end
-        end
-        return string.pack(">I4", #body) .. kind .. body .. string.pack(">I4", crc ~ 0xffffffff)
-      end
-      return "\137PNG\r\n\26\n" .. chunk("IHDR", string.pack(">I4I4BBBBB", w, h, 8, ctype, 0, 0, 0))
-        .. chunk("IDAT", "\120\156\1\0\0\255\255")
+      return forge.png { width = w, height = h, color_type = ctype, idat = forge.zlib("") }
     end
 
     it("load refuses hostile headers before allocating for them", function()

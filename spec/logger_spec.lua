@@ -9,7 +9,9 @@ local read_file, write_file = helpers.read_file, helpers.write_file
 
 local tmpfiles = {}
 local function tmp(suffix)
-  local p = os.tmpname() .. (suffix or ".csv")
+  local base = os.tmpname() -- created: removed at the end too
+  local p = base .. (suffix or ".csv")
+  tmpfiles[#tmpfiles + 1] = base
   tmpfiles[#tmpfiles + 1] = p
   return p
 end

@@ -10,7 +10,9 @@ local plot = luann.plot
 
 local tmpfiles = {}
 local function tmp(suffix)
-  local p = os.tmpname() .. (suffix or ".png")
+  local base = os.tmpname() -- created: removed at the end too
+  local p = base .. (suffix or ".png")
+  tmpfiles[#tmpfiles + 1] = base
   tmpfiles[#tmpfiles + 1] = p
   return p
 end

@@ -17,6 +17,7 @@ local class = require "luann.utils.class"
 local C = luann._image_module()
 local image = {}
 
+local MAX_PADDING = 65535 -- far past any use; keeps sizes far from overflow
 local GRID_OPTIONS = { nrow = true, padding = true, pad_value = true, normalize = true }
 
 -- Calls the C half; its errors point at the line that called us.
@@ -43,36 +44,42 @@ local function normalize(t)
   return (t - lo) / math.max(hi - lo, 1e-5)
 end
 
--- The grid of a checked (N,C,H,W) CPU batch; torchvision's layout.
+-- The grid of a checked (N,C,H,W) CPU batch; torchvision's layout. Each
+-- image gets its padding above and left, the batch is filled up to whole
+-- rows with blank cells, and one reshape lays the cells out (no loop over
+-- the images: a batch of a million 1x1 images is one copy).
 local function grid_of(batch, nrow, padding, pad_value)
   local n, c, h, w = batch:size(1), batch:size(2), batch:size(3), batch:size(4)
   local cols = math.min(nrow, n)
   local rows = (n + cols - 1) // cols
   local cell_h, cell_w = h + padding, w + padding
-  local grid = luann.full({ c, rows * cell_h + padding, cols * cell_w + padding },
-    pad_value, { dtype = batch.dtype })
-  for k = 0, n - 1 do
-    local y, x = (k // cols) * cell_h + padding, (k % cols) * cell_w + padding
-    grid:narrow(2, y + 1, h):narrow(3, x + 1, w):copy_(batch:select(1, k + 1))
-  end
-  return grid
+  local cells = luann.pad(batch, { padding, 0, padding, 0, 0, 0, 0, rows * cols - n },
+    "constant", pad_value)
+  local grid = cells:reshape(rows, cols, c, cell_h, cell_w):permute(3, 1, 4, 2, 5)
+    :reshape(c, rows * cell_h, cols * cell_w)
+  return luann.pad(grid, { 0, padding, 0, padding }, "constant", pad_value)
 end
 
 local function grid_options(fname, opts, pos)
   opts = check.options(fname, pos, opts, 2)
   check.known_options(fname, opts, GRID_OPTIONS, 2)
-  return {
+  local o = {
     nrow = check.integer(fname, pos, opts.nrow, "nrow", 8, 1, 2),
     padding = check.integer(fname, pos, opts.padding, "padding", 2, 0, 2),
     pad_value = check.number(fname, pos, opts.pad_value, "pad_value", 0, nil, nil, 2),
     normalize = check.boolean(fname, pos, opts.normalize, "normalize", false, 2),
   }
+  if o.padding > MAX_PADDING then
+    fail(fname, "bad argument #%d 'padding' (must be <= %d, got %d)", pos, MAX_PADDING, o.padding)
+  end
+  return o
 end
 
-local function make_grid(fname, batch, opts)
+-- make_grid's work; save's options are its argument `pos`.
+local function make_grid(fname, batch, opts, pos)
   check.tensor(fname, 1, batch, "batch", 2)
   check_pixels(fname, batch)
-  local o = grid_options(fname, opts, 2)
+  local o = grid_options(fname, opts, pos)
   if batch:dim() == 2 then batch = batch:reshape(1, 1, batch:size(1), batch:size(2)) end
   if batch:dim() == 3 then batch = batch:reshape(1, batch:size(1), batch:size(2), batch:size(3)) end
   if batch:dim() ~= 4 or batch:size(2) < 1 or batch:size(2) > 4 then
@@ -101,7 +108,7 @@ end
 -- @return (C, rows*(H+padding)+padding, cols*(W+padding)+padding), on the CPU
 -- @usage local g = luann.image.make_grid(x, {nrow = 4, pad_value = 1})
 function image.make_grid(batch, opts)
-  return (make_grid("image.make_grid", batch, opts))
+  return (make_grid("image.make_grid", batch, opts, 2))
 end
 
 --- Writes a tensor as a PNG file.
@@ -122,7 +129,7 @@ function image.save(path, t, opts)
       .. "channels, got shape %s", check.shape_str(t))
   end
   if dim == 4 then
-    t = make_grid("image.save", t, opts)
+    t = make_grid("image.save", t, opts, 3)
   else
     local o = grid_options("image.save", opts, 3)
     if dim == 2 then t = t:reshape(1, t:size(1), t:size(2)) end
