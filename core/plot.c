@@ -169,9 +169,11 @@ static void linear_axis(axis *a, double lo, double hi, int target,
   char label[32];
   *a = (axis){.log = false};
   if (!(lo <= hi)) lo = 0, hi = 1;
-  if (lo == hi) {
+  if (lo == hi) { /* widen, inward near the double's limits */
     double d = lo == 0 ? 1 : fabs(lo) * 0.1;
-    lo -= d, hi += d;
+    if (!isfinite(hi + d)) lo -= 2 * d;
+    else if (!isfinite(lo - d)) hi += 2 * d;
+    else lo -= d, hi += d;
   }
   long double m = ((long double)hi - lo) * margin;
   if (isfinite((double)(lo - m)) && isfinite((double)(hi + m)))
