@@ -27,8 +27,15 @@ WARN = -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
 CFLAGS = -std=gnu11 $(OPT) -g -fPIC -fopenmp $(WARN) \
          -Icore -Ibindings -I$(B)/gen $(shell pkg-config --cflags lua5.4) \
          -DCL_TARGET_OPENCL_VERSION=120 $(SAN_FLAGS) $(EXTRA_CFLAGS)
+# PNG files (libpng) and plots (cairo); the names Debian's packages give
+# them where pkg-config is missing
+IMAGE_CFLAGS := $(shell pkg-config --cflags libpng cairo 2>/dev/null || \
+                  echo -I/usr/include/libpng16 -I/usr/include/cairo)
+IMAGE_LIBS := $(shell pkg-config --libs libpng cairo 2>/dev/null || \
+                echo -lpng16 -lcairo)
+CFLAGS += $(IMAGE_CFLAGS)
 # SAN_FLAGS link too: luann.pc passes LDLIBS on to programs that embed us
-LDLIBS = -lblis -lz -lm -fopenmp $(SAN_FLAGS)
+LDLIBS = -lblis -lz -lm -fopenmp $(IMAGE_LIBS) $(SAN_FLAGS)
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 
 ifeq ($(strip $(OPENCL)),1)

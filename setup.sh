@@ -2,7 +2,8 @@
 # setup.sh: from a fresh Debian 12 to a working luann.
 #
 #   ./setup.sh          install what is missing, build, train the MNIST example
-#   ./setup.sh test     install what is missing, build, run every test
+#   ./setup.sh test     install what is missing (and python3, which the
+#                       specs use), build, run every test
 #   ./setup.sh deps     only install what is missing
 #   ./setup.sh build    install what is missing, build
 #   ./setup.sh checks   also install what the reliability checks need
@@ -19,10 +20,18 @@ PACKAGES=(
   lua5.4 liblua5.4-dev lua-busted   # Lua, its headers, the test runner
   libblis-dev libblis-openmp-dev    # BLAS (the multithreaded BLIS)
   libclblast-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd  # OpenCL
-  zlib1g-dev                        # reading .gz datasets
+  zlib1g-dev                        # checkpoints, reading .gz datasets
+  libpng-dev                        # luann.image: PNG files (libpng16-16)
+  libcairo2-dev                     # luann.plot: line plots (libcairo2)
   libreadline-dev                   # the REPL's line editing
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
   curl                              # datasets' download option (MNIST)
+)
+
+# What the tests add (./setup.sh test, checks): spec/image_spec.lua checks
+# PNGs with a reader independent of libpng, written in Python on its zlib.
+TEST_PACKAGES=(
+  python3
 )
 
 # What .ci/run's checks add (gcc's ASan and UBSan runtimes come with
@@ -86,7 +95,7 @@ case "${1:-}" in
   build/luann examples/mnist.lua
   ;;
 test)
-  install_deps
+  install_deps "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   build
   make test
   ;;
@@ -94,7 +103,7 @@ deps)
   install_deps
   ;;
 checks)
-  install_deps "${PACKAGES[@]}" "${CHECK_PACKAGES[@]}"
+  install_deps "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${CHECK_PACKAGES[@]}"
   ;;
 build)
   install_deps

@@ -95,6 +95,8 @@ LN_INTERNAL extern const lnb_reg lnb_autograd[]; /* lautograd.c */
 LN_INTERNAL extern const lnb_reg lnb_nn[]; /* lnn.c: fused losses, optim */
 LN_INTERNAL extern const lnb_reg lnb_io[]; /* lio.c: IDX, checkpoints */
 LN_INTERNAL extern const lnb_reg lnb_device[]; /* ldevice.c */
+LN_INTERNAL extern const lnb_reg lnb_image[]; /* limage.c: PNG files */
+LN_INTERNAL extern const lnb_reg lnb_plot[]; /* lplot.c: line plots */
 
 /* lpointwise.c: the unary and binary ops, registered from the core's op
 ** enums as closures into the module and methods tables (stack indices). */

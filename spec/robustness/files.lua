@@ -1,7 +1,7 @@
--- files.lua: damaged checkpoint and IDX files for luann.load and
--- luann.read_idx. The sweep tries a fixed list of them (F.checkpoint_cases,
--- F.idx_cases); the fuzzer draws them at random from a seed
--- (F.random_checkpoint, F.random_idx): valid files cut short, with bits
+-- files.lua: damaged checkpoint, IDX and PNG files for luann.load,
+-- luann.read_idx and luann.image.load. The sweep tries a fixed list of them
+-- (F.checkpoint_cases, F.idx_cases, F.png_cases); the fuzzer draws them at
+-- random from a seed (F.random_checkpoint, F.random_idx, F.random_png): valid files cut short, with bits
 -- flipped, with bytes of the payload damaged and the checksums recomputed
 -- around it, or with forged header fields (sizes, counts, dims, version)
 -- under a recomputed header CRC, so that the damage reaches every parser
@@ -198,6 +198,56 @@ local function damage(rnd, s)
   return s
 end
 
+local png = forge.png
+
+-- {description, file bytes} for luann.image.load.
+function F.png_cases()
+  local palette = "\255\0\0\0\255\0"
+  local cases = {
+    { "valid RGB", png {} }, { "valid gray 1-bit", png { color_type = 0, bit_depth = 1, width = 9 } },
+    { "valid palette", png { color_type = 3, palette = palette, trns = "\0" } },
+    { "valid 16-bit RGBA", png { color_type = 6, bit_depth = 16, width = 5, height = 3 } },
+    { "interlaced, data for a plain image", png { color_type = 6, bit_depth = 16, width = 5, height = 3, interlace = 1 } },
+    { "empty file", "" }, { "signature only", "\137PNG\r\n\26\n" },
+    { "width 0", png { width = 0 } }, { "height 0", png { height = 0 } },
+    { "width 2^31", png { width = 1 << 31, idat = forge.zlib("\0") } },
+    { "width 2^32-1", png { width = 0xFFFFFFFF, idat = forge.zlib("\0") } },
+    { "2^30 x 2^30", png { width = 1 << 30, height = 1 << 30, idat = forge.zlib("\0") } },
+    { "10^6 x 10^6 RGBA", png { width = 1000000, height = 1000000, color_type = 6, idat = forge.zlib("\0") } },
+    { "16384 x 16384 gray, no data", png { width = 16384, height = 16384, color_type = 0, idat = forge.zlib("\0") } },
+    { "bit depth 3", png { bit_depth = 3 } }, { "bit depth 16 palette", png { color_type = 3, bit_depth = 16, palette = palette } },
+    { "color type 5", png { color_type = 5 } }, { "color type 255", png { color_type = 255 } },
+    { "interlace 2", png { interlace = 2 } }, { "filter method 1", png { filter = 1 } },
+    { "compression method 1", png { compression = 1 } },
+    { "bad IHDR CRC", png { ihdr_crc = 1 } },
+    { "palette image without PLTE", png { color_type = 3 } },
+    { "palette index past PLTE", png { color_type = 3, palette = "\1\2\3", raw = "\0\200\200\0\7\7" } },
+    { "tRNS longer than PLTE", png { color_type = 3, palette = palette, trns = "\1\2\3\4" } },
+    { "PLTE of 1000 bytes", png { color_type = 3, palette = string.rep("\1", 1000) } },
+    { "scanline filter 5", png { raw = "\5\0\0\0\0\0\0\5\0\0\0\0\0\0" } },
+    { "image data short", png { raw = "\0\0\0" } },
+    { "image data long", png { raw = string.rep("\0", 100) } },
+    { "zlib checksum wrong", png { idat = forge.zlib(string.rep("\0", 14), 1) } },
+    { "IDAT not zlib", png { idat = "garbage" } }, { "IDAT empty", png { idat = "" } },
+    { "no IEND", png { iend = false } },
+    { "chunk length 2^31-1", "\137PNG\r\n\26\n" .. string.pack(">I4", 0x7FFFFFFF) .. "IHDR" .. string.rep("\0", 30) },
+    { "unknown critical chunk", "\137PNG\r\n\26\n" .. forge.png_chunk("ABCD", "x") .. png {}:sub(9) },
+    { "zTXt bomb", png {}:sub(1, 33) .. forge.png_chunk("zTXt", "k\0\0" .. forge.zlib(string.rep("a", 1 << 20)))
+      .. png {}:sub(34) },
+  }
+  local file = png { width = 3, height = 2, color_type = 6 }
+  for len = 0, #file - 1, 3 do
+    cases[#cases + 1] = { "valid file cut at " .. len, file:sub(1, len) }
+  end
+  for i = 9, 33 do -- the header's bytes, the header's CRC left as it was
+    for _, v in ipairs { 0, 255, 0x80 } do
+      cases[#cases + 1] = { ("header byte %d set to %d"):format(i, v),
+        file:sub(1, i - 1) .. string.char(v) .. file:sub(i + 1) }
+    end
+  end
+  return cases
+end
+
 --- A random checkpoint file: a random payload, valid or damaged, wrapped in
 -- valid checksums, or with header fields forged under a recomputed header
 -- CRC, or damaged after wrapping (the checksums must catch that).
@@ -241,6 +291,35 @@ function F.random_idx(rnd)
   if rnd(3) == 1 then file, desc = damage(rnd, file), desc .. " damaged" end
   if rnd(5) <= 2 then file, desc = gzip(file), desc .. " in gzip" end
   if rnd(6) == 1 then file, desc = damage(rnd, file), desc .. " damaged after" end
+  return file, desc
+end
+
+local PNG_DEPTHS = { [0] = { 1, 2, 4, 8, 16 }, [2] = { 8, 16 }, [3] = { 1, 2, 4, 8 }, [4] = { 8, 16 }, [6] = { 8, 16 } }
+local PNG_SIDES = { 0, 1, 2, 7, 1000000, 1000001, 1 << 30, 0x7FFFFFFF, 0xFFFFFFFF }
+
+--- A random PNG file: a random header (valid type and depth mostly),
+-- random scanlines (any filter bytes) of the right length or not, an
+-- optional palette and tRNS, damaged after wrapping now and then.
+-- @return the file's bytes, a short description
+function F.random_png(rnd)
+  local ctype = rnd(8) == 1 and rnd(0, 255) or choose(rnd, { 0, 2, 3, 4, 6 })
+  local depths = PNG_DEPTHS[ctype] or { 8 }
+  local o = { color_type = ctype, bit_depth = rnd(8) == 1 and rnd(0, 255) or choose(rnd, depths),
+    width = rnd(6) == 1 and choose(rnd, PNG_SIDES) or rnd(1, 9),
+    height = rnd(6) == 1 and choose(rnd, PNG_SIDES) or rnd(1, 9),
+    interlace = rnd(10) == 1 and 1 or 0 }
+  local channels = ({ [0] = 1, [2] = 3, [3] = 1, [4] = 2, [6] = 4 })[ctype] or 1
+  local row = (channels * o.bit_depth * math.min(o.width, 16) + 7) // 8
+  local rows = {} -- filter bytes valid mostly, so that the data is unfiltered
+  for y = 1, math.min(o.height, 16) do
+    rows[y] = string.char(rnd(10) == 1 and rnd(0, 255) or rnd(0, 4)) .. bytes(rnd, row)
+  end
+  o.raw = table.concat(rows)
+  if rnd(4) == 1 then o.raw = o.raw:sub(1, math.max(0, #o.raw + rnd(-8, 0))) .. bytes(rnd, rnd(0, 8)) end
+  if ctype == 3 or rnd(8) == 1 then o.palette = bytes(rnd, 3 * rnd(0, 300) + (rnd(8) == 1 and 1 or 0)) end
+  if rnd(4) == 1 then o.trns = bytes(rnd, rnd(0, 8)) end
+  local file, desc = png(o), ("png %dx%d type %d depth %d"):format(o.width, o.height, ctype, o.bit_depth)
+  if rnd(4) == 1 then file, desc = damage(rnd, file), desc .. " damaged" end
   return file, desc
 end
 

@@ -72,6 +72,20 @@ return function(luann)
   add_table("luann.data.transforms.", "luann.data.transforms", luann.data.transforms, true)
   add_table("luann.distributions.", "luann.distributions", luann.distributions, true)
   add_table("luann.utils.check.", "luann.utils.check", luann.utils.check)
+  add_table("luann.image.", "luann.image", luann.image)
+  add_table("luann.plot.", "luann.plot", luann.plot)
+  add("luann.utils.Logger", "function(...) return luann.utils.Logger(...) end")
+  add("luann.utils.Logger():add", [[function(...)
+    local log = luann.utils.Logger("robust.csv", { "a", "b" }, { append = false })
+    log:add(...)
+    return log:columns()
+  end]])
+  add("luann.utils.Logger():plot", [[function(...)
+    local log = luann.utils.Logger("robust.csv", { "a", "b" }, { append = false })
+    log:add({ 1, 2 })
+    log:add({ b = 0 / 0 })
+    return log:plot(...)
+  end]])
   -- Instances: a module's forward, an optimizer's step with bad gradients,
   -- a loader walked over a bad dataset.
   for _, cls in ipairs { "Linear", "ReLU", "Softmax", "LogSoftmax", "Dropout",
@@ -96,6 +110,8 @@ return function(luann)
   list[#list].files = "checkpoint"
   add("luann.read_idx(damaged IDX file)", "luann.read_idx")
   list[#list].files = "idx"
+  add("luann.image.load(damaged PNG file)", "luann.image.load")
+  list[#list].files = "png"
   -- (the first 100 batches: a dataset of 2^40 empty samples is valid, and
   -- an epoch of it as long as it says)
   add("for _ in luann.data.DataLoader(...)", [[function(...)
