@@ -41,7 +41,7 @@ for _, device in ipairs({ "cpu", "opencl" }) do
       assert.are.equal(0, code, out)
       local acc = tonumber(out:match("Test accuracy: ([%d.]+)%%"))
       assert.is_not_nil(acc, out)
-      assert.is_true(acc > 30, "a few dozen steps already beat chance (10%): " .. out)
+      assert.is_true(acc > 15, "47 steps already beat chance (10%): " .. out)
       local filters = luann.image.load(dir .. "/cnn/filters.png")
       assert.are.equal(6 * 40 + 7 * 4, filters:size(3)) -- six 40x40 filters in a row, 4 pixels apart
       assert.is_not_nil(luann.image.load(dir .. "/cnn/curves.png"))
