@@ -22,6 +22,7 @@ PACKAGES=(
   zlib1g-dev                        # reading .gz datasets
   libreadline-dev                   # the REPL's line editing
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
+  fortunes                          # /usr/share/games/fortunes: the char_* examples' corpus
   curl                              # datasets' download option (MNIST)
 )
 
