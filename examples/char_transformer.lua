@@ -45,8 +45,8 @@ local vocab = corpus.vocab(text.train)
 local train_ids = vocab:encode(text.train):to(device)
 local valid_ids = vocab:encode(text.valid):to(device)
 local unigram, bigram = corpus.baselines(vocab, text.train, text.valid)
-print(string.format("Corpus: %d fortunes (%d characters) to train, %d (%d) to validate; %d symbols",
-  text.n_train, #text.train, text.n_valid, #text.valid, vocab.size))
+print(string.format("Corpus: %d fortunes (%d characters) to train, %d (%d) to validate; %d symbols%s",
+  text.n_train, #text.train, text.n_valid, #text.valid, vocab.size, opts.quick and " (--quick: a slice)" or ""))
 print(string.format("Baselines on validation: unigram %.3f, bigram %.3f bits per character", unigram, bigram))
 
 local T = opts.context
