@@ -25,6 +25,7 @@ PACKAGES=(
   libcairo2-dev                     # luann.plot: line plots (libcairo2)
   libreadline-dev                   # the REPL's line editing
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
+  fortunes                          # /usr/share/games/fortunes: the char_* examples' corpus
   curl                              # datasets' download option (MNIST)
 )
 

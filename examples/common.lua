@@ -86,4 +86,48 @@ function common.progress(loader, desc, on)
   return luann.utils.progress(loader, { desc = desc })
 end
 
+--- A training budget: minutes of wall-clock time, or max_steps steps when
+-- given (a --quick run). The clock starts at the first step.
+--   local budget = common.budget(10)
+--   for step in budget:steps() do ... lr = f(budget:fraction()) ... end
+--   local v = budget:aside(evaluate, model)   -- off the clock
+-- @param minutes the time to train
+-- @param max_steps nil, or a step count that replaces the time
+-- @return the budget: steps(), fraction(), elapsed(), aside(fn, ...), step
+function common.budget(minutes, max_steps)
+  local b = { step = 0, seconds = minutes * 60, max_steps = max_steps, paused = 0 }
+
+  --- Seconds spent training so far (what aside ran not counted).
+  function b:elapsed()
+    return self.timer and self.timer:elapsed() - self.paused or 0
+  end
+
+  --- How much of the budget is spent, from 0 to 1.
+  function b:fraction()
+    if self.max_steps then return math.min(1, self.step / self.max_steps) end
+    return math.min(1, self:elapsed() / self.seconds)
+  end
+
+  --- Runs fn(...) off the clock; returns what it returns.
+  function b:aside(fn, ...)
+    local t = luann.utils.Timer()
+    local r = table.pack(fn(...))
+    self.paused = self.paused + t:elapsed()
+    return table.unpack(r, 1, r.n)
+  end
+
+  --- An iterator over step numbers 1, 2, ... until the budget is spent.
+  function b:steps()
+    self.timer, self.step, self.paused = luann.utils.Timer(), 0, 0
+    return function()
+      if self.max_steps and self.step >= self.max_steps then return nil end
+      if not self.max_steps and self:elapsed() >= self.seconds then return nil end
+      self.step = self.step + 1
+      return self.step
+    end
+  end
+
+  return b
+end
+
 return common
