@@ -52,7 +52,26 @@ BIND_SRC := $(filter-out bindings/main.c,$(wildcard bindings/*.c))
 LUA_SRC := $(shell find lua -name '*.lua' | sort)
 CL_SRC := $(wildcard kernels/*.cl)
 
-CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+# The CPU's loop kernels, compiled once per instruction set and picked at
+# run time by core/cpu_isa.c (never -march=native: a build runs on any
+# x86-64). Vectorized everywhere (-O2 alone vectorizes almost no loop of
+# unknown length); no FMA contraction, so every ISA computes the same
+# elementwise results.
+CPU_ISA_SRC := core/cpu_copy.c core/cpu_pointwise.c core/cpu_reduce.c \
+               core/cpu_optim.c
+ifeq ($(shell uname -m),x86_64)
+CPU_ISAS := generic avx2 avx512
+else
+CPU_ISAS := generic
+endif
+ISA_FLAGS_avx2 := -mavx2 -mfma -mf16c -mbmi -mbmi2
+ISA_FLAGS_avx512 := $(ISA_FLAGS_avx2) -mavx512f -mavx512bw -mavx512dq \
+                    -mavx512vl -mprefer-vector-width=512
+VEC_FLAGS := -ftree-vectorize -fvect-cost-model=dynamic -ffp-contract=off
+CORE_SRC := $(filter-out $(CPU_ISA_SRC),$(CORE_SRC))
+CPU_ISA_OBJ := $(foreach i,$(CPU_ISAS),$(CPU_ISA_SRC:core/%.c=$(B)/core/isa_$(i)/%.o))
+
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(CPU_ISA_OBJ)
 BIND_OBJ := $(BIND_SRC:%.c=$(B)/%.o)
 GEN_OBJ := $(B)/gen/lua_modules.o $(B)/gen/cl_kernels.o
 LIB_OBJ := $(CORE_OBJ) $(BIND_OBJ) $(GEN_OBJ)
@@ -63,6 +82,16 @@ all: $(B)/luann $(B)/luann.so $(B)/libluann.a $(B)/libluann.so \
 $(B)/%.o: %.c | $(B)/gen/lua_modules.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+define cpu_isa_rule
+$(B)/core/isa_$(1)/%.o: core/%.c | $(B)/gen/lua_modules.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(VEC_FLAGS) $$(ISA_FLAGS_$(1)) -DLN_CPU_ISA=$(1) -MMD -MP -c $$< -o $$@
+endef
+$(foreach i,$(CPU_ISAS),$(eval $(call cpu_isa_rule,$(i))))
+ifneq ($(CPU_ISAS),generic)
+$(B)/core/cpu_isa.o: CFLAGS += -DLN_CPU_ISA_DISPATCH
+endif
 
 $(B)/gen/lua_modules.c: $(LUA_SRC) bindings/embed.lua
 	@mkdir -p $(B)/gen

@@ -9,6 +9,9 @@
 **   luann.opencl.is_available(), luann.opencl.memory([spec]) ->
 **   {allocated=, cached=} bytes of the buffer pool, empty_cache([spec]),
 **   synchronize([spec]) (waits for the device's queue: for timing)
+**   luann.cpu.memory() -> {allocated=, cached=} bytes of the CPU's cache of
+**   freed blocks (core/cpu_cache.c), luann.cpu.empty_cache(),
+**   luann.cpu.isa() -> the CPU kernels' instruction set (core/cpu_isa.c)
 ** luann.opencl is made by _opencl_module (lua/luann/init.lua), which also
 ** reads LUANN_DEVICE. A build without OpenCL lists no devices.
 */
@@ -191,8 +194,44 @@ static int l_opencl_module(lua_State *L) {
   return 1;
 }
 
+/* luann.cpu: the cache of freed CPU blocks, as luann.opencl's pool. */
+static int l_cpu_memory(lua_State *L) {
+  size_t in_use, cached;
+  ln_cpu_memory_stats(&in_use, &cached);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)in_use);
+  lua_setfield(L, -2, "allocated");
+  lua_pushinteger(L, (lua_Integer)cached);
+  lua_setfield(L, -2, "cached");
+  return 1;
+}
+
+static int l_cpu_empty_cache(lua_State *L) {
+  (void)L;
+  ln_cpu_empty_cache();
+  return 0;
+}
+
+static int l_cpu_isa(lua_State *L) {
+  lua_pushstring(L, ln_cpu_isa());
+  return 1;
+}
+
+static const luaL_Reg cpu_functions[] = {
+  {"isa", l_cpu_isa},
+  {"memory", l_cpu_memory},
+  {"empty_cache", l_cpu_empty_cache},
+  {NULL, NULL},
+};
+
+static int l_cpu_module(lua_State *L) {
+  luaL_newlib(L, cpu_functions);
+  return 1;
+}
+
 const lnb_reg lnb_device[] = {
   {"device", l_device, LNB_FUNCTION},
   {"_opencl_module", l_opencl_module, LNB_FUNCTION},
+  {"_cpu_module", l_cpu_module, LNB_FUNCTION},
   {NULL, NULL, 0},
 };

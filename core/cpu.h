@@ -54,12 +54,41 @@ LN_INTERNAL char *cpu_element(const ln_tensor *t, int64_t i);
 ** costs microseconds when idle and far more when the other core is busy. */
 #define CPU_PARALLEL_MIN 262144
 
+/* ---- per-ISA kernels ------------------------------------------------------
+** The loop kernels (cpu_copy.c, cpu_pointwise.c, cpu_reduce.c, cpu_optim.c)
+** are compiled once per instruction set (the Makefile's CPU_ISAS, with
+** -DLN_CPU_ISA=generic, avx2 or avx512) and cpu_isa.c picks one set at run
+** time, as BLIS does for its kernels: the build never assumes the CPU it
+** runs on. In those builds the entries below get the ISA's suffix
+** (cpu_unary_avx512); built plainly (no LN_CPU_ISA), the files give the
+** entries themselves, and cpu_isa.c adds nothing. */
+#ifdef LN_CPU_ISA
+#define CPU_ISA_CAT2(a, b) a##_##b
+#define CPU_ISA_CAT(a, b) CPU_ISA_CAT2(a, b)
+#define CPU_ISA_NAME(f) CPU_ISA_CAT(f, LN_CPU_ISA)
+#define cpu_copy CPU_ISA_NAME(cpu_copy)
+#define cpu_fill CPU_ISA_NAME(cpu_fill)
+#define cpu_unary CPU_ISA_NAME(cpu_unary)
+#define cpu_binary CPU_ISA_NAME(cpu_binary)
+#define cpu_clamp CPU_ISA_NAME(cpu_clamp)
+#define cpu_leaky_relu CPU_ISA_NAME(cpu_leaky_relu)
+#define cpu_where CPU_ISA_NAME(cpu_where)
+#define cpu_reduce CPU_ISA_NAME(cpu_reduce)
+#define cpu_softmax CPU_ISA_NAME(cpu_softmax)
+#define cpu_sgd_step CPU_ISA_NAME(cpu_sgd_step)
+#define cpu_adam_step CPU_ISA_NAME(cpu_adam_step)
+#define cpu_rmsprop_step CPU_ISA_NAME(cpu_rmsprop_step)
+#define cpu_adagrad_step CPU_ISA_NAME(cpu_adagrad_step)
+#endif
+
 /* The entries of ln_backend_cpu, one family per file. */
 LN_INTERNAL int cpu_storage_alloc(ln_storage *s, size_t nbytes);
 LN_INTERNAL void cpu_storage_free(ln_storage *s);
 LN_INTERNAL int cpu_write(ln_storage *s, size_t offset, const void *src,
                           size_t n);
 LN_INTERNAL int cpu_read(ln_storage *s, size_t offset, void *dst, size_t n);
+
+/* cpu_copy.c */
 LN_INTERNAL int cpu_copy(ln_tensor *dst, const ln_tensor *src);
 LN_INTERNAL int cpu_fill(ln_tensor *dst, double value);
 

@@ -395,6 +395,15 @@ const char *ln_grad_fn_name(const ln_tensor *t);
 /* Bytes of tensor storage alive now on a device kind (for the Lua GC). */
 size_t ln_memory_allocated(void);
 
+/* The CPU's cache of freed blocks (core/cpu_cache.c): bytes held by live
+** storages and bytes cached for reuse (both rounded to size classes);
+** ln_cpu_empty_cache gives the cached ones back to the system. */
+void ln_cpu_memory_stats(size_t *in_use, size_t *cached);
+void ln_cpu_empty_cache(void);
+/* The instruction set the CPU kernels run on: "generic", "avx2" or
+** "avx512" (core/cpu_isa.c). */
+const char *ln_cpu_isa(void);
+
 /* File formats (IDX, checkpoints) and fused training steps and losses. */
 #include "luann_io.h"
 #include "luann_nn.h"

@@ -2,8 +2,8 @@
 ** ocl_memory.c: device buffers behind storages, a pool that reuses them,
 ** moving bytes to and from the host, and the index-error flag.
 **
-** The pool keeps freed buffers in free lists by size class (powers of two
-** cut in quarters, at least 256 bytes, so at most 25% is wasted), so a
+** The pool keeps freed buffers in free lists by size class (size_class.h:
+** at most 25% is wasted), so a
 ** training loop that frees and makes the same tensors every step stops
 ** calling clCreateBuffer after its first step. Reusing a buffer at once is
 ** safe because the queue is in order: the new owner's commands run after
@@ -14,9 +14,8 @@
 #include <string.h>
 
 #include "ocl.h"
+#include "size_class.h"
 
-#define MIN_CLASS 256
-#define NCLASSES 256
 /* Writes up to this size are staged in a host copy and queued without
 ** waiting; larger ones wait rather than double host memory. */
 #define ASYNC_WRITE_MAX ((size_t)64 << 20)
@@ -27,19 +26,9 @@ typedef struct free_buf {
 } free_buf;
 
 struct ocl_pool {
-  free_buf *free[NCLASSES];
+  free_buf *free[LN_SIZE_CLASSES];
   size_t in_use, cached, limit;
 };
-
-/* The class of a request: its index and the size actually allocated. */
-static size_t size_class(size_t n, int *cls) {
-  if (n <= MIN_CLASS) return *cls = 0, MIN_CLASS;
-  int e = 63 - __builtin_clzll((unsigned long long)(n - 1)); /* 2^e < n <= 2^(e+1) */
-  size_t base = (size_t)1 << e, step = base / 4;
-  size_t q = (n - base + step - 1) / step;                   /* 1..4 */
-  *cls = (e - 8) * 4 + (int)q;
-  return base + q * step;
-}
 
 static ocl_pool *pool_of(ocl_device *d) {
   if (!d->pool) {
@@ -53,7 +42,7 @@ static ocl_pool *pool_of(ocl_device *d) {
 void ocl_pool_trim(ocl_device *d) {
   ocl_pool *p = d->pool;
   if (!p) return;
-  for (int c = 0; c < NCLASSES; c++) {
+  for (int c = 0; c < LN_SIZE_CLASSES; c++) {
     while (p->free[c]) {
       free_buf *f = p->free[c];
       p->free[c] = f->next;
@@ -91,7 +80,7 @@ int ocl_storage_alloc(ln_storage *s, size_t nbytes) {
   ocl_pool *p = d ? pool_of(d) : NULL;
   if (!p) return LN_ERR;
   int cls;
-  size_t size = size_class(nbytes, &cls);
+  size_t size = ln_size_class(nbytes, &cls);
   if (size > d->max_alloc)
     return ln_error("opencl: %zu bytes are more than device '%s' can hold in "
                     "one buffer (%llu)", nbytes, d->name,
@@ -120,7 +109,7 @@ void ocl_storage_free(ln_storage *s) {
   if (!d || !s->data) return;
   ocl_pool *p = d->pool;
   int cls;
-  size_t size = size_class(s->nbytes, &cls);
+  size_t size = ln_size_class(s->nbytes, &cls);
   cl_mem m = s->data;
   s->data = NULL;
   p->in_use -= size;

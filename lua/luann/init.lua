@@ -17,6 +17,7 @@ luann.einsum = require "luann.einsum"
 -- OpenCL devices (bindings/ldevice.c); LUANN_DEVICE=opencl (or opencl:N,
 -- cpu) makes that the default device of new tensors.
 luann.opencl = core._opencl_module()
+luann.cpu = core._cpu_module()
 local env_device = os.getenv("LUANN_DEVICE")
 if env_device and env_device ~= "" then
   local ok, dev = pcall(core.device, env_device)
