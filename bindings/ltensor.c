@@ -18,8 +18,8 @@ typedef struct box {
 
 /* Lua's collector sees only the small userdata, not the tensor memory
 ** behind it (Torch7's unbounded growth). Past a soft limit, collect; the
-** limit then sits 50% (at least 64 MB) above the memory still alive. */
-#define GC_MIN_HEADROOM ((size_t)64 << 20)
+** limit then sits 50% (at least 16 MB) above the memory still alive. */
+#define GC_MIN_HEADROOM ((size_t)16 << 20)
 static size_t gc_threshold = GC_MIN_HEADROOM;
 
 static void release_held(lua_State *L);

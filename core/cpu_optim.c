@@ -24,8 +24,10 @@ static void sgd_f32(float *p, const float *g, float *buf, int64_t n,
   const float wd = (float)s->weight_decay, mom = (float)s->momentum;
   const float damp = (float)(1 - s->dampening), neglr = (float)-s->lr;
   const bool use_buf = s->momentum != 0, first = s->first_step;
-  if (!use_buf && wd == 0) { /* plain SGD: a loop the compiler vectorizes */
-#pragma omp parallel for simd if (OPTIM_PARALLEL(n)) schedule(static)
+  /* plain SGD: a loop the compiler vectorizes. The if clause names
+  ** `parallel`: a bare one would also turn simd off for small tensors. */
+  if (!use_buf && wd == 0) {
+#pragma omp parallel for simd if (parallel: OPTIM_PARALLEL(n)) schedule(static)
     for (int64_t i = 0; i < n; i++) p[i] = p[i] + neglr * g[i];
     return;
   }

@@ -157,15 +157,16 @@ static int check_ratio(const char *path, const idx_header *h,
                   (long long)h->extent, IDX_MAX_RATIO, (long long)file_size);
 }
 
-/* Reads exactly h->nbytes of data into a malloc'd buffer, then makes sure
-** nothing follows them. Unless the file's size already vouched for them,
-** the buffer grows only as the bytes arrive. */
+/* Reads exactly h->nbytes of data into `into` (that many bytes), or else
+** into a malloc'd buffer, then makes sure nothing follows them. Unless the
+** file's size already vouched for them, that buffer grows only as the bytes
+** arrive. */
 static char *read_data(gzFile gz, const char *path, const idx_header *h,
-                       bool size_known) {
+                       bool size_known, char *into) {
   size_t need = (size_t)h->nbytes;
-  size_t cap = size_known || need < (1u << 20) ? need : 1u << 20;
+  size_t cap = into || size_known || need < (1u << 20) ? need : 1u << 20;
   size_t have = 0, got = 0;
-  char *buf = malloc(cap ? cap : 1), extra;
+  char *buf = into ? into : malloc(cap ? cap : 1), extra;
   int rc = buf ? LN_OK : ln_error("read_idx: out of memory reading %s", path);
   while (rc == LN_OK && have < need) {
     if (have == cap) {
@@ -191,7 +192,7 @@ static char *read_data(gzFile gz, const char *path, const idx_header *h,
     rc = ln_error("read_idx: %s: more data than the header's dims describe "
                   "(expected %zu bytes of data)", path, need);
   if (rc != LN_OK) {
-    free(buf);
+    if (buf != into) free(buf);
     return NULL;
   }
   return buf;
@@ -242,6 +243,17 @@ static int check_plain_size(const char *path, const idx_header *h,
   return LN_OK;
 }
 
+/* The tensor for h's data, or an error named after the file. */
+static ln_tensor *new_tensor(const char *name, const idx_header *h) {
+  ln_tensor *t = ln_empty(h->ndim, h->shape, h->type->dtype, ln_device_cpu());
+  if (!t) {
+    char why[256]; /* the core's message */
+    snprintf(why, sizeof why, "%s", ln_error_message());
+    ln_error("read_idx: %s: %s", name, why);
+  }
+  return t;
+}
+
 /* Reads from fd, which it closes; name is the path for messages. */
 static ln_tensor *read_idx_fd(int fd, const char *name) {
   struct stat st;
@@ -263,19 +275,24 @@ static ln_tensor *read_idx_fd(int fd, const char *name) {
   idx_header h;
   ln_tensor *t = NULL;
   char *data = NULL;
+  bool bytes_in_place = false;
   if (read_header(gz, name, &h) == LN_OK) {
     bool regular = S_ISREG(st.st_mode);  /* not a pipe: its size is known */
     bool sized = gzdirect(gz) && regular;
     int rc = sized ? check_plain_size(name, &h, st.st_size) : LN_OK;
     if (rc == LN_OK && regular) rc = check_ratio(name, &h, st.st_size);
-    if (rc == LN_OK) data = read_data(gz, name, &h, sized);
+    /* Bytes need no conversion: with the ratio checked they go straight
+    ** into the tensor, so the set is in memory once, not twice. */
+    bytes_in_place = rc == LN_OK && regular && h.type->code == 0x08;
+    if (bytes_in_place && (t = new_tensor(name, &h)) &&
+        !read_data(gz, name, &h, sized, ln_tensor_data(t))) {
+      ln_tensor_release(t);
+      t = NULL;
+    }
+    if (rc == LN_OK && !bytes_in_place) data = read_data(gz, name, &h, sized, NULL);
   }
-  if (data && !(t = ln_empty(h.ndim, h.shape, h.type->dtype, ln_device_cpu()))) {
-    char why[256]; /* the core's message, named after the file */
-    snprintf(why, sizeof why, "%s", ln_error_message());
-    ln_error("read_idx: %s: %s", name, why);
-  }
-  if (t) convert(&h, (const uint8_t *)data, ln_tensor_data(t), ln_tensor_numel(t));
+  if (data && (t = new_tensor(name, &h)))
+    convert(&h, (const uint8_t *)data, ln_tensor_data(t), ln_tensor_numel(t));
   free(data);
   gzclose(gz);
   return t;

@@ -220,6 +220,25 @@ describe("luann.data", function()
       local x, y = data.DataLoader(train, { batch_size = 2 }):iter()()
       assert.are.same({ 2, 1, 2, 2 }, x.shape)
       assert.are.same({ 8, 1 }, y:tolist())
+      -- the bytes stay bytes; each batch is converted as get converts a sample
+      assert.are.equal("uint8", train.tensors[1].dtype)
+      assert.are.equal("float32", x.dtype)
+      assert.are.same(train:get(2):tolist(), x[2]:tolist())
+      local px = x[1]:reshape(-1):tolist()
+      for i = 1, 4 do assert.are.equal(px[i], luann.tensor((i * 20) / 255, { dtype = "float32" }):item()) end
+      -- shuffled, through a Subset and a ConcatDataset of two MNISTs
+      local both = data.ConcatDataset({ data.Subset(train, { 3, 1 }), train })
+      assert.is_not_nil(both:batch_tensors())
+      local seen = 0
+      for bx, by in data.DataLoader(both, { batch_size = 5, shuffle = true, seed = 3 }) do
+        assert.are.equal("float32", bx.dtype)
+        for i = 1, by:size(1) do
+          local k = ({ [8] = 1, [1] = 2, [10] = 3 })[by[i]]
+          assert.are.same(train:get(k):tolist(), bx[i]:tolist())
+          seen = seen + 1
+        end
+      end
+      assert.are.equal(5, seen)
       local flipped = data.datasets.MNIST(root, { transform = function(img) return 1 - img end })
       assert.is_nil(flipped:batch_tensors())
       local fx = data.DataLoader(flipped, { batch_size = 2 }):iter()()
@@ -278,7 +297,8 @@ describe("luann.data", function()
       assert.are.same({ 10000, 1, 28, 28 }, test.tensors[1].shape)
       local _, y = test:get(1)
       assert.are.equal("Ankle boot", test.classes[y:item()])
-      assert.is_true(test.tensors[1]:max():item() <= 1)
+      assert.are.equal("uint8", test.tensors[1].dtype)
+      assert.is_true(test:get(1):max():item() <= 1)
     end)
   end)
 end)

@@ -43,10 +43,13 @@ end
 -- has them with the same count, for the DataLoader's fast path.
 function ConcatDataset:batch_tensors()
   if self._tensors == nil then
-    local parts = {}
+    local parts, converts = {}, {}
     for k, ds in ipairs(self.datasets) do
-      parts[k] = ds.batch_tensors and ds:batch_tensors()
+      if ds.batch_tensors then parts[k], converts[k] = ds:batch_tensors() end
       if not parts[k] or #parts[k] ~= #parts[1] then return nil end
+      for j = 1, #parts[1] do -- joined tensors need one conversion
+        if (converts[k] or {})[j] ~= (converts[1] or {})[j] then return nil end
+      end
     end
     local joined = {}
     for j = 1, #parts[1] do
@@ -56,9 +59,9 @@ function ConcatDataset:batch_tensors()
       if not ok then return nil end -- shapes or dtypes differ: one by one then
       joined[j] = t
     end
-    self._tensors = joined
+    self._tensors, self._convert = joined, converts[1]
   end
-  return self._tensors
+  return self._tensors, self._convert
 end
 
 return ConcatDataset

@@ -16,7 +16,8 @@
 -- data.default_collate).
 -- A dataset with batch_tensors() (TensorDataset, MNIST) is batched by
 -- slicing (in order) or index_select (shuffled) of whole tensors, with no
--- per-sample work, unless a collate_fn is given: that one always gets the
+-- per-sample work (then converted, as MNIST's bytes to floats, when the
+-- dataset says how), unless a collate_fn is given: that one always gets the
 -- list of samples, as for any other dataset.
 local luann = require "luann"
 local class = require "luann.utils.class"
@@ -69,14 +70,20 @@ function DataLoader:permutation(n)
   return luann.randperm(n)
 end
 
--- Batch `len` samples from position `start` of the order, by whole tensors.
-local function tensor_batch(ts, perm, start, len)
+-- Batch `len` samples from position `start` of the order, by whole tensors,
+-- each through its convert function if it has one.
+local function tensor_batch(ts, convert, perm, start, len)
   local out = {}
   if perm then
     local idx = perm:narrow(1, start, len)
     for k = 1, #ts do out[k] = ts[k]:index_select(1, idx) end
   else
     for k = 1, #ts do out[k] = ts[k]:narrow(1, start, len) end
+  end
+  if convert then
+    for k = 1, #ts do
+      if convert[k] then out[k] = convert[k](out[k]) end
+    end
   end
   return table.unpack(out, 1, #ts)
 end
@@ -102,7 +109,8 @@ function DataLoader:iter()
   local nb = #self
   local perm = self.shuffle and n > 0 and self:permutation(n) or nil
   -- whole-tensor batches equal default_collate's; another collate_fn sees samples
-  local ts = self.collate_fn == collate.default_collate and self.dataset:batch_tensors()
+  local ts, convert
+  if self.collate_fn == collate.default_collate then ts, convert = self.dataset:batch_tensors() end
   local order = (perm and not ts) and perm:tolist() or nil
   local b = 0
   return function()
@@ -110,7 +118,7 @@ function DataLoader:iter()
     if b > nb then return nil end
     local start = (b - 1) * bs + 1
     local len = math.min(bs, n - start + 1)
-    if ts then return tensor_batch(ts, perm, start, len) end
+    if ts then return tensor_batch(ts, convert, perm, start, len) end
     return sample_batch(self, order, start, len)
   end
 end

@@ -50,7 +50,10 @@ end
 
 --- The tensors holding every sample along dim 1, for the DataLoader's batch
 -- fast path; nil (the default) when samples must come one by one from get.
--- @return a list of tensors, or nil
+-- A second result may list, per tensor, a function that turns a gathered
+-- batch of it into what get would give (MNIST keeps its images as bytes, a
+-- quarter of float32's memory, and converts each batch).
+-- @return a list of tensors, or nil; a list of functions (or nil entries)
 function Dataset:batch_tensors()
   return nil
 end

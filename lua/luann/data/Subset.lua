@@ -37,33 +37,21 @@ end
 -- first use), so that a DataLoader batches a split as fast as the whole.
 function Subset:batch_tensors()
   if self._tensors == nil then
-    local ts = self.dataset.batch_tensors and self.dataset:batch_tensors()
+    local ts, convert
+    if self.dataset.batch_tensors then ts, convert = self.dataset:batch_tensors() end
     if not ts then return nil end
     local index = luann.tensor(self.indices, { dtype = "int64" })
     local picked = {}
     for k, t in ipairs(ts) do picked[k] = t:index_select(1, index:to(t.device)) end
-    self._tensors = picked
+    self._tensors, self._convert = picked, convert
   end
-  return self._tensors
+  return self._tensors, self._convert
 end
 
 --- Sample i of the subset: sample indices[i] of the dataset.
 function Subset:get(i)
   i = self:check_index(i)
   return self.dataset:get(self.indices[i])
-end
-
---- The parent's tensors gathered at the indices (computed once), when the
--- parent has a batch fast path.
-function Subset:batch_tensors()
-  if self._tensors == nil then
-    local ts = self.dataset:batch_tensors()
-    if ts == nil then return nil end
-    local idx = luann.tensor(self.indices, { dtype = "int64" })
-    self._tensors = {}
-    for k, t in ipairs(ts) do self._tensors[k] = t:index_select(1, idx) end
-  end
-  return self._tensors
 end
 
 return Subset
