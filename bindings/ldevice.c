@@ -11,7 +11,8 @@
 **   synchronize([spec]) (waits for the device's queue: for timing)
 **   luann.cpu.memory() -> {allocated=, cached=} bytes of the CPU's cache of
 **   freed blocks (core/cpu_cache.c), luann.cpu.empty_cache(),
-**   luann.cpu.isa() -> the CPU kernels' instruction set (core/cpu_isa.c)
+**   luann.cpu.isa() -> the CPU kernels' instruction set (core/cpu_isa.c),
+**   luann.cpu.threads() -> threads CPU work runs on now (core/cpu_load.c)
 ** luann.opencl is made by _opencl_module (lua/luann/init.lua), which also
 ** reads LUANN_DEVICE. A build without OpenCL lists no devices.
 */
@@ -217,8 +218,14 @@ static int l_cpu_isa(lua_State *L) {
   return 1;
 }
 
+static int l_cpu_threads(lua_State *L) {
+  lua_pushinteger(L, ln_cpu_threads_now());
+  return 1;
+}
+
 static const luaL_Reg cpu_functions[] = {
   {"isa", l_cpu_isa},
+  {"threads", l_cpu_threads},
   {"memory", l_cpu_memory},
   {"empty_cache", l_cpu_empty_cache},
   {NULL, NULL},

@@ -50,6 +50,11 @@ static inline void cpu_store(ln_dtype dt, char *p, double v) {
 /* Element pointer of a CPU tensor at flat logical index i (slow path). */
 LN_INTERNAL char *cpu_element(const ln_tensor *t, int64_t i);
 
+/* The threads to run on: want (the set count), or fewer while other
+** programs keep our cores busy (cpu_load.c). Also sets OpenMP's team size
+** for the loops that follow. */
+LN_INTERNAL int cpu_free_threads(int want);
+
 /* Below this many elements, work stays on one thread: a parallel region
 ** costs microseconds when idle and far more when the other core is busy. */
 #define CPU_PARALLEL_MIN 262144

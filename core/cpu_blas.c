@@ -196,7 +196,7 @@ void ln_set_num_threads(int n) {
   ensure_blis();
   num_threads = n < 1 ? 1 : n;
   bli_thread_set_num_threads(num_threads);
-  omp_set_num_threads(num_threads);
+  cpu_free_threads(num_threads); /* sets OpenMP's count */
 }
 
 int ln_get_num_threads(void) {
@@ -295,12 +295,12 @@ static void gemm_one(const gemm_call *g, int64_t i, int threads) {
 /* Threads worth waking for m*n*k multiply-adds: each should get at least
 ** 2^20 (~30 us of one core). Below that, starting and synchronising
 ** threads costs more than it saves. On an idle machine 64x784x128 runs
-** 1.6x faster on two threads; when other processes load the cores, a
-** preempted thread holds up the team for a time slice and one thread would
-** be faster (OMP_WAIT_POLICY=passive or luann.set_num_threads(1) then). */
+** 1.6x faster on two threads; while other programs keep cores busy,
+** cpu_free_threads gives fewer. */
 static int threads_for(double m, double n, double k) {
   double t = m * n * k / (1 << 20);
-  return t >= num_threads ? num_threads : t < 1 ? 1 : (int)t;
+  int most = cpu_free_threads(num_threads);
+  return t >= most ? most : t < 1 ? 1 : (int)t;
 }
 
 /* Runs every product of the batch: small ones one per thread (each with

@@ -88,7 +88,8 @@ void cpu_for_each(int nops, const ln_tensor *const *ts, cpu_row_fn row,
   int64_t inner = w.shape[w.ndim - 1], rows = numel / inner;
   int64_t s[CPU_MAX_OPERANDS];
   for (int i = 0; i < nops; i++) s[i] = w.stride[i][w.ndim - 1];
-  parallel = parallel && numel >= CPU_PARALLEL_MIN;
+  parallel = parallel && numel >= CPU_PARALLEL_MIN &&
+             cpu_free_threads(ln_get_num_threads()) > 1;
   if (rows == 1) { /* one long row: cut it into chunks */
     int64_t chunk = parallel ? 16384 : inner, nchunks = (inner + chunk - 1) / chunk;
 #pragma omp parallel for if (parallel && nchunks > 1) schedule(static)

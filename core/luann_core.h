@@ -403,6 +403,9 @@ void ln_cpu_empty_cache(void);
 /* The instruction set the CPU kernels run on: "generic", "avx2" or
 ** "avx512" (core/cpu_isa.c). */
 const char *ln_cpu_isa(void);
+/* The threads CPU work runs on now: ln_get_num_threads(), or fewer while
+** other programs keep this process's cores busy (core/cpu_load.c). */
+int ln_cpu_threads_now(void);
 
 /* File formats (IDX, checkpoints) and fused training steps and losses. */
 #include "luann_io.h"

@@ -1,4 +1,5 @@
--- cpu_cache_spec.lua: the CPU's cache of freed blocks (core/cpu_cache.c).
+-- cpu_memory_threads_spec.lua: the CPU's cache of freed blocks (core/cpu_cache.c)
+-- and its thread count under load (core/cpu_load.c).
 local luann = require "luann"
 
 local build = os.getenv("LUANN_BUILD") or "build"
@@ -52,5 +53,36 @@ describe("luann.cpu memory", function()
     local out = p:read("a")
     p:close()
     assert.are.equal("0", out)
+  end)
+end)
+
+describe("luann.cpu.threads", function()
+  local cores = luann.get_num_threads()
+
+  it("is the set count on a machine we have to ourselves, at most", function()
+    local n = luann.cpu.threads()
+    assert.is_true(n >= 1 and n <= cores)
+  end)
+
+  it("drops to one thread while other programs fill every core", function()
+    if cores < 2 then return pending("one core: nothing to drop") end
+    -- as many busy loops as cores: the others leave less than one core free
+    local pids = {}
+    for i = 1, cores do
+      local p = assert(io.popen("sh -c 'echo $$; exec yes > /dev/null' &"))
+      pids[i] = p:read("l")
+      p:close()
+    end
+    local ok, out = pcall(function()
+      local p = assert(io.popen(build .. "/luann -e '"
+        .. "local a = luann.randn(256, 256) local t = os.time() "
+        .. "for i = 1, 400 do a = luann.matmul(a, a):tanh() end io.write(luann.cpu.threads())' 2>&1"))
+      local s = p:read("a")
+      p:close()
+      return s
+    end)
+    for _, pid in ipairs(pids) do os.execute("kill " .. pid) end
+    assert.is_true(ok, out)
+    assert.are.equal("1", out)
   end)
 end)

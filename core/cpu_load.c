@@ -1,0 +1,103 @@
+/*
+** cpu_load.c: how many of our cores other programs leave free.
+**
+** OpenMP teams and BLIS's threads wait for each other at every barrier, by
+** spinning. When another program keeps one of two cores busy, the thread
+** sharing its core runs half the time, in slices of milliseconds, and every
+** barrier waits for it: an MNIST epoch went from 0.5 s to 49 s with two
+** threads. So every 200 ms (on the next parallel call) we read how busy our
+** cores were (/proc/stat, the lines of the CPUs we may run on), take away
+** our own CPU time, and run on as many threads as there are cores the
+** others left free: the full count on a quiet machine, one when the others
+** fill all but one core. LUANN_ADAPT_THREADS=0 turns this off.
+*/
+#define _GNU_SOURCE
+#include <omp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cpu.h"
+
+#define SAMPLE_NS 200000000LL
+
+static struct {
+  pthread_mutex_t lock;
+  int enabled;              /* -1 until the environment is read */
+  long long at_ns;          /* the last sample */
+  double busy_s, own_s;     /* our cores' busy time, our own CPU time */
+  double others;            /* cores the others kept busy, last interval */
+} load = {PTHREAD_MUTEX_INITIALIZER, -1, 0, 0, 0, 0};
+
+static long long now_ns(int clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Seconds our CPUs spent busy since boot (steal included: a hypervisor's
+** other guests take the core as surely), or -1 if /proc/stat is unreadable. */
+static double cores_busy_seconds(void) {
+  cpu_set_t mine;
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) return -1;
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return -1;
+  char line[512];
+  unsigned long long busy = 0;
+  while (fgets(line, sizeof line, f)) {
+    int cpu;
+    unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal;
+    if (strncmp(line, "cpu", 3) != 0) break;
+    if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu,
+               &user, &nice, &sys, &idle, &iowait, &irq, &softirq,
+               &steal) != 9)
+      continue; /* the "cpu " total line */
+    if (cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &mine))
+      busy += user + nice + sys + irq + softirq + steal;
+  }
+  fclose(f);
+  return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Takes a sample if the last one is old enough; the lock is held. */
+static void sample_locked(void) {
+  long long t = now_ns(CLOCK_MONOTONIC);
+  if (load.at_ns && t - load.at_ns < SAMPLE_NS) return;
+  double busy = cores_busy_seconds();
+  double own = (double)now_ns(CLOCK_PROCESS_CPUTIME_ID) / 1e9;
+  if (busy < 0) {
+    load.enabled = 0; /* no /proc: keep the full count */
+    return;
+  }
+  if (load.at_ns) {
+    double wall = (double)(t - load.at_ns) / 1e9;
+    double others = ((busy - load.busy_s) - (own - load.own_s)) / wall;
+    load.others = others > 0 ? others : 0;
+  }
+  load.at_ns = t, load.busy_s = busy, load.own_s = own;
+}
+
+int cpu_free_threads(int want) {
+  if (want < 1) want = 1;
+  pthread_mutex_lock(&load.lock);
+  if (load.enabled < 0) {
+    const char *v = getenv("LUANN_ADAPT_THREADS");
+    load.enabled = !(v && strcmp(v, "0") == 0);
+  }
+  int n = want;
+  if (load.enabled && want > 1) {
+    sample_locked();
+    double free_cores = (double)omp_get_num_procs() - load.others;
+    int k = (int)(free_cores + 0.5);
+    n = k < 1 ? 1 : k < want ? k : want;
+  }
+  pthread_mutex_unlock(&load.lock);
+  if (omp_get_max_threads() != n) omp_set_num_threads(n); /* for every other loop */
+  return n;
+}
+
+int ln_cpu_threads_now(void) { return cpu_free_threads(ln_get_num_threads()); }
