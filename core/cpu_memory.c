@@ -90,6 +90,15 @@ void cpu_for_each(int nops, const ln_tensor *const *ts, cpu_row_fn row,
   for (int i = 0; i < nops; i++) s[i] = w.stride[i][w.ndim - 1];
   parallel = parallel && numel >= CPU_PARALLEL_MIN &&
              cpu_free_threads(ln_get_num_threads()) > 1;
+  if (!parallel) { /* no OpenMP region at all: even one with a false if
+                   ** clause costs libgomp calls, a syscall among them */
+    char *p[CPU_MAX_OPERANDS];
+    for (int64_t r = 0; r < rows; r++) {
+      row_pointers(&w, r, 0, p);
+      row(p, s, inner, ctx);
+    }
+    return;
+  }
   if (rows == 1) { /* one long row: cut it into chunks */
     int64_t chunk = parallel ? 16384 : inner, nchunks = (inner + chunk - 1) / chunk;
 #pragma omp parallel for if (parallel && nchunks > 1) schedule(static)

@@ -465,6 +465,43 @@ static void f32_arith(ln_binary_op op, float *o, const float *a,
   }
 }
 
+/* out = a cmp b (bool bytes) over n contiguous floats, b contiguous or
+** (b_scalar) one broadcast value: relu's backward asks y > 0 every step. */
+static void f32_compare(ln_binary_op op, uint8_t *o, const float *a,
+                        const float *b, bool b_scalar, int64_t n) {
+  int64_t i, sb = b_scalar ? 0 : 1;
+  switch (op) {
+    case LN_BINARY_EQ:
+#pragma omp simd
+      for (i = 0; i < n; i++) o[i] = a[i] == b[i * sb];
+      break;
+    case LN_BINARY_NE:
+#pragma omp simd
+      for (i = 0; i < n; i++) o[i] = a[i] != b[i * sb];
+      break;
+    case LN_BINARY_LT:
+#pragma omp simd
+      for (i = 0; i < n; i++) o[i] = a[i] < b[i * sb];
+      break;
+    case LN_BINARY_LE:
+#pragma omp simd
+      for (i = 0; i < n; i++) o[i] = a[i] <= b[i * sb];
+      break;
+    case LN_BINARY_GT:
+#pragma omp simd
+      for (i = 0; i < n; i++) o[i] = a[i] > b[i * sb];
+      break;
+    default: /* GE */
+#pragma omp simd
+      for (i = 0; i < n; i++) o[i] = a[i] >= b[i * sb];
+      break;
+  }
+}
+
+static bool is_comparison(ln_binary_op op) {
+  return op >= LN_BINARY_EQ && op <= LN_BINARY_GE;
+}
+
 static bool has_vector_loop(ln_binary_op op) {
   return op == LN_BINARY_ADD || op == LN_BINARY_SUB || op == LN_BINARY_MUL ||
          op == LN_BINARY_DIV || op == LN_BINARY_MAXIMUM ||
@@ -477,6 +514,10 @@ static void f32_row(char **p, const int64_t *s, int64_t n, void *ctx) {
   if (has_vector_loop(c->op) && s[0] == 4 && s[1] == 4 &&
       (s[2] == 4 || s[2] == 0)) {
     f32_arith(c->op, (float *)o, (const float *)a, (const float *)b, s[2] == 0, n);
+    return;
+  }
+  if (is_comparison(c->op) && s[0] == 1 && s[1] == 4 && (s[2] == 4 || s[2] == 0)) {
+    f32_compare(c->op, (uint8_t *)o, (const float *)a, (const float *)b, s[2] == 0, n);
     return;
   }
   for (int64_t i = 0; i < n; i++, o += s[0], a += s[1], b += s[2]) {
@@ -671,13 +712,17 @@ int cpu_leaky_relu(ln_tensor *out, const ln_tensor *a, double slope) {
 static void where_row(char **p, const int64_t *s, int64_t n, void *ctx) {
   size_t es = *(const size_t *)ctx;
   char *o = p[0], *c = p[1], *a = p[2], *b = p[3];
-  if (es == 4 && s[0] == 4 && s[1] == 1 && s[2] == 4 && s[3] == 4) {
+  /* contiguous 4-byte values, a or b possibly one broadcast value (the
+  ** zero of a masked gradient: relu's backward) */
+  if (es == 4 && s[0] == 4 && s[1] == 1 && (s[2] == 4 || s[2] == 0) &&
+      (s[3] == 4 || s[3] == 0)) {
     uint32_t *fo = (uint32_t *)o;
     const uint32_t *fa = (const uint32_t *)a, *fb = (const uint32_t *)b;
     const uint8_t *fc = (const uint8_t *)c;
+    int64_t sa = s[2] / 4, sb = s[3] / 4;
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) { /* both loaded: a select */
-      uint32_t va = fa[i], vb = fb[i];
+      uint32_t va = fa[i * sa], vb = fb[i * sb];
       fo[i] = fc[i] ? va : vb;
     }
     return;
