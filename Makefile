@@ -56,7 +56,8 @@ CL_SRC := $(wildcard kernels/*.cl)
 # run time by core/cpu_isa.c (never -march=native: a build runs on any
 # x86-64). At -O3: -O2 vectorizes almost no loop of unknown length, and
 # unswitching lets loops with invariant branches vectorize. No FMA
-# contraction, so every ISA computes the same elementwise results.
+# contraction, so every ISA computes the same elementwise results; no errno
+# from sqrt, whose check is a branch that stops a loop from vectorizing.
 CPU_ISA_SRC := core/cpu_copy.c core/cpu_pointwise.c core/cpu_reduce.c \
                core/cpu_optim.c
 ifeq ($(shell uname -m),x86_64)
@@ -67,7 +68,7 @@ endif
 ISA_FLAGS_avx2 := -mavx2 -mfma -mf16c -mbmi -mbmi2
 ISA_FLAGS_avx512 := $(ISA_FLAGS_avx2) -mavx512f -mavx512bw -mavx512dq \
                     -mavx512vl -mprefer-vector-width=512
-VEC_FLAGS := -O3 -ffp-contract=off
+VEC_FLAGS := -O3 -ffp-contract=off -fno-math-errno
 CORE_SRC := $(filter-out $(CPU_ISA_SRC),$(CORE_SRC))
 CPU_ISA_OBJ := $(foreach i,$(CPU_ISAS),$(CPU_ISA_SRC:core/%.c=$(B)/core/isa_$(i)/%.o))
 

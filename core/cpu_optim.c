@@ -8,12 +8,34 @@
 ** scalar factors computed in double first as Python does. The front end
 ** (op_optim.c) has checked that every tensor is contiguous, of the param's
 ** dtype and shape; large tensors are split over threads.
+**
+** The loops themselves are plain: their branches test values fixed for the
+** whole step (momentum, weight decay, ...), which -O3 hoists out so that
+** each variant vectorizes. OPTIM_SPLIT cuts a large step into one piece
+** per thread; a small one runs with no OpenMP region at all.
 */
 #include <math.h>
+#include <omp.h>
 
 #include "cpu.h"
 
-#define OPTIM_PARALLEL(n) ((n) >= CPU_PARALLEL_MIN)
+/* Runs CALL, which reads `from` and `len`, over [0, n): once, or in one
+** contiguous piece per thread. */
+#define OPTIM_SPLIT(n, CALL)                                                  \
+  do {                                                                        \
+    int nt_ = (n) >= CPU_PARALLEL_MIN                                         \
+                  ? cpu_free_threads(ln_get_num_threads()) : 1;               \
+    if (nt_ <= 1) {                                                           \
+      int64_t from = 0, len = (n);                                            \
+      CALL;                                                                   \
+    } else {                                                                  \
+      _Pragma("omp parallel num_threads(nt_)") {                              \
+        int64_t k_ = omp_get_num_threads(), i_ = omp_get_thread_num();        \
+        int64_t from = (n) * i_ / k_, len = (n) * (i_ + 1) / k_ - from;       \
+        CALL;                                                                 \
+      }                                                                       \
+    }                                                                         \
+  } while (0)
 
 /* ---- SGD ---------------------------------------------------------------- */
 /* d = g + wd*p; buf = first ? d : momentum*buf + (1-dampening)*d;
@@ -24,14 +46,10 @@ static void sgd_f32(float *p, const float *g, float *buf, int64_t n,
   const float wd = (float)s->weight_decay, mom = (float)s->momentum;
   const float damp = (float)(1 - s->dampening), neglr = (float)-s->lr;
   const bool use_buf = s->momentum != 0, first = s->first_step;
-  /* plain SGD: a loop the compiler vectorizes. The if clause names
-  ** `parallel`: a bare one would also turn simd off for small tensors. */
-  if (!use_buf && wd == 0) {
-#pragma omp parallel for simd if (parallel: OPTIM_PARALLEL(n)) schedule(static)
+  if (!use_buf && wd == 0) { /* plain SGD */
     for (int64_t i = 0; i < n; i++) p[i] = p[i] + neglr * g[i];
     return;
   }
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     float d = g[i];
     if (wd != 0) d = d + wd * p[i];
@@ -49,7 +67,6 @@ static void sgd_f64(double *p, const double *g, double *buf, int64_t n,
   const double wd = s->weight_decay, mom = s->momentum;
   const double damp = 1 - s->dampening, neglr = -s->lr;
   const bool use_buf = s->momentum != 0, first = s->first_step;
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     double d = g[i];
     if (wd != 0) d = d + wd * p[i];
@@ -65,11 +82,15 @@ static void sgd_f64(double *p, const double *g, double *buf, int64_t n,
 int cpu_sgd_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *buf,
                  const ln_optim_step *s) {
   int64_t n = ln_tensor_numel(param);
-  void *b = buf ? ln_tensor_data(buf) : NULL;
-  if (param->dtype == LN_FLOAT32)
-    sgd_f32(ln_tensor_data(param), ln_tensor_data(grad), b, n, s);
-  else
-    sgd_f64(ln_tensor_data(param), ln_tensor_data(grad), b, n, s);
+  if (param->dtype == LN_FLOAT32) {
+    float *p = ln_tensor_data(param), *b = buf ? ln_tensor_data(buf) : NULL;
+    const float *g = ln_tensor_data(grad);
+    OPTIM_SPLIT(n, sgd_f32(p + from, g + from, b ? b + from : NULL, len, s));
+  } else {
+    double *p = ln_tensor_data(param), *b = buf ? ln_tensor_data(buf) : NULL;
+    const double *g = ln_tensor_data(grad);
+    OPTIM_SPLIT(n, sgd_f64(p + from, g + from, b ? b + from : NULL, len, s));
+  }
   return LN_OK;
 }
 
@@ -103,7 +124,6 @@ static void adam_f32(float *p, const float *g, float *m, float *v,
   const float c2 = (float)k->c2, bc2 = (float)k->bc2_sqrt;
   const float neg_step = (float)k->neg_step, eps = (float)k->eps;
   const bool decoupled = k->decay != 1;
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i], pi = p[i];
     if (decoupled) pi = pi * decay;
@@ -124,7 +144,6 @@ static void adam_f32(float *p, const float *g, float *m, float *v,
 static void adam_f64(double *p, const double *g, double *m, double *v,
                      double *vmax, int64_t n, const adam_consts *k) {
   const bool decoupled = k->decay != 1;
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     double gi = g[i], pi = p[i];
     if (decoupled) pi = pi * k->decay;
@@ -146,13 +165,19 @@ int cpu_adam_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *m,
                   ln_tensor *v, ln_tensor *vmax, const ln_optim_step *s) {
   adam_consts k = adam_setup(s);
   int64_t n = ln_tensor_numel(param);
-  void *vm = vmax ? ln_tensor_data(vmax) : NULL;
-  if (param->dtype == LN_FLOAT32)
-    adam_f32(ln_tensor_data(param), ln_tensor_data(grad), ln_tensor_data(m),
-             ln_tensor_data(v), vm, n, &k);
-  else
-    adam_f64(ln_tensor_data(param), ln_tensor_data(grad), ln_tensor_data(m),
-             ln_tensor_data(v), vm, n, &k);
+  if (param->dtype == LN_FLOAT32) {
+    float *p = ln_tensor_data(param), *mm = ln_tensor_data(m);
+    float *vv = ln_tensor_data(v), *vm = vmax ? ln_tensor_data(vmax) : NULL;
+    const float *g = ln_tensor_data(grad);
+    OPTIM_SPLIT(n, adam_f32(p + from, g + from, mm + from, vv + from,
+                            vm ? vm + from : NULL, len, &k));
+  } else {
+    double *p = ln_tensor_data(param), *mm = ln_tensor_data(m);
+    double *vv = ln_tensor_data(v), *vm = vmax ? ln_tensor_data(vmax) : NULL;
+    const double *g = ln_tensor_data(grad);
+    OPTIM_SPLIT(n, adam_f64(p + from, g + from, mm + from, vv + from,
+                            vm ? vm + from : NULL, len, &k));
+  }
   return LN_OK;
 }
 
@@ -167,6 +192,17 @@ typedef struct rmsprop_ptrs {
   const void *g;
 } rmsprop_ptrs;
 
+/* The arrays from element `from` on (elements of es bytes). */
+static rmsprop_ptrs rmsprop_at(const rmsprop_ptrs *t, int64_t from, size_t es) {
+  size_t off = (size_t)from * es;
+  rmsprop_ptrs u = {
+    (char *)t->p + off, (char *)t->sq + off,
+    t->buf ? (char *)t->buf + off : NULL, t->ga ? (char *)t->ga + off : NULL,
+    (const char *)t->g + off,
+  };
+  return u;
+}
+
 static void rmsprop_f32(const rmsprop_ptrs *t, int64_t n,
                         const ln_optim_step *s) {
   float *p = t->p, *sq = t->sq, *buf = t->buf, *ga = t->ga;
@@ -174,7 +210,6 @@ static void rmsprop_f32(const rmsprop_ptrs *t, int64_t n,
   const float wd = (float)s->weight_decay, a = (float)s->beta2;
   const float c = (float)(1 - s->beta2), eps = (float)s->eps;
   const float mom = (float)s->momentum, neglr = (float)-s->lr;
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i];
     if (wd != 0) gi = gi + wd * p[i];
@@ -204,7 +239,6 @@ static void rmsprop_f64(const rmsprop_ptrs *t, int64_t n,
   const double *g = t->g;
   const double wd = s->weight_decay, a = s->beta2, c = 1 - s->beta2;
   const double eps = s->eps, mom = s->momentum, neglr = -s->lr;
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     double gi = g[i];
     if (wd != 0) gi = gi + wd * p[i];
@@ -238,10 +272,13 @@ int cpu_rmsprop_step(ln_tensor *param, const ln_tensor *grad,
     ln_tensor_data(grad),
   };
   int64_t n = ln_tensor_numel(param);
+  size_t es = ln_dtype_size(param->dtype);
   if (param->dtype == LN_FLOAT32)
-    rmsprop_f32(&t, n, s);
+    OPTIM_SPLIT(n, rmsprop_ptrs u = rmsprop_at(&t, from, es);
+                rmsprop_f32(&u, len, s));
   else
-    rmsprop_f64(&t, n, s);
+    OPTIM_SPLIT(n, rmsprop_ptrs u = rmsprop_at(&t, from, es);
+                rmsprop_f64(&u, len, s));
   return LN_OK;
 }
 
@@ -254,7 +291,6 @@ static void adagrad_f32(float *p, const float *g, float *sum, int64_t n,
   const float wd = (float)s->weight_decay, eps = (float)s->eps;
   const float negclr =
       (float)-(s->lr / (1 + (double)(s->step - 1) * s->lr_decay));
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     float gi = g[i];
     if (wd != 0) gi = gi + wd * p[i];
@@ -268,7 +304,6 @@ static void adagrad_f64(double *p, const double *g, double *sum, int64_t n,
                         const ln_optim_step *s) {
   const double wd = s->weight_decay, eps = s->eps;
   const double negclr = -(s->lr / (1 + (double)(s->step - 1) * s->lr_decay));
-#pragma omp parallel for if (OPTIM_PARALLEL(n)) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     double gi = g[i];
     if (wd != 0) gi = gi + wd * p[i];
@@ -281,11 +316,14 @@ static void adagrad_f64(double *p, const double *g, double *sum, int64_t n,
 int cpu_adagrad_step(ln_tensor *param, const ln_tensor *grad, ln_tensor *sum,
                      const ln_optim_step *s) {
   int64_t n = ln_tensor_numel(param);
-  if (param->dtype == LN_FLOAT32)
-    adagrad_f32(ln_tensor_data(param), ln_tensor_data(grad),
-                ln_tensor_data(sum), n, s);
-  else
-    adagrad_f64(ln_tensor_data(param), ln_tensor_data(grad),
-                ln_tensor_data(sum), n, s);
+  if (param->dtype == LN_FLOAT32) {
+    float *p = ln_tensor_data(param), *sm = ln_tensor_data(sum);
+    const float *g = ln_tensor_data(grad);
+    OPTIM_SPLIT(n, adagrad_f32(p + from, g + from, sm + from, len, s));
+  } else {
+    double *p = ln_tensor_data(param), *sm = ln_tensor_data(sum);
+    const double *g = ln_tensor_data(grad);
+    OPTIM_SPLIT(n, adagrad_f64(p + from, g + from, sm + from, len, s));
+  }
   return LN_OK;
 }
