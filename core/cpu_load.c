@@ -40,18 +40,21 @@ static long long now_ns(int clock) {
 }
 
 /* Seconds our CPUs spent busy since boot (steal included: a hypervisor's
-** other guests take the core as surely), or -1 if /proc/stat is unreadable. */
-static double cores_busy_seconds(void) {
+** other guests take the core as surely), or -1 if /proc/stat is unreadable;
+** *running gets the machine's runnable threads at this moment. */
+static double cores_busy_seconds(int *running) {
   cpu_set_t mine;
   if (sched_getaffinity(0, sizeof mine, &mine) != 0) return -1;
   FILE *f = fopen("/proc/stat", "r");
   if (!f) return -1;
   char line[512];
   unsigned long long busy = 0;
+  *running = 1;
   while (fgets(line, sizeof line, f)) {
     int cpu;
     unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal;
-    if (strncmp(line, "cpu", 3) != 0) break;
+    if (sscanf(line, "procs_running %d", running) == 1) break;
+    if (strncmp(line, "cpu", 3) != 0) continue;
     if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu,
                &user, &nice, &sys, &idle, &iowait, &irq, &softirq,
                &steal) != 9)
@@ -67,13 +70,16 @@ static double cores_busy_seconds(void) {
 static void sample_locked(void) {
   long long t = now_ns(CLOCK_MONOTONIC);
   if (load.at_ns && t - load.at_ns < SAMPLE_NS) return;
-  double busy = cores_busy_seconds();
+  int running;
+  double busy = cores_busy_seconds(&running);
   double own = (double)now_ns(CLOCK_PROCESS_CPUTIME_ID) / 1e9;
   if (busy < 0) {
     load.enabled = 0; /* no /proc: keep the full count */
     return;
   }
-  if (load.at_ns) {
+  if (!load.at_ns) { /* no interval yet: what is runnable now, but us */
+    load.others = running > 1 ? running - 1 : 0;
+  } else {
     double wall = (double)(t - load.at_ns) / 1e9;
     double others = ((busy - load.busy_s) - (own - load.own_s)) / wall;
     load.others = others > 0 ? others : 0;
@@ -91,8 +97,12 @@ int cpu_free_threads(int want) {
   int n = want;
   if (load.enabled && want > 1) {
     sample_locked();
+    /* A quarter core of slack, no more: busy neighbours get less CPU
+    ** while we compete with them, so what they used undercounts what they
+    ** want, and a team that waits on a shared core loses far more than
+    ** one thread fewer costs. */
     double free_cores = (double)omp_get_num_procs() - load.others;
-    int k = (int)(free_cores + 0.5);
+    int k = (int)(free_cores + 0.25);
     n = k < 1 ? 1 : k < want ? k : want;
   }
   pthread_mutex_unlock(&load.lock);
