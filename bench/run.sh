@@ -296,9 +296,15 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "\`$(env | grep -E '^(ROUNDS|QUICK|B|LIMIT_S|WORKLOADS)=' | sed "s/=\(.*\)/='\1'/" | tr '\n' ' ')bench/run.sh$([ $WRITE = 1 ] && echo ' --write')\`" \
     "at $COMMIT, $STARTED; $ROUNDS round(s)$([ "$QUICK" = 1 ] && echo ', QUICK=1: a smoke run of the script, not a result')."
   echo "Load average $LOAD0 before, $LOAD1 after."
+  if awk -v l="${LOAD0%% *}" -v n="$NPROC" 'BEGIN { exit !(l >= n / 2) }'; then
+    echo "**A busy machine**: other processes held a load of ${LOAD0%% *} on $NPROC cores at the start;" \
+      "the figures move with them."
+  fi
   echo
   echo "- CPU: $MODEL, $NPROC cores; flags: $FLAGS"
-  echo "- luann: BLIS sub-configuration \`$ARCH\`, $("$LUANN" -e 'io.write(luann.get_num_threads())') thread(s) by default."
+  echo "- luann: BLIS sub-configuration \`$ARCH\`; $("$LUANN" -e 'io.write(luann.get_num_threads())') thread(s) by default" \
+    "(luann.set_num_threads sets BLIS's and OpenMP's; OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}," \
+    "BLIS_NUM_THREADS=${BLIS_NUM_THREADS:-unset})."
   echo "- PyTorch $(sed -n 's/^torch: //p' "$TMP/torch_info_$NPROC"): libblas.so.3 resolved to" \
     "\`$(sed -n 's/^libblas.so.3: //p' "$TMP/torch_info_$NPROC")\` ($(sed -n 's/^blas libraries: //p' "$TMP/torch_info_$NPROC"));" \
     "get_num_threads() $(sed -n 's/^get_num_threads: //p' "$TMP/torch_info_$NPROC") by default, OPENBLAS_NUM_THREADS" \
