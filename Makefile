@@ -1,7 +1,7 @@
 # luann: a deep learning engine with a C core and Lua 5.4 as its language.
 # `make` builds $(B)/luann (the executable), $(B)/luann.so (the Lua module),
 # $(B)/libluann.a and $(B)/libluann.so (for host programs); `make test` runs
-# every spec. See README.md.
+# every spec, `make bench` the benchmark suite. See README.md.
 
 # ---- settings -------------------------------------------------------------
 PREFIX ?= /usr/local
@@ -132,6 +132,12 @@ test: all
 	$(MAKE) -C examples/embed LUANN=$(CURDIR) B=$(abspath $(B))
 	LUANN_BUILD=$(B) $(BUSTED)
 
+# ---- benchmarks ---------------------------------------------------------------
+# luann against PyTorch on this CPU (bench/run.sh: ROUNDS, QUICK=1; ./setup.sh
+# bench installs PyTorch). BENCH_FLAGS=--write records it in bench/RESULTS.md.
+bench: all
+	B=$(B) sh bench/run.sh $(BENCH_FLAGS)
+
 # ---- install ----------------------------------------------------------------
 LUA_VERSION = 5.4
 install: all
@@ -151,7 +157,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all test install clean
+.PHONY: all test bench install clean
 
 # Checks beyond `make test` (sanitizers, fuzzers, valgrind), one file each.
 include $(sort $(wildcard mk/*.mk))

@@ -9,6 +9,9 @@
 #   ./setup.sh checks   also install what the reliability checks need
 #                       (make sanitize-test, libfuzz-run, valgrind-test;
 #                       .ci/run runs them after ./setup.sh test)
+#   ./setup.sh bench    install what the benchmarks need (PyTorch with
+#                       OpenBLAS, torchvision, GNU time), build, run
+#                       bench/run.sh (make bench; minutes, not seconds)
 #
 # Installing needs root; as another user it prints the apt-get command to
 # run instead. Nothing is downloaded except Debian packages.
@@ -45,8 +48,18 @@ CHECK_PACKAGES=(
   valgrind              # make valgrind-test: memcheck on a training run
 )
 
+# What the benchmarks add (./setup.sh bench, make bench): Debian's PyTorch to
+# compare against, at its best: OpenBLAS (without it torch's libblas.so.3 is
+# BLIS's, on one thread); torchvision for the tutorial as written; GNU time
+# for peak RSS.
+BENCH_PACKAGES=(
+  python3-torch python3-torchvision
+  libopenblas0-pthread
+  time
+)
+
 usage() {
-  echo "usage: $0 [deps|build|test|checks]" >&2
+  echo "usage: $0 [deps|build|test|checks|bench]" >&2
   exit 1
 }
 
@@ -109,6 +122,11 @@ checks)
 build)
   install_deps
   build
+  ;;
+bench)
+  install_deps "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}"
+  build
+  make bench
   ;;
 *)
   usage

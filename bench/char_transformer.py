@@ -185,6 +185,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="0: torch's default")
     p.add_argument("--corpus", default=DIR)
+    p.add_argument("--train-only", action="store_true", help="stop after the steps/s line (bench/run.sh)")
     o = p.parse_args()
     if o.threads > 0:
         torch.set_num_threads(o.threads)
@@ -253,9 +254,11 @@ def main():
                   "bits per character (first 32K)", flush=True)
     seconds = elapsed()
     t = time.time()
-    bpc = evaluate(valid_ids)
+    bpc = None if o.train_only else evaluate(valid_ids)
     print(f"Trained {step} steps in {seconds / 60:.1f} minutes ({step / seconds:.2f} steps/s, "
           f"{step * o.batch_size * T / seconds:.0f} characters/s); evaluated in {time.time() - t:.0f} s")
+    if o.train_only:
+        return
     print(f"Validation: {bpc:.3f} bits per character (unigram {unigram:.3f}, bigram {bigram:.3f})")
 
     model.eval()

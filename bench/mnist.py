@@ -6,6 +6,8 @@ Debian package, read with gzip + numpy (no torchvision here). Two ways to
 feed it:
   --mode preloaded   the whole set as one tensor, batches by index (fastest)
   --mode dataloader  torch.utils.data.DataLoader over a TensorDataset
+--limit N trains on the first N images (a smoke run of bench/run.sh);
+--no-test skips the test pass, so that peak RSS is training's alone.
 Prints the tutorial's "Epoch N, Loss: x" lines, then "Epoch times (s): ..."
 and "Test accuracy: ..." in the same format as the Lua example.
 """
@@ -69,12 +71,16 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: default)")
     p.add_argument("--data", default=ROOT)
+    p.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
+    p.add_argument("--no-test", action="store_true", help="skip the test pass (peak RSS of training alone)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     x, y = load(args.data, "train")
+    if args.limit:
+        x, y = x[:args.limit], y[:args.limit]
     model = SimpleNN()
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr)
@@ -90,6 +96,8 @@ def main():
         times.append(time.perf_counter() - t0)
         print(f"Epoch {epoch + 1}, Loss: {loss.item()}")
     print("Epoch times (s): " + " ".join(f"{t:.3f}" for t in times))
+    if args.no_test:
+        return
     tx, ty = load(args.data, "t10k")
     with torch.no_grad():
         correct = (model(tx).argmax(1) == ty).sum().item()

@@ -5,9 +5,10 @@ ReLU, max-pool 2; linear 400->120->84->10 with ReLU between), inputs in
 [0, 1], SGD with momentum 0.9, lr 0.01, shuffled batches of 64, on
 Fashion-MNIST from the Debian package (read with gzip + numpy, as
 bench/mnist.py does). Prints each epoch's mean loss, test accuracy and time,
-then "Test accuracy: x%" as the Lua example does.
+then "Epoch times (s): ..." (training alone, as bench/mlp.lua --model lenet
+times it) and "Test accuracy: x%" as the Lua example does.
 
-    /usr/bin/python3 bench/mnist_cnn.py [--epochs 1] [--seed 1] [--threads N]
+    /usr/bin/python3 bench/mnist_cnn.py [--epochs 1] [--seed 1] [--threads N] [--limit N]
 """
 import argparse
 import time
@@ -53,17 +54,20 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     x, y = load(ROOT, "train")
+    if a.limit:
+        x, y = x[:a.limit], y[:a.limit]
     tx, ty = load(ROOT, "t10k")
     model = LeNet()
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9)
-    acc = 0.0
+    acc, times = 0.0, []
     for epoch in range(1, a.epochs + 1):
-        start, total, n = time.time(), 0.0, 0
+        start, total, n = time.perf_counter(), 0.0, 0
         perm = torch.randperm(len(y))
         for i in range(0, len(y), a.batch_size):
             idx = perm[i:i + a.batch_size]
@@ -72,9 +76,10 @@ def main():
             loss.backward()
             opt.step()
             total, n = total + loss.item(), n + 1
+        times.append(time.perf_counter() - start)  # training only: the test pass is not timed
         acc = accuracy(model, tx, ty)
-        print(f"Epoch {epoch}, Loss: {total / n:.4f}, test accuracy {100 * acc:.2f}% "
-              f"({time.time() - start:.0f} s)")
+        print(f"Epoch {epoch}, Loss: {total / n:.4f}, test accuracy {100 * acc:.2f}% ({times[-1]:.1f} s)")
+    print("Epoch times (s): " + " ".join(f"{t:.3f}" for t in times))
     print(f"Test accuracy: {100 * acc:.2f}% ({round(acc * len(ty))}/{len(ty)})")
 
 

@@ -3,7 +3,7 @@
 --
 --   luann examples/char_lstm.lua [--minutes 10] [--steps 0] [--hidden 192] [--embedding 64]
 --     [--seq-length 64] [--batch-size 32] [--lr 0.003] [--seed 1] [--device cpu]
---     [--threads 1] [--corpus DIR] [--quick] [--no-progress]
+--     [--threads 1] [--corpus DIR] [--quick] [--train-only] [--no-progress]
 --
 -- An embedding, nn.LSTM with num_layers = 2, and a linear read-out. Truncated
 -- backpropagation through time as char-rnn does it: the training text is cut
@@ -14,6 +14,8 @@
 -- budget (--minutes, or --steps steps, which repeat exactly). Prints the validation loss in bits per character beside the unigram
 -- and bigram baselines, and samples at three temperatures. The corpus and its
 -- split are examples/corpus.lua's, as in examples/char_transformer.lua.
+-- --train-only stops after the "Trained ... steps/s" line (bench/run.sh times
+-- the training step with it); bench/char_lstm.py is the PyTorch twin.
 local luann = require "luann"
 local nn, F, optim = luann.nn, luann.nn.functional, luann.optim
 local here = arg and arg[0] and arg[0]:match("^(.*[/\\])") or "examples/"
@@ -22,10 +24,11 @@ local corpus = dofile(here .. "corpus.lua")
 io.stdout:setvbuf("line") -- the progress lines of a long run show up in a log as they come
 
 local USAGE = "usage: char_lstm.lua [--minutes X] [--steps N] [--hidden N] [--embedding N] [--seq-length N] "
-  .. "[--batch-size N] [--lr X] [--seed N] [--device NAME] [--threads N] [--corpus DIR] [--quick] [--no-progress]"
+  .. "[--batch-size N] [--lr X] [--seed N] [--device NAME] [--threads N] [--corpus DIR] [--quick] [--train-only] "
+  .. "[--no-progress]"
 local opts = common.parse_args({ ... }, { minutes = 10, steps = 0, hidden = 192, embedding = 64, seq_length = 64,
   batch_size = 32, lr = 3e-3, seed = 1, device = "cpu", threads = 1, corpus = corpus.DIR, quick = false,
-  progress = true }, USAGE)
+  train_only = false, progress = true }, USAGE)
 if opts.quick then -- a smoke run: a tiny model, a few steps, a slice of the corpus
   opts.hidden, opts.embedding, opts.seq_length, opts.batch_size, opts.steps = 32, 16, 16, 8, 30
 end
@@ -156,10 +159,11 @@ local steps_done, train_seconds = budget.step, budget:elapsed()
 
 -- ---- results -----------------------------------------------------------------
 local eval_timer = luann.utils.Timer()
-local bpc = evaluate(valid_ids)
+local bpc = not opts.train_only and evaluate(valid_ids)
 print(string.format("Trained %d steps in %.1f minutes (%.2f steps/s, %.0f characters/s); evaluated in %.0f s",
   steps_done, train_seconds / 60, steps_done / train_seconds, steps_done * B * T / train_seconds,
   eval_timer:elapsed()))
+if opts.train_only then return end -- bench/run.sh times the training steps alone
 print(string.format("Validation: %.3f bits per character (unigram %.3f, bigram %.3f)", bpc, unigram, bigram))
 
 --- n characters after a newline for each temperature, one sequence each,

@@ -3,7 +3,8 @@
 --
 --   luann examples/char_transformer.lua [--minutes 10] [--steps 0] [--width 96] [--layers 3]
 --     [--heads 4] [--context 64] [--batch-size 32] [--lr 0.006] [--warmup 50]
---     [--seed 1] [--device cpu] [--threads 1] [--corpus DIR] [--quick] [--no-progress]
+--     [--seed 1] [--device cpu] [--threads 1] [--corpus DIR] [--quick] [--train-only]
+--     [--no-progress]
 --
 -- Token and position embeddings; per block, pre-norm causal multi-head
 -- self-attention and a ReLU MLP (4x wide), each added to the residual; a final
@@ -13,7 +14,8 @@
 -- steps, which repeat exactly); then it prints the validation loss in bits
 -- per character beside the unigram and bigram baselines, and samples at three
 -- temperatures. The corpus and its split are examples/corpus.lua's;
--- bench/char_transformer.py is the PyTorch twin.
+-- bench/char_transformer.py is the PyTorch twin. --train-only stops after the
+-- "Trained ... steps/s" line (bench/run.sh times the training step with it).
 local luann = require "luann"
 local nn, F, optim = luann.nn, luann.nn.functional, luann.optim
 local here = arg and arg[0] and arg[0]:match("^(.*[/\\])") or "examples/"
@@ -23,10 +25,10 @@ io.stdout:setvbuf("line") -- the progress lines of a long run show up in a log a
 
 local USAGE = "usage: char_transformer.lua [--minutes X] [--steps N] [--width N] [--layers N] [--heads N] [--context N] "
   .. "[--batch-size N] [--lr X] [--warmup N] [--seed N] [--device NAME] [--threads N] [--corpus DIR] "
-  .. "[--quick] [--no-progress]"
+  .. "[--quick] [--train-only] [--no-progress]"
 local opts = common.parse_args({ ... }, { minutes = 10, steps = 0, width = 96, layers = 3, heads = 4, context = 64,
   batch_size = 32, lr = 6e-3, warmup = 50, seed = 1, device = "cpu", threads = 1, corpus = corpus.DIR,
-  quick = false, progress = true }, USAGE)
+  quick = false, train_only = false, progress = true }, USAGE)
 if opts.quick then -- a smoke run: a tiny model, a few steps, a slice of the corpus
   opts.width, opts.layers, opts.heads, opts.context, opts.batch_size = 32, 1, 2, 32, 8
   opts.steps, opts.warmup = 30, 5
@@ -184,10 +186,11 @@ local steps_done, train_seconds = budget.step, budget:elapsed()
 
 -- ---- results -----------------------------------------------------------------
 local eval_timer = luann.utils.Timer()
-local bpc = evaluate(valid_ids)
+local bpc = not opts.train_only and evaluate(valid_ids)
 print(string.format("Trained %d steps in %.1f minutes (%.2f steps/s, %.0f characters/s); evaluated in %.0f s",
   steps_done, train_seconds / 60, steps_done / train_seconds, steps_done * opts.batch_size * T / train_seconds,
   eval_timer:elapsed()))
+if opts.train_only then return end -- bench/run.sh times the training steps alone
 print(string.format("Validation: %.3f bits per character (unigram %.3f, bigram %.3f)", bpc, unigram, bigram))
 
 --- Continues each row of ids (N, t) by n characters, sampling row i at
