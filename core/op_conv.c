@@ -8,6 +8,7 @@
 */
 #include <string.h>
 
+#include "conv_direct.h"
 #include "im2col.h"
 #include "luann_nn.h"
 #include "op.h"
@@ -201,6 +202,13 @@ static ln_tensor *conv2d_as(const char *op, ln_tensor *x, ln_tensor *w,
   ln_im2col_geometry geo;
   if (conv_geometry(op, x, &w->shape[2], p, &geo) != LN_OK) return NULL;
   int64_t oh = geo.blocks[0], ow = geo.blocks[1], kk = cg * kh * kw;
+  if (g == 1 && geo.stride[0] == 1 && geo.stride[1] == 1) {
+    ln_conv_geometry d = {
+      .kernel = {kh, kw}, .pad = {geo.pad[0], geo.pad[1]},
+      .dilation = {geo.dilation[0], geo.dilation[1]},
+      .in = {geo.image[0], geo.image[1]}, .out = {oh, ow}};
+    return ln_conv_direct(x, w, b, &d);
+  }
   ln_scope s = {0};
   /* columns (N, G, Cg*kh*kw, OH*OW), the one copy of the input: W @
   ** columns lands in NCHW */
