@@ -92,9 +92,17 @@ static void tap_offsets(int64_t *tap, int64_t count, const ln_conv_job *j,
 
 /* ---- forward: OB channels x JB vectors --------------------------------- */
 
+/* Where a forward tile's vectors go: dst[jb] + ob * plane, lanes[jb]
+** pixels of each (0: a repeated vector, not stored), channels ob < nob. */
+typedef struct tile_out {
+  float *dst[MAXJB];
+  int64_t lanes[MAXJB];
+  int64_t plane, nob;
+} tile_out;
+
 /* out[ob][jb][:] = bias + sum_k w[k][ob] * xp[tap[k] + base[jb] + :] */
 static inline __attribute__((always_inline)) void
-forward_tile(const int OB, const int JB, float *restrict out,
+forward_tile(const int OB, const int JB, const tile_out *out,
              const float *restrict xp, const int64_t *restrict base,
              const int64_t *restrict tap, int64_t ntap,
              const float *restrict wk, int64_t ldo,
@@ -117,10 +125,18 @@ forward_tile(const int OB, const int JB, float *restrict out,
     }
   }
 #pragma GCC unroll 8
-  for (int ob = 0; ob < OB; ob++)
+  for (int ob = 0; ob < OB; ob++) {
+    if (ob >= out->nob) break;
 #pragma GCC unroll 8
-    for (int jb = 0; jb < JB; jb++)
-      memcpy(out + (ob * JB + jb) * V, &acc[ob][jb], sizeof(vf));
+    for (int jb = 0; jb < JB; jb++) {
+      float *d = out->dst[jb] + ob * out->plane;
+      if (out->lanes[jb] == V) {
+        *(vfu *)d = acc[ob][jb];
+      } else {
+        for (int64_t l = 0; l < out->lanes[jb]; l++) d[l] = acc[ob][jb][l];
+      }
+    }
+  }
 }
 
 /* The tile shapes, by the registers they take (16 vector registers). */
@@ -148,24 +164,22 @@ typedef struct forward_args {
   int64_t co, ldo, ntap, npos, plane_size;
 } forward_args;
 
-/* One sample, tiles of shape s (OB x JB). */
+/* One sample, in tiles of OB x JB. */
 static inline __attribute__((always_inline)) void
 forward_sample_as(const int OB, const int JB, const forward_args *f) {
-  float out[MAXOB * MAXJB * V];
   for (int64_t o0 = 0; o0 < f->co; o0 += OB) {
+    tile_out out = {.plane = f->plane_size,
+                    .nob = f->co - o0 < OB ? f->co - o0 : OB};
     for (int64_t p0 = 0; p0 < f->npos; p0 += JB) {
       int64_t base[MAXJB];
-      for (int jb = 0; jb < JB; jb++)
-        base[jb] = f->pos.base[p0 + jb < f->npos ? p0 + jb : f->npos - 1];
-      forward_tile(OB, JB, out, f->xp, base, f->tap, f->ntap, f->wp + o0,
+      for (int jb = 0; jb < JB; jb++) {
+        int64_t p = p0 + jb < f->npos ? p0 + jb : f->npos - 1;
+        base[jb] = f->pos.base[p];
+        out.dst[jb] = f->y + o0 * f->plane_size + f->pos.dst[p];
+        out.lanes[jb] = p0 + jb < f->npos ? f->pos.lanes[p] : 0;
+      }
+      forward_tile(OB, JB, &out, f->xp, base, f->tap, f->ntap, f->wp + o0,
                    f->ldo, f->bias + o0);
-      for (int ob = 0; ob < OB && o0 + ob < f->co; ob++)
-        for (int jb = 0; jb < JB && p0 + jb < f->npos; jb++) {
-          int64_t p = p0 + jb;
-          memcpy(f->y + (o0 + ob) * f->plane_size + f->pos.dst[p],
-                 out + (ob * JB + jb) * V,
-                 (size_t)f->pos.lanes[p] * sizeof(float));
-        }
     }
   }
 }
