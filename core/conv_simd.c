@@ -5,12 +5,19 @@
 **
 ** Each sample's image is first copied into padded planes: zeros around
 ** it, rows as wide as the output vectors need. Then every tap (c, a, b)
-** of the kernel is one offset into the planes, and every vector of V
-** output pixels of a row is one contiguous load per tap. The forward
-** holds a tile of OB output channels x JB vectors in registers across all
-** taps; the weight gradient holds OB channels x TB taps across all pixels.
+** of the kernel is one offset into the planes, the same for every output
+** pixel. Two layouts of the vectors (V floats) share that:
+**   - pixels in lanes: a vector holds V pixels of an output row, one
+**     contiguous load per tap. Best for few channels and wide rows
+**     (LeNet's first layer: 6 channels, rows of 28).
+**   - channels in lanes: a vector holds V output channels of one pixel,
+**     multiplied by that pixel's input, broadcast. No lane is wasted on
+**     narrow rows (LeNet's second layer: 16 channels, rows of 10).
+** The forward keeps a tile of outputs in registers across all taps; the
+** weight gradient keeps a tile of (channel, tap) sums across all pixels.
+** Each driver picks the layout and tile that do the fewest multiply-adds.
 ** Tiles that overhang pad the channels with zero weights and repeat the
-** last vector; nothing they compute past the edges is stored.
+** last pixels; nothing computed past the edges is stored.
 **
 ** GCC's vector extensions, compiled twice: for AVX2 with FMA and for the
 ** baseline, picked at run time (the build never uses -march=native). On
@@ -30,13 +37,16 @@ typedef float vfu __attribute__((vector_size(4 * V), aligned(4), may_alias));
 #define LOADU(p) (*(const vfu *)(p))
 #define LOADA(p) (*(const vf *)(p))
 
-enum { MAXOB = 6, MAXJB = 4, MAXTB = 8 };
+enum { MAXA = 6, MAXB = 12 };          /* the largest tile: MAXA x MAXB */
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /* ---- the padded planes of one sample ------------------------------------ */
 
 typedef struct plane {
   int64_t hp, wp;      /* padded rows and width */
   int64_t nvec, npos;  /* vectors per output row; vectors per plane */
+  int64_t pixels;      /* oh * ow */
   int64_t ntap;        /* ci * kh * kw */
 } plane;
 
@@ -44,6 +54,7 @@ static plane plane_of(const ln_conv_job *j) {
   plane p;
   p.nvec = (j->ow + V - 1) / V;
   p.npos = j->oh * p.nvec;
+  p.pixels = j->oh * j->ow;
   p.hp = j->oh + j->dh * (j->kh - 1);
   p.wp = p.nvec * V + j->dw * (j->kw - 1);
   p.ntap = j->ci * j->kh * j->kw;
@@ -78,8 +89,8 @@ static void pad_sample(float *xp, const float *x, const ln_conv_job *j,
     }
 }
 
-/* tap[k], k = (c*kh + a)*kw + b: where tap k reads, relative to a
-** vector's first pixel; taps past ntap (a tile's overhang) read 0. */
+/* tap[k], k = (c*kh + a)*kw + b: where tap k reads, relative to an output
+** pixel's first input; taps past ntap (a tile's overhang) read 0. */
 static void tap_offsets(int64_t *tap, int64_t count, const ln_conv_job *j,
                         const plane *p) {
   int64_t k = 0;
@@ -90,142 +101,159 @@ static void tap_offsets(int64_t *tap, int64_t count, const ln_conv_job *j,
   for (; k < count; k++) tap[k] = 0;
 }
 
-/* ---- forward: OB channels x JB vectors --------------------------------- */
+/* Where each vector of V pixels (pixels in lanes) or each pixel (channels
+** in lanes) starts in the padded plane, and for vectors the output pixel
+** it starts at and how many of its lanes lie inside the row. */
+static void fill_positions(int64_t *base, int64_t *dst, int64_t *lanes,
+                           const ln_conv_job *j, const plane *p, bool per_pixel) {
+  for (int64_t i = 0, k = 0; i < j->oh; i++) {
+    if (per_pixel) {
+      for (int64_t c = 0; c < j->ow; c++) base[k++] = i * p->wp + c;
+      continue;
+    }
+    for (int64_t jc = 0; jc < p->nvec; jc++, k++) {
+      base[k] = i * p->wp + jc * V;
+      if (dst) dst[k] = i * j->ow + jc * V;
+      if (lanes) lanes[k] = j->ow - jc * V < V ? j->ow - jc * V : V;
+    }
+  }
+}
 
-/* Where a forward tile's vectors go: dst[jb] + ob * plane, lanes[jb]
-** pixels of each (0: a repeated vector, not stored), channels ob < nob. */
-typedef struct tile_out {
-  float *dst[MAXJB];
-  int64_t lanes[MAXJB];
-  int64_t plane, nob;
-} tile_out;
+/* ---- forward ---------------------------------------------------------------
+** wp is the weight packed (ntap, ldo): row k holds tap k's weight for every
+** output channel, zeros past co; bias (ldo) likewise. */
 
-/* out[ob][jb][:] = bias + sum_k w[k][ob] * xp[tap[k] + base[jb] + :] */
+typedef struct forward_args {
+  float *y;              /* sample n's output (co, oh, ow) */
+  const float *xp;       /* its padded planes */
+  const float *wp, *bias;
+  const int64_t *tap;
+  const int64_t *base;   /* per vector (pixels in lanes) or per pixel */
+  const int64_t *dst, *lanes;  /* per vector (pixels in lanes) */
+  int64_t co, ldo, ntap, count, plane_size;  /* count: vectors or pixels */
+} forward_args;
+
+/* Pixels in lanes: OB channels x JB vectors, from base[p0..p0+JB). The
+** vectors past count repeat the last and are not stored. */
 static inline __attribute__((always_inline)) void
-forward_tile(const int OB, const int JB, const tile_out *out,
-             const float *restrict xp, const int64_t *restrict base,
-             const int64_t *restrict tap, int64_t ntap,
-             const float *restrict wk, int64_t ldo,
-             const float *restrict bias) {
-  vf acc[MAXOB][MAXJB];
+forward_pixels_tile(const int OB, const int JB, const forward_args *f,
+                    int64_t o0, int64_t p0) {
+  const float *restrict xp = f->xp, *restrict wk = f->wp + o0;
+  int64_t base[MAXB];
+  for (int jb = 0; jb < JB; jb++)
+    base[jb] = f->base[p0 + jb < f->count ? p0 + jb : f->count - 1];
+  vf acc[MAXA][MAXB];
 #pragma GCC unroll 8
   for (int ob = 0; ob < OB; ob++)
-#pragma GCC unroll 8
-    for (int jb = 0; jb < JB; jb++) acc[ob][jb] = (vf){0} + bias[ob];
-  for (int64_t k = 0; k < ntap; k++, wk += ldo) {
-    const float *xk = xp + tap[k];
-    vf xv[MAXJB];
-#pragma GCC unroll 8
+#pragma GCC unroll 12
+    for (int jb = 0; jb < JB; jb++) acc[ob][jb] = (vf){0} + f->bias[o0 + ob];
+  for (int64_t k = 0; k < f->ntap; k++, wk += f->ldo) {
+    const float *xk = xp + f->tap[k];
+    vf xv[MAXB];
+#pragma GCC unroll 12
     for (int jb = 0; jb < JB; jb++) xv[jb] = LOADU(xk + base[jb]);
 #pragma GCC unroll 8
     for (int ob = 0; ob < OB; ob++) {
       float w = wk[ob];
-#pragma GCC unroll 8
+#pragma GCC unroll 12
       for (int jb = 0; jb < JB; jb++) acc[ob][jb] += xv[jb] * w;
     }
   }
-#pragma GCC unroll 8
-  for (int ob = 0; ob < OB; ob++) {
-    if (ob >= out->nob) break;
-#pragma GCC unroll 8
-    for (int jb = 0; jb < JB; jb++) {
-      float *d = out->dst[jb] + ob * out->plane;
-      if (out->lanes[jb] == V) {
+  for (int ob = 0; ob < OB && o0 + ob < f->co; ob++)
+    for (int jb = 0; jb < JB && p0 + jb < f->count; jb++) {
+      float *d = f->y + (o0 + ob) * f->plane_size + f->dst[p0 + jb];
+      int64_t lanes = f->lanes[p0 + jb];
+      if (lanes == V) {
         *(vfu *)d = acc[ob][jb];
       } else {
-        for (int64_t l = 0; l < out->lanes[jb]; l++) d[l] = acc[ob][jb][l];
+        for (int64_t l = 0; l < lanes; l++) d[l] = acc[ob][jb][l];
       }
     }
-  }
 }
 
-/* The tile shapes, by the registers they take (16 vector registers). */
-typedef struct shape {
-  int ob, jb;
-} shape;
-static const shape forward_shapes[] = {{4, 3}, {6, 2}, {3, 3}, {2, 4}, {1, 4}};
-static const shape weight_shapes[] = {{4, 2}, {3, 3}, {2, 5}, {2, 4}, {1, 8}};
-#define NSHAPES 5
-
-/* Where each output vector reads and writes. */
-typedef struct positions {
-  const int64_t *base;   /* its first pixel in the padded plane */
-  const int64_t *dst;    /* its first pixel in an output plane */
-  const int64_t *lanes;  /* its pixels inside the output row */
-} positions;
-
-typedef struct forward_args {
-  float *y;              /* sample n's output (CO, OH, OW) */
-  const float *xp;       /* its padded planes */
-  const float *wp;       /* (ntap, ldo) */
-  const float *bias;     /* (ldo) */
-  const int64_t *tap;
-  positions pos;
-  int64_t co, ldo, ntap, npos, plane_size;
-} forward_args;
-
-/* One sample, in tiles of OB x JB. */
+/* Channels in lanes: OV vectors of V channels x PB pixels. */
 static inline __attribute__((always_inline)) void
-forward_sample_as(const int OB, const int JB, const forward_args *f) {
-  for (int64_t o0 = 0; o0 < f->co; o0 += OB) {
-    tile_out out = {.plane = f->plane_size,
-                    .nob = f->co - o0 < OB ? f->co - o0 : OB};
-    for (int64_t p0 = 0; p0 < f->npos; p0 += JB) {
-      int64_t base[MAXJB];
-      for (int jb = 0; jb < JB; jb++) {
-        int64_t p = p0 + jb < f->npos ? p0 + jb : f->npos - 1;
-        base[jb] = f->pos.base[p];
-        out.dst[jb] = f->y + o0 * f->plane_size + f->pos.dst[p];
-        out.lanes[jb] = p0 + jb < f->npos ? f->pos.lanes[p] : 0;
-      }
-      forward_tile(OB, JB, &out, f->xp, base, f->tap, f->ntap, f->wp + o0,
-                   f->ldo, f->bias + o0);
+forward_channels_tile(const int OV, const int PB, const forward_args *f,
+                      int64_t o0, int64_t p0) {
+  const float *restrict xp = f->xp, *restrict wk = f->wp + o0;
+  int64_t base[MAXB];
+  for (int pb = 0; pb < PB; pb++)
+    base[pb] = f->base[p0 + pb < f->count ? p0 + pb : f->count - 1];
+  vf acc[MAXA][MAXB];
+#pragma GCC unroll 8
+  for (int ov = 0; ov < OV; ov++) {
+    vf b = LOADA(f->bias + o0 + ov * V);
+#pragma GCC unroll 12
+    for (int pb = 0; pb < PB; pb++) acc[ov][pb] = b;
+  }
+  for (int64_t k = 0; k < f->ntap; k++, wk += f->ldo) {
+    const float *xk = xp + f->tap[k];
+    vf wv[MAXA];
+#pragma GCC unroll 8
+    for (int ov = 0; ov < OV; ov++) wv[ov] = LOADA(wk + ov * V);
+#pragma GCC unroll 12
+    for (int pb = 0; pb < PB; pb++) {
+      float x = xk[base[pb]];
+#pragma GCC unroll 8
+      for (int ov = 0; ov < OV; ov++) acc[ov][pb] += wv[ov] * x;
     }
   }
+  for (int ov = 0; ov < OV; ov++)
+    for (int l = 0; l < V && o0 + ov * V + l < f->co; l++) {
+      float *d = f->y + (o0 + ov * V + l) * f->plane_size + p0;
+      for (int pb = 0; pb < PB && p0 + pb < f->count; pb++) d[pb] = acc[ov][pb][l];
+    }
 }
 
+/* One sample in tiles of a x b: (OB, JB) or (OV, PB). */
 static inline __attribute__((always_inline)) void
-forward_sample(int s, const forward_args *f) {
-  switch (s) {
-    case 0: forward_sample_as(4, 3, f); break;
-    case 1: forward_sample_as(6, 2, f); break;
-    case 2: forward_sample_as(3, 3, f); break;
-    case 3: forward_sample_as(2, 4, f); break;
-    default: forward_sample_as(1, 4, f); break;
-  }
+forward_sample_as(bool channels, const int A, const int B,
+                  const forward_args *f) {
+  int64_t oa = channels ? A * V : A;
+  for (int64_t o0 = 0; o0 < f->co; o0 += oa)
+    for (int64_t p0 = 0; p0 < f->count; p0 += B) {
+      if (channels) forward_channels_tile(A, B, f, o0, p0);
+      else forward_pixels_tile(A, B, f, o0, p0);
+    }
 }
 
-/* ---- weight gradient: OB channels x TB taps ----------------------------- */
+/* ---- weight gradient -------------------------------------------------------
+** gw[o][k] = sum over pixels of gy[o][pixel] * xp[pixel + tap[k]], summed
+** into acc: (ldo, ktp, V) partial vectors (pixels in lanes) or (ktp, ldo)
+** sums (channels in lanes). */
 
 typedef struct weight_args {
-  float *acc;            /* (ldo, ktp, V) partial sums, added to */
+  float *acc;
   const float *xp;       /* sample n's padded planes */
-  const float *gp;       /* its gradient (ldo, npos, V), zero past the edges */
+  const float *gp;       /* its gradient: (ldo, npos, V), zero past the row
+                            and past co; or (pixels, ldo), zero past co */
   const int64_t *tap;    /* (ktp) */
-  const int64_t *base;   /* (npos) */
-  const vi *mask;        /* (nvec): the lanes inside the row */
-  int64_t ldo, ktp, oh, nvec;
+  const int64_t *base;   /* per vector or per pixel */
+  const vi *mask;        /* (nvec): lanes inside the row (pixels in lanes) */
+  int64_t ldo, ktp, oh, nvec, pixels;
 } weight_args;
 
-/* acc[ob][t] += sum_p gp[ob][p] * (xp[base[p] + tap[t] + :] & mask) */
+/* Pixels in lanes: OB channels x TB taps. x is masked to the lanes inside
+** the row: there gy is zero, but x may hold a NaN the sum must not see. */
 static inline __attribute__((always_inline)) void
-weight_tile(const int OB, const int TB, float *restrict accp,
-            const weight_args *w, const float *restrict gp,
-            const int64_t *restrict tap) {
-  vf acc[MAXOB][MAXTB];
+weight_pixels_tile(const int OB, const int TB, const weight_args *w,
+                   int64_t o0, int64_t k0) {
+  const float *restrict gp = w->gp + o0 * w->oh * w->nvec * V;
+  const int64_t *restrict tap = w->tap + k0;
   int64_t npos = w->oh * w->nvec;
+  vf acc[MAXA][MAXB];
 #pragma GCC unroll 8
   for (int ob = 0; ob < OB; ob++)
-#pragma GCC unroll 8
+#pragma GCC unroll 12
     for (int t = 0; t < TB; t++) acc[ob][t] = (vf){0};
   for (int64_t i = 0, p = 0; i < w->oh; i++) {
     for (int64_t jc = 0; jc < w->nvec; jc++, p++) {
       vi m = w->mask[jc];
       const float *xb = w->xp + w->base[p];
-      vf gv[MAXOB];
+      vf gv[MAXA];
 #pragma GCC unroll 8
       for (int ob = 0; ob < OB; ob++) gv[ob] = LOADA(gp + (ob * npos + p) * V);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
       for (int t = 0; t < TB; t++) {
         vf xv = (vf)((vi)LOADU(xb + tap[t]) & m);
 #pragma GCC unroll 8
@@ -233,43 +261,102 @@ weight_tile(const int OB, const int TB, float *restrict accp,
       }
     }
   }
-#pragma GCC unroll 8
   for (int ob = 0; ob < OB; ob++)
-#pragma GCC unroll 8
     for (int t = 0; t < TB; t++) {
-      vf *a = (vf *)(accp + (ob * w->ktp + t) * V);
+      vf *a = (vf *)(w->acc + ((o0 + ob) * w->ktp + k0 + t) * V);
       *a += acc[ob][t];
     }
 }
 
+/* Channels in lanes: OV vectors of V channels x TB taps. */
 static inline __attribute__((always_inline)) void
-weight_sample_as(const int OB, const int TB, const weight_args *w) {
-  int64_t npos = w->oh * w->nvec;
-  for (int64_t o0 = 0; o0 < w->ldo; o0 += OB)
-    for (int64_t k0 = 0; k0 < w->ktp; k0 += TB)
-      weight_tile(OB, TB, w->acc + (o0 * w->ktp + k0) * V, w,
-                  w->gp + o0 * npos * V, w->tap + k0);
-}
-
-static inline __attribute__((always_inline)) void
-weight_sample(int s, const weight_args *w) {
-  switch (s) {
-    case 0: weight_sample_as(4, 2, w); break;
-    case 1: weight_sample_as(3, 3, w); break;
-    case 2: weight_sample_as(2, 5, w); break;
-    case 3: weight_sample_as(2, 4, w); break;
-    default: weight_sample_as(1, 8, w); break;
+weight_channels_tile(const int OV, const int TB, const weight_args *w,
+                     int64_t o0, int64_t k0) {
+  const float *restrict gp = w->gp + o0;
+  const int64_t *restrict tap = w->tap + k0;
+  vf acc[MAXA][MAXB];
+#pragma GCC unroll 8
+  for (int ov = 0; ov < OV; ov++)
+#pragma GCC unroll 12
+    for (int t = 0; t < TB; t++) acc[ov][t] = (vf){0};
+  for (int64_t p = 0; p < w->pixels; p++) {
+    const float *xb = w->xp + w->base[p];
+    vf gv[MAXA];
+#pragma GCC unroll 8
+    for (int ov = 0; ov < OV; ov++) gv[ov] = LOADA(gp + p * w->ldo + ov * V);
+#pragma GCC unroll 12
+    for (int t = 0; t < TB; t++) {
+      float x = xb[tap[t]];
+#pragma GCC unroll 8
+      for (int ov = 0; ov < OV; ov++) acc[ov][t] += gv[ov] * x;
+    }
   }
+  for (int ov = 0; ov < OV; ov++)
+    for (int t = 0; t < TB; t++) {
+      vf *a = (vf *)(w->acc + (k0 + t) * w->ldo + o0 + ov * V);
+      *a += acc[ov][t];
+    }
 }
 
-/* ---- the two builds, picked once ---------------------------------------- */
+static inline __attribute__((always_inline)) void
+weight_sample_as(bool channels, const int A, const int B, const weight_args *w) {
+  int64_t oa = channels ? A * V : A;
+  for (int64_t o0 = 0; o0 < w->ldo; o0 += oa)
+    for (int64_t k0 = 0; k0 < w->ktp; k0 += B) {
+      if (channels) weight_channels_tile(A, B, w, o0, k0);
+      else weight_pixels_tile(A, B, w, o0, k0);
+    }
+}
+
+/* ---- the tiles and the two builds ----------------------------------------
+** Each tile fits 16 vector registers: a x b sums, a or b operands, one
+** broadcast (and a mask). */
+
+typedef struct tile {
+  bool channels;  /* channels in lanes */
+  int a, b;       /* (OB, JB), (OV, PB), (OB, TB) or (OV, TB) */
+} tile;
+
+static const tile forward_tiles[] = {
+  {false, 4, 3}, {false, 6, 2}, {false, 3, 3}, {false, 2, 4}, {false, 1, 4},
+  {true, 2, 6}, {true, 1, 12}, {true, 3, 4},
+};
+static const tile weight_tiles[] = {
+  {false, 4, 2}, {false, 3, 3}, {false, 2, 5}, {false, 2, 4}, {false, 1, 8},
+  {true, 2, 6}, {true, 1, 12}, {true, 3, 4},
+};
+#define NTILES 8
+
+/* Every entry of the tables above, as constants (so each unrolls). */
+#define FORWARD_CASES(f)                                                   \
+  switch (t) {                                                             \
+    case 0: forward_sample_as(false, 4, 3, f); break;                      \
+    case 1: forward_sample_as(false, 6, 2, f); break;                      \
+    case 2: forward_sample_as(false, 3, 3, f); break;                      \
+    case 3: forward_sample_as(false, 2, 4, f); break;                      \
+    case 4: forward_sample_as(false, 1, 4, f); break;                      \
+    case 5: forward_sample_as(true, 2, 6, f); break;                       \
+    case 6: forward_sample_as(true, 1, 12, f); break;                      \
+    default: forward_sample_as(true, 3, 4, f); break;                      \
+  }
+#define WEIGHT_CASES(w)                                                    \
+  switch (t) {                                                             \
+    case 0: weight_sample_as(false, 4, 2, w); break;                       \
+    case 1: weight_sample_as(false, 3, 3, w); break;                       \
+    case 2: weight_sample_as(false, 2, 5, w); break;                       \
+    case 3: weight_sample_as(false, 2, 4, w); break;                       \
+    case 4: weight_sample_as(false, 1, 8, w); break;                       \
+    case 5: weight_sample_as(true, 2, 6, w); break;                        \
+    case 6: weight_sample_as(true, 1, 12, w); break;                       \
+    default: weight_sample_as(true, 3, 4, w); break;                       \
+  }
 
 __attribute__((target("avx2,fma"))) static void
-forward_avx2(int s, const forward_args *f) { forward_sample(s, f); }
-static void forward_base(int s, const forward_args *f) { forward_sample(s, f); }
+forward_avx2(int t, const forward_args *f) { FORWARD_CASES(f) }
+static void forward_base(int t, const forward_args *f) { FORWARD_CASES(f) }
 __attribute__((target("avx2,fma"))) static void
-weight_avx2(int s, const weight_args *w) { weight_sample(s, w); }
-static void weight_base(int s, const weight_args *w) { weight_sample(s, w); }
+weight_avx2(int t, const weight_args *w) { WEIGHT_CASES(w) }
+static void weight_base(int t, const weight_args *w) { WEIGHT_CASES(w) }
 
 static bool use_avx2(void) {
   static int known = -1;
@@ -280,19 +367,25 @@ static bool use_avx2(void) {
   return known;
 }
 
-/* ---- drivers -------------------------------------------------------------- */
+/* ---- choosing a tile ------------------------------------------------------ */
 
-/* The shape of shapes[] that wastes least on co channels and count tiles
-** along the other side, and loads least per multiply-add. */
-static int pick_shape(const shape *shapes, int64_t co, int64_t count) {
+/* The tile of tiles[] with the fewest vector multiply-adds, overhangs
+** counted, and the loads each costs. A tile spans co channels by `side`
+** (vectors or taps with pixels in lanes, pixels or taps with channels in
+** lanes) and repeats `len` times (taps, or vectors or pixels): side[c] and
+** len[c] for c = channels in lanes. */
+static int pick_tile(const tile *tiles, int64_t co, const int64_t side[2],
+                     const int64_t len[2]) {
   int best = 0;
-  double best_score = -1;
-  for (int s = 0; s < NSHAPES; s++) {
-    int64_t ob = shapes[s].ob, jb = shapes[s].jb;
-    double used = (double)co / (double)((co + ob - 1) / ob * ob) *
-                  (double)count / (double)((count + jb - 1) / jb * jb);
-    double score = used * (double)(ob * jb) / (double)(ob + jb);
-    if (score > best_score + 1e-9) best = s, best_score = score;
+  double best_cost = 0;
+  for (int s = 0; s < NTILES; s++) {
+    const tile *t = &tiles[s];
+    int c = t->channels;
+    int64_t oa = c ? t->a * V : t->a;
+    double fmas = (double)(round_up(co, oa) / oa * t->a) *
+                  (double)round_up(side[c], t->b) * (double)len[c];
+    double cost = fmas * (1 + 0.5 * (t->a + t->b) / (double)(t->a * t->b));
+    if (s == 0 || cost < best_cost) best = s, best_cost = cost;
   }
   return best;
 }
@@ -307,7 +400,9 @@ static int threads_for(double m, int64_t n) {
   return t;
 }
 
-static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+static double macs_of(const ln_conv_job *j, const plane *p) {
+  return (double)j->n * (double)j->co * (double)p->pixels * (double)p->ntap;
+}
 
 /* n floats, 64-byte aligned, or NULL after an error. */
 static float *scratch(int64_t n) {
@@ -317,7 +412,7 @@ static float *scratch(int64_t n) {
   return p;
 }
 
-/* count blocks of each floats, each block 64-byte aligned at *stride. */
+/* count blocks of each floats, each 64-byte aligned, *stride apart. */
 static float *scratch_each(int count, int64_t each, int64_t *stride) {
   *stride = round_up(each, 16);
   return scratch(count * *stride);
@@ -329,21 +424,7 @@ static int64_t *ints(int64_t n) {
   return p;
 }
 
-static double macs_of(const ln_conv_job *j, const plane *p) {
-  return (double)j->n * (double)j->co * (double)(j->oh * j->ow) *
-         (double)p->ntap;
-}
-
-/* The output vectors of one plane: where they read and write. */
-static void fill_positions(int64_t *base, int64_t *dst, int64_t *lanes,
-                           const ln_conv_job *j, const plane *p) {
-  for (int64_t i = 0, k = 0; i < j->oh; i++)
-    for (int64_t jc = 0; jc < p->nvec; jc++, k++) {
-      base[k] = i * p->wp + jc * V;
-      if (dst) dst[k] = i * j->ow + jc * V;
-      if (lanes) lanes[k] = j->ow - jc * V < V ? j->ow - jc * V : V;
-    }
-}
+/* ---- the forward ------------------------------------------------------------ */
 
 /* The weight packed as (ntap, ldo) and the bias as (ldo), zeros past co. */
 static void pack_weight(float *wp, float *bp, int64_t ldo, const float *w,
@@ -362,31 +443,35 @@ static void pack_weight(float *wp, float *bp, int64_t ldo, const float *w,
 int ln_conv_simd_forward(float *y, const float *x, const float *w,
                          const float *bias, const ln_conv_job *j) {
   plane p = plane_of(j);
-  int s = pick_shape(forward_shapes, j->co, p.npos);
-  int64_t ldo = round_up(j->co, forward_shapes[s].ob), stride;
+  int t = pick_tile(forward_tiles, j->co, (int64_t[]){p.npos, p.pixels},
+                    (int64_t[]){p.ntap, p.ntap});
+  bool channels = forward_tiles[t].channels;
+  int64_t ldo = round_up(j->co, forward_tiles[t].a * (channels ? V : 1));
+  int64_t count = channels ? p.pixels : p.npos, stride;
   int nt = threads_for(macs_of(j, &p), j->n);
   float *wp = scratch(p.ntap * ldo + ldo);
-  int64_t *tap = wp ? ints(p.ntap + 3 * p.npos) : NULL;
+  int64_t *tap = wp ? ints(p.ntap + 3 * count) : NULL;
   float *planes = tap ? scratch_each(nt, j->ci * p.hp * p.wp, &stride) : NULL;
   if (!planes) return free(wp), free(tap), LN_ERR;
   float *bp = wp + p.ntap * ldo;
-  int64_t *base = tap + p.ntap, *dst = base + p.npos, *lanes = dst + p.npos;
+  int64_t *base = tap + p.ntap, *dst = base + count, *lanes = dst + count;
   pack_weight(wp, bp, ldo, w, bias, j);
   tap_offsets(tap, p.ntap, j, &p);
-  fill_positions(base, dst, lanes, j, &p);
+  fill_positions(base, dst, lanes, j, &p, channels);
   void (*run)(int, const forward_args *) =
     use_avx2() ? forward_avx2 : forward_base;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    int t = omp_get_thread_num(), step = omp_get_num_threads();
-    forward_args f = {.xp = planes + t * stride, .wp = wp, .bias = bp,
-                      .tap = tap, .pos = {base, dst, lanes}, .co = j->co,
-                      .ldo = ldo, .ntap = p.ntap, .npos = p.npos,
-                      .plane_size = j->oh * j->ow};
-    for (int64_t n = t; n < j->n; n += step) {
-      pad_sample((float *)f.xp, x, j, &p, n);
-      f.y = y + n * j->co * j->oh * j->ow;
-      run(s, &f);
+    int th = omp_get_thread_num(), step = omp_get_num_threads();
+    float *xp = planes + th * stride;
+    forward_args f = {.xp = xp, .wp = wp, .bias = bp, .tap = tap,
+                      .base = base, .dst = dst, .lanes = lanes, .co = j->co,
+                      .ldo = ldo, .ntap = p.ntap, .count = count,
+                      .plane_size = p.pixels};
+    for (int64_t n = th; n < j->n; n += step) {
+      pad_sample(xp, x, j, &p, n);
+      f.y = y + n * j->co * p.pixels;
+      run(t, &f);
     }
   }
   free(planes);
@@ -395,37 +480,48 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
   return LN_OK;
 }
 
-/* gp[o][p][:] = the output vector p of gy[n][o], zero past the row and
-** past co. */
+/* ---- the weight gradient ------------------------------------------------------ */
+
+/* gy[n] as the tile reads it: (ldo, npos, V) with zeros past each row
+** (pixels in lanes), or (pixels, ldo) (channels in lanes); zeros past co. */
 static void pad_gradient(float *gp, const float *gy, const int64_t *gs,
                          const ln_conv_job *j, const plane *p, int64_t ldo,
-                         int64_t n) {
-  memset(gp, 0, (size_t)(ldo * p->npos * V) * sizeof *gp);
+                         int64_t n, bool channels) {
+  int64_t size = channels ? p->pixels * ldo : ldo * p->npos * V;
+  memset(gp, 0, (size_t)size * sizeof *gp);
   for (int64_t o = 0; o < j->co; o++)
     for (int64_t i = 0; i < j->oh; i++) {
       const float *src = gy + n * gs[0] + o * gs[1] + i * gs[2];
-      float *row = gp + (o * p->npos + i * p->nvec) * V;
-      for (int64_t c = 0; c < j->ow; c++) row[c] = src[c * gs[3]];
+      if (channels) {
+        float *col = gp + i * j->ow * ldo + o;
+        for (int64_t c = 0; c < j->ow; c++) col[c * ldo] = src[c * gs[3]];
+      } else {
+        float *row = gp + (o * p->npos + i * p->nvec) * V;
+        for (int64_t c = 0; c < j->ow; c++) row[c] = src[c * gs[3]];
+      }
     }
 }
 
 int ln_conv_simd_weight(float *gw, const float *x, const float *gy,
                         const int64_t *gs, const ln_conv_job *j) {
   plane p = plane_of(j);
-  int s = pick_shape(weight_shapes, j->co, p.ntap);
-  int64_t ldo = round_up(j->co, weight_shapes[s].ob);
-  int64_t ktp = round_up(p.ntap, weight_shapes[s].jb);
-  /* each thread's block: padded planes, gradient vectors, partial sums */
+  int t = pick_tile(weight_tiles, j->co, (int64_t[]){p.ntap, p.ntap},
+                    (int64_t[]){p.npos, p.pixels});
+  bool channels = weight_tiles[t].channels;
+  int64_t ldo = round_up(j->co, weight_tiles[t].a * (channels ? V : 1));
+  int64_t ktp = round_up(p.ntap, weight_tiles[t].b);
+  /* each thread's block: padded planes, gradient, partial sums */
   int64_t xsize = round_up(j->ci * p.hp * p.wp, 16);
-  int64_t gsize = ldo * p.npos * V, stride;
+  int64_t gsize = round_up(channels ? p.pixels * ldo : ldo * p.npos * V, 16);
+  int64_t asize = channels ? ktp * ldo : ldo * ktp * V, stride;
   int nt = threads_for(macs_of(j, &p), j->n);
-  int64_t *tap = ints(ktp + p.npos);
-  float *work = tap ? scratch_each(nt, xsize + gsize + ldo * ktp * V, &stride)
-                    : NULL;
+  int64_t count = channels ? p.pixels : p.npos;
+  int64_t *tap = ints(ktp + count);
+  float *work = tap ? scratch_each(nt, xsize + gsize + asize, &stride) : NULL;
   if (!work) return free(tap), LN_ERR;
   int64_t *base = tap + ktp;
   tap_offsets(tap, ktp, j, &p);
-  fill_positions(base, NULL, NULL, j, &p);
+  fill_positions(base, NULL, NULL, j, &p, channels);
   vi mask[(j->ow + V - 1) / V]; /* lanes inside the row: -1, else 0 */
   for (int64_t jc = 0; jc < p.nvec; jc++)
     for (int l = 0; l < V; l++) mask[jc][l] = jc * V + l < j->ow ? -1 : 0;
@@ -433,25 +529,29 @@ int ln_conv_simd_weight(float *gw, const float *x, const float *gy,
     use_avx2() ? weight_avx2 : weight_base;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    int t = omp_get_thread_num(), step = omp_get_num_threads();
-    float *xp = work + t * stride, *gp = xp + xsize, *acc = gp + gsize;
-    memset(acc, 0, (size_t)(ldo * ktp * V) * sizeof *acc);
+    int th = omp_get_thread_num(), step = omp_get_num_threads();
+    float *xp = work + th * stride, *gp = xp + xsize, *acc = gp + gsize;
+    memset(acc, 0, (size_t)asize * sizeof *acc);
     weight_args w = {.acc = acc, .xp = xp, .gp = gp, .tap = tap, .base = base,
                      .mask = mask, .ldo = ldo, .ktp = ktp, .oh = j->oh,
-                     .nvec = p.nvec};
-    for (int64_t n = t; n < j->n; n += step) {
+                     .nvec = p.nvec, .pixels = p.pixels};
+    for (int64_t n = th; n < j->n; n += step) {
       pad_sample(xp, x, j, &p, n);
-      pad_gradient(gp, gy, gs, j, &p, ldo, n);
-      run(s, &w);
+      pad_gradient(gp, gy, gs, j, &p, ldo, n, channels);
+      run(t, &w);
     }
   }
-  /* the threads' partial sums, then the lanes */
+  /* the threads' partial sums (and, pixels in lanes, the lanes) */
   for (int64_t o = 0; o < j->co; o++)
     for (int64_t k = 0; k < p.ntap; k++) {
       float sum = 0;
-      for (int t = 0; t < nt; t++) {
-        const float *a = work + t * stride + xsize + gsize + (o * ktp + k) * V;
-        for (int l = 0; l < V; l++) sum += a[l];
+      for (int th = 0; th < nt; th++) {
+        const float *a = work + th * stride + xsize + gsize;
+        if (channels) {
+          sum += a[k * ldo + o];
+        } else {
+          for (int l = 0; l < V; l++) sum += a[(o * ktp + k) * V + l];
+        }
       }
       gw[o * p.ntap + k] = sum;
     }
