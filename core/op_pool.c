@@ -70,15 +70,16 @@ typedef float v4fu __attribute__((vector_size(16), aligned(4), may_alias));
 
 /* Row i of the 2x2, stride-2 windows of a float plane whose rows are
 ** contiguous and hold every window (xr: the row's top left), four windows
-** at a time with SSE2 vectors; returns how many it did. LeNet's pools. */
+** at a time with SSE2 vectors, the last four ending at the row's end
+** (overlapping the ones before); returns how many it did. LeNet's pools. */
 static int64_t max_pool_2x2_row(float *out, int64_t *idx, const float *xr,
                                 int64_t s2, int64_t top, int64_t w,
                                 int64_t ow) {
-  if ((top + 2) * w > INT32_MAX) return 0;
+  if ((top + 2) * w > INT32_MAX || ow < 4) return 0;
   const float *xr1 = xr + s2;
   const v4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7};
-  int64_t j = 0;
-  for (; j + 4 <= ow; j += 4) {
+  for (int64_t next = 0, j; next < ow; next = j + 4) {
+    j = next + 4 <= ow ? next : ow - 4;
     v4f a0 = *(const v4fu *)(xr + 2 * j), a1 = *(const v4fu *)(xr + 2 * j + 4);
     v4f b0 = *(const v4fu *)(xr1 + 2 * j), b1 = *(const v4fu *)(xr1 + 2 * j + 4);
     v4i pos = (int32_t)(top * w + 2 * j) + even;
@@ -90,7 +91,7 @@ static int64_t max_pool_2x2_row(float *out, int64_t *idx, const float *xr,
     *(v4fu *)(out + j) = best;
     for (int l = 0; l < 4; l++) idx[j + l] = at[l];
   }
-  return j;
+  return ow;
 }
 
 /* The first maximum of each window; a NaN wins and stays, as in PyTorch.
