@@ -131,14 +131,28 @@ typedef struct forward_args {
   const int64_t *base;   /* per vector (pixels in lanes) or per pixel */
   const int64_t *dst, *lanes;  /* per vector (pixels in lanes) */
   int64_t co, ldo, ntap, count, plane_size;  /* count: vectors or pixels */
+  /* The kernel rows a of output row i that read inside the image, from
+  ** alo[i] to ahi[i] (the others read padding: their taps are skipped);
+  ** per_row vectors or pixels make an output row. */
+  const int64_t *alo, *ahi;
+  int64_t ci, kh, kw, per_row;
 } forward_args;
+
+/* The taps a tile from position p0 to p1 (inclusive) reads inside the
+** image: for each input channel, kernel rows *lo to *hi. */
+static inline void tile_rows(const forward_args *f, int64_t p0, int64_t p1,
+                             int64_t *lo, int64_t *hi) {
+  if (p1 >= f->count) p1 = f->count - 1;
+  *lo = f->alo[p1 / f->per_row];
+  *hi = f->ahi[p0 / f->per_row];
+}
 
 /* Pixels in lanes: OB channels x JB vectors, from base[p0..p0+JB). The
 ** vectors past count repeat the last and are not stored. */
 static inline __attribute__((always_inline)) void
 forward_pixels_tile(const int OB, const int JB, const forward_args *f,
                     int64_t o0, int64_t p0) {
-  const float *restrict xp = f->xp, *restrict wk = f->wp + o0;
+  const float *restrict xp = f->xp;
   int64_t base[MAXB];
   for (int jb = 0; jb < JB; jb++)
     base[jb] = f->base[p0 + jb < f->count ? p0 + jb : f->count - 1];
@@ -147,18 +161,25 @@ forward_pixels_tile(const int OB, const int JB, const forward_args *f,
   for (int ob = 0; ob < OB; ob++)
 #pragma GCC unroll 12
     for (int jb = 0; jb < JB; jb++) acc[ob][jb] = (vf){0} + f->bias[o0 + ob];
-  for (int64_t k = 0; k < f->ntap; k++, wk += f->ldo) {
-    const float *xk = xp + f->tap[k];
-    vf xv[MAXB];
+  int64_t alo, ahi;
+  tile_rows(f, p0, p0 + JB - 1, &alo, &ahi);
+  for (int64_t c = 0; c < f->ci; c++)
+    for (int64_t a = alo; a <= ahi; a++) {
+      int64_t k0 = (c * f->kh + a) * f->kw;
+      const float *wk = f->wp + o0 + k0 * f->ldo;
+      for (int64_t k = k0; k < k0 + f->kw; k++, wk += f->ldo) {
+        const float *xk = xp + f->tap[k];
+        vf xv[MAXB];
 #pragma GCC unroll 12
-    for (int jb = 0; jb < JB; jb++) xv[jb] = LOADU(xk + base[jb]);
+        for (int jb = 0; jb < JB; jb++) xv[jb] = LOADU(xk + base[jb]);
 #pragma GCC unroll 8
-    for (int ob = 0; ob < OB; ob++) {
-      float w = wk[ob];
+        for (int ob = 0; ob < OB; ob++) {
+          float w = wk[ob];
 #pragma GCC unroll 12
-      for (int jb = 0; jb < JB; jb++) acc[ob][jb] += xv[jb] * w;
+          for (int jb = 0; jb < JB; jb++) acc[ob][jb] += xv[jb] * w;
+        }
+      }
     }
-  }
   for (int ob = 0; ob < OB && o0 + ob < f->co; ob++)
     for (int jb = 0; jb < JB && p0 + jb < f->count; jb++) {
       float *d = f->y + (o0 + ob) * f->plane_size + f->dst[p0 + jb];
@@ -175,7 +196,7 @@ forward_pixels_tile(const int OB, const int JB, const forward_args *f,
 static inline __attribute__((always_inline)) void
 forward_channels_tile(const int OV, const int PB, const forward_args *f,
                       int64_t o0, int64_t p0) {
-  const float *restrict xp = f->xp, *restrict wk = f->wp + o0;
+  const float *restrict xp = f->xp;
   int64_t base[MAXB];
   for (int pb = 0; pb < PB; pb++)
     base[pb] = f->base[p0 + pb < f->count ? p0 + pb : f->count - 1];
@@ -186,18 +207,25 @@ forward_channels_tile(const int OV, const int PB, const forward_args *f,
 #pragma GCC unroll 12
     for (int pb = 0; pb < PB; pb++) acc[ov][pb] = b;
   }
-  for (int64_t k = 0; k < f->ntap; k++, wk += f->ldo) {
-    const float *xk = xp + f->tap[k];
-    vf wv[MAXA];
+  int64_t alo, ahi;
+  tile_rows(f, p0, p0 + PB - 1, &alo, &ahi);
+  for (int64_t c = 0; c < f->ci; c++)
+    for (int64_t a = alo; a <= ahi; a++) {
+      int64_t k0 = (c * f->kh + a) * f->kw;
+      const float *wk = f->wp + o0 + k0 * f->ldo;
+      for (int64_t k = k0; k < k0 + f->kw; k++, wk += f->ldo) {
+        const float *xk = xp + f->tap[k];
+        vf wv[MAXA];
 #pragma GCC unroll 8
-    for (int ov = 0; ov < OV; ov++) wv[ov] = LOADA(wk + ov * V);
+        for (int ov = 0; ov < OV; ov++) wv[ov] = LOADA(wk + ov * V);
 #pragma GCC unroll 12
-    for (int pb = 0; pb < PB; pb++) {
-      float x = xk[base[pb]];
+        for (int pb = 0; pb < PB; pb++) {
+          float x = xk[base[pb]];
 #pragma GCC unroll 8
-      for (int ov = 0; ov < OV; ov++) acc[ov][pb] += wv[ov] * x;
+          for (int ov = 0; ov < OV; ov++) acc[ov][pb] += wv[ov] * x;
+        }
+      }
     }
-  }
   for (int ov = 0; ov < OV; ov++)
     for (int l = 0; l < V && o0 + ov * V + l < f->co; l++) {
       float *d = f->y + (o0 + ov * V + l) * f->plane_size + p0;
@@ -426,6 +454,17 @@ static int64_t *ints(int64_t n) {
 
 /* ---- the forward ------------------------------------------------------------ */
 
+/* For each output row i, the kernel rows alo[i]..ahi[i] that read inside
+** the image (none: alo > ahi). */
+static void kernel_rows(int64_t *alo, int64_t *ahi, const ln_conv_job *j) {
+  for (int64_t i = 0; i < j->oh; i++) {
+    int64_t lo = 0, hi = j->kh - 1;
+    while (lo <= hi && i + lo * j->dh - j->ph < 0) lo++;
+    while (hi >= lo && i + hi * j->dh - j->ph >= j->h) hi--;
+    alo[i] = lo, ahi[i] = hi;
+  }
+}
+
 /* The weight packed as (ntap, ldo) and the bias as (ldo), zeros past co. */
 static void pack_weight(float *wp, float *bp, int64_t ldo, const float *w,
                         const float *bias, const ln_conv_job *j) {
@@ -450,11 +489,13 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
   int64_t count = channels ? p.pixels : p.npos, stride;
   int nt = threads_for(macs_of(j, &p), j->n);
   float *wp = scratch(p.ntap * ldo + ldo);
-  int64_t *tap = wp ? ints(p.ntap + 3 * count) : NULL;
+  int64_t *tap = wp ? ints(p.ntap + 3 * count + 2 * j->oh) : NULL;
   float *planes = tap ? scratch_each(nt, j->ci * p.hp * p.wp, &stride) : NULL;
   if (!planes) return free(wp), free(tap), LN_ERR;
   float *bp = wp + p.ntap * ldo;
   int64_t *base = tap + p.ntap, *dst = base + count, *lanes = dst + count;
+  int64_t *alo = lanes + count, *ahi = alo + j->oh;
+  kernel_rows(alo, ahi, j);
   pack_weight(wp, bp, ldo, w, bias, j);
   tap_offsets(tap, p.ntap, j, &p);
   fill_positions(base, dst, lanes, j, &p, channels);
@@ -467,7 +508,9 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
     forward_args f = {.xp = xp, .wp = wp, .bias = bp, .tap = tap,
                       .base = base, .dst = dst, .lanes = lanes, .co = j->co,
                       .ldo = ldo, .ntap = p.ntap, .count = count,
-                      .plane_size = p.pixels};
+                      .plane_size = p.pixels, .alo = alo, .ahi = ahi,
+                      .ci = j->ci, .kh = j->kh, .kw = j->kw,
+                      .per_row = channels ? j->ow : p.nvec};
     for (int64_t n = th; n < j->n; n += step) {
       pad_sample(xp, x, j, &p, n);
       f.y = y + n * j->co * p.pixels;
