@@ -152,10 +152,9 @@ static inline void tile_rows(const forward_args *f, int64_t p0, int64_t p1,
 static inline __attribute__((always_inline)) void
 forward_pixels_tile(const int OB, const int JB, const forward_args *f,
                     int64_t o0, int64_t p0) {
-  const float *restrict xp = f->xp;
-  int64_t base[MAXB];
+  const float *xb[MAXB];
   for (int jb = 0; jb < JB; jb++)
-    base[jb] = f->base[p0 + jb < f->count ? p0 + jb : f->count - 1];
+    xb[jb] = f->xp + f->base[p0 + jb < f->count ? p0 + jb : f->count - 1];
   vf acc[MAXA][MAXB];
 #pragma GCC unroll 8
   for (int ob = 0; ob < OB; ob++)
@@ -168,10 +167,10 @@ forward_pixels_tile(const int OB, const int JB, const forward_args *f,
       int64_t k0 = (c * f->kh + a) * f->kw;
       const float *wk = f->wp + o0 + k0 * f->ldo;
       for (int64_t k = k0; k < k0 + f->kw; k++, wk += f->ldo) {
-        const float *xk = xp + f->tap[k];
+        int64_t off = f->tap[k];
         vf xv[MAXB];
 #pragma GCC unroll 12
-        for (int jb = 0; jb < JB; jb++) xv[jb] = LOADU(xk + base[jb]);
+        for (int jb = 0; jb < JB; jb++) xv[jb] = LOADU(xb[jb] + off);
 #pragma GCC unroll 8
         for (int ob = 0; ob < OB; ob++) {
           float w = wk[ob];
@@ -196,10 +195,9 @@ forward_pixels_tile(const int OB, const int JB, const forward_args *f,
 static inline __attribute__((always_inline)) void
 forward_channels_tile(const int OV, const int PB, const forward_args *f,
                       int64_t o0, int64_t p0) {
-  const float *restrict xp = f->xp;
-  int64_t base[MAXB];
+  const float *xb[MAXB];
   for (int pb = 0; pb < PB; pb++)
-    base[pb] = f->base[p0 + pb < f->count ? p0 + pb : f->count - 1];
+    xb[pb] = f->xp + f->base[p0 + pb < f->count ? p0 + pb : f->count - 1];
   vf acc[MAXA][MAXB];
 #pragma GCC unroll 8
   for (int ov = 0; ov < OV; ov++) {
@@ -214,13 +212,13 @@ forward_channels_tile(const int OV, const int PB, const forward_args *f,
       int64_t k0 = (c * f->kh + a) * f->kw;
       const float *wk = f->wp + o0 + k0 * f->ldo;
       for (int64_t k = k0; k < k0 + f->kw; k++, wk += f->ldo) {
-        const float *xk = xp + f->tap[k];
+        int64_t off = f->tap[k];
         vf wv[MAXA];
 #pragma GCC unroll 8
         for (int ov = 0; ov < OV; ov++) wv[ov] = LOADA(wk + ov * V);
 #pragma GCC unroll 12
         for (int pb = 0; pb < PB; pb++) {
-          float x = xk[base[pb]];
+          float x = xb[pb][off];
 #pragma GCC unroll 8
           for (int ov = 0; ov < OV; ov++) acc[ov][pb] += wv[ov] * x;
         }
