@@ -20,9 +20,11 @@
 ** last pixels; nothing computed past the edges is stored.
 **
 ** GCC's vector extensions, compiled twice: for AVX2 with FMA and for the
-** baseline, picked at run time (the build never uses -march=native). On
-** AVX-512 parts of the AMD kind 256-bit vectors run as fast as 512-bit
-** ones.
+** baseline, picked at run time as the other CPU kernels are (cpu_isa.c,
+** LUANN_CPU_ISA); the build never uses -march=native. On AVX-512 parts of
+** the AMD kind 256-bit vectors run as fast as 512-bit ones. The sums use
+** FMA where the CPU has it, as BLIS does: these kernels are reductions, so
+** their rounding depends on the build anyway.
 */
 #include <omp.h>
 #include <stdlib.h>
@@ -377,20 +379,24 @@ static const tile weight_tiles[] = {
     default: weight_sample_as(true, 3, 4, w); break;                       \
   }
 
+#if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2,fma"))) static void
 forward_avx2(int t, const forward_args *f) { FORWARD_CASES(f) }
-static void forward_base(int t, const forward_args *f) { FORWARD_CASES(f) }
 __attribute__((target("avx2,fma"))) static void
 weight_avx2(int t, const weight_args *w) { WEIGHT_CASES(w) }
+#define HAVE_AVX2_BUILD 1
+#else
+#define HAVE_AVX2_BUILD 0
+#define forward_avx2 forward_base
+#define weight_avx2 weight_base
+#endif
+static void forward_base(int t, const forward_args *f) { FORWARD_CASES(f) }
 static void weight_base(int t, const weight_args *w) { WEIGHT_CASES(w) }
 
+/* The AVX2 build where the CPU kernels run theirs (core/cpu_isa.c: the CPU
+** has AVX2 and FMA, and LUANN_CPU_ISA does not ask for generic). */
 static bool use_avx2(void) {
-  static int known = -1;
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return known;
+  return HAVE_AVX2_BUILD && strcmp(ln_cpu_isa(), "generic") != 0;
 }
 
 /* ---- choosing a tile ------------------------------------------------------ */

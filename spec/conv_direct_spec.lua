@@ -170,3 +170,15 @@ describe("conv2d with stride 1 (direct)", function()
     end)
   end)
 end)
+
+describe("conv2d's float32 kernels on each instruction set", function()
+  local exe = (os.getenv("LUANN_BUILD") or "build") .. "/luann"
+  for _, isa in ipairs({ "generic", "avx2", "avx512" }) do
+    it("agree with float64 under LUANN_CPU_ISA=" .. isa, function()
+      local p = assert(io.popen("LUANN_CPU_ISA=" .. isa .. " " .. exe .. " spec/support/conv_simd_check.lua"))
+      local out = p:read("a")
+      local ok = p:close()
+      assert.is_true(ok, "errors too large: " .. out)
+    end)
+  end
+end)
