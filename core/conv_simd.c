@@ -423,13 +423,14 @@ static int pick_tile(const tile *tiles, int64_t co, const int64_t side[2],
 }
 
 /* Threads for m multiply-adds over n samples: each should get 2^21 or more
-** (about 100 us of one core); a parallel region costs more on less. */
+** (about 100 us of one core; a parallel region costs more on less), and
+** no more than the others' load leaves us (core/cpu_load.c). */
 static int threads_for(double m, int64_t n) {
-  int t = ln_get_num_threads();
   double most = m / (double)(1 << 21);
-  if (most < t) t = most < 1 ? 1 : (int)most;
-  if (t > n) t = n < 1 ? 1 : (int)n;
-  return t;
+  if (most < 2 || n < 2) return 1;
+  int t = ln_cpu_threads_now();
+  if (most < t) t = (int)most;
+  return t > n ? (int)n : t;
 }
 
 static double macs_of(const ln_conv_job *j, const plane *p) {

@@ -49,11 +49,18 @@ static ln_conv_job input_job(const ln_tensor *gy, const ln_tensor *w,
     .oh = g->in[0], .ow = g->in[1]};
 }
 
+/* Threads for m multiply-adds: one below 2^22, else those the others'
+** load leaves us (core/cpu_load.c). */
+static int threads_for(int64_t m) {
+  return m > (INT64_C(1) << 22) ? ln_cpu_threads_now() : 1;
+}
+
 /* y = the job's correlation in float64, one output at a time. */
 static void forward_double(double *y, const double *x, const double *w,
                            const double *bias, const ln_conv_job *j) {
   int64_t planes = j->n * j->co;
-  #pragma omp parallel for if (planes * j->oh * j->ow * j->ci * j->kh * j->kw > (1 << 22))
+  int nt = threads_for(planes * j->oh * j->ow * j->ci * j->kh * j->kw);
+  #pragma omp parallel for num_threads(nt) if (nt > 1)
   for (int64_t pl = 0; pl < planes; pl++) {
     int64_t n = pl / j->co, oc = pl % j->co;
     for (int64_t i = 0; i < j->oh; i++)
@@ -79,7 +86,8 @@ static void forward_double(double *y, const double *x, const double *w,
 static void weight_double(double *gw, const double *x, const double *gy,
                           const int64_t *gs, const ln_conv_job *j) {
   int64_t count = j->co * j->ci * j->kh * j->kw;
-  #pragma omp parallel for if (count * j->n * j->oh * j->ow > (1 << 22))
+  int nt = threads_for(count * j->n * j->oh * j->ow);
+  #pragma omp parallel for num_threads(nt) if (nt > 1)
   for (int64_t e = 0; e < count; e++) {
     int64_t b = e % j->kw, a = e / j->kw % j->kh;
     int64_t ic = e / (j->kw * j->kh) % j->ci, oc = e / (j->kw * j->kh * j->ci);

@@ -20,6 +20,12 @@
 ** 100 us of one core's copying). */
 #define IM2COL_PARALLEL (INT64_C(1) << 18)
 
+/* Threads for work: one below IM2COL_PARALLEL, else those the others'
+** load leaves us (core/cpu_load.c). */
+static int im2col_threads(int64_t work) {
+  return work > IM2COL_PARALLEL ? ln_cpu_threads_now() : 1;
+}
+
 /* The window columns j in [*lo, *hi) of a row whose column j reads image
 ** column j*s + c0, that lie inside an image w wide (the rest read zeros). */
 static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
@@ -39,7 +45,8 @@ static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
     int64_t kh = g->kernel[0], kw = g->kernel[1];                             \
     int64_t oh = g->blocks[0], ow = g->blocks[1];                             \
     int64_t h = g->image[0], w = g->image[1], rows = n * c * kh * kw;         \
-    _Pragma("omp parallel for if (rows * oh * ow > IM2COL_PARALLEL)")         \
+    int nt = im2col_threads(rows * oh * ow);                                  \
+    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
     for (int64_t row = 0; row < rows; row++) {                                \
       int64_t b = row % kw, a = (row / kw) % kh, ci = (row / (kw * kh)) % c;  \
       int64_t ni = row / (kw * kh * c);                                       \
@@ -78,7 +85,8 @@ static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
     int64_t oh = g->blocks[0], ow = g->blocks[1];                             \
     int64_t h = g->image[0], w = g->image[1], sw = g->stride[1];              \
     int64_t cs0 = ct->stride[0], cs1 = ct->stride[1], cs2 = ct->stride[2];    \
-    _Pragma("omp parallel for if (planes * oh * ow * kh * kw > IM2COL_PARALLEL)") \
+    int nt = im2col_threads(planes * oh * ow * kh * kw);                      \
+    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
     for (int64_t plane = 0; plane < planes; plane++) {                        \
       T *xp = x + plane * h * w;                                              \
       memset(xp, 0, (size_t)(h * w) * sizeof *xp);                           \

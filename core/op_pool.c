@@ -47,6 +47,12 @@ static const ln_param pool_param_list[] = {
 ** it saves: about 100 us of one core. */
 #define POOL_PARALLEL (INT64_C(1) << 20)
 
+/* Threads for work: one below POOL_PARALLEL, else those the others' load
+** leaves us (core/cpu_load.c). */
+static int pool_threads(int64_t work) {
+  return work > POOL_PARALLEL ? ln_cpu_threads_now() : 1;
+}
+
 /* Whether every window lies inside the image: no padding, no dilation,
 ** the last window ending at or before the edge. */
 static bool windows_inside(const pool_geometry *p, int64_t h, int64_t w) {
@@ -157,7 +163,8 @@ static int64_t max_pool_2x2_row(float *out, int64_t *idx, const float *xr,
     int64_t plane = p->out[0] * p->out[1];                                    \
     bool inside = windows_inside(p, xt->shape[2], xt->shape[3]);              \
     int64_t work = nc * plane * p->kernel_size[0] * p->kernel_size[1];        \
-    _Pragma("omp parallel for if (work > POOL_PARALLEL)")                     \
+    int nt = pool_threads(work);                                              \
+    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
     for (int64_t pl = 0; pl < nc; pl++)                                       \
       max_pool_plane_##T(out + pl * plane, idx + pl * plane,                  \
                          x + (pl / c1) * xt->stride[0] +                      \
@@ -176,7 +183,8 @@ MAX_POOL(double, false)
     int64_t nc = dt->shape[0] * dt->shape[1], c1 = dt->shape[1];              \
     int64_t in = dt->shape[2] * dt->shape[3];                                 \
     int64_t oh = gt->shape[2], ow = gt->shape[3];                             \
-    _Pragma("omp parallel for if (nc * (in + oh * ow) > POOL_PARALLEL)")      \
+    int nt = pool_threads(nc * (in + oh * ow));                               \
+    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
     for (int64_t pl = 0; pl < nc; pl++) {                                     \
       T *d = dx + pl * in;                                                    \
       const T *gp = g + (pl / c1) * gt->stride[0] + (pl % c1) * gt->stride[1];\

@@ -21,7 +21,8 @@
     typedef IT vm __attribute__((vector_size(16)));                           \
     enum { L = 16 / sizeof(T) };                                              \
     int64_t whole = n / L;                                                    \
-    _Pragma("omp parallel for if (n > RELU_GRAD_PARALLEL)")                   \
+    int nt = n > RELU_GRAD_PARALLEL ? ln_cpu_threads_now() : 1;               \
+    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
     for (int64_t v = 0; v < whole; v++) {                                     \
       vt yv = *(const vt *)(y + v * L), gv = *(const vt *)(g + v * L);        \
       *(vt *)(out + v * L) = (vt)((vm)gv & (yv > 0));                         \
