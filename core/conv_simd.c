@@ -63,6 +63,35 @@ static plane plane_of(const ln_conv_job *j) {
   return p;
 }
 
+/* dst[0..n) = src[0..n), and dst[0..n) = 0, by vectors, the last one
+** overlapping the one before: rows here are a few dozen floats, where a
+** call to memcpy or memset (which GCC makes of a plain loop) costs more
+** than the copy. The barrier keeps the short loops loops. */
+static void copy_row(float *restrict dst, const float *restrict src,
+                     int64_t n) {
+  if (n < V) {
+    for (int64_t i = 0; i < n; i++) {
+      dst[i] = src[i];
+      __asm__ volatile("" ::: "memory");
+    }
+    return;
+  }
+  for (int64_t i = 0; i + V <= n; i += V) *(vfu *)(dst + i) = LOADU(src + i);
+  *(vfu *)(dst + n - V) = LOADU(src + n - V);
+}
+
+static void zero_row(float *dst, int64_t n) {
+  if (n < V) {
+    for (int64_t i = 0; i < n; i++) {
+      dst[i] = 0;
+      __asm__ volatile("" ::: "memory");
+    }
+    return;
+  }
+  for (int64_t i = 0; i + V <= n; i += V) *(vfu *)(dst + i) = (vf){0};
+  *(vfu *)(dst + n - V) = (vf){0};
+}
+
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
@@ -76,18 +105,18 @@ static void pad_sample(float *xp, const float *x, const ln_conv_job *j,
       float *dst = xp + (c * p->hp + r) * p->wp;
       int64_t row = r - j->ph;
       if (row < 0 || row >= j->h || q0 >= q1) {
-        memset(dst, 0, (size_t)p->wp * sizeof *dst);
+        zero_row(dst, p->wp);
         continue;
       }
       const float *src = x + n * j->xs[0] + c * j->xs[1] + row * j->xs[2] +
                          (q0 - j->pw) * j->xs[3];
-      memset(dst, 0, (size_t)q0 * sizeof *dst);
+      zero_row(dst, q0);
       if (j->xs[3] == 1) {
-        memcpy(dst + q0, src, (size_t)(q1 - q0) * sizeof *dst);
+        copy_row(dst + q0, src, q1 - q0);
       } else {
         for (int64_t q = q0; q < q1; q++) dst[q] = src[(q - q0) * j->xs[3]];
       }
-      memset(dst + q1, 0, (size_t)(p->wp - q1) * sizeof *dst);
+      zero_row(dst + q1, p->wp - q1);
     }
 }
 
@@ -535,19 +564,31 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
 static void pad_gradient(float *gp, const float *gy, const int64_t *gs,
                          const ln_conv_job *j, const plane *p, int64_t ldo,
                          int64_t n, bool channels) {
-  int64_t size = channels ? p->pixels * ldo : ldo * p->npos * V;
-  memset(gp, 0, (size_t)size * sizeof *gp);
+  if (channels) {
+    for (int64_t q = 0; q < p->pixels; q++)
+      memset(gp + q * ldo + j->co, 0, (size_t)(ldo - j->co) * sizeof *gp);
+    for (int64_t o = 0; o < j->co; o++)
+      for (int64_t i = 0; i < j->oh; i++) {
+        const float *src = gy + n * gs[0] + o * gs[1] + i * gs[2];
+        float *col = gp + i * j->ow * ldo + o;
+        for (int64_t c = 0; c < j->ow; c++) col[c * ldo] = src[c * gs[3]];
+      }
+    return;
+  }
+  int64_t width = p->nvec * V;
   for (int64_t o = 0; o < j->co; o++)
     for (int64_t i = 0; i < j->oh; i++) {
       const float *src = gy + n * gs[0] + o * gs[1] + i * gs[2];
-      if (channels) {
-        float *col = gp + i * j->ow * ldo + o;
-        for (int64_t c = 0; c < j->ow; c++) col[c * ldo] = src[c * gs[3]];
+      float *row = gp + (o * p->npos + i * p->nvec) * V;
+      if (gs[3] == 1) {
+        copy_row(row, src, j->ow);
       } else {
-        float *row = gp + (o * p->npos + i * p->nvec) * V;
         for (int64_t c = 0; c < j->ow; c++) row[c] = src[c * gs[3]];
       }
+      zero_row(row + j->ow, width - j->ow);
     }
+  memset(gp + j->co * p->npos * V, 0,
+         (size_t)((ldo - j->co) * p->npos * V) * sizeof *gp);
 }
 
 int ln_conv_simd_weight(float *gw, const float *x, const float *gy,
