@@ -63,10 +63,10 @@ static plane plane_of(const ln_conv_job *j) {
   return p;
 }
 
-/* dst[0..n) = src[0..n), and dst[0..n) = 0, by vectors, the last one
-** overlapping the one before: rows here are a few dozen floats, where a
-** call to memcpy or memset (which GCC makes of a plain loop) costs more
-** than the copy. The barrier keeps the short loops loops. */
+/* dst[0..n) = src[0..n) by vectors, the last one overlapping the one
+** before: rows here are a few dozen floats, where a call to memcpy (which
+** GCC makes of a plain loop) costs more than the copy. The barrier keeps
+** the short loop a loop. */
 static void copy_row(float *restrict dst, const float *restrict src,
                      int64_t n) {
   if (n < V) {
@@ -80,44 +80,31 @@ static void copy_row(float *restrict dst, const float *restrict src,
   *(vfu *)(dst + n - V) = LOADU(src + n - V);
 }
 
-static void zero_row(float *dst, int64_t n) {
-  if (n < V) {
-    for (int64_t i = 0; i < n; i++) {
-      dst[i] = 0;
-      __asm__ volatile("" ::: "memory");
-    }
-    return;
-  }
-  for (int64_t i = 0; i + V <= n; i += V) *(vfu *)(dst + i) = (vf){0};
-  *(vfu *)(dst + n - V) = (vf){0};
-}
-
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* xp[c][r][q] = x[n][c][r - ph][q - pw], zero outside the image. */
+/* xp[c][r][q] = x[n][c][r - ph][q - pw] inside the image. What lies
+** outside it stays as it is: zero, set once per buffer (clear_planes). */
 static void pad_sample(float *xp, const float *x, const ln_conv_job *j,
                        const plane *p, int64_t n) {
   int64_t q0 = clamp64(j->pw, 0, p->wp), q1 = clamp64(j->pw + j->w, 0, p->wp);
+  int64_t r0 = clamp64(j->ph, 0, p->hp), r1 = clamp64(j->ph + j->h, 0, p->hp);
   for (int64_t c = 0; c < j->ci; c++)
-    for (int64_t r = 0; r < p->hp; r++) {
-      float *dst = xp + (c * p->hp + r) * p->wp;
-      int64_t row = r - j->ph;
-      if (row < 0 || row >= j->h || q0 >= q1) {
-        zero_row(dst, p->wp);
-        continue;
-      }
-      const float *src = x + n * j->xs[0] + c * j->xs[1] + row * j->xs[2] +
+    for (int64_t r = r0; r < r1 && q0 < q1; r++) {
+      float *dst = xp + (c * p->hp + r) * p->wp + q0;
+      const float *src = x + n * j->xs[0] + c * j->xs[1] + (r - j->ph) * j->xs[2] +
                          (q0 - j->pw) * j->xs[3];
-      zero_row(dst, q0);
       if (j->xs[3] == 1) {
-        copy_row(dst + q0, src, q1 - q0);
+        copy_row(dst, src, q1 - q0);
       } else {
-        for (int64_t q = q0; q < q1; q++) dst[q] = src[(q - q0) * j->xs[3]];
+        for (int64_t q = 0; q < q1 - q0; q++) dst[q] = src[q * j->xs[3]];
       }
-      zero_row(dst + q1, p->wp - q1);
     }
+}
+
+static void clear_planes(float *xp, const ln_conv_job *j, const plane *p) {
+  memset(xp, 0, (size_t)(j->ci * p->hp * p->wp) * sizeof *xp);
 }
 
 /* tap[k], k = (c*kh + a)*kw + b: where tap k reads, relative to an output
@@ -545,6 +532,7 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
                       .plane_size = p.pixels, .alo = alo, .ahi = ahi,
                       .ci = j->ci, .kh = j->kh, .kw = j->kw,
                       .per_row = channels ? j->ow : p.nvec};
+    clear_planes(xp, j, &p);
     for (int64_t n = th; n < j->n; n += step) {
       pad_sample(xp, x, j, &p, n);
       f.y = y + n * j->co * p.pixels;
@@ -560,35 +548,24 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
 /* ---- the weight gradient ------------------------------------------------------ */
 
 /* gy[n] as the tile reads it: (ldo, npos, V) with zeros past each row
-** (pixels in lanes), or (pixels, ldo) (channels in lanes); zeros past co. */
+** (pixels in lanes), or (pixels, ldo) (channels in lanes); zeros past co,
+** set once per buffer. */
 static void pad_gradient(float *gp, const float *gy, const int64_t *gs,
                          const ln_conv_job *j, const plane *p, int64_t ldo,
                          int64_t n, bool channels) {
-  if (channels) {
-    for (int64_t q = 0; q < p->pixels; q++)
-      memset(gp + q * ldo + j->co, 0, (size_t)(ldo - j->co) * sizeof *gp);
-    for (int64_t o = 0; o < j->co; o++)
-      for (int64_t i = 0; i < j->oh; i++) {
-        const float *src = gy + n * gs[0] + o * gs[1] + i * gs[2];
-        float *col = gp + i * j->ow * ldo + o;
-        for (int64_t c = 0; c < j->ow; c++) col[c * ldo] = src[c * gs[3]];
-      }
-    return;
-  }
-  int64_t width = p->nvec * V;
   for (int64_t o = 0; o < j->co; o++)
     for (int64_t i = 0; i < j->oh; i++) {
       const float *src = gy + n * gs[0] + o * gs[1] + i * gs[2];
-      float *row = gp + (o * p->npos + i * p->nvec) * V;
-      if (gs[3] == 1) {
-        copy_row(row, src, j->ow);
+      if (channels) {
+        float *col = gp + i * j->ow * ldo + o;
+        for (int64_t c = 0; c < j->ow; c++) col[c * ldo] = src[c * gs[3]];
+      } else if (gs[3] == 1) {
+        copy_row(gp + (o * p->npos + i * p->nvec) * V, src, j->ow);
       } else {
+        float *row = gp + (o * p->npos + i * p->nvec) * V;
         for (int64_t c = 0; c < j->ow; c++) row[c] = src[c * gs[3]];
       }
-      zero_row(row + j->ow, width - j->ow);
     }
-  memset(gp + j->co * p->npos * V, 0,
-         (size_t)((ldo - j->co) * p->npos * V) * sizeof *gp);
 }
 
 int ln_conv_simd_weight(float *gw, const float *x, const float *gy,
@@ -620,7 +597,7 @@ int ln_conv_simd_weight(float *gw, const float *x, const float *gy,
   {
     int th = omp_get_thread_num(), step = omp_get_num_threads();
     float *xp = work + th * stride, *gp = xp + xsize, *acc = gp + gsize;
-    memset(acc, 0, (size_t)asize * sizeof *acc);
+    memset(xp, 0, (size_t)(xsize + gsize + asize) * sizeof *xp);
     weight_args w = {.acc = acc, .xp = xp, .gp = gp, .tap = tap, .base = base,
                      .mask = mask, .ldo = ldo, .ktp = ktp, .oh = j->oh,
                      .nvec = p.nvec, .pixels = p.pixels};
