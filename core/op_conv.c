@@ -1,10 +1,12 @@
 /*
 ** op_conv.c: convolution as composites (the worked example of
-** core/README.md). conv2d pads, takes windows with two unfolds (views),
-** copies them into columns once (im2col) and multiplies them with the
-** weight in one batched GEMM over the groups; conv_transpose2d multiplies
-** first and sums the columns back with unfold_backward (col2im). Backward
-** comes from those parts, on every backend.
+** core/README.md). conv2d copies the windows of its padded input into
+** columns once (im2col) and multiplies them with the weight in one batched
+** GEMM over the groups; conv_transpose2d multiplies first and sums the
+** columns back (col2im). Backward comes from those parts, on every
+** backend. A stride-1 conv2d of one group (and so conv1d) runs as a direct
+** convolution instead (core/op_conv_direct.c): no columns, and three ops
+** that are each other's gradients.
 */
 #include <string.h>
 
@@ -202,7 +204,7 @@ static ln_tensor *conv2d_as(const char *op, ln_tensor *x, ln_tensor *w,
   ln_im2col_geometry geo;
   if (conv_geometry(op, x, &w->shape[2], p, &geo) != LN_OK) return NULL;
   int64_t oh = geo.blocks[0], ow = geo.blocks[1], kk = cg * kh * kw;
-  if (g == 1 && geo.stride[0] == 1 && geo.stride[1] == 1) {
+  if (g == 1 && geo.stride[0] == 1 && geo.stride[1] == 1) { /* direct */
     ln_conv_geometry d = {
       .kernel = {kh, kw}, .pad = {geo.pad[0], geo.pad[1]},
       .dilation = {geo.dilation[0], geo.dilation[1]},
