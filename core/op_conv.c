@@ -4,9 +4,9 @@
 ** columns once (im2col) and multiplies them with the weight in one batched
 ** GEMM over the groups; conv_transpose2d multiplies first and sums the
 ** columns back (col2im). Backward comes from those parts, on every
-** backend. A stride-1 conv2d of one group (and so conv1d) runs as a direct
-** convolution instead (core/op_conv_direct.c): no columns, and three ops
-** that are each other's gradients.
+** backend. Stride-1 convolutions of one group (conv2d, so conv1d, and
+** conv_transpose2d) run direct instead (core/op_conv_direct.c): no
+** columns, and three ops that are each other's gradients.
 */
 #include <string.h>
 
@@ -278,6 +278,16 @@ ln_tensor *ln_conv_transpose2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
   if (oh < 1 || ow < 1)
     return ln_error("%s: padding (%lld,%lld) leaves no output", op,
                     (long long)p->padding[0], (long long)p->padding[1]), NULL;
+  if (g == 1 && p->stride[0] == 1 && p->stride[1] == 1) { /* direct */
+    ln_conv_geometry d = {
+      .kernel = {kh, kw}, .pad = {p->padding[0], p->padding[1]},
+      .dilation = {p->dilation[0], p->dilation[1]}, .in = {oh, ow},
+      .out = {h, wd}};
+    ln_tensor *y = ln_conv_direct_input(x, w, &d);
+    ln_tensor *r = y ? add_bias(y, b) : NULL;
+    ln_tensor_release(y);
+    return r;
+  }
   /* the columns' windows: one per input pixel, in the output image */
   ln_im2col_geometry geo = {
     .kernel = {kh, kw}, .stride = {p->stride[0], p->stride[1]},

@@ -132,6 +132,24 @@ describe("conv2d with stride 1 (direct)", function()
     end)
   end)
 
+  it("conv_transpose2d with stride 1 is conv2d's adjoint", function()
+    for _, o in ipairs({ { padding = 1, dilation = { 2, 1 } }, { padding = { 0, 2 } } }) do
+      local y, w, b = randn(2, 4, 5, 6), randn(4, 3, 3, 2), randn(3)
+      local xt = F.conv_transpose2d(y, w, nil, o)
+      local x = randn(table.unpack(xt.shape))
+      local pad, d = padding_of(o, w)
+      local lhs = (xt * x):sum():item()
+      local rhs = (columns(x, w, nil, pad, d) * y):sum():item()
+      assert.is_true(math.abs(lhs - rhs) <= 1e-9 * (1 + math.abs(rhs)), lhs .. " vs " .. rhs)
+      local with_bias = F.conv_transpose2d(y:float(), w:float(), b:float(), o)
+      helpers.assert_close(with_bias, helpers.values(xt + b:view(1, 3, 1, 1)), 1e-4, 1e-4)
+    end
+    assert.is_true(autograd.gradcheck(function(y, w, b)
+      return F.conv_transpose2d(y, w, b, { padding = 1, output_padding = 1, dilation = 2 })
+    end, { randn(1, 2, 3, 4):requires_grad_(), randn(2, 3, 2, 2):requires_grad_(),
+           randn(3):requires_grad_() }))
+  end)
+
   describe("gradcheck", function()
     local function leaf(...) return randn(...):requires_grad_() end
 
@@ -159,6 +177,11 @@ describe("conv2d with stride 1 (direct)", function()
         { randn(2, 3, 5, 11), randn(4, 3, 2, 3), randn(4) }, { grad = true })
       cmp.both(function(x, w) return F.conv2d(x, w, nil, { padding = "same" }) end,
         { luann.randn(2, 3, 6, 9), luann.randn(5, 3, 3, 4) }, { grad = true, tol = { rtol = 1e-4, atol = 1e-5 } })
+    end)
+
+    it("conv_transpose2d with stride 1", function()
+      cmp.both(function(y, w, b) return F.conv_transpose2d(y, w, b, { padding = 1, dilation = { 1, 2 } }) end,
+        { randn(2, 3, 4, 5), randn(3, 2, 3, 2), randn(2) }, { grad = true })
     end)
 
     it("second derivatives", function()
