@@ -1,13 +1,16 @@
 /*
 ** op_conv.c: convolution as composites (the worked example of
-** core/README.md). conv2d pads, takes windows with two unfolds (views),
-** copies them into columns once (im2col) and multiplies them with the
-** weight in one batched GEMM over the groups; conv_transpose2d multiplies
-** first and sums the columns back with unfold_backward (col2im). Backward
-** comes from those parts, on every backend.
+** core/README.md). conv2d copies the windows of its padded input into
+** columns once (im2col) and multiplies them with the weight in one batched
+** GEMM over the groups; conv_transpose2d multiplies first and sums the
+** columns back (col2im). Backward comes from those parts, on every
+** backend. Stride-1 convolutions of one group (conv2d, so conv1d, and
+** conv_transpose2d) run direct instead (core/op_conv_direct.c): no
+** columns, and three ops that are each other's gradients.
 */
 #include <string.h>
 
+#include "conv_direct.h"
 #include "im2col.h"
 #include "luann_nn.h"
 #include "op.h"
@@ -201,6 +204,13 @@ static ln_tensor *conv2d_as(const char *op, ln_tensor *x, ln_tensor *w,
   ln_im2col_geometry geo;
   if (conv_geometry(op, x, &w->shape[2], p, &geo) != LN_OK) return NULL;
   int64_t oh = geo.blocks[0], ow = geo.blocks[1], kk = cg * kh * kw;
+  if (g == 1 && geo.stride[0] == 1 && geo.stride[1] == 1) { /* direct */
+    ln_conv_geometry d = {
+      .kernel = {kh, kw}, .pad = {geo.pad[0], geo.pad[1]},
+      .dilation = {geo.dilation[0], geo.dilation[1]},
+      .in = {geo.image[0], geo.image[1]}, .out = {oh, ow}};
+    return ln_conv_direct(x, w, b, &d);
+  }
   ln_scope s = {0};
   /* columns (N, G, Cg*kh*kw, OH*OW), the one copy of the input: W @
   ** columns lands in NCHW */
@@ -268,6 +278,16 @@ ln_tensor *ln_conv_transpose2d(ln_tensor *x, ln_tensor *w, ln_tensor *b,
   if (oh < 1 || ow < 1)
     return ln_error("%s: padding (%lld,%lld) leaves no output", op,
                     (long long)p->padding[0], (long long)p->padding[1]), NULL;
+  if (g == 1 && p->stride[0] == 1 && p->stride[1] == 1) { /* direct */
+    ln_conv_geometry d = {
+      .kernel = {kh, kw}, .pad = {p->padding[0], p->padding[1]},
+      .dilation = {p->dilation[0], p->dilation[1]}, .in = {oh, ow},
+      .out = {h, wd}};
+    ln_tensor *y = ln_conv_direct_input(x, w, &d);
+    ln_tensor *r = y ? add_bias(y, b) : NULL;
+    ln_tensor_release(y);
+    return r;
+  }
   /* the columns' windows: one per input pixel, in the output image */
   ln_im2col_geometry geo = {
     .kernel = {kh, kw}, .stride = {p->stride[0], p->stride[1]},

@@ -8,13 +8,36 @@
 ** unfold_backward twice (a division per element and window) took them
 ** back: the hot spot of a LeNet-5 step.
 */
+#include <string.h>
+
 #include "im2col.h"
 #include "op.h"
 #include "shape.h"
 
 /* ---- CPU kernels ---------------------------------------------------------- */
 
-/* cols[n][(c*kh + a)*kw + b][i*ow + j] = x[n][c][i*sh - ph + a*dh][j*sw - pw + b*dw] */
+/* Elements below which a parallel region costs more than it saves (about
+** 100 us of one core's copying). */
+#define IM2COL_PARALLEL (INT64_C(1) << 18)
+
+/* Threads for work: one below IM2COL_PARALLEL, else those the others'
+** load leaves us (core/cpu_load.c). */
+static int im2col_threads(int64_t work) {
+  return work > IM2COL_PARALLEL ? ln_cpu_threads_now() : 1;
+}
+
+/* The window columns j in [*lo, *hi) of a row whose column j reads image
+** column j*s + c0, that lie inside an image w wide (the rest read zeros). */
+static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
+                        int64_t *lo, int64_t *hi) {
+  int64_t a = c0 >= 0 ? 0 : (-c0 + s - 1) / s;
+  int64_t b = w - c0 > 0 ? (w - c0 + s - 1) / s : 0;
+  *lo = a < ow ? a : ow;
+  *hi = b < *lo ? *lo : b < ow ? b : ow;
+}
+
+/* cols[n][(c*kh + a)*kw + b][i*ow + j] = x[n][c][i*sh - ph + a*dh][j*sw - pw + b*dw]
+** (zero outside the image); the columns inside it without a test each. */
 #define IM2COL(T)                                                             \
   static void im2col_##T(T *cols, const T *x, const ln_tensor *xt,            \
                          const ln_im2col_geometry *g) {                       \
@@ -22,12 +45,15 @@
     int64_t kh = g->kernel[0], kw = g->kernel[1];                             \
     int64_t oh = g->blocks[0], ow = g->blocks[1];                             \
     int64_t h = g->image[0], w = g->image[1], rows = n * c * kh * kw;         \
-    _Pragma("omp parallel for if (rows * oh * ow > 32768)")                   \
+    int nt = im2col_threads(rows * oh * ow);                                  \
+    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
     for (int64_t row = 0; row < rows; row++) {                                \
       int64_t b = row % kw, a = (row / kw) % kh, ci = (row / (kw * kh)) % c;  \
       int64_t ni = row / (kw * kh * c);                                       \
       const T *xp = x + ni * xt->stride[0] + ci * xt->stride[1];              \
-      int64_t s2 = xt->stride[2], s3 = xt->stride[3];                         \
+      int64_t s2 = xt->stride[2], s3 = xt->stride[3], sw = g->stride[1];      \
+      int64_t c0 = b * g->dilation[1] - g->pad[1], lo, hi;                    \
+      inside_cols(c0, sw, w, ow, &lo, &hi);                                   \
       T *out = cols + row * oh * ow;                                          \
       for (int64_t i = 0; i < oh; i++) {                                      \
         int64_t r = i * g->stride[0] - g->pad[0] + a * g->dilation[0];        \
@@ -37,41 +63,45 @@
           continue;                                                           \
         }                                                                     \
         const T *xr = xp + r * s2;                                            \
-        int64_t c0 = b * g->dilation[1] - g->pad[1], sw = g->stride[1];       \
-        for (int64_t j = 0; j < ow; j++) {                                    \
-          int64_t col = j * sw + c0;                                          \
-          o[j] = col >= 0 && col < w ? xr[col * s3] : 0;                      \
+        for (int64_t j = 0; j < lo; j++) o[j] = 0;                            \
+        if (sw == 1 && s3 == 1 && hi > lo) {                                  \
+          memcpy(o + lo, xr + lo + c0, (size_t)(hi - lo) * sizeof *o);        \
+        } else {                                                              \
+          for (int64_t j = lo; j < hi; j++) o[j] = xr[(j * sw + c0) * s3];    \
         }                                                                     \
+        for (int64_t j = hi; j < ow; j++) o[j] = 0;                           \
       }                                                                       \
     }                                                                         \
   }
 
 /* x[n][c] += every column entry that im2col took from it: each thread owns
-** whole (n, c) planes, so the adds never race and need no division. */
+** whole (n, c) planes, so the adds never race and need no division; the
+** columns inside the image without a test each. */
 #define COL2IM(T)                                                             \
   static void col2im_##T(T *x, const ln_tensor *xt, const T *cols,            \
                          const ln_tensor *ct, const ln_im2col_geometry *g) {  \
     int64_t planes = xt->shape[0] * xt->shape[1], c = xt->shape[1];           \
     int64_t kh = g->kernel[0], kw = g->kernel[1];                             \
     int64_t oh = g->blocks[0], ow = g->blocks[1];                             \
-    int64_t h = g->image[0], w = g->image[1];                                 \
+    int64_t h = g->image[0], w = g->image[1], sw = g->stride[1];              \
     int64_t cs0 = ct->stride[0], cs1 = ct->stride[1], cs2 = ct->stride[2];    \
-    _Pragma("omp parallel for if (planes * h * w * kh * kw > 32768)")         \
+    int nt = im2col_threads(planes * oh * ow * kh * kw);                      \
+    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
     for (int64_t plane = 0; plane < planes; plane++) {                        \
       T *xp = x + plane * h * w;                                              \
-      for (int64_t e = 0; e < h * w; e++) xp[e] = 0;                          \
+      memset(xp, 0, (size_t)(h * w) * sizeof *xp);                           \
       int64_t ni = plane / c, ci = plane % c;                                 \
       for (int64_t a = 0; a < kh; a++) {                                      \
         for (int64_t b = 0; b < kw; b++) {                                    \
           const T *src = cols + ni * cs0 + ((ci * kh + a) * kw + b) * cs1;    \
+          int64_t c0 = b * g->dilation[1] - g->pad[1], lo, hi;                \
+          inside_cols(c0, sw, w, ow, &lo, &hi);                               \
           for (int64_t i = 0; i < oh; i++) {                                  \
             int64_t r = i * g->stride[0] - g->pad[0] + a * g->dilation[0];    \
             if (r < 0 || r >= h) continue;                                    \
-            for (int64_t j = 0; j < ow; j++) {                                \
-              int64_t col = j * g->stride[1] - g->pad[1] + b * g->dilation[1]; \
-              if (col >= 0 && col < w)                                        \
-                xp[r * w + col] += src[(i * ow + j) * cs2];                   \
-            }                                                                 \
+            T *xr = xp + r * w;                                               \
+            const T *sr = src + i * ow * cs2;                                 \
+            for (int64_t j = lo; j < hi; j++) xr[j * sw + c0] += sr[j * cs2]; \
           }                                                                   \
         }                                                                     \
       }                                                                       \

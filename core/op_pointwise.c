@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "op.h"
+#include "relu_grad.h"
 #include "shape.h"
 
 /* What a backward needs saved: the (first) input, the second input, the
@@ -243,10 +244,13 @@ fail:
   return ln_scope_done(&s, LN_ERR);
 }
 
-/* d relu(x) = 1 where y > 0, else 0 */
+/* d relu(x) = 1 where y > 0, else 0: one kernel (op_relu_grad.c), or
+** recorded ops under create_graph */
 static int relu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
+  if (!ln_creating_graph() && ln_relu_grad_takes(g, y))
+    return set_grad(gin, 0, ln_relu_grad(g, y));
   ln_scope s = {0};
   ln_tensor *pos = LN_TMP(&s, ln_binary_scalar(LN_BINARY_GT, y, 0));
   LN_GRAD(&s, gin[0], masked(pos, g, true));

@@ -1,7 +1,9 @@
 /*
-** pool.cl: the OpenCL kernel of max_pool2d_with_indices (core/op_pool.c,
-** whose CPU kernel it mirrors): one work item per output element scans its
-** window for the first maximum (a NaN wins) and its 0-based plane position.
+** pool.cl: the OpenCL kernels of max_pool2d_with_indices (core/op_pool.c,
+** whose CPU kernels they mirror): one work item per output element scans
+** its window for the first maximum (a NaN wins) and its 0-based plane
+** position; the backward has one work item per input element, summing the
+** gradient of every window that picked it (no atomics).
 */
 
 /* core/op_pool.c's pool_geometry. */
@@ -38,5 +40,33 @@ __kernel void max_pool2d(__global real *out, view_t o, __global long *idx,
     }
     out[o.offset + e] = best;
     idx[iv.offset + e] = at;
+  }
+}
+
+__kernel void max_pool2d_backward(__global real *dx, view_t dv, __global const real *g,
+                                  view_t gv, __global const long *idx, view_t iv,
+                                  pool_geometry p) {
+  long h = dv.size[2], w = dv.size[3], c1 = dv.size[1];
+  long oh = p.out[0], ow = p.out[1];
+  long numel = dv.size[0] * c1 * h * w;
+  for (long e = get_global_id(0); e < numel; e += get_global_size(0)) {
+    long pos = e % (h * w), plane = e / (h * w);
+    long r = pos / w, col = pos % w, n = plane / c1, c = plane % c1;
+    acc s = 0;
+    for (long a = 0; a < p.kernel_size[0]; a++) {
+      long ti = r + p.padding[0] - a * p.dilation[0];
+      if (ti < 0 || ti % p.stride[0]) continue;
+      long i = ti / p.stride[0];
+      if (i >= oh) continue;
+      for (long b = 0; b < p.kernel_size[1]; b++) {
+        long tj = col + p.padding[1] - b * p.dilation[1];
+        if (tj < 0 || tj % p.stride[1]) continue;
+        long j = tj / p.stride[1];
+        if (j >= ow) continue;
+        if (idx[iv.offset + n * iv.st[0] + c * iv.st[1] + i * iv.st[2] + j * iv.st[3]] == pos)
+          s += g[gv.offset + n * gv.st[0] + c * gv.st[1] + i * gv.st[2] + j * gv.st[3]];
+      }
+    }
+    dx[dv.offset + e] = (real)s;
   }
 }

@@ -243,3 +243,99 @@ describe("luann.max_pool2d_with_indices (the core's kernel under F.max_pool*)", 
     assert.has_error(function() luann.max_pool2d_with_indices(luann.zeros(1, 1, 4, 4), { kernel_size = 1 << 40 }) end)
   end)
 end)
+
+describe("luann.max_pool2d_with_indices fast paths", function()
+  -- The first maximum of each window (a NaN wins and stays) and its
+  -- 1-based plane position, by plain loops over tolist().
+  local function reference(x, k, s, pad)
+    local t, oh, ow = x:tolist(), {}, {}
+    local h, w = x:size(3), x:size(4)
+    local nh, nw = (h + 2 * pad - k) // s + 1, (w + 2 * pad - k) // s + 1
+    local vals, idx = {}, {}
+    for n = 1, #t do
+      for c = 1, #t[n] do
+        for i = 0, nh - 1 do
+          for j = 0, nw - 1 do
+            local best, at
+            for a = 0, k - 1 do
+              for b = 0, k - 1 do
+                local r, col = i * s - pad + a, j * s - pad + b
+                if r >= 0 and r < h and col >= 0 and col < w then
+                  local v = t[n][c][r + 1][col + 1]
+                  if not at or v > best or (v ~= v and best == best) then
+                    best, at = v, r * w + col + 1
+                  end
+                end
+              end
+            end
+            vals[#vals + 1], idx[#idx + 1] = best, at
+          end
+        end
+      end
+    end
+    return vals, idx, oh, ow
+  end
+
+  -- x with ties (few distinct values), NaNs and infinities.
+  local function awkward(shape)
+    local x = luann.randint(0, 4, shape):double()
+    local flat = x:view(-1)
+    for i = 1, flat:size(1), 7 do flat[i] = 0 / 0 end
+    for i = 3, flat:size(1), 11 do flat[i] = -math.huge end
+    for i = 5, flat:size(1), 13 do flat[i] = math.huge end
+    return x
+  end
+
+  local function same_values(got, expected)
+    assert.are.equal(#expected, #got)
+    for i = 1, #expected do
+      local a, b = got[i], expected[i]
+      assert(a == b or (a ~= a and b ~= b), ("element %d: got %s, expected %s"):format(i, a, b))
+    end
+  end
+
+  it("2x2 windows, four at a time, agree with the plain loops", function()
+    luann.manual_seed(5)
+    for _, shape in ipairs({ { 2, 3, 9, 13 }, { 1, 2, 8, 8 }, { 1, 1, 3, 3 }, { 1, 1, 2, 18 } }) do
+      local x = awkward(shape)
+      local rv, ri = reference(x, 2, 2, 0)
+      for _, dtype in ipairs({ "float32", "float64" }) do
+        local v, i = luann.max_pool2d_with_indices(x:to(dtype), { kernel_size = 2 })
+        same_values(helpers.values(v), rv)
+        assert.are.same(ri, helpers.values(i))
+      end
+      -- strided rows, and other windows inside the image, and padded ones
+      local v, i = luann.max_pool2d_with_indices(x:transpose(3, 4):float():transpose(3, 4), { kernel_size = 2 })
+      same_values(helpers.values(v), rv)
+      assert.are.same(ri, helpers.values(i))
+      for _, g in ipairs(shape[3] >= 3 and { { 3, 1, 0 }, { 2, 1, 0 }, { 3, 2, 1 } } or {}) do
+        local gv, gi = reference(x, g[1], g[2], g[3])
+        local pv, pi = luann.max_pool2d_with_indices(x:float(), { kernel_size = g[1], stride = g[2], padding = g[3] })
+        same_values(helpers.values(pv), gv)
+        assert.are.same(gi, helpers.values(pi))
+      end
+    end
+  end)
+
+  it("returns the values alone when asked", function()
+    local x = luann.randn(1, 2, 4, 4)
+    assert.are.equal(1, select("#", luann.max_pool2d_with_indices(x, { kernel_size = 2, return_indices = false })))
+    assert.are.equal(2, select("#", luann.max_pool2d_with_indices(x, { kernel_size = 2 })))
+  end)
+
+  it("puts the gradient where the windows picked, for any gradient strides", function()
+    luann.manual_seed(6)
+    local x = luann.randn(2, 3, 7, 9)
+    for _, o in ipairs({ { kernel_size = 2 }, { kernel_size = 3, stride = 1, padding = 1 } }) do
+      local grads, g = {}, nil
+      for _, dtype in ipairs({ "float64", "float32" }) do
+        local xs = x:to(dtype):detach():requires_grad_()
+        local v = luann.max_pool2d_with_indices(xs, o)
+        g = g or luann.randn(v:size(1), v:size(2), v:size(4), v:size(3)):transpose(3, 4)
+        v:backward(g:to(dtype)) -- a strided gradient
+        grads[dtype] = xs.grad
+      end
+      helpers.assert_close(grads.float32, helpers.values(grads.float64), 1e-6, 1e-6)
+    end
+  end)
+end)

@@ -124,8 +124,8 @@ local function max_pool(fname, x, a, nd)
       k = { k = { 1, o.k[1] }, s = { 1, o.s[1] }, p = { 0, o.p[1] }, d = { 1, o.d[1] }, ceil = o.ceil }
     end
     local vals, idx = luann.max_pool2d_with_indices(x2, { kernel_size = k.k, stride = k.s,
-      padding = k.p, dilation = k.d, ceil_mode = k.ceil })
-    if nd == 1 then vals, idx = vals:squeeze(3), idx:squeeze(3) end
+      padding = k.p, dilation = k.d, ceil_mode = k.ceil, return_indices = indices })
+    if nd == 1 then vals, idx = vals:squeeze(3), idx and idx:squeeze(3) end
     if not indices then return unbatch(vals, added) end
     return unbatch(vals, added), unbatch(idx, added)
   end
