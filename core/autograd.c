@@ -565,7 +565,8 @@ static const char *const double_backward[] = {
   "SinBackward", "SliceBackward", "SqrtBackward", "SquareBackward",
   "StackBackward", "SubBackward", "SumBackward", "TanhBackward",
   "ToCopyBackward", "UnfoldBackward", "UnfoldBackwardBackward",
-  "ViewBackward", "WhereBackward", "Im2colBackward", "Col2imBackward", NULL,
+  "ViewBackward", "WhereBackward", "Im2colBackward", "Col2imBackward",
+  "LayerNormBackward", NULL,
 };
 
 static bool has_double_backward(const char *name) {

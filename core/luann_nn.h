@@ -80,6 +80,14 @@ ln_tensor *ln_conv_transpose2d(ln_tensor *input, ln_tensor *weight,
 ln_tensor *ln_im2col(ln_tensor *input, const ln_conv_params *p);
 ln_tensor *ln_col2im(ln_tensor *input, const ln_conv_params *p);
 
+/* ---- normalisation (core/op_layernorm.c) ------------------------------ */
+
+/* (x - mean) / sqrt(var + eps) * weight + bias over the last nshape dims of
+** x, whose sizes shape gives (var biased); weight and bias of that shape,
+** or NULL. */
+ln_tensor *ln_layer_norm(ln_tensor *x, int nshape, const int64_t *shape,
+                         ln_tensor *weight, ln_tensor *bias, double eps);
+
 /* ---- losses (core/op_loss.c) ------------------------------------------- */
 
 typedef enum ln_reduction {

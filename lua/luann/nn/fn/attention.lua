@@ -102,14 +102,7 @@ return function(F)
           name, shape_str(t), table.concat(dims, ",")), 2)
       end
     end
-    local axes = {}
-    for i = 1, n do axes[i] = off + i end
-    local centred = input - input:mean(axes, true)
-    local var = (centred * centred):mean(axes, true)
-    local y = centred * luann.rsqrt(var + eps)
-    if weight ~= nil then y = y * weight end
-    if bias ~= nil then y = y + bias end
-    return y
+    return luann.layer_norm(input, weight, bias, dims, eps) -- core/op_layernorm.c
   end
 
   --- softmax(q k^T * scale + mask) v, PyTorch 2's sdpa.

@@ -1,0 +1,48 @@
+/*
+** op_cpu.h: what the CPU kernels of primitive ops (the ones that live in
+** their op files, core/op_*.c) share (internal).
+**
+** LN_CLONES asks GCC for per-ISA copies of a hot loop function, picked
+** once at load time from the CPU's features (an ifunc): AVX-512, AVX2 with
+** FMA, and the baseline x86-64 build, which is what runs anywhere else
+** (and under valgrind, which hides AVX-512). The build itself never uses
+** -march. Helpers such a function calls should be static inline, so that
+** each copy inlines its own.
+**
+** ln_cpu_split runs fn over [0, n) on OpenMP's threads in contiguous
+** chunks when there is work enough (n * cost_each at least 64K), else in
+** one call on this thread. The split happens outside the cloned function:
+** an OpenMP region outlines its body, which would lose the clone's ISA.
+*/
+#ifndef LUANN_OP_CPU_H
+#define LUANN_OP_CPU_H
+
+#include <omp.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
+    defined(__x86_64__) && defined(__ELF__)
+#define LN_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LN_CLONES
+#endif
+
+typedef void (*ln_cpu_range_fn)(void *ctx, int64_t first, int64_t last);
+
+static inline void ln_cpu_split(ln_cpu_range_fn fn, void *ctx, int64_t n,
+                                int64_t cost_each) {
+  int threads = omp_get_max_threads();
+  if (threads <= 1 || n < 2 || n * cost_each < 65536) {
+    if (n > 0) fn(ctx, 0, n);
+    return;
+  }
+  int64_t chunks = n < threads ? n : threads;
+#pragma omp parallel for num_threads((int)chunks)
+  for (int64_t c = 0; c < chunks; c++)
+    fn(ctx, n * c / chunks, n * (c + 1) / chunks);
+}
+
+#endif
