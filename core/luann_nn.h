@@ -88,6 +88,14 @@ ln_tensor *ln_col2im(ln_tensor *input, const ln_conv_params *p);
 ln_tensor *ln_layer_norm(ln_tensor *x, int nshape, const int64_t *shape,
                          ln_tensor *weight, ln_tensor *bias, double eps);
 
+/* ---- attention (core/op_attention.c) ----------------------------------- */
+
+/* softmax(scale q k^T) v, with the causal mask (query i sees keys 0..i)
+** when causal: q (..., L, E), k (..., S, E), v (..., S, Ev), the same batch
+** dims and float dtype, S > 0; the result is (..., L, Ev). */
+ln_tensor *ln_attention(ln_tensor *q, ln_tensor *k, ln_tensor *v, double scale,
+                        bool causal);
+
 /* ---- losses (core/op_loss.c) ------------------------------------------- */
 
 typedef enum ln_reduction {

@@ -30,6 +30,36 @@
 #define LN_CLONES
 #endif
 
+/* For helpers of an LN_CLONES function: inlined into each copy, always. */
+#define LN_INLINE static inline __attribute__((always_inline))
+
+/* Sixteen floats as one value (GCC's vector extension): a zmm register in
+** the AVX-512 copy, two ymm or four xmm in the others. The u type loads
+** and stores at any float alignment. */
+#pragma GCC diagnostic ignored "-Wpsabi" /* inlined: no ABI crossing */
+typedef float ln_vf16 __attribute__((vector_size(64)));
+typedef float ln_vf16u __attribute__((vector_size(64), aligned(4)));
+
+typedef int32_t ln_vi16 __attribute__((vector_size(64)));
+
+LN_INLINE ln_vf16 ln_vf16_load(const float *p) { return *(const ln_vf16u *)p; }
+LN_INLINE void ln_vf16_store(float *p, ln_vf16 v) { *(ln_vf16u *)p = v; }
+/* max(a, b) lane by lane; a NaN in a is passed over, one in b kept. */
+LN_INLINE ln_vf16 ln_vf16_max(ln_vf16 a, ln_vf16 b) {
+  ln_vi16 m = a > b;
+  return (ln_vf16)(((ln_vi16)a & m) | ((ln_vi16)b & ~m));
+}
+LN_INLINE float ln_vf16_hmax(ln_vf16 v) {
+  float m = v[0];
+  for (int i = 1; i < 16; i++) m = v[i] > m ? v[i] : m;
+  return m;
+}
+LN_INLINE float ln_vf16_hsum(ln_vf16 v) {
+  float s = 0;
+  for (int i = 0; i < 16; i++) s += v[i];
+  return s;
+}
+
 typedef void (*ln_cpu_range_fn)(void *ctx, int64_t first, int64_t last);
 
 static inline void ln_cpu_split(ln_cpu_range_fn fn, void *ctx, int64_t n,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "luann_nn.h"
 #include "op.h"
 #include "op_cpu.h"
 #include "shape.h"
