@@ -96,6 +96,15 @@ ln_tensor *ln_layer_norm(ln_tensor *x, int nshape, const int64_t *shape,
 ln_tensor *ln_attention(ln_tensor *q, ln_tensor *k, ln_tensor *v, double scale,
                         bool causal);
 
+/* ---- recurrent (core/op_lstm.c) ---------------------------------------- */
+
+/* One LSTM layer in one direction: xg = x W_ih^T + b_ih + b_hh, (B, T, 4H)
+** with batch_first, else (T, B, 4H); w_hh (4H, H); h0, c0 (B, H). Returns
+** a flat tensor: every h_t in xg's layout ((B, T, H) or (T, B, H)), then
+** the last c (B, H). reverse runs the steps from the last to the first. */
+ln_tensor *ln_lstm(ln_tensor *xg, ln_tensor *w_hh, ln_tensor *h0,
+                   ln_tensor *c0, bool batch_first, bool reverse);
+
 /* ---- losses (core/op_loss.c) ------------------------------------------- */
 
 typedef enum ln_reduction {

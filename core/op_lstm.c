@@ -1,0 +1,516 @@
+/*
+** op_lstm.c: _lstm, one LSTM layer in one direction over a whole sequence
+** as a single autograd node. The input projection (x W_ih^T + b_ih + b_hh
+** for every step, one GEMM) comes in as xg; per step the op adds
+** h W_hh^T with one GEMM straight into that step's gates, then a primitive
+** kernel (CPU here, OpenCL in kernels/lstm.cl) applies the gate
+** nonlinearities in place and writes c_t and h_t:
+**   i, f, o = sigmoid(.), g = tanh(.)   (PyTorch's gate order i, f, g, o)
+**   c_t = f c_{t-1} + i g,   h_t = o tanh(c_t)
+** The backward runs the steps in reverse: a kernel turns dh_t and dc_t into
+** the gates' gradient dG_t (which is also xg's gradient) and dc_{t-1}, and
+** one GEMM gives dh_{t-1} = dG_t W_hh. W_hh's gradient is then a single
+** GEMM over every step, dG^T [h_0, h_1, ..., h_{T-1}], instead of one per
+** step. A step thus costs two small GEMMs and two kernel calls, where the
+** composite took a dozen ops forward and more backward (and PyTorch per
+** step one GEMM, five ops, and a GEMM more in backward).
+**
+** The output is one flat tensor: the hidden states in xg's layout, (B, T, H)
+** with batch_first, else (T, B, H), followed by the last cell state (B, H);
+** F.recurrent views it as the layer's output, h_n and c_n. The cell kernels
+** write strided views of the op's own buffers (a step of the gates, the
+** states), in place where their comment says so.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "luann_nn.h"
+#include "op.h"
+#include "op_cpu.h"
+#include "shape.h"
+
+/* What Lua passes: luann._lstm(xg, w_hh, h0, c0, batch_first, reverse). */
+typedef struct lstm_params {
+  bool batch_first, reverse;
+} lstm_params;
+
+static const ln_param lstm_param_list[] = {
+  {"batch_first", LN_PARAM_BOOL, LN_P(lstm_params, batch_first)},
+  {"reverse", LN_PARAM_BOOL, LN_P(lstm_params, reverse)},
+  {NULL},
+};
+
+/* What the cell kernels get (kernels/lstm.cl restates it): B rows of H
+** units; every operand is a (B, H) or (B, 4H) view with unit column
+** stride, whose row stride its view gives. */
+typedef struct cell_kparams {
+  int64_t B, H;
+} cell_kparams;
+
+/* ---- CPU kernels -----------------------------------------------------------
+** float32: sigmoid and tanh from a Cephes-style expf written on 16-float
+** vectors (within 2 ulp of libm's, where the composite called libm once per
+** element); float64: libm. */
+
+LN_INLINE ln_vf16 vselect(ln_vi16 m, ln_vf16 a, ln_vf16 b) {
+  return (ln_vf16)(((ln_vi16)a & m) | ((ln_vi16)b & ~m));
+}
+
+/* exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes' polynomial for exp(r), 2^n
+** in the exponent bits; +inf above 88.72, 0 below -87.34 (the denormals),
+** NaN kept. */
+LN_INLINE ln_vf16 vexp(ln_vf16 x) {
+  ln_vi16 big = x > 88.7228391f, tiny = x < -87.3365447f;
+  ln_vf16 xc = vselect(x > 88.3762626f, (ln_vf16){0} + 88.3762626f, x);
+  xc = vselect(tiny, (ln_vf16){0}, xc);
+  ln_vf16 n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* rounded */
+  ln_vf16 r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+  ln_vf16 p = 1.9875691500e-4f * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  ln_vi16 ni = __builtin_convertvector(n, ln_vi16);
+  ln_vf16 y = p * (ln_vf16)((ni + 127) << 23);
+  y = vselect(big, (ln_vf16){0} + INFINITY, y);
+  return vselect(tiny, (ln_vf16){0}, y); /* NaN compares false: kept */
+}
+
+LN_INLINE ln_vf16 vsigmoid(ln_vf16 x) { return 1.0f / (1.0f + vexp(-x)); }
+
+/* tanh: Cephes' odd polynomial below 0.625, else 1 - 2 / (exp(2|x|) + 1)
+** with x's sign. */
+LN_INLINE ln_vf16 vtanh(ln_vf16 x) {
+  ln_vi16 sign = (ln_vi16)x & (int32_t)0x80000000;
+  ln_vf16 a = (ln_vf16)((ln_vi16)x & 0x7FFFFFFF);
+  ln_vf16 z = x * x;
+  ln_vf16 s = -5.70498872745e-3f * z + 2.06390887954e-2f;
+  s = s * z - 5.37397155531e-2f;
+  s = s * z + 1.33314422036e-1f;
+  s = s * z - 3.33332819422e-1f;
+  s = s * z * x + x;
+  ln_vf16 l = 1.0f - 2.0f / (vexp(a + a) + 1.0f);
+  l = (ln_vf16)((ln_vi16)l | sign);
+  return vselect(a < 0.625f, s, l);
+}
+
+/* n floats (n <= 16) of p as a vector, zeros after; and back. */
+LN_INLINE ln_vf16 vload_n(const float *p, int64_t n) {
+  if (n == 16) return ln_vf16_load(p);
+  ln_vf16 v = {0};
+  for (int64_t i = 0; i < n; i++) v[i] = p[i];
+  return v;
+}
+
+LN_INLINE void vstore_n(float *p, ln_vf16 v, int64_t n) {
+  if (n == 16) {
+    ln_vf16_store(p, v);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) p[i] = v[i];
+}
+
+typedef struct cell_job {
+  const ln_kernel_args *a;
+  const cell_kparams *k;
+} cell_job;
+
+#define ROWS(t) ((t)->stride[0])
+#define PTR(t, T) ((T *)ln_tensor_data(t))
+
+/* Forward, rows [r0, r1): out {act (B, 4H), c (B, H), h (B, H)}, in {gates
+** (B, 4H), c_prev (B, H)}; act may be gates itself (in place). */
+LN_CLONES static void cell_forward_f32(void *ctx, int64_t r0, int64_t r1) {
+  const cell_job *j = ctx;
+  ln_tensor *const *out = j->a->out;
+  const ln_tensor *const *in = j->a->in;
+  int64_t H = j->k->H;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *gt = PTR(in[0], float) + r * ROWS(in[0]);
+    const float *cp = PTR(in[1], float) + r * ROWS(in[1]);
+    float *act = PTR(out[0], float) + r * ROWS(out[0]);
+    float *c = PTR(out[1], float) + r * ROWS(out[1]);
+    float *h = PTR(out[2], float) + r * ROWS(out[2]);
+    for (int64_t u = 0; u < H; u += 16) {
+      int64_t n = H - u < 16 ? H - u : 16;
+      ln_vf16 i = vsigmoid(vload_n(gt + u, n));
+      ln_vf16 f = vsigmoid(vload_n(gt + H + u, n));
+      ln_vf16 g = vtanh(vload_n(gt + 2 * H + u, n));
+      ln_vf16 o = vsigmoid(vload_n(gt + 3 * H + u, n));
+      ln_vf16 cn = f * vload_n(cp + u, n) + i * g;
+      vstore_n(act + u, i, n), vstore_n(act + H + u, f, n);
+      vstore_n(act + 2 * H + u, g, n), vstore_n(act + 3 * H + u, o, n);
+      vstore_n(c + u, cn, n);
+      vstore_n(h + u, o * vtanh(cn), n);
+    }
+  }
+}
+
+static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+static void cell_forward_f64(void *ctx, int64_t r0, int64_t r1) {
+  const cell_job *j = ctx;
+  ln_tensor *const *out = j->a->out;
+  const ln_tensor *const *in = j->a->in;
+  int64_t H = j->k->H;
+  for (int64_t r = r0; r < r1; r++) {
+    const double *gt = PTR(in[0], double) + r * ROWS(in[0]);
+    const double *cp = PTR(in[1], double) + r * ROWS(in[1]);
+    double *act = PTR(out[0], double) + r * ROWS(out[0]);
+    double *c = PTR(out[1], double) + r * ROWS(out[1]);
+    double *h = PTR(out[2], double) + r * ROWS(out[2]);
+    for (int64_t u = 0; u < H; u++) {
+      double i = sigmoid_d(gt[u]), f = sigmoid_d(gt[H + u]);
+      double g = tanh(gt[2 * H + u]), o = sigmoid_d(gt[3 * H + u]);
+      double cn = f * cp[u] + i * g;
+      act[u] = i, act[H + u] = f, act[2 * H + u] = g, act[3 * H + u] = o;
+      c[u] = cn;
+      h[u] = o * tanh(cn);
+    }
+  }
+}
+
+/* Backward, rows [r0, r1): out {dgates (B, 4H), dc (B, H)}, in {act
+** (B, 4H), c_prev, c, dy, dh, dc_next (B, H)}; dc may be dc_next (in place).
+**   dh' = dy + dh,  tc = tanh(c),  dc' = dc_next + dh' o (1 - tc^2)
+**   di = dc' g,  df = dc' c_prev,  dg = dc' i,  do = dh' tc,
+**   dgates = (di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)),  dc = dc' f */
+LN_CLONES static void cell_backward_f32(void *ctx, int64_t r0, int64_t r1) {
+  const cell_job *j = ctx;
+  ln_tensor *const *out = j->a->out;
+  const ln_tensor *const *in = j->a->in;
+  int64_t H = j->k->H;
+  for (int64_t r = r0; r < r1; r++) {
+    float *dgt = PTR(out[0], float) + r * ROWS(out[0]);
+    float *dc = PTR(out[1], float) + r * ROWS(out[1]);
+    const float *act = PTR(in[0], float) + r * ROWS(in[0]);
+    const float *cp = PTR(in[1], float) + r * ROWS(in[1]);
+    const float *c = PTR(in[2], float) + r * ROWS(in[2]);
+    const float *dy = PTR(in[3], float) + r * ROWS(in[3]);
+    const float *dh = PTR(in[4], float) + r * ROWS(in[4]);
+    const float *dcn = PTR(in[5], float) + r * ROWS(in[5]);
+    for (int64_t u = 0; u < H; u += 16) {
+      int64_t n = H - u < 16 ? H - u : 16;
+      ln_vf16 i = vload_n(act + u, n), f = vload_n(act + H + u, n);
+      ln_vf16 g = vload_n(act + 2 * H + u, n), o = vload_n(act + 3 * H + u, n);
+      ln_vf16 dht = vload_n(dy + u, n) + vload_n(dh + u, n);
+      ln_vf16 tc = vtanh(vload_n(c + u, n));
+      ln_vf16 dct = vload_n(dcn + u, n) + dht * o * (1.0f - tc * tc);
+      vstore_n(dgt + u, dct * g * (i * (1.0f - i)), n);
+      vstore_n(dgt + H + u, dct * vload_n(cp + u, n) * (f * (1.0f - f)), n);
+      vstore_n(dgt + 2 * H + u, dct * i * (1.0f - g * g), n);
+      vstore_n(dgt + 3 * H + u, dht * tc * (o * (1.0f - o)), n);
+      vstore_n(dc + u, dct * f, n);
+    }
+  }
+}
+
+static void cell_backward_f64(void *ctx, int64_t r0, int64_t r1) {
+  const cell_job *j = ctx;
+  ln_tensor *const *out = j->a->out;
+  const ln_tensor *const *in = j->a->in;
+  int64_t H = j->k->H;
+  for (int64_t r = r0; r < r1; r++) {
+    double *dgt = PTR(out[0], double) + r * ROWS(out[0]);
+    double *dc = PTR(out[1], double) + r * ROWS(out[1]);
+    const double *act = PTR(in[0], double) + r * ROWS(in[0]);
+    const double *cp = PTR(in[1], double) + r * ROWS(in[1]);
+    const double *c = PTR(in[2], double) + r * ROWS(in[2]);
+    const double *dy = PTR(in[3], double) + r * ROWS(in[3]);
+    const double *dh = PTR(in[4], double) + r * ROWS(in[4]);
+    const double *dcn = PTR(in[5], double) + r * ROWS(in[5]);
+    for (int64_t u = 0; u < H; u++) {
+      double i = act[u], f = act[H + u], g = act[2 * H + u], o = act[3 * H + u];
+      double dht = dy[u] + dh[u], tc = tanh(c[u]);
+      double dct = dcn[u] + dht * o * (1 - tc * tc);
+      dgt[u] = dct * g * (i * (1 - i));
+      dgt[H + u] = dct * cp[u] * (f * (1 - f));
+      dgt[2 * H + u] = dct * i * (1 - g * g);
+      dgt[3 * H + u] = dht * tc * (o * (1 - o));
+      dc[u] = dct * f;
+    }
+  }
+}
+
+static int cpu_cell_forward(const ln_kernel_args *a) {
+  cell_job j = {a, a->params};
+  bool f32 = a->out[0]->dtype == LN_FLOAT32;
+  ln_cpu_split(f32 ? cell_forward_f32 : cell_forward_f64, &j, j.k->B,
+               40 * j.k->H);
+  return LN_OK;
+}
+
+static int cpu_cell_backward(const ln_kernel_args *a) {
+  cell_job j = {a, a->params};
+  bool f32 = a->out[0]->dtype == LN_FLOAT32;
+  ln_cpu_split(f32 ? cell_backward_f32 : cell_backward_f64, &j, j.k->B,
+               40 * j.k->H);
+  return LN_OK;
+}
+
+static const ln_kernel forward_kernel = {
+  .name = "lstm", .cpu = cpu_cell_forward, .opencl = "lstm_cell_forward",
+};
+static const ln_kernel backward_kernel = {
+  .name = "lstm backward", .cpu = cpu_cell_backward,
+  .opencl = "lstm_cell_backward",
+};
+
+/* ---- the sequence ---------------------------------------------------------- */
+
+/* A layer's geometry: B rows, T steps, H units; steps of a (.., .., w)
+** buffer in xg's layout are (B, w) views at offset step * st, rows rs apart. */
+typedef struct geom {
+  int64_t B, T, H;
+  bool batch_first, reverse;
+} geom;
+
+/* Step t of buf (xg's layout, last dim w) as a raw (B, w) view. */
+static ln_tensor *step_view(ln_tensor *buf, const geom *g, int64_t t,
+                            int64_t w) {
+  int64_t shape[2] = {g->B, w};
+  int64_t stride[2] = {g->batch_first ? g->T * w : w, 1};
+  int64_t off = buf->offset + t * (g->batch_first ? w : g->B * w);
+  return ln_view_raw(buf, off, 2, shape, stride);
+}
+
+/* The step processed s-th: forward order, or backward with reverse. */
+static int64_t step_at(const geom *g, int64_t s) {
+  return g->reverse ? g->T - 1 - s : s;
+}
+
+static ln_matview matview(const ln_tensor *t, bool transposed) {
+  ln_matview v = {t->storage, t->offset, t->stride[0], t->stride[1], 0};
+  if (transposed) v.rs = t->stride[1], v.cs = t->stride[0];
+  return v;
+}
+
+/* c = alpha a @ b + beta c (a, b seen transposed when asked); 2-D raw views. */
+static int gemm(ln_tensor *c, const ln_tensor *a, bool at, const ln_tensor *b,
+                bool bt, double beta) {
+  int64_t m = c->shape[0], n = c->shape[1];
+  int64_t k = at ? a->shape[0] : a->shape[1];
+  return LN_BACKEND(c)->gemm(c->dtype, 1, m, n, k, 1, matview(a, at),
+                             matview(b, bt), beta, matview(c, false));
+}
+
+static int run_cell(const ln_kernel *k, ln_tensor **out, int nout,
+                    const ln_tensor **in, int nin, const geom *g) {
+  cell_kparams p = {g->B, g->H};
+  ln_kernel_args a = {.out = out, .nout = nout, .in = in, .nin = nin,
+                      .params = &p, .params_size = sizeof p,
+                      .work = g->B * g->H};
+  return ln_kernel_run(k, &a);
+}
+
+/* The node's parameters. */
+typedef struct lstm_node {
+  geom g;
+} lstm_node;
+
+/* Saved: act (the gates after their nonlinearity), cs (every c_t), ys
+** (every h_t, a view of the output), h0, c0, w_hh. */
+enum { SAVED_ACT, SAVED_CS, SAVED_YS, SAVED_H0, SAVED_C0, SAVED_W, NSAVED };
+
+/* Fills hp (xg's layout, (.., .., H)) with the state before each step:
+** h0 before the first, else the previous step's h. */
+static int previous_states(ln_tensor *hp, ln_tensor *ys, ln_tensor *h0,
+                           const geom *g) {
+  int rc = LN_OK;
+  for (int64_t s = 0; s < g->T && rc == LN_OK; s++) {
+    ln_tensor *dst = step_view(hp, g, step_at(g, s), g->H);
+    ln_tensor *src = s ? step_view(ys, g, step_at(g, s - 1), g->H)
+                       : ln_tensor_retain(h0);
+    rc = dst && src ? LN_BACKEND(hp)->copy(dst, src) : LN_ERR;
+    ln_tensor_release(dst);
+    ln_tensor_release(src);
+  }
+  return rc;
+}
+
+/* The s-th step processed, backward: dgates' step from dh (the next
+** step's, replaced by this one's) and dc (in place). */
+static int backward_step(ln_tensor *dgates, ln_tensor *dc, ln_tensor *dh,
+                         ln_tensor *dys, ln_tensor *const *sv, const geom *g,
+                         int64_t k) {
+  int64_t t = step_at(g, k), H = g->H;
+  ln_scope s = {0};
+  ln_tensor *dg_t = LN_TMP(&s, step_view(dgates, g, t, 4 * H));
+  ln_tensor *out[2] = {dg_t, dc};
+  const ln_tensor *in[6] = {
+    LN_TMP(&s, step_view(sv[SAVED_ACT], g, t, 4 * H)),
+    k ? LN_TMP(&s, step_view(sv[SAVED_CS], g, step_at(g, k - 1), H))
+      : sv[SAVED_C0],
+    LN_TMP(&s, step_view(sv[SAVED_CS], g, t, H)),
+    LN_TMP(&s, step_view(dys, g, t, H)), dh, dc};
+  int rc = run_cell(&backward_kernel, out, 2, in, 6, g);
+  if (rc == LN_OK) rc = gemm(dh, dg_t, false, sv[SAVED_W], false, 0);
+  return ln_scope_done(&s, rc);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
+static int lstm_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const geom *g = &((const lstm_node *)n->params)->g;
+  ln_tensor *sv[NSAVED];
+  for (int i = 0; i < NSAVED; i++)
+    if (!(sv[i] = ln_node_saved(n, i))) return LN_ERR;
+  ln_tensor *act = sv[SAVED_ACT], *ys = sv[SAVED_YS];
+  int64_t B = g->B, H = g->H, BTH = B * g->T * H;
+  ln_device dev = ln_tensor_device(act);
+  ln_dtype dt = act->dtype;
+  ln_scope s = {0};
+  ln_tensor *go = LN_TMP(&s, ln_contiguous(gout));
+  ln_tensor *dys = LN_TMP(&s, ln_view_raw(go, go->offset, ys->ndim, ys->shape,
+                                          ys->stride));
+  ln_tensor *dgates = LN_TMP(&s, ln_empty(act->ndim, act->shape, dt, dev));
+  int64_t bh[2] = {B, H};
+  ln_tensor *dh = LN_TMP(&s, ln_zeros(2, bh, dt, dev));
+  ln_tensor *dc = LN_TMP(&s, ln_empty(2, bh, dt, dev));
+  ln_tensor *dcn = LN_TMP(&s, ln_view_raw(go, go->offset + BTH, 2, bh,
+                                          (int64_t[]){H, 1}));
+  if (LN_BACKEND(dc)->copy(dc, dcn) != LN_OK) goto fail;
+  for (int64_t k = g->T - 1; k >= 0; k--)
+    if (backward_step(dgates, dc, dh, dys, sv, g, k) != LN_OK) goto fail;
+  if (ln_node_needs_grad(n, 1)) { /* dW_hh = dG^T [h_prev of every step] */
+    ln_tensor *hp = LN_TMP(&s, ln_empty(ys->ndim, ys->shape, dt, dev));
+    if (previous_states(hp, ys, sv[SAVED_H0], g) != LN_OK) goto fail;
+    int64_t rows = B * g->T, wshape[2] = {4 * H, H};
+    ln_tensor *dg2 = LN_TMP(&s, ln_view_raw(dgates, dgates->offset, 2,
+                                            (int64_t[]){rows, 4 * H},
+                                            (int64_t[]){4 * H, 1}));
+    ln_tensor *hp2 = LN_TMP(&s, ln_view_raw(hp, hp->offset, 2,
+                                            (int64_t[]){rows, H},
+                                            (int64_t[]){H, 1}));
+    ln_tensor *dw = LN_TMP(&s, ln_empty(2, wshape, dt, dev));
+    if (gemm(dw, dg2, true, hp2, false, 0) != LN_OK) goto fail;
+    gin[1] = ln_tensor_retain(dw);
+  }
+  if (ln_node_needs_grad(n, 0)) gin[0] = ln_tensor_retain(dgates);
+  if (ln_node_needs_grad(n, 2)) gin[2] = ln_tensor_retain(dh);
+  if (ln_node_needs_grad(n, 3)) gin[3] = ln_tensor_retain(dc);
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
+/* ---- front end ------------------------------------------------------------- */
+
+static int lstm_check(const ln_tensor *xg, const ln_tensor *w,
+                      const ln_tensor *h0, const ln_tensor *c0, geom *g) {
+  char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN], s3[LN_SHAPE_STRLEN];
+  bool ok = xg->ndim == 3 && w->ndim == 2 && h0->ndim == 2 && c0->ndim == 2;
+  if (ok) {
+    g->B = xg->shape[g->batch_first ? 0 : 1];
+    g->T = xg->shape[g->batch_first ? 1 : 0];
+    g->H = w->shape[1];
+    ok = w->shape[0] == 4 * g->H && xg->shape[2] == 4 * g->H &&
+         h0->shape[0] == g->B && h0->shape[1] == g->H &&
+         c0->shape[0] == g->B && c0->shape[1] == g->H;
+  }
+  if (!ok)
+    return ln_error("lstm: gates %s, w_hh %s and state %s do not fit "
+                    "(expected (B, T, 4H) or (T, B, 4H), (4H, H) and (B, H))",
+                    ln_shape_str(xg->ndim, xg->shape, s1, sizeof s1),
+                    ln_shape_str(w->ndim, w->shape, s2, sizeof s2),
+                    ln_shape_str(h0->ndim, h0->shape, s3, sizeof s3));
+  const ln_tensor *ts[3] = {w, h0, c0};
+  for (int i = 0; i < 3; i++) {
+    if (ts[i]->dtype != xg->dtype)
+      return ln_error("lstm: expected one dtype, got %s and %s",
+                      ln_dtype_name(xg->dtype), ln_dtype_name(ts[i]->dtype));
+    if (ln_check_same_device("lstm", xg, ts[i]) != LN_OK) return LN_ERR;
+  }
+  if (!ln_dtype_is_float(xg->dtype))
+    return ln_error("lstm: expected floating point tensors, got %s",
+                    ln_dtype_name(xg->dtype));
+  return LN_OK;
+}
+
+/* The k-th step processed: gates' step += h_prev W_hh^T (wt is W_hh^T,
+** contiguous: BLIS packs a row-major operand much faster than a transposed
+** view, and it packs it at every step), then the cell turns it into its
+** activations (in place) and writes c_t and h_t. */
+static int forward_step(ln_tensor *gates, ln_tensor *cs, ln_tensor *ys,
+                        ln_tensor *wt, ln_tensor *h0, ln_tensor *c0,
+                        const geom *g, int64_t k) {
+  int64_t t = step_at(g, k), H = g->H;
+  ln_scope s = {0};
+  ln_tensor *gt = LN_TMP(&s, step_view(gates, g, t, 4 * H));
+  ln_tensor *hp = k ? LN_TMP(&s, step_view(ys, g, step_at(g, k - 1), H)) : h0;
+  ln_tensor *cp = k ? LN_TMP(&s, step_view(cs, g, step_at(g, k - 1), H)) : c0;
+  ln_tensor *out[3] = {gt, LN_TMP(&s, step_view(cs, g, t, H)),
+                       LN_TMP(&s, step_view(ys, g, t, H))};
+  const ln_tensor *in[2] = {gt, cp};
+  int rc = gemm(gt, hp, false, wt, false, 1);
+  if (rc == LN_OK) rc = run_cell(&forward_kernel, out, 3, in, 2, g);
+  return ln_scope_done(&s, rc);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
+/* One LSTM layer over xg = x W_ih^T + b_ih + b_hh (B, T, 4H) with
+** batch_first, else (T, B, 4H); w_hh (4H, H); h0, c0 (B, H). Returns the
+** flat tensor of every h_t (xg's layout) and then c_T (see the top). */
+ln_tensor *ln_lstm(ln_tensor *xg, ln_tensor *w_hh, ln_tensor *h0,
+                   ln_tensor *c0, bool batch_first, bool reverse) {
+  lstm_node p = {.g = {.batch_first = batch_first, .reverse = reverse}};
+  geom *g = &p.g;
+  if (lstm_check(xg, w_hh, h0, c0, g) != LN_OK) return NULL;
+  int64_t B = g->B, T = g->T, H = g->H;
+  ln_device dev = ln_tensor_device(xg);
+  ln_dtype dt = xg->dtype;
+  ln_scope s = {0};
+  ln_tensor *xc = LN_TMP(&s, ln_contiguous(xg));
+  ln_tensor *wc = LN_TMP(&s, ln_contiguous(w_hh));
+  ln_tensor *h0c = LN_TMP(&s, ln_contiguous(h0));
+  ln_tensor *c0c = LN_TMP(&s, ln_contiguous(c0));
+  ln_tensor *gates = LN_TMP(&s, ln_empty(3, xc->shape, dt, dev));
+  if (LN_BACKEND(gates)->copy(gates, xc) != LN_OK) goto fail;
+  int64_t yshape[3] = {xc->shape[0], xc->shape[1], H}, ystride[3];
+  ln_contiguous_strides(3, yshape, ystride);
+  ln_tensor *cs = LN_TMP(&s, ln_empty(3, yshape, dt, dev));
+  ln_tensor *out = LN_TMP(&s, ln_empty(1, (int64_t[]){B * T * H + B * H}, dt, dev));
+  ln_tensor *ys = LN_TMP(&s, ln_view_raw(out, 0, 3, yshape, ystride));
+  ln_tensor *wtv = LN_TMP(&s, ln_view_raw(wc, wc->offset, 2, (int64_t[]){H, 4 * H},
+                                          (int64_t[]){1, H}));
+  ln_tensor *wt = LN_TMP(&s, ln_empty(2, wtv->shape, dt, dev));
+  if (LN_BACKEND(wt)->copy(wt, wtv) != LN_OK) goto fail;
+  for (int64_t k = 0; k < T; k++)
+    if (forward_step(gates, cs, ys, wt, h0c, c0c, g, k) != LN_OK) goto fail;
+  if (T > 0) { /* c_T after the hidden states */
+    int64_t bh[2] = {B, H};
+    ln_tensor *last = LN_TMP(&s, step_view(cs, g, step_at(g, T - 1), H));
+    ln_tensor *tail = LN_TMP(&s, ln_view_raw(out, B * T * H, 2, bh,
+                                             (int64_t[]){H, 1}));
+    if (LN_BACKEND(out)->copy(tail, last) != LN_OK) goto fail;
+  }
+  ln_tensor *inputs[4] = {xc, wc, h0c, c0c};
+  ln_node *n;
+  int rc = ln_record(&n, out, "LstmBackward", lstm_backward, 4, inputs);
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  ln_tensor *saved[NSAVED] = {gates, cs, ys, h0c, c0c, wc};
+  for (int i = 0; i < NSAVED && rc == LN_OK; i++) rc = ln_node_save(n, saved[i]);
+  if (rc == LN_OK) return ln_scope_keep(&s, out);
+fail:
+  return ln_scope_end(&s);
+}
+
+/* ---- row -------------------------------------------------------------------- */
+
+static int run_lstm(ln_tensor *const *in, const void *params, ln_tensor **out) {
+  const lstm_params *p = params;
+  out[0] = ln_lstm(in[0], in[1], in[2], in[3], p->batch_first, p->reverse);
+  return out[0] ? LN_OK : LN_ERR;
+}
+
+static const char *const lstm_inputs[] = {"gates", "w_hh", "h0", "c0", NULL};
+
+LN_OP_ROW(_lstm) = {
+  .name = "_lstm", .inputs = lstm_inputs, .nrequired = 4,
+  .params = lstm_param_list, .params_size = sizeof(lstm_params),
+  .where = LN_OP_FUNCTION, .run = run_lstm,
+};
