@@ -128,12 +128,12 @@ enum { VL = 16 };
 static inline int64_t pad16(int64_t n) { return (n + VL - 1) / VL * VL; }
 
 /* C[0..m)[0..ncols) = A[.., k0..k1) B[k0..k1, ..], m <= 4, ncols a
-** multiple of 16; row strides lda, ldb, ldc in floats. With at, A is
-** stored transposed: A[r][k] at a[k * lda + r]. */
-LN_INLINE void tile_any(float *c, int64_t ldc, const float *a, int64_t lda,
-                        const float *b, int64_t ldb, int m, int64_t ncols,
-                        int64_t k0, int64_t k1, bool at) {
-  int64_t ar = at ? 1 : lda, ak = at ? lda : 1; /* A[r][k] = a[r*ar + k*ak] */
+** multiple of 16; A[r][k] is a[r * ar + k * ak] (any strides: a source
+** tensor read in place, or a buffer, transposed or not); B's and C's row
+** strides ldb, ldc, in floats. */
+LN_INLINE void tile(float *c, int64_t ldc, const float *a, int64_t ar,
+                    int64_t ak, const float *b, int64_t ldb, int m,
+                    int64_t ncols, int64_t k0, int64_t k1) {
   int64_t c0 = 0;
   if (m == 4) {
     for (; c0 + 2 * VL <= ncols; c0 += 2 * VL) {
@@ -174,43 +174,35 @@ LN_INLINE void tile_any(float *c, int64_t ldc, const float *a, int64_t lda,
     }
 }
 
-/* The two forms, each inlined with its constant flag. */
-LN_INLINE void tile(float *c, int64_t ldc, const float *a, int64_t lda,
-                    const float *b, int64_t ldb, int m, int64_t ncols,
-                    int64_t k0, int64_t k1) {
-  tile_any(c, ldc, a, lda, b, ldb, m, ncols, k0, k1, false);
-}
-
-LN_INLINE void tile_at(float *c, int64_t ldc, const float *a, int64_t lda,
-                       const float *b, int64_t ldb, int m, int64_t ncols,
-                       int64_t k0, int64_t k1) {
-  tile_any(c, ldc, a, lda, b, ldb, m, ncols, k0, k1, true);
+/* dst[0..n) = src[0..n) (unit stride): whole vectors, the last one
+** overlapping the one before when n is not a multiple of 16. */
+LN_INLINE void copy_run(float *dst, const float *src, int64_t n) {
+  if (n < VL) {
+    for (int64_t j = 0; j < n; j++) dst[j] = src[j];
+    return;
+  }
+  for (int64_t j = 0; j + VL <= n; j += VL) ln_vf16_store(dst + j, ln_vf16_load(src + j));
+  if (n % VL) ln_vf16_store(dst + n - VL, ln_vf16_load(src + n - VL));
 }
 
 /* dst (rows, ld) = src (rows, cols), columns past cols zero; transposed:
-** dst (cols, ld) = src^T, columns past rows zero. */
+** dst (cols, ld) = src^T, columns past rows zero. The transposed copy
+** writes dst's rows in order and reads src down its columns (a slice's
+** rows stay in L1), which is faster than scattering src's rows. */
 LN_INLINE void gather_f32(float *dst, int64_t ld, mat src, int64_t rows,
                           int64_t cols, bool transposed) {
   const float *s = (const float *)src.base;
-  if (!transposed) {
-    for (int64_t i = 0; i < rows; i++) {
-      float *d = dst + i * ld;
-      const float *r = s + i * src.rs;
-      if (src.cs == 1) {
-#pragma omp simd
-        for (int64_t j = 0; j < cols; j++) d[j] = r[j];
-      } else {
-        for (int64_t j = 0; j < cols; j++) d[j] = r[j * src.cs];
-      }
-      for (int64_t j = cols; j < ld; j++) d[j] = 0;
+  int64_t n = transposed ? cols : rows, width = transposed ? rows : cols;
+  for (int64_t i = 0; i < n; i++) {
+    float *d = dst + i * ld;
+    if (!transposed && src.cs == 1) {
+      copy_run(d, s + i * src.rs, cols);
+    } else {
+      const float *r = s + i * (transposed ? src.cs : src.rs);
+      int64_t step = transposed ? src.rs : src.cs;
+      for (int64_t j = 0; j < width; j++) d[j] = r[j * step];
     }
-    return;
-  }
-  for (int64_t c = 0; c < cols; c++)
-    for (int64_t i = rows; i < ld; i++) dst[c * ld + i] = 0;
-  for (int64_t i = 0; i < rows; i++) {
-    const float *r = s + i * src.rs;
-    for (int64_t c = 0; c < cols; c++) dst[c * ld + i] = r[c * src.cs];
+    for (int64_t j = width; j < ld; j++) d[j] = 0;
   }
 }
 
@@ -247,10 +239,7 @@ LN_INLINE void softmax_row_f32(float *r, int64_t n, int64_t Sp, float scale) {
 /* dst rows (ld) = src rows (lds), the first n floats of each. */
 LN_INLINE void copy_rows(float *dst, int64_t ld, const float *src,
                          int64_t lds, int64_t rows, int64_t n) {
-  for (int64_t i = 0; i < rows; i++) {
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++) dst[i * ld + j] = src[i * lds + j];
-  }
+  for (int64_t i = 0; i < rows; i++) copy_run(dst + i * ld, src + i * lds, n);
 }
 
 /* The causal mask's bound on a tile of rows [i0, i0 + m): keys below it. */
@@ -258,39 +247,34 @@ static inline int64_t tile_keys(const attn_kparams *k, int64_t i0, int m) {
   return keys_seen(k, i0 + m - 1);
 }
 
-typedef struct f32_bufs {
-  float *q, *kt, *v, *s, *o;          /* forward */
-  float *g, *vt, *k, *ds, *dst, *pt, *dq, *dk, *dv;   /* backward */
-} f32_bufs;
-
-/* Forward of slice b: o (L, Ev) and p (L, S) into the outputs. */
+/* Forward of slice b: o (L, Ev) and p (L, S) into the outputs. q is read
+** where it is; k (transposed) and v are gathered. */
 LN_CLONES static void forward_slice_f32(const ln_kernel_args *a,
                                         const attn_kparams *k, int64_t b,
                                         float *buf) {
   int64_t L = k->L, S = k->S, E = k->E, Ev = k->Ev;
   int64_t Sp = pad16(S), Evp = pad16(Ev);
-  float *qb = buf, *kt = qb + L * E, *vb = kt + E * Sp, *sc = vb + S * Evp;
-  float *ob = sc + L * Sp;
+  float *kt = buf, *vb = kt + E * Sp, *sc = vb + S * Evp, *ob = sc + L * Sp;
   float *p = (float *)ln_tensor_data(a->out[1]) + b * L * S;
   float *o = (float *)ln_tensor_data(a->out[0]) + b * L * Ev;
   if (S == Sp) sc = p; /* rows already padded: work in the outputs */
   if (Ev == Evp) ob = o;
   float scale = bits_float((int32_t)k->scale_f32);
-  gather_f32(qb, E, slice(a->in[0], b), L, E, false);
+  mat q = slice(a->in[0], b);
   gather_f32(kt, Sp, slice(a->in[1], b), S, E, true);
   gather_f32(vb, Evp, slice(a->in[2], b), S, Ev, false);
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* scores */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(sc + i0 * Sp, Sp, qb + i0 * E, E, kt, Sp, m,
-         pad16(tile_keys(k, i0, m)), 0, E);
+    tile(sc + i0 * Sp, Sp, (const float *)q.base + i0 * q.rs, q.rs, q.cs, kt,
+         Sp, m, pad16(tile_keys(k, i0, m)), 0, E);
   }
   for (int64_t i = 0; i < L; i++) { /* softmax over the keys seen */
     softmax_row_f32(sc + i * Sp, keys_seen(k, i), Sp, scale);
-    if (sc != p) copy_rows(p + i * S, S, sc + i * Sp, Sp, 1, S);
+    if (sc != p) copy_run(p + i * S, sc + i * Sp, S);
   }
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* out = P v */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(ob + i0 * Evp, Evp, sc + i0 * Sp, Sp, vb, Evp, m, Evp, 0,
+    tile(ob + i0 * Evp, Evp, sc + i0 * Sp, Sp, 1, vb, Evp, m, Evp, 0,
          tile_keys(k, i0, m));
   }
   if (ob != o) copy_rows(o, Ev, ob, Evp, L, Ev);
@@ -298,11 +282,12 @@ LN_CLONES static void forward_slice_f32(const ln_kernel_args *a,
 
 static size_t forward_floats(const attn_kparams *k) {
   int64_t Sp = pad16(k->S), Evp = pad16(k->Ev);
-  return (size_t)(k->L * k->E + k->E * Sp + k->S * Evp + k->L * Sp +
-                  k->L * Evp);
+  return (size_t)(k->E * Sp + k->S * Evp + k->L * Sp + k->L * Evp);
 }
 
-/* Backward of slice b: dq, dk, dv into the outputs; in {g, q, k, v, p}. */
+/* Backward of slice b: dq, dk, dv into the outputs; in {g, q, k, v, p}.
+** g is read where it is for dP, and gathered with q and k for the
+** products that take them as their right operand. */
 LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
                                          const attn_kparams *k, int64_t b,
                                          float *buf) {
@@ -311,7 +296,8 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
   float *gb = buf, *vt = gb + L * Evp, *qb = vt + Ev * Sp, *kb = qb + L * Ep;
   float *ps = kb + S * Ep, *ds = ps + L * Sp, *out = ds + L * Sp;
   float scale = bits_float((int32_t)k->scale_f32);
-  gather_f32(gb, Evp, slice(a->in[0], b), L, Ev, false);
+  mat g = slice(a->in[0], b);
+  gather_f32(gb, Evp, g, L, Ev, false);
   gather_f32(qb, Ep, slice(a->in[1], b), L, E, false);
   gather_f32(kb, Ep, slice(a->in[2], b), S, E, false);
   gather_f32(vt, Sp, slice(a->in[3], b), S, Ev, true);
@@ -319,14 +305,15 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
   if (S == Sp) {
     ps = (float *)p; /* read only */
   } else {
-    copy_rows(ps, Sp, p, S, L, S);
-    for (int64_t i = 0; i < L; i++)
+    for (int64_t i = 0; i < L; i++) {
+      copy_run(ps + i * Sp, p + i * S, S);
       for (int64_t j = S; j < Sp; j++) ps[i * Sp + j] = 0;
+    }
   }
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* dP = g v^T */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(ds + i0 * Sp, Sp, gb + i0 * Evp, Evp, vt, Sp, m,
-         pad16(tile_keys(k, i0, m)), 0, Ev);
+    tile(ds + i0 * Sp, Sp, (const float *)g.base + i0 * g.rs, g.rs, g.cs, vt,
+         Sp, m, pad16(tile_keys(k, i0, m)), 0, Ev);
   }
   for (int64_t i = 0; i < L; i++) { /* dS = P (dP - rowsum(P dP)) scale */
     float *d = ds + i * Sp;
@@ -344,7 +331,7 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
   float *dv = (float *)ln_tensor_data(a->out[2]) + b * S * Ev;
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* dq = dS k */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(out + i0 * Ep, Ep, ds + i0 * Sp, Sp, kb, Ep, m, Ep, 0,
+    tile(out + i0 * Ep, Ep, ds + i0 * Sp, Sp, 1, kb, Ep, m, Ep, 0,
          tile_keys(k, i0, m));
   }
   copy_rows(dq, E, out, Ep, L, E);
@@ -353,13 +340,13 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
   for (int64_t j0 = 0; j0 < S; j0 += 4) { /* dk = dS^T q */
     int m = S - j0 < 4 ? (int)(S - j0) : 4;
     int64_t first = k->causal ? (j0 < L ? j0 : L) : 0;
-    tile_at(out + j0 * Ep, Ep, ds + j0, Sp, qb, Ep, m, Ep, first, L);
+    tile(out + j0 * Ep, Ep, ds + j0, 1, Sp, qb, Ep, m, Ep, first, L);
   }
   copy_rows(dk, E, out, Ep, S, E);
   for (int64_t j0 = 0; j0 < S; j0 += 4) { /* dv = P^T g */
     int m = S - j0 < 4 ? (int)(S - j0) : 4;
     int64_t first = k->causal ? (j0 < L ? j0 : L) : 0;
-    tile_at(out + j0 * Evp, Evp, ps + j0, Sp, gb, Evp, m, Evp, first, L);
+    tile(out + j0 * Evp, Evp, ps + j0, 1, Sp, gb, Evp, m, Evp, first, L);
   }
   copy_rows(dv, Ev, out, Evp, S, Ev);
 }

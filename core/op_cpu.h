@@ -44,6 +44,24 @@ typedef int32_t ln_vi16 __attribute__((vector_size(64)));
 
 LN_INLINE ln_vf16 ln_vf16_load(const float *p) { return *(const ln_vf16u *)p; }
 LN_INLINE void ln_vf16_store(float *p, ln_vf16 v) { *(ln_vf16u *)p = v; }
+/* The first n (<= 16) floats at p, zeros after; and the first n back. */
+LN_INLINE ln_vf16 ln_vf16_load_n(const float *p, int64_t n) {
+  if (n == 16) return ln_vf16_load(p);
+  ln_vf16 v = {0};
+  for (int64_t i = 0; i < n; i++) v[i] = p[i];
+  return v;
+}
+LN_INLINE void ln_vf16_store_n(float *p, ln_vf16 v, int64_t n) {
+  if (n == 16) {
+    ln_vf16_store(p, v);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) p[i] = v[i];
+}
+/* m ? a : b lane by lane, m a comparison's result (all ones or zeros). */
+LN_INLINE ln_vf16 ln_vf16_select(ln_vi16 m, ln_vf16 a, ln_vf16 b) {
+  return (ln_vf16)(((ln_vi16)a & m) | ((ln_vi16)b & ~m));
+}
 /* max(a, b) lane by lane; a NaN in a is passed over, one in b kept. */
 LN_INLINE ln_vf16 ln_vf16_max(ln_vf16 a, ln_vf16 b) {
   ln_vi16 m = a > b;

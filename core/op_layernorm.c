@@ -57,7 +57,7 @@ typedef struct norm_node {
 enum { RUN = 256 };
 
 /* sum of x[i] (sq: of (x[i] - mu)^2) over n floats. */
-static inline double sum_f32(const float *x, int64_t n, bool sq, float mu) {
+LN_INLINE double sum_f32(const float *x, int64_t n, bool sq, float mu) {
   double s = 0;
   for (int64_t i = 0; i < n; i += RUN) {
     int64_t m = n - i < RUN ? n - i : RUN;
@@ -76,9 +76,9 @@ static inline double sum_f32(const float *x, int64_t n, bool sq, float mu) {
 }
 
 /* sum of gw and of gw * xhat over n floats, gw = g w (w NULL: g). */
-static inline void sums_gw_f32(const float *g, const float *x, const float *w,
-                               int64_t n, float mu, float rs, double *a,
-                               double *c) {
+LN_INLINE void sums_gw_f32(const float *g, const float *x, const float *w,
+                            int64_t n, float mu, float rs, double *a,
+                            double *c) {
   *a = *c = 0;
   for (int64_t i = 0; i < n; i += RUN) {
     int64_t m = n - i < RUN ? n - i : RUN;

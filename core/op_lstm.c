@@ -54,17 +54,13 @@ typedef struct cell_kparams {
 ** vectors (within 2 ulp of libm's, where the composite called libm once per
 ** element); float64: libm. */
 
-LN_INLINE ln_vf16 vselect(ln_vi16 m, ln_vf16 a, ln_vf16 b) {
-  return (ln_vf16)(((ln_vi16)a & m) | ((ln_vi16)b & ~m));
-}
-
 /* exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes' polynomial for exp(r), 2^n
 ** in the exponent bits; +inf above 88.72, 0 below -87.34 (the denormals),
 ** NaN kept. */
 LN_INLINE ln_vf16 vexp(ln_vf16 x) {
   ln_vi16 big = x > 88.7228391f, tiny = x < -87.3365447f;
-  ln_vf16 xc = vselect(x > 88.3762626f, (ln_vf16){0} + 88.3762626f, x);
-  xc = vselect(tiny, (ln_vf16){0}, xc);
+  ln_vf16 xc = ln_vf16_select(x > 88.3762626f, (ln_vf16){0} + 88.3762626f, x);
+  xc = ln_vf16_select(tiny, (ln_vf16){0}, xc);
   ln_vf16 n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* rounded */
   ln_vf16 r = xc - n * 0.693359375f + n * 2.12194440e-4f;
   ln_vf16 p = 1.9875691500e-4f * r + 1.3981999507e-3f;
@@ -75,8 +71,8 @@ LN_INLINE ln_vf16 vexp(ln_vf16 x) {
   p = p * r * r + r + 1.0f;
   ln_vi16 ni = __builtin_convertvector(n, ln_vi16);
   ln_vf16 y = p * (ln_vf16)((ni + 127) << 23);
-  y = vselect(big, (ln_vf16){0} + INFINITY, y);
-  return vselect(tiny, (ln_vf16){0}, y); /* NaN compares false: kept */
+  y = ln_vf16_select(big, (ln_vf16){0} + INFINITY, y);
+  return ln_vf16_select(tiny, (ln_vf16){0}, y); /* NaN compares false: kept */
 }
 
 LN_INLINE ln_vf16 vsigmoid(ln_vf16 x) { return 1.0f / (1.0f + vexp(-x)); }
@@ -94,23 +90,7 @@ LN_INLINE ln_vf16 vtanh(ln_vf16 x) {
   s = s * z * x + x;
   ln_vf16 l = 1.0f - 2.0f / (vexp(a + a) + 1.0f);
   l = (ln_vf16)((ln_vi16)l | sign);
-  return vselect(a < 0.625f, s, l);
-}
-
-/* n floats (n <= 16) of p as a vector, zeros after; and back. */
-LN_INLINE ln_vf16 vload_n(const float *p, int64_t n) {
-  if (n == 16) return ln_vf16_load(p);
-  ln_vf16 v = {0};
-  for (int64_t i = 0; i < n; i++) v[i] = p[i];
-  return v;
-}
-
-LN_INLINE void vstore_n(float *p, ln_vf16 v, int64_t n) {
-  if (n == 16) {
-    ln_vf16_store(p, v);
-    return;
-  }
-  for (int64_t i = 0; i < n; i++) p[i] = v[i];
+  return ln_vf16_select(a < 0.625f, s, l);
 }
 
 typedef struct cell_job {
@@ -136,15 +116,15 @@ LN_CLONES static void cell_forward_f32(void *ctx, int64_t r0, int64_t r1) {
     float *h = PTR(out[2], float) + r * ROWS(out[2]);
     for (int64_t u = 0; u < H; u += 16) {
       int64_t n = H - u < 16 ? H - u : 16;
-      ln_vf16 i = vsigmoid(vload_n(gt + u, n));
-      ln_vf16 f = vsigmoid(vload_n(gt + H + u, n));
-      ln_vf16 g = vtanh(vload_n(gt + 2 * H + u, n));
-      ln_vf16 o = vsigmoid(vload_n(gt + 3 * H + u, n));
-      ln_vf16 cn = f * vload_n(cp + u, n) + i * g;
-      vstore_n(act + u, i, n), vstore_n(act + H + u, f, n);
-      vstore_n(act + 2 * H + u, g, n), vstore_n(act + 3 * H + u, o, n);
-      vstore_n(c + u, cn, n);
-      vstore_n(h + u, o * vtanh(cn), n);
+      ln_vf16 i = vsigmoid(ln_vf16_load_n(gt + u, n));
+      ln_vf16 f = vsigmoid(ln_vf16_load_n(gt + H + u, n));
+      ln_vf16 g = vtanh(ln_vf16_load_n(gt + 2 * H + u, n));
+      ln_vf16 o = vsigmoid(ln_vf16_load_n(gt + 3 * H + u, n));
+      ln_vf16 cn = f * ln_vf16_load_n(cp + u, n) + i * g;
+      ln_vf16_store_n(act + u, i, n), ln_vf16_store_n(act + H + u, f, n);
+      ln_vf16_store_n(act + 2 * H + u, g, n), ln_vf16_store_n(act + 3 * H + u, o, n);
+      ln_vf16_store_n(c + u, cn, n);
+      ln_vf16_store_n(h + u, o * vtanh(cn), n);
     }
   }
 }
@@ -194,16 +174,16 @@ LN_CLONES static void cell_backward_f32(void *ctx, int64_t r0, int64_t r1) {
     const float *dcn = PTR(in[5], float) + r * ROWS(in[5]);
     for (int64_t u = 0; u < H; u += 16) {
       int64_t n = H - u < 16 ? H - u : 16;
-      ln_vf16 i = vload_n(act + u, n), f = vload_n(act + H + u, n);
-      ln_vf16 g = vload_n(act + 2 * H + u, n), o = vload_n(act + 3 * H + u, n);
-      ln_vf16 dht = vload_n(dy + u, n) + vload_n(dh + u, n);
-      ln_vf16 tc = vtanh(vload_n(c + u, n));
-      ln_vf16 dct = vload_n(dcn + u, n) + dht * o * (1.0f - tc * tc);
-      vstore_n(dgt + u, dct * g * (i * (1.0f - i)), n);
-      vstore_n(dgt + H + u, dct * vload_n(cp + u, n) * (f * (1.0f - f)), n);
-      vstore_n(dgt + 2 * H + u, dct * i * (1.0f - g * g), n);
-      vstore_n(dgt + 3 * H + u, dht * tc * (o * (1.0f - o)), n);
-      vstore_n(dc + u, dct * f, n);
+      ln_vf16 i = ln_vf16_load_n(act + u, n), f = ln_vf16_load_n(act + H + u, n);
+      ln_vf16 g = ln_vf16_load_n(act + 2 * H + u, n), o = ln_vf16_load_n(act + 3 * H + u, n);
+      ln_vf16 dht = ln_vf16_load_n(dy + u, n) + ln_vf16_load_n(dh + u, n);
+      ln_vf16 tc = vtanh(ln_vf16_load_n(c + u, n));
+      ln_vf16 dct = ln_vf16_load_n(dcn + u, n) + dht * o * (1.0f - tc * tc);
+      ln_vf16_store_n(dgt + u, dct * g * (i * (1.0f - i)), n);
+      ln_vf16_store_n(dgt + H + u, dct * ln_vf16_load_n(cp + u, n) * (f * (1.0f - f)), n);
+      ln_vf16_store_n(dgt + 2 * H + u, dct * i * (1.0f - g * g), n);
+      ln_vf16_store_n(dgt + 3 * H + u, dht * tc * (o * (1.0f - o)), n);
+      ln_vf16_store_n(dc + u, dct * f, n);
     }
   }
 }

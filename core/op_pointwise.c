@@ -2,7 +2,8 @@
 ** op_pointwise.c: elementwise ops (unary, binary, clamp, leaky_relu,
 ** where): argument checks, NumPy broadcasting, PyTorch's dtype promotion,
 ** the in-place variants, and the backward of every differentiable op.
-** The kernels sit behind the backend table (core/cpu_pointwise.c).
+** The kernels sit behind the backend table (core/cpu_pointwise.c), but
+** for relu's backward, one primitive kernel here (kernels/relu.cl).
 **
 ** Each op is a row of a table (name, dtype rule, backward, what backward
 ** needs saved), so the forward paths are written once for all ops.
@@ -13,6 +14,7 @@
 
 #include "backend.h"
 #include "op.h"
+#include "op_cpu.h"
 #include "shape.h"
 
 /* What a backward needs saved: the (first) input, the second input, the
@@ -243,10 +245,70 @@ fail:
   return ln_scope_done(&s, LN_ERR);
 }
 
+/* ---- relu's backward as one kernel -------------------------------------
+** where(y > 0, g, 0) in one pass instead of a comparison into a bool
+** tensor and a where: out, y and g contiguous, of one shape and float
+** dtype (kernels/relu.cl for OpenCL). */
+
+typedef struct relu_job {
+  const ln_kernel_args *a;
+} relu_job;
+
+LN_CLONES static void relu_grad_f32(void *ctx, int64_t i0, int64_t i1) {
+  const ln_kernel_args *a = ((const relu_job *)ctx)->a;
+  float *o = ln_tensor_data(a->out[0]);
+  const float *y = ln_tensor_data(a->in[0]), *g = ln_tensor_data(a->in[1]);
+  for (int64_t i = i0; i < i1; i += 16) {
+    int64_t n = i1 - i < 16 ? i1 - i : 16;
+    ln_vf16 yv = ln_vf16_load_n(y + i, n);
+    ln_vf16_store_n(o + i, ln_vf16_select(yv > 0, ln_vf16_load_n(g + i, n),
+                                          (ln_vf16){0}), n);
+  }
+}
+
+static void relu_grad_f64(void *ctx, int64_t i0, int64_t i1) {
+  const ln_kernel_args *a = ((const relu_job *)ctx)->a;
+  double *o = ln_tensor_data(a->out[0]);
+  const double *y = ln_tensor_data(a->in[0]), *g = ln_tensor_data(a->in[1]);
+  for (int64_t i = i0; i < i1; i++) o[i] = y[i] > 0 ? g[i] : 0;
+}
+
+/* out {dx}, in {y, g} */
+static int cpu_relu_grad(const ln_kernel_args *a) {
+  relu_job j = {a};
+  bool f32 = a->out[0]->dtype == LN_FLOAT32;
+  ln_cpu_split(f32 ? relu_grad_f32 : relu_grad_f64, &j,
+               ln_tensor_numel(a->out[0]), 1);
+  return LN_OK;
+}
+
+static const ln_kernel relu_grad_kernel = {
+  .name = "relu backward", .cpu = cpu_relu_grad, .opencl = "relu_backward",
+};
+
+/* The one-kernel gradient when y and g allow it (else NULL, no error). */
+static ln_tensor *relu_grad(ln_tensor *y, ln_tensor *g) {
+  if (!ln_dtype_is_float(y->dtype) || g->dtype != y->dtype ||
+      !ln_same_shape(y, g) || !ln_tensor_is_contiguous(y) ||
+      !ln_tensor_is_contiguous(g) || ln_creating_graph() ||
+      ln_check_same_device("relu", y, g) != LN_OK)
+    return NULL;
+  ln_tensor *out = ln_empty(y->ndim, y->shape, y->dtype, ln_tensor_device(y));
+  const ln_tensor *in[2] = {y, g};
+  ln_kernel_args a = {.out = &out, .nout = 1, .in = in, .nin = 2,
+                      .work = ln_tensor_numel(y)};
+  if (out && ln_kernel_run(&relu_grad_kernel, &a) != LN_OK) {
+    ln_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}
+
 /* d relu(x) = 1 where y > 0, else 0 */
 static int relu_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *y = saved(n, SLOT_OUT);
   if (!y) return LN_ERR;
+  if ((gin[0] = relu_grad(y, g))) return LN_OK;
   ln_scope s = {0};
   ln_tensor *pos = LN_TMP(&s, ln_binary_scalar(LN_BINARY_GT, y, 0));
   LN_GRAD(&s, gin[0], masked(pos, g, true));
