@@ -119,16 +119,58 @@ static inline int64_t keys_seen(const attn_kparams *k, int64_t i) {
 /* ---- float32: small products in registers --------------------------------
 ** Each slice's products are tiny (64 x 64 x 24 for the character model),
 ** too small for BLIS to pay off and too deep for a plain loop, which would
-** keep its sums in memory. tile() holds a 4 x 32 block of C in eight
-** 16-float registers over the whole reduction. Operands live in local
-** buffers whose rows are padded with zeros to a multiple of 16 floats. */
+** keep its sums in memory. tile() holds up to a 4 x 32 block of C in
+** registers over the whole reduction. Its right operand and its result
+** are rows whose length is a multiple of 8: the tensors themselves when
+** their rows are (read and written in place), else buffers padded with
+** zeros. */
 
 enum { VL = 16 };
 
 static inline int64_t pad16(int64_t n) { return (n + VL - 1) / VL * VL; }
+static inline int64_t pad8(int64_t n) { return (n + 7) / 8 * 8; }
+
+/* One 4 x W block of C at column c0, W = 16 * N16 + 8 * N8 (N16 <= 2,
+** N8 <= 1; constants, so that the unused sums vanish), summed over k in
+** [k0, k1): twelve named sums the compiler keeps in registers. */
+#define TILE_BLOCK(N16, N8)                                                   \
+  do {                                                                        \
+    ln_vf16 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};                       \
+    ln_vf16 s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};                       \
+    ln_vf8 t0 = {0}, t1 = {0}, t2 = {0}, t3 = {0};                            \
+    for (int64_t k = k0; k < k1; k++) {                                       \
+      const float *bk = b + k * ldb + c0, *ak0 = a + k * ak;                  \
+      float a0 = ak0[0], a1 = ak0[ar], a2 = ak0[2 * ar], a3 = ak0[3 * ar];    \
+      if (N16 > 0) {                                                          \
+        ln_vf16 b0 = ln_vf16_load(bk);                                        \
+        s00 += a0 * b0, s10 += a1 * b0, s20 += a2 * b0, s30 += a3 * b0;       \
+      }                                                                       \
+      if (N16 > 1) {                                                          \
+        ln_vf16 b1 = ln_vf16_load(bk + VL);                                   \
+        s01 += a0 * b1, s11 += a1 * b1, s21 += a2 * b1, s31 += a3 * b1;       \
+      }                                                                       \
+      if (N8) {                                                               \
+        ln_vf8 b8 = ln_vf8_load(bk + VL * N16);                               \
+        t0 += a0 * b8, t1 += a1 * b8, t2 += a2 * b8, t3 += a3 * b8;           \
+      }                                                                       \
+    }                                                                         \
+    float *c0p = c + c0, *c1p = c0p + ldc, *c2p = c1p + ldc, *c3p = c2p + ldc; \
+    if (N16 > 0) {                                                            \
+      ln_vf16_store(c0p, s00), ln_vf16_store(c1p, s10);                       \
+      ln_vf16_store(c2p, s20), ln_vf16_store(c3p, s30);                       \
+    }                                                                         \
+    if (N16 > 1) {                                                            \
+      ln_vf16_store(c0p + VL, s01), ln_vf16_store(c1p + VL, s11);             \
+      ln_vf16_store(c2p + VL, s21), ln_vf16_store(c3p + VL, s31);             \
+    }                                                                         \
+    if (N8) {                                                                 \
+      ln_vf8_store(c0p + VL * N16, t0), ln_vf8_store(c1p + VL * N16, t1);     \
+      ln_vf8_store(c2p + VL * N16, t2), ln_vf8_store(c3p + VL * N16, t3);     \
+    }                                                                         \
+  } while (0)
 
 /* C[0..m)[0..ncols) = A[.., k0..k1) B[k0..k1, ..], m <= 4, ncols a
-** multiple of 16; A[r][k] is a[r * ar + k * ak] (any strides: a source
+** multiple of 8; A[r][k] is a[r * ar + k * ak] (any strides: a source
 ** tensor read in place, or a buffer, transposed or not); B's and C's row
 ** strides ldb, ldc, in floats. */
 LN_INLINE void tile(float *c, int64_t ldc, const float *a, int64_t ar,
@@ -136,41 +178,18 @@ LN_INLINE void tile(float *c, int64_t ldc, const float *a, int64_t ar,
                     int64_t ncols, int64_t k0, int64_t k1) {
   int64_t c0 = 0;
   if (m == 4) {
-    for (; c0 + 2 * VL <= ncols; c0 += 2 * VL) {
-      ln_vf16 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};
-      ln_vf16 s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
-      for (int64_t k = k0; k < k1; k++) {
-        ln_vf16 b0 = ln_vf16_load(b + k * ldb + c0);
-        ln_vf16 b1 = ln_vf16_load(b + k * ldb + c0 + VL);
-        const float *ak0 = a + k * ak;
-        float a0 = ak0[0], a1 = ak0[ar], a2 = ak0[2 * ar], a3 = ak0[3 * ar];
-        s00 += a0 * b0, s01 += a0 * b1, s10 += a1 * b0, s11 += a1 * b1;
-        s20 += a2 * b0, s21 += a2 * b1, s30 += a3 * b0, s31 += a3 * b1;
-      }
-      ln_vf16_store(c + c0, s00), ln_vf16_store(c + c0 + VL, s01);
-      ln_vf16_store(c + ldc + c0, s10), ln_vf16_store(c + ldc + c0 + VL, s11);
-      ln_vf16_store(c + 2 * ldc + c0, s20), ln_vf16_store(c + 2 * ldc + c0 + VL, s21);
-      ln_vf16_store(c + 3 * ldc + c0, s30), ln_vf16_store(c + 3 * ldc + c0 + VL, s31);
-    }
+    for (; ncols - c0 >= 2 * VL; c0 += 2 * VL) TILE_BLOCK(2, 0);
+    int64_t left = ncols - c0;
+    if (left == 24) TILE_BLOCK(1, 1);
+    else if (left == 16) TILE_BLOCK(1, 0);
+    else if (left == 8) TILE_BLOCK(0, 1);
+    return;
   }
-  if (m == 4 && c0 < ncols) { /* one 16-column block left */
-    ln_vf16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-    for (int64_t k = k0; k < k1; k++) {
-      ln_vf16 b0 = ln_vf16_load(b + k * ldb + c0);
-      const float *ak0 = a + k * ak;
-      s0 += ak0[0] * b0, s1 += ak0[ar] * b0;
-      s2 += ak0[2 * ar] * b0, s3 += ak0[3 * ar] * b0;
-    }
-    ln_vf16_store(c + c0, s0), ln_vf16_store(c + ldc + c0, s1);
-    ln_vf16_store(c + 2 * ldc + c0, s2), ln_vf16_store(c + 3 * ldc + c0, s3);
-    c0 += VL;
-  }
-  for (; c0 < ncols; c0 += VL) /* fewer than 4 rows */
-    for (int r = 0; r < m; r++) {
-      ln_vf16 s = {0};
-      for (int64_t k = k0; k < k1; k++)
-        s += a[r * ar + k * ak] * ln_vf16_load(b + k * ldb + c0);
-      ln_vf16_store(c + r * ldc + c0, s);
+  for (int r = 0; r < m; r++) /* fewer than 4 rows */
+    for (int64_t j = 0; j < ncols; j += 8) {
+      ln_vf8 s8 = {0};
+      for (int64_t k = k0; k < k1; k++) s8 += a[r * ar + k * ak] * ln_vf8_load(b + k * ldb + j);
+      ln_vf8_store(c + r * ldc + j, s8);
     }
 }
 
@@ -247,26 +266,39 @@ static inline int64_t tile_keys(const attn_kparams *k, int64_t i0, int m) {
   return keys_seen(k, i0 + m - 1);
 }
 
+/* Slice src (rows, cols) as a right operand of tile(): in place when its
+** rows are unit-stride and a multiple of 8 long, else gathered into buf
+** (rows of pad8(cols), zero-padded). */
+LN_INLINE mat right_operand(mat src, int64_t rows, int64_t cols, float *buf) {
+  if (cols % 8 == 0 && src.cs == 1) return src;
+  gather_f32(buf, pad8(cols), src, rows, cols, false);
+  return (mat){(const char *)buf, pad8(cols), 1};
+}
+
+#define F32(m) ((const float *)(m).base)
+
 /* Forward of slice b: o (L, Ev) and p (L, S) into the outputs. q is read
-** where it is; k (transposed) and v are gathered. */
+** in place, k gathered transposed, v read in place where it can be. */
 LN_CLONES static void forward_slice_f32(const ln_kernel_args *a,
                                         const attn_kparams *k, int64_t b,
                                         float *buf) {
   int64_t L = k->L, S = k->S, E = k->E, Ev = k->Ev;
-  int64_t Sp = pad16(S), Evp = pad16(Ev);
+  int64_t Sp = pad16(S), Evp = pad8(Ev);
   float *kt = buf, *vb = kt + E * Sp, *sc = vb + S * Evp, *ob = sc + L * Sp;
   float *p = (float *)ln_tensor_data(a->out[1]) + b * L * S;
-  float *o = (float *)ln_tensor_data(a->out[0]) + b * L * Ev;
+  mat om = slice(a->out[0], b);
+  float *o = (float *)om.base;
   if (S == Sp) sc = p; /* rows already padded: work in the outputs */
-  if (Ev == Evp) ob = o;
+  int64_t ldo = Ev % 8 ? Evp : om.rs;
+  if (Ev % 8 == 0) ob = o;
   float scale = bits_float((int32_t)k->scale_f32);
   mat q = slice(a->in[0], b);
   gather_f32(kt, Sp, slice(a->in[1], b), S, E, true);
-  gather_f32(vb, Evp, slice(a->in[2], b), S, Ev, false);
+  mat v = right_operand(slice(a->in[2], b), S, Ev, vb);
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* scores */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(sc + i0 * Sp, Sp, (const float *)q.base + i0 * q.rs, q.rs, q.cs, kt,
-         Sp, m, pad16(tile_keys(k, i0, m)), 0, E);
+    tile(sc + i0 * Sp, Sp, F32(q) + i0 * q.rs, q.rs, q.cs, kt, Sp, m,
+         pad16(tile_keys(k, i0, m)), 0, E);
   }
   for (int64_t i = 0; i < L; i++) { /* softmax over the keys seen */
     softmax_row_f32(sc + i * Sp, keys_seen(k, i), Sp, scale);
@@ -274,32 +306,33 @@ LN_CLONES static void forward_slice_f32(const ln_kernel_args *a,
   }
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* out = P v */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(ob + i0 * Evp, Evp, sc + i0 * Sp, Sp, 1, vb, Evp, m, Evp, 0,
+    tile(ob + i0 * ldo, ldo, sc + i0 * Sp, Sp, 1, F32(v), v.rs, m, Evp, 0,
          tile_keys(k, i0, m));
   }
-  if (ob != o) copy_rows(o, Ev, ob, Evp, L, Ev);
+  if (ob != o) copy_rows(o, om.rs, ob, Evp, L, Ev);
 }
 
 static size_t forward_floats(const attn_kparams *k) {
-  int64_t Sp = pad16(k->S), Evp = pad16(k->Ev);
+  int64_t Sp = pad16(k->S), Evp = pad8(k->Ev);
   return (size_t)(k->E * Sp + k->S * Evp + k->L * Sp + k->L * Evp);
 }
 
 /* Backward of slice b: dq, dk, dv into the outputs; in {g, q, k, v, p}.
-** g is read where it is for dP, and gathered with q and k for the
-** products that take them as their right operand. */
+** v is gathered transposed; g, q and k are read in place where they can
+** be, and the gradients written in place when their rows are a multiple of
+** 8 long. */
 LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
                                          const attn_kparams *k, int64_t b,
                                          float *buf) {
   int64_t L = k->L, S = k->S, E = k->E, Ev = k->Ev;
-  int64_t Sp = pad16(S), Ep = pad16(E), Evp = pad16(Ev);
+  int64_t Sp = pad16(S), Ep = pad8(E), Evp = pad8(Ev);
   float *gb = buf, *vt = gb + L * Evp, *qb = vt + Ev * Sp, *kb = qb + L * Ep;
   float *ps = kb + S * Ep, *ds = ps + L * Sp, *out = ds + L * Sp;
   float scale = bits_float((int32_t)k->scale_f32);
   mat g = slice(a->in[0], b);
-  gather_f32(gb, Evp, g, L, Ev, false);
-  gather_f32(qb, Ep, slice(a->in[1], b), L, E, false);
-  gather_f32(kb, Ep, slice(a->in[2], b), S, E, false);
+  mat gr = right_operand(g, L, Ev, gb);
+  mat q = right_operand(slice(a->in[1], b), L, E, qb);
+  mat kk = right_operand(slice(a->in[2], b), S, E, kb);
   gather_f32(vt, Sp, slice(a->in[3], b), S, Ev, true);
   const float *p = (const float *)ln_tensor_data(a->in[4]) + b * L * S;
   if (S == Sp) {
@@ -312,8 +345,8 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
   }
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* dP = g v^T */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(ds + i0 * Sp, Sp, (const float *)g.base + i0 * g.rs, g.rs, g.cs, vt,
-         Sp, m, pad16(tile_keys(k, i0, m)), 0, Ev);
+    tile(ds + i0 * Sp, Sp, F32(g) + i0 * g.rs, g.rs, g.cs, vt, Sp, m,
+         pad16(tile_keys(k, i0, m)), 0, Ev);
   }
   for (int64_t i = 0; i < L; i++) { /* dS = P (dP - rowsum(P dP)) scale */
     float *d = ds + i * Sp;
@@ -329,30 +362,33 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
   float *dq = (float *)ln_tensor_data(a->out[0]) + b * L * E;
   float *dk = (float *)ln_tensor_data(a->out[1]) + b * S * E;
   float *dv = (float *)ln_tensor_data(a->out[2]) + b * S * Ev;
+  float *c = E % 8 ? out : dq;
   for (int64_t i0 = 0; i0 < L; i0 += 4) { /* dq = dS k */
     int m = L - i0 < 4 ? (int)(L - i0) : 4;
-    tile(out + i0 * Ep, Ep, ds + i0 * Sp, Sp, 1, kb, Ep, m, Ep, 0,
+    tile(c + i0 * Ep, Ep, ds + i0 * Sp, Sp, 1, F32(kk), kk.rs, m, Ep, 0,
          tile_keys(k, i0, m));
   }
-  copy_rows(dq, E, out, Ep, L, E);
+  if (c != dq) copy_rows(dq, E, out, Ep, L, E);
   /* dS and P are zero above the diagonal when causal: key j's sums over
   ** the queries start at query j. */
+  c = E % 8 ? out : dk;
   for (int64_t j0 = 0; j0 < S; j0 += 4) { /* dk = dS^T q */
     int m = S - j0 < 4 ? (int)(S - j0) : 4;
     int64_t first = k->causal ? (j0 < L ? j0 : L) : 0;
-    tile(out + j0 * Ep, Ep, ds + j0, 1, Sp, qb, Ep, m, Ep, first, L);
+    tile(c + j0 * Ep, Ep, ds + j0, 1, Sp, F32(q), q.rs, m, Ep, first, L);
   }
-  copy_rows(dk, E, out, Ep, S, E);
+  if (c != dk) copy_rows(dk, E, out, Ep, S, E);
+  c = Ev % 8 ? out : dv;
   for (int64_t j0 = 0; j0 < S; j0 += 4) { /* dv = P^T g */
     int m = S - j0 < 4 ? (int)(S - j0) : 4;
     int64_t first = k->causal ? (j0 < L ? j0 : L) : 0;
-    tile(out + j0 * Evp, Evp, ps + j0, 1, Sp, gb, Evp, m, Evp, first, L);
+    tile(c + j0 * Evp, Evp, ps + j0, 1, Sp, F32(gr), gr.rs, m, Evp, first, L);
   }
-  copy_rows(dv, Ev, out, Evp, S, Ev);
+  if (c != dv) copy_rows(dv, Ev, out, Evp, S, Ev);
 }
 
 static size_t backward_floats(const attn_kparams *k) {
-  int64_t Sp = pad16(k->S), Ep = pad16(k->E), Evp = pad16(k->Ev);
+  int64_t Sp = pad16(k->S), Ep = pad8(k->E), Evp = pad8(k->Ev);
   int64_t wide = Ep > Evp ? Ep : Evp, rows = k->L > k->S ? k->L : k->S;
   return (size_t)(k->L * Evp + k->Ev * Sp + k->L * Ep + k->S * Ep +
                   2 * k->L * Sp + rows * wide);
@@ -368,7 +404,8 @@ static void forward_slice_f64(const ln_kernel_args *a, const attn_kparams *k,
   mat q = slice(a->in[0], b), kk = slice(a->in[1], b), v = slice(a->in[2], b);
   double scale;
   memcpy(&scale, &k->scale_f64, sizeof scale);
-  double *o = (double *)ln_tensor_data(a->out[0]) + b * L * Ev;
+  mat om = slice(a->out[0], b);
+  double *o = (double *)om.base;
   double *p = (double *)ln_tensor_data(a->out[1]) + b * L * S;
   for (int64_t i = 0; i < L; i++) {
     int64_t n = keys_seen(k, i);
@@ -387,7 +424,7 @@ static void forward_slice_f64(const ln_kernel_args *a, const attn_kparams *k,
     for (int64_t e = 0; e < Ev; e++) {
       double d = 0;
       for (int64_t j = 0; j < n; j++) d += p[i * S + j] * AT(v, j, e);
-      o[i * Ev + e] = d;
+      o[i * om.rs + e] = d;
     }
   }
 }
@@ -543,6 +580,25 @@ static int attn_check(const ln_tensor *q, const ln_tensor *k,
   return LN_OK;
 }
 
+/* An empty (..., H, L, Ev) tensor whose memory runs (..., L, H, Ev): what
+** out:transpose(-3, -2):reshape(..., L, H * Ev), the usual next step of
+** multi-head attention, reads as a plain view, and its gradient comes back
+** without a copy. With fewer than 4 dims, contiguous. */
+static ln_tensor *heads_last_empty(int nd, const int64_t *shape, ln_dtype dt,
+                                   ln_device dev) {
+  if (nd < 4) return ln_empty(nd, shape, dt, dev);
+  int64_t mshape[LN_MAX_DIMS], mstride[LN_MAX_DIMS], stride[LN_MAX_DIMS];
+  memcpy(mshape, shape, (size_t)nd * sizeof *shape);
+  mshape[nd - 3] = shape[nd - 2], mshape[nd - 2] = shape[nd - 3];
+  ln_contiguous_strides(nd, mshape, mstride);
+  memcpy(stride, mstride, (size_t)nd * sizeof *stride);
+  stride[nd - 3] = mstride[nd - 2], stride[nd - 2] = mstride[nd - 3];
+  ln_tensor *m = ln_empty(nd, mshape, dt, dev);
+  ln_tensor *v = m ? ln_view_raw(m, 0, nd, shape, stride) : NULL;
+  ln_tensor_release(m);
+  return v;
+}
+
 /* softmax(scale q k^T (+ the causal mask)) v; see the top of the file. */
 ln_tensor *ln_attention(ln_tensor *q, ln_tensor *k, ln_tensor *v, double scale,
                         bool causal) {
@@ -565,7 +621,7 @@ ln_tensor *ln_attention(ln_tensor *q, ln_tensor *k, ln_tensor *v, double scale,
   ln_device dev = ln_tensor_device(q);
   ln_scope s = {0};
   ln_tensor *out[2];
-  out[0] = LN_TMP(&s, ln_empty(nd, oshape, q->dtype, dev));
+  out[0] = LN_TMP(&s, heads_last_empty(nd, oshape, q->dtype, dev));
   out[1] = LN_TMP(&s, ln_empty(nd, pshape, q->dtype, dev));
   if (batch * L > 0) {
     const ln_tensor *in[] = {q, k, v};

@@ -34,13 +34,19 @@
 #define LN_INLINE static inline __attribute__((always_inline))
 
 /* Sixteen floats as one value (GCC's vector extension): a zmm register in
-** the AVX-512 copy, two ymm or four xmm in the others. The u type loads
-** and stores at any float alignment. */
+** the AVX-512 copy, two ymm or four xmm in the others. The u types load
+** and store at any float alignment. */
 #pragma GCC diagnostic ignored "-Wpsabi" /* inlined: no ABI crossing */
 typedef float ln_vf16 __attribute__((vector_size(64)));
 typedef float ln_vf16u __attribute__((vector_size(64), aligned(4)));
 
 typedef int32_t ln_vi16 __attribute__((vector_size(64)));
+/* Eight floats, for the tails of rows whose length is a multiple of 8. */
+typedef float ln_vf8 __attribute__((vector_size(32)));
+typedef float ln_vf8u __attribute__((vector_size(32), aligned(4)));
+
+LN_INLINE ln_vf8 ln_vf8_load(const float *p) { return *(const ln_vf8u *)p; }
+LN_INLINE void ln_vf8_store(float *p, ln_vf8 v) { *(ln_vf8u *)p = v; }
 
 LN_INLINE ln_vf16 ln_vf16_load(const float *p) { return *(const ln_vf16u *)p; }
 LN_INLINE void ln_vf16_store(float *p, ln_vf16 v) { *(ln_vf16u *)p = v; }

@@ -1,9 +1,9 @@
 /*
 ** attention.cl: the OpenCL kernels of _attention (core/op_attention.c,
 ** whose CPU kernels they mirror): P = softmax(scale q k^T (+ causal
-** mask)), out = P v, and the backward. q, k, v and the gradient g may be
-** any views with the same batch dims; out, P, the gradients and the dS
-** scratch are contiguous. The forward takes one work item per query row,
+** mask)), out = P v, and the backward. q, k, v, out and the gradient g
+** may be any views with the same batch dims (unit column stride for out);
+** P, the gradients and the dS scratch are contiguous. The forward takes one work item per query row,
 ** the backward one per batch slice (the key loop needs every query row).
 */
 
@@ -61,7 +61,7 @@ __kernel void attention_forward(__global real *o, view_t ov,
     long b = item / k.L, i = item % k.L, n = attn_keys(k, i);
     long qo = attn_slice(qv, b), ko = attn_slice(kv, b), vo = attn_slice(vv, b);
     __global real *pr = p + pv.offset + item * k.S;
-    __global real *orow = o + ov.offset + item * k.Ev;
+    __global real *orow = o + attn_slice(ov, b) + i * ov.st[nd - 2];
     real m = -INFINITY;
     for (long j = 0; j < n; j++) {
       real s = attn_score(q, qv, qo, i, kk, kv, ko, j, k);
