@@ -51,42 +51,6 @@ typedef struct attn_kparams {
 
 /* ---- CPU kernels -------------------------------------------------------- */
 
-/* exp(x) for x <= 0, -inf or NaN, as a loop that vectorises: x = n ln2 + r,
-** exp(r) by Cephes' expf polynomial, 2^n in the exponent bits; within 1
-** ulp; 0 below -87.3. The same function as the CPU softmax's
-** (core/cpu_reduce.c), so the two agree. */
-LN_INLINE int32_t float_bits(float f) {
-  int32_t i;
-  memcpy(&i, &f, sizeof i);
-  return i;
-}
-
-LN_INLINE float bits_float(int32_t i) {
-  float f;
-  memcpy(&f, &i, sizeof f);
-  return f;
-}
-
-LN_INLINE float exp_neg_f32(float x) {
-  const int32_t lim = 0x42AE999A, neg_lim = (int32_t)0xC2AE999A; /* 87.3f */
-  int32_t xi = float_bits(x), mag = xi & 0x7FFFFFFF;
-  int32_t nan = -(mag > 0x7F800000);
-  int32_t tiny = -((mag > lim) & (mag <= 0x7F800000)); /* x < -87.3, -inf */
-  int32_t keep = ~(nan | tiny);
-  float xc = bits_float((xi & keep) | (neg_lim & tiny)); /* NaN: 0 */
-  float n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* rounded */
-  float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  float y = p * bits_float((int32_t)((uint32_t)((int32_t)n + 127) << 23));
-  return bits_float((float_bits(y) & keep) | (xi & nan)); /* 0, or x's NaN */
-}
-
 /* Element offset of batch slice b in t (its dims but the last two). */
 static int64_t slice_offset(const ln_tensor *t, int64_t b) {
   int64_t off = t->offset;
@@ -249,7 +213,7 @@ LN_INLINE void softmax_row_f32(float *r, int64_t n, int64_t Sp, float scale) {
   for (int64_t j = VL; j < n16; j += VL) vm = ln_vf16_max(ln_vf16_load(r + j), vm);
   float mx = ln_vf16_hmax(vm);
 #pragma omp simd
-  for (int64_t j = 0; j < n16; j++) r[j] = exp_neg_f32(r[j] - mx);
+  for (int64_t j = 0; j < n16; j++) r[j] = ln_exp_neg_f32(r[j] - mx);
   float inv = (float)(1.0 / sum16_f32(r, n16));
   for (int64_t j = 0; j < n16; j += VL) ln_vf16_store(r + j, ln_vf16_load(r + j) * inv);
   for (int64_t j = n16; j < Sp; j++) r[j] = 0;
@@ -291,7 +255,7 @@ LN_CLONES static void forward_slice_f32(const ln_kernel_args *a,
   if (S == Sp) sc = p; /* rows already padded: work in the outputs */
   int64_t ldo = Ev % 8 ? Evp : om.rs;
   if (Ev % 8 == 0) ob = o;
-  float scale = bits_float((int32_t)k->scale_f32);
+  float scale = ln_bits_float((int32_t)k->scale_f32);
   mat q = slice(a->in[0], b);
   gather_f32(kt, Sp, slice(a->in[1], b), S, E, true);
   mat v = right_operand(slice(a->in[2], b), S, Ev, vb);
@@ -328,7 +292,7 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
   int64_t Sp = pad16(S), Ep = pad8(E), Evp = pad8(Ev);
   float *gb = buf, *vt = gb + L * Evp, *qb = vt + Ev * Sp, *kb = qb + L * Ep;
   float *ps = kb + S * Ep, *ds = ps + L * Sp, *out = ds + L * Sp;
-  float scale = bits_float((int32_t)k->scale_f32);
+  float scale = ln_bits_float((int32_t)k->scale_f32);
   mat g = slice(a->in[0], b);
   mat gr = right_operand(g, L, Ev, gb);
   mat q = right_operand(slice(a->in[1], b), L, E, qb);
@@ -611,7 +575,7 @@ ln_tensor *ln_attention(ln_tensor *q, ln_tensor *k, ln_tensor *v, double scale,
     return ln_error("scaled_dot_product_attention: no keys (key of shape with "
                     "S = 0)"), NULL;
   attn_kparams kp = {batch, L, S, E, Ev, causal, 0, 0};
-  kp.scale_f32 = float_bits((float)scale);
+  kp.scale_f32 = ln_float_bits((float)scale);
   memcpy(&kp.scale_f64, &scale, sizeof scale);
   int64_t oshape[LN_MAX_DIMS], pshape[LN_MAX_DIMS];
   memcpy(oshape, q->shape, sizeof oshape);
