@@ -83,89 +83,31 @@ static inline int64_t keys_seen(const attn_kparams *k, int64_t i) {
 /* ---- float32: small products in registers --------------------------------
 ** Each slice's products are tiny (64 x 64 x 24 for the character model),
 ** too small for BLIS to pay off and too deep for a plain loop, which would
-** keep its sums in memory. tile() holds up to a 4 x 32 block of C in
-** registers over the whole reduction. Its right operand and its result
-** are rows whose length is a multiple of 8: the tensors themselves when
-** their rows are (read and written in place), else buffers padded with
-** zeros. */
+** keep its sums in memory: tile() (ln_tile_f32, core/op_cpu.h) holds up
+** to a 4 x 32 block of C in registers over the whole reduction. Its right
+** operand and its result are rows whose length is a multiple of 8: the
+** tensors themselves when their rows are (read and written in place),
+** else buffers padded with zeros. */
 
-enum { VL = 16 };
 
-static inline int64_t pad16(int64_t n) { return (n + VL - 1) / VL * VL; }
-static inline int64_t pad8(int64_t n) { return (n + 7) / 8 * 8; }
+static inline int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
-/* One 4 x W block of C at column c0, W = 16 * N16 + 8 * N8 (N16 <= 2,
-** N8 <= 1; constants, so that the unused sums vanish), summed over k in
-** [k0, k1): twelve named sums the compiler keeps in registers. */
-#define TILE_BLOCK(N16, N8)                                                   \
-  do {                                                                        \
-    ln_vf16 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};                       \
-    ln_vf16 s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};                       \
-    ln_vf8 t0 = {0}, t1 = {0}, t2 = {0}, t3 = {0};                            \
-    for (int64_t k = k0; k < k1; k++) {                                       \
-      const float *bk = b + k * ldb + c0, *ak0 = a + k * ak;                  \
-      float a0 = ak0[0], a1 = ak0[ar], a2 = ak0[2 * ar], a3 = ak0[3 * ar];    \
-      if (N16 > 0) {                                                          \
-        ln_vf16 b0 = ln_vf16_load(bk);                                        \
-        s00 += a0 * b0, s10 += a1 * b0, s20 += a2 * b0, s30 += a3 * b0;       \
-      }                                                                       \
-      if (N16 > 1) {                                                          \
-        ln_vf16 b1 = ln_vf16_load(bk + VL);                                   \
-        s01 += a0 * b1, s11 += a1 * b1, s21 += a2 * b1, s31 += a3 * b1;       \
-      }                                                                       \
-      if (N8) {                                                               \
-        ln_vf8 b8 = ln_vf8_load(bk + VL * N16);                               \
-        t0 += a0 * b8, t1 += a1 * b8, t2 += a2 * b8, t3 += a3 * b8;           \
-      }                                                                       \
-    }                                                                         \
-    float *c0p = c + c0, *c1p = c0p + ldc, *c2p = c1p + ldc, *c3p = c2p + ldc; \
-    if (N16 > 0) {                                                            \
-      ln_vf16_store(c0p, s00), ln_vf16_store(c1p, s10);                       \
-      ln_vf16_store(c2p, s20), ln_vf16_store(c3p, s30);                       \
-    }                                                                         \
-    if (N16 > 1) {                                                            \
-      ln_vf16_store(c0p + VL, s01), ln_vf16_store(c1p + VL, s11);             \
-      ln_vf16_store(c2p + VL, s21), ln_vf16_store(c3p + VL, s31);             \
-    }                                                                         \
-    if (N8) {                                                                 \
-      ln_vf8_store(c0p + VL * N16, t0), ln_vf8_store(c1p + VL * N16, t1);     \
-      ln_vf8_store(c2p + VL * N16, t2), ln_vf8_store(c3p + VL * N16, t3);     \
-    }                                                                         \
-  } while (0)
-
-/* C[0..m)[0..ncols) = A[.., k0..k1) B[k0..k1, ..], m <= 4, ncols a
-** multiple of 8; A[r][k] is a[r * ar + k * ak] (any strides: a source
-** tensor read in place, or a buffer, transposed or not); B's and C's row
-** strides ldb, ldc, in floats. */
 LN_INLINE void tile(float *c, int64_t ldc, const float *a, int64_t ar,
                     int64_t ak, const float *b, int64_t ldb, int m,
                     int64_t ncols, int64_t k0, int64_t k1) {
-  int64_t c0 = 0;
-  if (m == 4) {
-    for (; ncols - c0 >= 2 * VL; c0 += 2 * VL) TILE_BLOCK(2, 0);
-    int64_t left = ncols - c0;
-    if (left == 24) TILE_BLOCK(1, 1);
-    else if (left == 16) TILE_BLOCK(1, 0);
-    else if (left == 8) TILE_BLOCK(0, 1);
-    return;
-  }
-  for (int r = 0; r < m; r++) /* fewer than 4 rows */
-    for (int64_t j = 0; j < ncols; j += 8) {
-      ln_vf8 s8 = {0};
-      for (int64_t k = k0; k < k1; k++) s8 += a[r * ar + k * ak] * ln_vf8_load(b + k * ldb + j);
-      ln_vf8_store(c + r * ldc + j, s8);
-    }
+  ln_tile_f32(c, ldc, a, ar, ak, b, ldb, m, ncols, k0, k1, false);
 }
+static inline int64_t pad8(int64_t n) { return (n + 7) / 8 * 8; }
 
 /* dst[0..n) = src[0..n) (unit stride): whole vectors, the last one
 ** overlapping the one before when n is not a multiple of 16. */
 LN_INLINE void copy_run(float *dst, const float *src, int64_t n) {
-  if (n < VL) {
+  if (n < 16) {
     for (int64_t j = 0; j < n; j++) dst[j] = src[j];
     return;
   }
-  for (int64_t j = 0; j + VL <= n; j += VL) ln_vf16_store(dst + j, ln_vf16_load(src + j));
-  if (n % VL) ln_vf16_store(dst + n - VL, ln_vf16_load(src + n - VL));
+  for (int64_t j = 0; j + 16 <= n; j += 16) ln_vf16_store(dst + j, ln_vf16_load(src + j));
+  if (n % 16) ln_vf16_store(dst + n - 16, ln_vf16_load(src + n - 16));
 }
 
 /* dst (rows, ld) = src (rows, cols), columns past cols zero; transposed:
@@ -196,7 +138,7 @@ LN_INLINE double sum16_f32(const float *x, int64_t n) {
   for (int64_t i = 0; i < n; i += 256) {
     int64_t m = n - i < 256 ? n - i : 256;
     ln_vf16 t = {0};
-    for (int64_t j = i; j < i + m; j += VL) t += ln_vf16_load(x + j);
+    for (int64_t j = i; j < i + m; j += 16) t += ln_vf16_load(x + j);
     s += ln_vf16_hsum(t);
   }
   return s;
@@ -207,15 +149,15 @@ LN_INLINE double sum16_f32(const float *x, int64_t n) {
 ** between, so that every loop is whole vectors. */
 LN_INLINE void softmax_row_f32(float *r, int64_t n, int64_t Sp, float scale) {
   int64_t n16 = pad16(n);
-  for (int64_t j = 0; j < n16; j += VL) ln_vf16_store(r + j, ln_vf16_load(r + j) * scale);
+  for (int64_t j = 0; j < n16; j += 16) ln_vf16_store(r + j, ln_vf16_load(r + j) * scale);
   for (int64_t j = n; j < n16; j++) r[j] = -INFINITY;
   ln_vf16 vm = ln_vf16_load(r);
-  for (int64_t j = VL; j < n16; j += VL) vm = ln_vf16_max(ln_vf16_load(r + j), vm);
+  for (int64_t j = 16; j < n16; j += 16) vm = ln_vf16_max(ln_vf16_load(r + j), vm);
   float mx = ln_vf16_hmax(vm);
 #pragma omp simd
   for (int64_t j = 0; j < n16; j++) r[j] = ln_exp_neg_f32(r[j] - mx);
   float inv = (float)(1.0 / sum16_f32(r, n16));
-  for (int64_t j = 0; j < n16; j += VL) ln_vf16_store(r + j, ln_vf16_load(r + j) * inv);
+  for (int64_t j = 0; j < n16; j += 16) ln_vf16_store(r + j, ln_vf16_load(r + j) * inv);
   for (int64_t j = n16; j < Sp; j++) r[j] = 0;
 }
 
@@ -317,10 +259,10 @@ LN_CLONES static void backward_slice_f32(const ln_kernel_args *a,
     const float *pr = ps + i * Sp;
     int64_t n = keys_seen(k, i), n16 = pad16(n); /* as in softmax_row_f32 */
     for (int64_t j = n; j < Sp; j++) d[j] = 0;
-    for (int64_t j = 0; j < n16; j += VL)
+    for (int64_t j = 0; j < n16; j += 16)
       ln_vf16_store(d + j, ln_vf16_load(d + j) * ln_vf16_load(pr + j));
     float dd = (float)sum16_f32(d, n16); /* rowsum(P dP) */
-    for (int64_t j = 0; j < n16; j += VL)
+    for (int64_t j = 0; j < n16; j += 16)
       ln_vf16_store(d + j, (ln_vf16_load(d + j) - ln_vf16_load(pr + j) * dd) * scale);
   }
   float *dq = (float *)ln_tensor_data(a->out[0]) + b * L * E;

@@ -18,6 +18,7 @@
 #define LUANN_OP_CPU_H
 
 #include <omp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -134,6 +135,82 @@ LN_INLINE float ln_exp_neg_f32(float x) {
   p = p * r * r + r + 1.0f;
   float y = p * ln_bits_float((int32_t)((uint32_t)((int32_t)n + 127) << 23));
   return ln_bits_float((ln_float_bits(y) & keep) | (xi & nan)); /* 0, or x's NaN */
+}
+
+/* ---- small products in registers ----------------------------------------
+** ln_tile_f32: C[0..m)[0..ncols) (+)= A[.., k0..k1) B[k0..k1, ..] for m <= 4
+** rows and ncols a multiple of 8, A[r][k] = a[r * ar + k * ak] (any
+** strides), B's and C's rows ldb and ldc floats apart; with add, the sums
+** are added to C. A 4 x 32 block of C stays in eight 16-float registers
+** over the whole reduction: for products of a few rows (a batch of 32, a
+** head's 64 positions), where a BLIS call spends more on packing its
+** operands than on the product. */
+
+/* Stores (or adds) sum v to the floats at p. */
+#define LN_TILE_PUT16(p, v, add) \
+  ln_vf16_store(p, (add) ? ln_vf16_load(p) + (v) : (v))
+#define LN_TILE_PUT8(p, v, add) \
+  ln_vf8_store(p, (add) ? ln_vf8_load(p) + (v) : (v))
+
+/* One 4 x W block of C at column c0, W = 16 * N16 + 8 * N8 (N16 <= 2,
+** N8 <= 1: constants, so that the unused sums vanish). */
+#define LN_TILE_BLOCK(N16, N8)                                                \
+  do {                                                                        \
+    ln_vf16 s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};                       \
+    ln_vf16 s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};                       \
+    ln_vf8 t0 = {0}, t1 = {0}, t2 = {0}, t3 = {0};                            \
+    for (int64_t k = k0; k < k1; k++) {                                       \
+      const float *bk = b + k * ldb + c0, *ak0 = a + k * ak;                  \
+      float a0 = ak0[0], a1 = ak0[ar], a2 = ak0[2 * ar], a3 = ak0[3 * ar];    \
+      if (N16 > 0) {                                                          \
+        ln_vf16 b0 = ln_vf16_load(bk);                                        \
+        s00 += a0 * b0, s10 += a1 * b0, s20 += a2 * b0, s30 += a3 * b0;       \
+      }                                                                       \
+      if (N16 > 1) {                                                          \
+        ln_vf16 b1 = ln_vf16_load(bk + 16);                                   \
+        s01 += a0 * b1, s11 += a1 * b1, s21 += a2 * b1, s31 += a3 * b1;       \
+      }                                                                       \
+      if (N8) {                                                               \
+        ln_vf8 b8 = ln_vf8_load(bk + 16 * N16);                               \
+        t0 += a0 * b8, t1 += a1 * b8, t2 += a2 * b8, t3 += a3 * b8;           \
+      }                                                                       \
+    }                                                                         \
+    float *c0p = c + c0, *c1p = c0p + ldc, *c2p = c1p + ldc, *c3p = c2p + ldc; \
+    if (N16 > 0) {                                                            \
+      LN_TILE_PUT16(c0p, s00, add), LN_TILE_PUT16(c1p, s10, add);             \
+      LN_TILE_PUT16(c2p, s20, add), LN_TILE_PUT16(c3p, s30, add);             \
+    }                                                                         \
+    if (N16 > 1) {                                                            \
+      LN_TILE_PUT16(c0p + 16, s01, add), LN_TILE_PUT16(c1p + 16, s11, add);   \
+      LN_TILE_PUT16(c2p + 16, s21, add), LN_TILE_PUT16(c3p + 16, s31, add);   \
+    }                                                                         \
+    if (N8) {                                                                 \
+      LN_TILE_PUT8(c0p + 16 * N16, t0, add);                                  \
+      LN_TILE_PUT8(c1p + 16 * N16, t1, add);                                  \
+      LN_TILE_PUT8(c2p + 16 * N16, t2, add);                                  \
+      LN_TILE_PUT8(c3p + 16 * N16, t3, add);                                  \
+    }                                                                         \
+  } while (0)
+
+LN_INLINE void ln_tile_f32(float *c, int64_t ldc, const float *a, int64_t ar,
+                           int64_t ak, const float *b, int64_t ldb, int m,
+                           int64_t ncols, int64_t k0, int64_t k1, bool add) {
+  int64_t c0 = 0;
+  if (m == 4) {
+    for (; ncols - c0 >= 32; c0 += 32) LN_TILE_BLOCK(2, 0);
+    int64_t left = ncols - c0;
+    if (left == 24) LN_TILE_BLOCK(1, 1);
+    else if (left == 16) LN_TILE_BLOCK(1, 0);
+    else if (left == 8) LN_TILE_BLOCK(0, 1);
+    return;
+  }
+  for (int r = 0; r < m; r++) /* fewer than 4 rows */
+    for (int64_t j = 0; j < ncols; j += 8) {
+      ln_vf8 s8 = {0};
+      for (int64_t k = k0; k < k1; k++)
+        s8 += a[r * ar + k * ak] * ln_vf8_load(b + k * ldb + j);
+      LN_TILE_PUT8(c + r * ldc + j, s8, add);
+    }
 }
 
 #endif

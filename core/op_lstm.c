@@ -1,25 +1,28 @@
 /*
 ** op_lstm.c: _lstm, one LSTM layer in one direction over a whole sequence
 ** as a single autograd node. The input projection (x W_ih^T + b_ih + b_hh
-** for every step, one GEMM) comes in as xg; per step the op adds
-** h W_hh^T with one GEMM straight into that step's gates, then a primitive
-** kernel (CPU here, OpenCL in kernels/lstm.cl) applies the gate
-** nonlinearities in place and writes c_t and h_t:
+** for every step, one GEMM) comes in as xg; then each step is one
+** primitive kernel (CPU here, OpenCL in kernels/lstm.cl) that adds
+** h_{t-1} W_hh^T to the step's gates and applies the cell in place:
 **   i, f, o = sigmoid(.), g = tanh(.)   (PyTorch's gate order i, f, g, o)
 **   c_t = f c_{t-1} + i g,   h_t = o tanh(c_t)
-** The backward runs the steps in reverse: a kernel turns dh_t and dc_t into
-** the gates' gradient dG_t (which is also xg's gradient) and dc_{t-1}, and
-** one GEMM gives dh_{t-1} = dG_t W_hh. W_hh's gradient is then a single
-** GEMM over every step, dG^T [h_0, h_1, ..., h_{T-1}], instead of one per
-** step. A step thus costs two small GEMMs and two kernel calls, where the
-** composite took a dozen ops forward and more backward (and PyTorch per
-** step one GEMM, five ops, and a GEMM more in backward).
+** The backward runs the steps in reverse, again one kernel each: dh_t =
+** dy_t + dG_{t+1} W_hh, then the gates' gradient dG_t (which is also xg's
+** gradient) and dc_{t-1}. W_hh's gradient is a single GEMM over every
+** step, dG^T [h_0, h_1, ..., h_{T-1}], instead of one per step.
+**
+** On the CPU the per-step products (a batch of rows times W_hh) run in
+** register tiles (ln_tile_f32) with W_hh^T copied once per call: BLIS
+** would pack the whole weight again at every step for a product of a few
+** dozen rows. The composite took a dozen ops per step forward and more
+** backward; PyTorch takes a GEMM and five ops forward, two GEMMs and more
+** backward.
 **
 ** The output is one flat tensor: the hidden states in xg's layout, (B, T, H)
 ** with batch_first, else (T, B, H), followed by the last cell state (B, H);
-** F.recurrent views it as the layer's output, h_n and c_n. The cell kernels
-** write strided views of the op's own buffers (a step of the gates, the
-** states), in place where their comment says so.
+** F.recurrent views it as the layer's output, h_n and c_n. The step
+** kernels write strided views of the op's own buffers (a step of the
+** gates, the states), in place where their comment says so.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -42,11 +45,12 @@ static const ln_param lstm_param_list[] = {
   {NULL},
 };
 
-/* What the cell kernels get (kernels/lstm.cl restates it): B rows of H
-** units; every operand is a (B, H) or (B, 4H) view with unit column
-** stride, whose row stride its view gives. */
+/* What the step kernels get (kernels/lstm.cl restates it): B rows of H
+** units; the states and gates are (B, H) or (B, 4H) views with unit column
+** stride, whose row stride their view gives; the weights are contiguous. */
 typedef struct cell_kparams {
   int64_t B, H;
+  int64_t has_next;          /* backward: a later step's gradient to add */
 } cell_kparams;
 
 /* ---- CPU kernels -----------------------------------------------------------
@@ -93,60 +97,124 @@ LN_INLINE ln_vf16 vtanh(ln_vf16 x) {
   return ln_vf16_select(a < 0.625f, s, l);
 }
 
+
+
+
 typedef struct cell_job {
   const ln_kernel_args *a;
   const cell_kparams *k;
+  int failed;                 /* a worker could not get its buffer */
 } cell_job;
 
 #define ROWS(t) ((t)->stride[0])
 #define PTR(t, T) ((T *)ln_tensor_data(t))
 
-/* Forward, rows [r0, r1): out {act (B, 4H), c (B, H), h (B, H)}, in {gates
-** (B, 4H), c_prev (B, H)}; act may be gates itself (in place). */
-LN_CLONES static void cell_forward_f32(void *ctx, int64_t r0, int64_t r1) {
+/* The cell on one row of float pre-activations gt (i, f, g, o blocks of H):
+** activations into act (may be gt), c and h. */
+LN_INLINE void cell_row_f32(float *act, float *c, float *h, const float *gt,
+                            const float *cp, int64_t H) {
+  for (int64_t u = 0; u < H; u += 16) {
+    int64_t n = H - u < 16 ? H - u : 16;
+    ln_vf16 i = vsigmoid(ln_vf16_load_n(gt + u, n));
+    ln_vf16 f = vsigmoid(ln_vf16_load_n(gt + H + u, n));
+    ln_vf16 g = vtanh(ln_vf16_load_n(gt + 2 * H + u, n));
+    ln_vf16 o = vsigmoid(ln_vf16_load_n(gt + 3 * H + u, n));
+    ln_vf16 cn = f * ln_vf16_load_n(cp + u, n) + i * g;
+    ln_vf16_store_n(act + u, i, n), ln_vf16_store_n(act + H + u, f, n);
+    ln_vf16_store_n(act + 2 * H + u, g, n), ln_vf16_store_n(act + 3 * H + u, o, n);
+    ln_vf16_store_n(c + u, cn, n);
+    ln_vf16_store_n(h + u, o * vtanh(cn), n);
+  }
+}
+
+/* The cell's backward on one float row (see cell_backward in the header of
+** the backward kernel): dgates and dc from dh (dy + the next step's). */
+LN_INLINE void cell_back_row_f32(float *dgt, float *dc, const float *act,
+                                 const float *cp, const float *c,
+                                 const float *dh, const float *dcn, int64_t H) {
+  for (int64_t u = 0; u < H; u += 16) {
+    int64_t n = H - u < 16 ? H - u : 16;
+    ln_vf16 i = ln_vf16_load_n(act + u, n), f = ln_vf16_load_n(act + H + u, n);
+    ln_vf16 g = ln_vf16_load_n(act + 2 * H + u, n);
+    ln_vf16 o = ln_vf16_load_n(act + 3 * H + u, n);
+    ln_vf16 dht = ln_vf16_load_n(dh + u, n), tc = vtanh(ln_vf16_load_n(c + u, n));
+    ln_vf16 dct = ln_vf16_load_n(dcn + u, n) + dht * o * (1.0f - tc * tc);
+    ln_vf16_store_n(dgt + u, dct * g * (i * (1.0f - i)), n);
+    ln_vf16_store_n(dgt + H + u, dct * ln_vf16_load_n(cp + u, n) * (f * (1.0f - f)), n);
+    ln_vf16_store_n(dgt + 2 * H + u, dct * i * (1.0f - g * g), n);
+    ln_vf16_store_n(dgt + 3 * H + u, dht * tc * (o * (1.0f - o)), n);
+    ln_vf16_store_n(dc + u, dct * f, n);
+  }
+}
+
+/* c[0..m)[0..n) += a[0..m)[0..k) b[0..k)[0..n) (row strides lda, ldb,
+** ldc): register tiles where n is a multiple of 8, plain sums else. */
+LN_INLINE void rows_product_f32(float *c, int64_t ldc, const float *a,
+                                int64_t lda, const float *b, int64_t ldb,
+                                int m, int64_t n, int64_t k) {
+  if (n % 8 == 0) {
+    ln_tile_f32(c, ldc, a, lda, 1, b, ldb, m, n, 0, k, true);
+    return;
+  }
+  for (int r = 0; r < m; r++)
+    for (int64_t j = 0; j < n; j++) {
+      float s = 0;
+      for (int64_t q = 0; q < k; q++) s += a[r * lda + q] * b[q * ldb + j];
+      c[r * ldc + j] += s;
+    }
+}
+
+/* Forward, rows [r0, r1): out {act (B, 4H), c, h (B, H)}, in {gates
+** (B, 4H), h_prev, c_prev (B, H), wt (H, 4H)}; act is gates itself. Four
+** rows at a time: gates += h_prev W_hh^T (in registers), then the cell on
+** them while they are in L1. */
+LN_CLONES static void step_forward_f32(void *ctx, int64_t r0, int64_t r1) {
   const cell_job *j = ctx;
   ln_tensor *const *out = j->a->out;
   const ln_tensor *const *in = j->a->in;
-  int64_t H = j->k->H;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *gt = PTR(in[0], float) + r * ROWS(in[0]);
-    const float *cp = PTR(in[1], float) + r * ROWS(in[1]);
-    float *act = PTR(out[0], float) + r * ROWS(out[0]);
-    float *c = PTR(out[1], float) + r * ROWS(out[1]);
-    float *h = PTR(out[2], float) + r * ROWS(out[2]);
-    for (int64_t u = 0; u < H; u += 16) {
-      int64_t n = H - u < 16 ? H - u : 16;
-      ln_vf16 i = vsigmoid(ln_vf16_load_n(gt + u, n));
-      ln_vf16 f = vsigmoid(ln_vf16_load_n(gt + H + u, n));
-      ln_vf16 g = vtanh(ln_vf16_load_n(gt + 2 * H + u, n));
-      ln_vf16 o = vsigmoid(ln_vf16_load_n(gt + 3 * H + u, n));
-      ln_vf16 cn = f * ln_vf16_load_n(cp + u, n) + i * g;
-      ln_vf16_store_n(act + u, i, n), ln_vf16_store_n(act + H + u, f, n);
-      ln_vf16_store_n(act + 2 * H + u, g, n), ln_vf16_store_n(act + 3 * H + u, o, n);
-      ln_vf16_store_n(c + u, cn, n);
-      ln_vf16_store_n(h + u, o * vtanh(cn), n);
+  int64_t H = j->k->H, ga = ROWS(out[0]), hs = ROWS(in[1]);
+  float *act = PTR(out[0], float);
+  const float *hp = PTR(in[1], float), *wt = PTR(in[3], float);
+  /* 32 columns of W_hh^T (H x 32: in L1 for H up to ~200) over every row */
+  int64_t panel = 4 * H % 8 ? 4 * H : 32;
+  for (int64_t c0 = 0; c0 < 4 * H; c0 += panel) {
+    int64_t w = 4 * H - c0 < panel ? 4 * H - c0 : panel;
+    for (int64_t r = r0; r < r1; r += 4) {
+      int m = r1 - r < 4 ? (int)(r1 - r) : 4;
+      rows_product_f32(act + r * ga + c0, ga, hp + r * hs, hs, wt + c0, 4 * H,
+                       m, w, H);
     }
   }
+  for (int64_t q = r0; q < r1; q++)
+    cell_row_f32(act + q * ga, PTR(out[1], float) + q * ROWS(out[1]),
+                 PTR(out[2], float) + q * ROWS(out[2]), act + q * ga,
+                 PTR(in[2], float) + q * ROWS(in[2]), H);
 }
 
 static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-static void cell_forward_f64(void *ctx, int64_t r0, int64_t r1) {
+static void step_forward_f64(void *ctx, int64_t r0, int64_t r1) {
   const cell_job *j = ctx;
   ln_tensor *const *out = j->a->out;
   const ln_tensor *const *in = j->a->in;
   int64_t H = j->k->H;
+  const double *wt = PTR(in[3], double);
   for (int64_t r = r0; r < r1; r++) {
-    const double *gt = PTR(in[0], double) + r * ROWS(in[0]);
-    const double *cp = PTR(in[1], double) + r * ROWS(in[1]);
-    double *act = PTR(out[0], double) + r * ROWS(out[0]);
+    double *gt = PTR(out[0], double) + r * ROWS(out[0]);
+    const double *hp = PTR(in[1], double) + r * ROWS(in[1]);
+    const double *cp = PTR(in[2], double) + r * ROWS(in[2]);
     double *c = PTR(out[1], double) + r * ROWS(out[1]);
     double *h = PTR(out[2], double) + r * ROWS(out[2]);
+    for (int64_t col = 0; col < 4 * H; col++) {
+      double s = 0;
+      for (int64_t q = 0; q < H; q++) s += hp[q] * wt[q * 4 * H + col];
+      gt[col] += s;
+    }
     for (int64_t u = 0; u < H; u++) {
       double i = sigmoid_d(gt[u]), f = sigmoid_d(gt[H + u]);
       double g = tanh(gt[2 * H + u]), o = sigmoid_d(gt[3 * H + u]);
       double cn = f * cp[u] + i * g;
-      act[u] = i, act[H + u] = f, act[2 * H + u] = g, act[3 * H + u] = o;
+      gt[u] = i, gt[H + u] = f, gt[2 * H + u] = g, gt[3 * H + u] = o;
       c[u] = cn;
       h[u] = o * tanh(cn);
     }
@@ -154,45 +222,48 @@ static void cell_forward_f64(void *ctx, int64_t r0, int64_t r1) {
 }
 
 /* Backward, rows [r0, r1): out {dgates (B, 4H), dc (B, H)}, in {act
-** (B, 4H), c_prev, c, dy, dh, dc_next (B, H)}; dc may be dc_next (in place).
-**   dh' = dy + dh,  tc = tanh(c),  dc' = dc_next + dh' o (1 - tc^2)
-**   di = dc' g,  df = dc' c_prev,  dg = dc' i,  do = dh' tc,
+** (B, 4H), c_prev, c, dy (B, H), dgates_next (B, 4H), w (4H, H), dc_next
+** (B, H)}; dc is dc_next itself. With the next step's gradient:
+**   dh = dy + dgates_next W_hh   (dy alone at the last step)
+**   tc = tanh(c),  dc' = dc_next + dh o (1 - tc^2)
+**   di = dc' g,  df = dc' c_prev,  dg = dc' i,  do = dh tc,
 **   dgates = (di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)),  dc = dc' f */
-LN_CLONES static void cell_backward_f32(void *ctx, int64_t r0, int64_t r1) {
-  const cell_job *j = ctx;
+LN_CLONES static void step_backward_f32(void *ctx, int64_t r0, int64_t r1) {
+  cell_job *j = ctx;
   ln_tensor *const *out = j->a->out;
   const ln_tensor *const *in = j->a->in;
-  int64_t H = j->k->H;
-  for (int64_t r = r0; r < r1; r++) {
-    float *dgt = PTR(out[0], float) + r * ROWS(out[0]);
-    float *dc = PTR(out[1], float) + r * ROWS(out[1]);
-    const float *act = PTR(in[0], float) + r * ROWS(in[0]);
-    const float *cp = PTR(in[1], float) + r * ROWS(in[1]);
-    const float *c = PTR(in[2], float) + r * ROWS(in[2]);
-    const float *dy = PTR(in[3], float) + r * ROWS(in[3]);
-    const float *dh = PTR(in[4], float) + r * ROWS(in[4]);
-    const float *dcn = PTR(in[5], float) + r * ROWS(in[5]);
-    for (int64_t u = 0; u < H; u += 16) {
-      int64_t n = H - u < 16 ? H - u : 16;
-      ln_vf16 i = ln_vf16_load_n(act + u, n), f = ln_vf16_load_n(act + H + u, n);
-      ln_vf16 g = ln_vf16_load_n(act + 2 * H + u, n), o = ln_vf16_load_n(act + 3 * H + u, n);
-      ln_vf16 dht = ln_vf16_load_n(dy + u, n) + ln_vf16_load_n(dh + u, n);
-      ln_vf16 tc = vtanh(ln_vf16_load_n(c + u, n));
-      ln_vf16 dct = ln_vf16_load_n(dcn + u, n) + dht * o * (1.0f - tc * tc);
-      ln_vf16_store_n(dgt + u, dct * g * (i * (1.0f - i)), n);
-      ln_vf16_store_n(dgt + H + u, dct * ln_vf16_load_n(cp + u, n) * (f * (1.0f - f)), n);
-      ln_vf16_store_n(dgt + 2 * H + u, dct * i * (1.0f - g * g), n);
-      ln_vf16_store_n(dgt + 3 * H + u, dht * tc * (o * (1.0f - o)), n);
-      ln_vf16_store_n(dc + u, dct * f, n);
-    }
+  int64_t H = j->k->H, gs = ROWS(in[4]);
+  float *dh = malloc((size_t)(4 * H) * sizeof *dh);
+  if (!dh) {
+#pragma omp atomic write
+    j->failed = 1;
+    return;
   }
+  for (int64_t r = r0; r < r1; r += 4) {
+    int m = r1 - r < 4 ? (int)(r1 - r) : 4;
+    for (int q = 0; q < m; q++)
+      memcpy(dh + q * H, PTR(in[3], float) + (r + q) * ROWS(in[3]),
+             (size_t)H * sizeof *dh);
+    if (j->k->has_next)
+      rows_product_f32(dh, H, PTR(in[4], float) + r * gs, gs,
+                       PTR(in[5], float), H, m, H, 4 * H);
+    for (int64_t q = r; q < r + m; q++)
+      cell_back_row_f32(PTR(out[0], float) + q * ROWS(out[0]),
+                        PTR(out[1], float) + q * ROWS(out[1]),
+                        PTR(in[0], float) + q * ROWS(in[0]),
+                        PTR(in[1], float) + q * ROWS(in[1]),
+                        PTR(in[2], float) + q * ROWS(in[2]), dh + (q - r) * H,
+                        PTR(in[6], float) + q * ROWS(in[6]), H);
+  }
+  free(dh);
 }
 
-static void cell_backward_f64(void *ctx, int64_t r0, int64_t r1) {
+static void step_backward_f64(void *ctx, int64_t r0, int64_t r1) {
   const cell_job *j = ctx;
   ln_tensor *const *out = j->a->out;
   const ln_tensor *const *in = j->a->in;
   int64_t H = j->k->H;
+  const double *w = PTR(in[5], double);
   for (int64_t r = r0; r < r1; r++) {
     double *dgt = PTR(out[0], double) + r * ROWS(out[0]);
     double *dc = PTR(out[1], double) + r * ROWS(out[1]);
@@ -200,12 +271,13 @@ static void cell_backward_f64(void *ctx, int64_t r0, int64_t r1) {
     const double *cp = PTR(in[1], double) + r * ROWS(in[1]);
     const double *c = PTR(in[2], double) + r * ROWS(in[2]);
     const double *dy = PTR(in[3], double) + r * ROWS(in[3]);
-    const double *dh = PTR(in[4], double) + r * ROWS(in[4]);
-    const double *dcn = PTR(in[5], double) + r * ROWS(in[5]);
+    const double *dgn = PTR(in[4], double) + r * ROWS(in[4]);
+    const double *dcn = PTR(in[6], double) + r * ROWS(in[6]);
     for (int64_t u = 0; u < H; u++) {
+      double dht = dy[u];
+      for (int64_t q = 0; j->k->has_next && q < 4 * H; q++) dht += dgn[q] * w[q * H + u];
       double i = act[u], f = act[H + u], g = act[2 * H + u], o = act[3 * H + u];
-      double dht = dy[u] + dh[u], tc = tanh(c[u]);
-      double dct = dcn[u] + dht * o * (1 - tc * tc);
+      double tc = tanh(c[u]), dct = dcn[u] + dht * o * (1 - tc * tc);
       dgt[u] = dct * g * (i * (1 - i));
       dgt[H + u] = dct * cp[u] * (f * (1 - f));
       dgt[2 * H + u] = dct * i * (1 - g * g);
@@ -215,28 +287,28 @@ static void cell_backward_f64(void *ctx, int64_t r0, int64_t r1) {
   }
 }
 
-static int cpu_cell_forward(const ln_kernel_args *a) {
-  cell_job j = {a, a->params};
+static int cpu_step_forward(const ln_kernel_args *a) {
+  cell_job j = {a, a->params, 0};
   bool f32 = a->out[0]->dtype == LN_FLOAT32;
-  ln_cpu_split(f32 ? cell_forward_f32 : cell_forward_f64, &j, j.k->B,
-               40 * j.k->H);
+  ln_cpu_split(f32 ? step_forward_f32 : step_forward_f64, &j, j.k->B,
+               10 * j.k->H * j.k->H);
   return LN_OK;
 }
 
-static int cpu_cell_backward(const ln_kernel_args *a) {
-  cell_job j = {a, a->params};
+static int cpu_step_backward(const ln_kernel_args *a) {
+  cell_job j = {a, a->params, 0};
   bool f32 = a->out[0]->dtype == LN_FLOAT32;
-  ln_cpu_split(f32 ? cell_backward_f32 : cell_backward_f64, &j, j.k->B,
-               40 * j.k->H);
-  return LN_OK;
+  ln_cpu_split(f32 ? step_backward_f32 : step_backward_f64, &j, j.k->B,
+               10 * j.k->H * j.k->H);
+  return j.failed ? ln_error("lstm: out of memory") : LN_OK;
 }
 
 static const ln_kernel forward_kernel = {
-  .name = "lstm", .cpu = cpu_cell_forward, .opencl = "lstm_cell_forward",
+  .name = "lstm", .cpu = cpu_step_forward, .opencl = "lstm_step_forward",
 };
 static const ln_kernel backward_kernel = {
-  .name = "lstm backward", .cpu = cpu_cell_backward,
-  .opencl = "lstm_cell_backward",
+  .name = "lstm backward", .cpu = cpu_step_backward,
+  .opencl = "lstm_step_backward",
 };
 
 /* ---- the sequence ---------------------------------------------------------- */
@@ -277,9 +349,10 @@ static int gemm(ln_tensor *c, const ln_tensor *a, bool at, const ln_tensor *b,
                              matview(b, bt), beta, matview(c, false));
 }
 
-static int run_cell(const ln_kernel *k, ln_tensor **out, int nout,
-                    const ln_tensor **in, int nin, const geom *g) {
-  cell_kparams p = {g->B, g->H};
+static int run_step(const ln_kernel *k, ln_tensor **out, int nout,
+                    const ln_tensor **in, int nin, const geom *g,
+                    bool has_next) {
+  cell_kparams p = {g->B, g->H, has_next};
   ln_kernel_args a = {.out = out, .nout = nout, .in = in, .nin = nin,
                       .params = &p, .params_size = sizeof p,
                       .work = g->B * g->H};
@@ -311,24 +384,24 @@ static int previous_states(ln_tensor *hp, ln_tensor *ys, ln_tensor *h0,
   return rc;
 }
 
-/* The s-th step processed, backward: dgates' step from dh (the next
-** step's, replaced by this one's) and dc (in place). */
-static int backward_step(ln_tensor *dgates, ln_tensor *dc, ln_tensor *dh,
-                         ln_tensor *dys, ln_tensor *const *sv, const geom *g,
-                         int64_t k) {
+/* The k-th step processed, backward: dgates' step from dy and the next
+** step's dgates (the step processed after it, none for the last), and dc
+** in place. */
+static int backward_step(ln_tensor *dgates, ln_tensor *dc, ln_tensor *dys,
+                         ln_tensor *const *sv, const geom *g, int64_t k) {
   int64_t t = step_at(g, k), H = g->H;
+  bool last = k == g->T - 1;
   ln_scope s = {0};
-  ln_tensor *dg_t = LN_TMP(&s, step_view(dgates, g, t, 4 * H));
-  ln_tensor *out[2] = {dg_t, dc};
-  const ln_tensor *in[6] = {
+  ln_tensor *out[2] = {LN_TMP(&s, step_view(dgates, g, t, 4 * H)), dc};
+  const ln_tensor *in[7] = {
     LN_TMP(&s, step_view(sv[SAVED_ACT], g, t, 4 * H)),
     k ? LN_TMP(&s, step_view(sv[SAVED_CS], g, step_at(g, k - 1), H))
       : sv[SAVED_C0],
     LN_TMP(&s, step_view(sv[SAVED_CS], g, t, H)),
-    LN_TMP(&s, step_view(dys, g, t, H)), dh, dc};
-  int rc = run_cell(&backward_kernel, out, 2, in, 6, g);
-  if (rc == LN_OK) rc = gemm(dh, dg_t, false, sv[SAVED_W], false, 0);
-  return ln_scope_done(&s, rc);
+    LN_TMP(&s, step_view(dys, g, t, H)),
+    last ? out[0] : LN_TMP(&s, step_view(dgates, g, step_at(g, k + 1), 4 * H)),
+    sv[SAVED_W], dc};
+  return ln_scope_done(&s, run_step(&backward_kernel, out, 2, in, 7, g, !last));
 fail:
   return ln_scope_done(&s, LN_ERR);
 }
@@ -348,13 +421,17 @@ static int lstm_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
                                           ys->stride));
   ln_tensor *dgates = LN_TMP(&s, ln_empty(act->ndim, act->shape, dt, dev));
   int64_t bh[2] = {B, H};
-  ln_tensor *dh = LN_TMP(&s, ln_zeros(2, bh, dt, dev));
+  ln_tensor *dh = LN_TMP(&s, ln_empty(2, bh, dt, dev));
   ln_tensor *dc = LN_TMP(&s, ln_empty(2, bh, dt, dev));
   ln_tensor *dcn = LN_TMP(&s, ln_view_raw(go, go->offset + BTH, 2, bh,
                                           (int64_t[]){H, 1}));
   if (LN_BACKEND(dc)->copy(dc, dcn) != LN_OK) goto fail;
   for (int64_t k = g->T - 1; k >= 0; k--)
-    if (backward_step(dgates, dc, dh, dys, sv, g, k) != LN_OK) goto fail;
+    if (backward_step(dgates, dc, dys, sv, g, k) != LN_OK) goto fail;
+  if (ln_node_needs_grad(n, 2)) { /* dh0 = the first step's dgates W_hh */
+    ln_tensor *first = LN_TMP(&s, step_view(dgates, g, step_at(g, 0), 4 * H));
+    if (gemm(dh, first, false, sv[SAVED_W], false, 0) != LN_OK) goto fail;
+  }
   if (ln_node_needs_grad(n, 1)) { /* dW_hh = dG^T [h_prev of every step] */
     ln_tensor *hp = LN_TMP(&s, ln_empty(ys->ndim, ys->shape, dt, dev));
     if (previous_states(hp, ys, sv[SAVED_H0], g) != LN_OK) goto fail;
@@ -410,10 +487,9 @@ static int lstm_check(const ln_tensor *xg, const ln_tensor *w,
   return LN_OK;
 }
 
-/* The k-th step processed: gates' step += h_prev W_hh^T (wt is W_hh^T,
-** contiguous: BLIS packs a row-major operand much faster than a transposed
-** view, and it packs it at every step), then the cell turns it into its
-** activations (in place) and writes c_t and h_t. */
+/* The k-th step processed: one kernel adds h_prev W_hh^T to the gates'
+** step (wt is W_hh^T, contiguous), turns it into its activations (in
+** place) and writes c_t and h_t. */
 static int forward_step(ln_tensor *gates, ln_tensor *cs, ln_tensor *ys,
                         ln_tensor *wt, ln_tensor *h0, ln_tensor *c0,
                         const geom *g, int64_t k) {
@@ -424,10 +500,8 @@ static int forward_step(ln_tensor *gates, ln_tensor *cs, ln_tensor *ys,
   ln_tensor *cp = k ? LN_TMP(&s, step_view(cs, g, step_at(g, k - 1), H)) : c0;
   ln_tensor *out[3] = {gt, LN_TMP(&s, step_view(cs, g, t, H)),
                        LN_TMP(&s, step_view(ys, g, t, H))};
-  const ln_tensor *in[2] = {gt, cp};
-  int rc = gemm(gt, hp, false, wt, false, 1);
-  if (rc == LN_OK) rc = run_cell(&forward_kernel, out, 3, in, 2, g);
-  return ln_scope_done(&s, rc);
+  const ln_tensor *in[4] = {gt, hp, cp, wt};
+  return ln_scope_done(&s, run_step(&forward_kernel, out, 3, in, 4, g, false));
 fail:
   return ln_scope_done(&s, LN_ERR);
 }
