@@ -11,7 +11,8 @@
 **
 ** ln_cpu_split runs fn over [0, n) on OpenMP's threads in contiguous
 ** chunks when there is work enough (n * cost_each at least 64K), else in
-** one call on this thread. The split happens outside the cloned function:
+** one call on this thread; as many threads as the other programs leave
+** cores free (cpu_free_threads). The split happens outside the cloned function:
 ** an OpenMP region outlines its body, which would lose the clone's ISA.
 */
 #ifndef LUANN_OP_CPU_H
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "internal.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
@@ -90,8 +92,9 @@ typedef void (*ln_cpu_range_fn)(void *ctx, int64_t first, int64_t last);
 
 static inline void ln_cpu_split(ln_cpu_range_fn fn, void *ctx, int64_t n,
                                 int64_t cost_each) {
-  int threads = omp_get_max_threads();
-  if (threads <= 1 || n < 2 || n * cost_each < 65536) {
+  int threads = n < 2 || n * cost_each < 65536
+                    ? 1 : cpu_free_threads(ln_get_num_threads());
+  if (threads <= 1) {
     if (n > 0) fn(ctx, 0, n);
     return;
   }
