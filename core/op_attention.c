@@ -16,8 +16,10 @@
 ** the composite is three batched GEMMs of tiny matrices, where BLIS's
 ** per-call cost dominates, and a scale, a mask add and a softmax, each a
 ** pass over memory; its backward twice that. Here the CPU works one batch
-** slice at a time in buffers that stay in L1/L2, with 4 x 32 register
-** tiles for the products, and the causal mask skips what it would hide.
+** slice at a time in buffers that stay in L1/L2, with register tiles for
+** the products, and the causal mask skips what it would hide. The output
+** is laid out for the transpose that multi-head attention does next
+** (heads_last_empty).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -87,17 +89,17 @@ static inline int64_t keys_seen(const attn_kparams *k, int64_t i) {
 ** to a 4 x 32 block of C in registers over the whole reduction. Its right
 ** operand and its result are rows whose length is a multiple of 8: the
 ** tensors themselves when their rows are (read and written in place),
-** else buffers padded with zeros. */
-
+** else buffers padded with zeros. Score rows are padded to a multiple of
+** 16 floats, so that the softmax works in whole vectors. */
 
 static inline int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
+static inline int64_t pad8(int64_t n) { return (n + 7) / 8 * 8; }
 
 LN_INLINE void tile(float *c, int64_t ldc, const float *a, int64_t ar,
                     int64_t ak, const float *b, int64_t ldb, int m,
                     int64_t ncols, int64_t k0, int64_t k1) {
   ln_tile_f32(c, ldc, a, ar, ak, b, ldb, m, ncols, k0, k1, false);
 }
-static inline int64_t pad8(int64_t n) { return (n + 7) / 8 * 8; }
 
 /* dst[0..n) = src[0..n) (unit stride): whole vectors, the last one
 ** overlapping the one before when n is not a multiple of 16. */
