@@ -68,6 +68,10 @@ LN_INLINE void ln_vf16_store_n(float *p, ln_vf16 v, int64_t n) {
   }
   for (int64_t i = 0; i < n; i++) p[i] = v[i];
 }
+/* The lane numbers 0..15. */
+LN_INLINE ln_vi16 ln_vf16_iota(void) {
+  return (ln_vi16){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+}
 /* m ? a : b lane by lane, m a comparison's result (all ones or zeros). */
 LN_INLINE ln_vf16 ln_vf16_select(ln_vi16 m, ln_vf16 a, ln_vf16 b) {
   return (ln_vf16)(((ln_vi16)a & m) | ((ln_vi16)b & ~m));

@@ -61,43 +61,38 @@ LN_INLINE double sum_f32(const float *x, int64_t n, bool sq, float mu) {
   double s = 0;
   for (int64_t i = 0; i < n; i += RUN) {
     int64_t m = n - i < RUN ? n - i : RUN;
-    const float *r = x + i;
-    float t = 0;
-    if (sq) {
-#pragma omp simd reduction(+:t)
-      for (int64_t j = 0; j < m; j++) t += (r[j] - mu) * (r[j] - mu);
-    } else {
-#pragma omp simd reduction(+:t)
-      for (int64_t j = 0; j < m; j++) t += r[j];
+    ln_vf16 t = {0};
+    for (int64_t j = i; j < i + m; j += 16) {
+      int64_t k = i + m - j < 16 ? i + m - j : 16;
+      ln_vf16 v = ln_vf16_load_n(x + j, k);
+      if (sq) {
+        v = ln_vf16_select(ln_vf16_iota() < (int32_t)k, v - mu, (ln_vf16){0});
+        t += v * v;
+      } else {
+        t += v;
+      }
     }
-    s += t;
+    s += ln_vf16_hsum(t);
   }
   return s;
 }
 
 /* sum of gw and of gw * xhat over n floats, gw = g w (w NULL: g). */
 LN_INLINE void sums_gw_f32(const float *g, const float *x, const float *w,
-                            int64_t n, float mu, float rs, double *a,
-                            double *c) {
+                           int64_t n, float mu, float rs, double *a,
+                           double *c) {
   *a = *c = 0;
   for (int64_t i = 0; i < n; i += RUN) {
     int64_t m = n - i < RUN ? n - i : RUN;
-    float ta = 0, tc = 0;
-    if (w) {
-#pragma omp simd reduction(+:ta, tc)
-      for (int64_t j = i; j < i + m; j++) {
-        float gw = g[j] * w[j];
-        ta += gw;
-        tc += gw * ((x[j] - mu) * rs);
-      }
-    } else {
-#pragma omp simd reduction(+:ta, tc)
-      for (int64_t j = i; j < i + m; j++) {
-        ta += g[j];
-        tc += g[j] * ((x[j] - mu) * rs);
-      }
+    ln_vf16 ta = {0}, tc = {0};
+    for (int64_t j = i; j < i + m; j += 16) {
+      int64_t k = i + m - j < 16 ? i + m - j : 16;
+      ln_vf16 gw = ln_vf16_load_n(g + j, k); /* zeros past k */
+      if (w) gw *= ln_vf16_load_n(w + j, k);
+      ta += gw;
+      tc += gw * ((ln_vf16_load_n(x + j, k) - mu) * rs);
     }
-    *a += ta, *c += tc;
+    *a += ln_vf16_hsum(ta), *c += ln_vf16_hsum(tc);
   }
 }
 
