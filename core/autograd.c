@@ -567,7 +567,7 @@ static const char *const double_backward[] = {
   "ToCopyBackward", "UnfoldBackward", "UnfoldBackwardBackward",
   "ViewBackward", "WhereBackward", "Im2colBackward", "Col2imBackward",
   "ConvolutionBackward", "ConvolutionInputBackward",
-  "ConvolutionWeightBackward", NULL,
+  "ConvolutionWeightBackward", "LayerNormBackward", NULL,
 };
 
 static bool has_double_backward(const char *name) {

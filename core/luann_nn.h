@@ -80,6 +80,31 @@ ln_tensor *ln_conv_transpose2d(ln_tensor *input, ln_tensor *weight,
 ln_tensor *ln_im2col(ln_tensor *input, const ln_conv_params *p);
 ln_tensor *ln_col2im(ln_tensor *input, const ln_conv_params *p);
 
+/* ---- normalisation (core/op_layernorm.c) ------------------------------ */
+
+/* (x - mean) / sqrt(var + eps) * weight + bias over the last nshape dims of
+** x, whose sizes shape gives (var biased); weight and bias of that shape,
+** or NULL. */
+ln_tensor *ln_layer_norm(ln_tensor *x, int nshape, const int64_t *shape,
+                         ln_tensor *weight, ln_tensor *bias, double eps);
+
+/* ---- attention (core/op_attention.c) ----------------------------------- */
+
+/* softmax(scale q k^T) v, with the causal mask (query i sees keys 0..i)
+** when causal: q (..., L, E), k (..., S, E), v (..., S, Ev), the same batch
+** dims and float dtype, S > 0; the result is (..., L, Ev). */
+ln_tensor *ln_attention(ln_tensor *q, ln_tensor *k, ln_tensor *v, double scale,
+                        bool causal);
+
+/* ---- recurrent (core/op_lstm.c) ---------------------------------------- */
+
+/* One LSTM layer in one direction: xg = x W_ih^T + b_ih + b_hh, (B, T, 4H)
+** with batch_first, else (T, B, 4H); w_hh (4H, H); h0, c0 (B, H). Returns
+** a flat tensor: every h_t in xg's layout ((B, T, H) or (T, B, H)), then
+** the last c (B, H). reverse runs the steps from the last to the first. */
+ln_tensor *ln_lstm(ln_tensor *xg, ln_tensor *w_hh, ln_tensor *h0,
+                   ln_tensor *c0, bool batch_first, bool reverse);
+
 /* ---- losses (core/op_loss.c) ------------------------------------------- */
 
 typedef enum ln_reduction {

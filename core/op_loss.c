@@ -21,6 +21,7 @@
 
 #include "luann_nn.h"
 #include "op.h"
+#include "op_cpu.h"
 #include "shape.h"
 
 int ln_reduction_parse(const char *op, const char *name, ln_reduction *out) {
@@ -186,9 +187,199 @@ fail:
   return ln_scope_end(&s);
 }
 
+/* ---- cross entropy of logits without class weights, in one kernel -------
+** The common case (a language model's loss over (B*T, V)) as one pass
+** forward and one backward instead of log_softmax, gather, mul, exp, mul
+** and scatter_add: per row, with lse_i = logsumexp(x_i),
+**   loss_i = -(alpha_i (x_iy - lse_i) + beta_i (sum_c x_ic - C lse_i))
+**   dx_ic  = r_i (A_i softmax_ic - beta_i - alpha_i [c = y_i])
+** alpha, beta and A from class_rows; x contiguous (kernels/loss.cl for
+** OpenCL). */
+
+typedef struct ce_kparams {
+  int64_t N, C;
+  int64_t r_rows;        /* r has a value per row, else one for all */
+} ce_kparams;
+
+typedef struct ce_job {
+  const ln_kernel_args *a;
+  const ce_kparams *k;
+} ce_job;
+
+/* logsumexp of a float row: the sum of exp in float across the vector
+** lanes over runs of 256, the runs in double. */
+LN_INLINE double lse_f32(const float *x, int64_t n) {
+  float m = -INFINITY;
+#pragma omp simd reduction(max:m)
+  for (int64_t c = 0; c < n; c++) m = x[c] > m ? x[c] : m;
+  if (m == -INFINITY || m == INFINITY || m != m) return m; /* as log(sum exp) */
+  double s = 0;
+  for (int64_t i = 0; i < n; i += 256) {
+    int64_t len = n - i < 256 ? n - i : 256;
+    float t = 0;
+#pragma omp simd reduction(+:t)
+    for (int64_t c = i; c < i + len; c++) t += ln_exp_neg_f32(x[c] - m);
+    s += t;
+  }
+  return m + log(s);
+}
+
+/* Rows [r0, r1): out {loss (N), lse (N)}, in {x (N,C), index (N,1), coef (N,3)}. */
+LN_CLONES static void ce_forward_f32(void *ctx, int64_t r0, int64_t r1) {
+  const ce_job *j = ctx;
+  int64_t C = j->k->C;
+  float *loss = ln_tensor_data(j->a->out[0]), *lse = ln_tensor_data(j->a->out[1]);
+  const float *x = ln_tensor_data(j->a->in[0]), *coef = ln_tensor_data(j->a->in[2]);
+  const int64_t *y = ln_tensor_data(j->a->in[1]);
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * C;
+    double l = lse_f32(xr, C), beta = coef[3 * r + 1], sx = 0;
+    if (beta) {
+#pragma omp simd reduction(+:sx)
+      for (int64_t c = 0; c < C; c++) sx += xr[c];
+    }
+    lse[r] = (float)l;
+    loss[r] = (float)-(coef[3 * r] * ((double)xr[y[r]] - l) +
+                       (beta ? beta * (sx - (double)C * l) : 0));
+  }
+}
+
+/* Rows [r0, r1): out {dx (N,C)}, in {x, lse, index, coef, r}. */
+LN_CLONES static void ce_backward_f32(void *ctx, int64_t r0, int64_t r1) {
+  const ce_job *j = ctx;
+  int64_t C = j->k->C;
+  float *dx = ln_tensor_data(j->a->out[0]);
+  const float *x = ln_tensor_data(j->a->in[0]), *lse = ln_tensor_data(j->a->in[1]);
+  const int64_t *y = ln_tensor_data(j->a->in[2]);
+  const float *coef = ln_tensor_data(j->a->in[3]), *rv = ln_tensor_data(j->a->in[4]);
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * C;
+    float *d = dx + r * C, l = lse[r], g = rv[j->k->r_rows ? r : 0];
+    float ga = g * coef[3 * r + 2], gb = g * coef[3 * r + 1];
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) d[c] = ga * ln_exp_neg_f32(xr[c] - l) - gb;
+    d[y[r]] -= g * coef[3 * r];
+  }
+}
+
+static void ce_forward_f64(void *ctx, int64_t r0, int64_t r1) {
+  const ce_job *j = ctx;
+  int64_t C = j->k->C;
+  double *loss = ln_tensor_data(j->a->out[0]), *lse = ln_tensor_data(j->a->out[1]);
+  const double *x = ln_tensor_data(j->a->in[0]), *coef = ln_tensor_data(j->a->in[2]);
+  const int64_t *y = ln_tensor_data(j->a->in[1]);
+  for (int64_t r = r0; r < r1; r++) {
+    const double *xr = x + r * C;
+    double m = -INFINITY, s = 0, sx = 0;
+    for (int64_t c = 0; c < C; c++) m = xr[c] > m ? xr[c] : m;
+    for (int64_t c = 0; c < C; c++) s += exp(xr[c] - m), sx += xr[c];
+    double l = m == -INFINITY || m == INFINITY || m != m ? m : m + log(s);
+    double beta = coef[3 * r + 1];
+    lse[r] = l;
+    loss[r] = -(coef[3 * r] * (xr[y[r]] - l) + (beta ? beta * (sx - (double)C * l) : 0));
+  }
+}
+
+static void ce_backward_f64(void *ctx, int64_t r0, int64_t r1) {
+  const ce_job *j = ctx;
+  int64_t C = j->k->C;
+  double *dx = ln_tensor_data(j->a->out[0]);
+  const double *x = ln_tensor_data(j->a->in[0]), *lse = ln_tensor_data(j->a->in[1]);
+  const int64_t *y = ln_tensor_data(j->a->in[2]);
+  const double *coef = ln_tensor_data(j->a->in[3]), *rv = ln_tensor_data(j->a->in[4]);
+  for (int64_t r = r0; r < r1; r++) {
+    double g = rv[j->k->r_rows ? r : 0];
+    for (int64_t c = 0; c < C; c++)
+      dx[r * C + c] = g * coef[3 * r + 2] * exp(x[r * C + c] - lse[r]) - g * coef[3 * r + 1];
+    dx[r * C + y[r]] -= g * coef[3 * r];
+  }
+}
+
+static int cpu_ce_forward(const ln_kernel_args *a) {
+  ce_job j = {a, a->params};
+  bool f32 = a->out[0]->dtype == LN_FLOAT32;
+  ln_cpu_split(f32 ? ce_forward_f32 : ce_forward_f64, &j, j.k->N, 20 * j.k->C);
+  return LN_OK;
+}
+
+static int cpu_ce_backward(const ln_kernel_args *a) {
+  ce_job j = {a, a->params};
+  bool f32 = a->out[0]->dtype == LN_FLOAT32;
+  ln_cpu_split(f32 ? ce_backward_f32 : ce_backward_f64, &j, j.k->N, 20 * j.k->C);
+  return LN_OK;
+}
+
+static const ln_kernel ce_forward_kernel = {
+  .name = "cross_entropy", .cpu = cpu_ce_forward, .opencl = "cross_entropy_forward",
+};
+static const ln_kernel ce_backward_kernel = {
+  .name = "cross_entropy backward", .cpu = cpu_ce_backward,
+  .opencl = "cross_entropy_backward",
+};
+
+/* saved: index, coef, lse, x */
+static int fused_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
+  const loss_params *p = n->params;
+  ln_tensor *sv[4];
+  for (int i = 0; i < 4; i++)
+    if (!(sv[i] = ln_node_saved(n, i))) return LN_ERR;
+  ln_tensor *x = sv[3];
+  ln_scope s = {0};
+  ln_tensor *r = LN_TMP(&s, row_scale(gout, p->scale));
+  r = LN_TMP(&s, ln_contiguous(r));
+  ln_tensor *dx = LN_TMP(&s, ln_empty(2, x->shape, x->dtype, ln_tensor_device(x)));
+  ce_kparams k = {x->shape[0], x->shape[1], ln_tensor_numel(r) > 1};
+  const ln_tensor *in[5] = {x, sv[2], sv[0], sv[1], r};
+  ln_kernel_args a = {.out = &dx, .nout = 1, .in = in, .nin = 5, .params = &k,
+                      .params_size = sizeof k, .work = k.N};
+  if (ln_kernel_run(&ce_backward_kernel, &a) != LN_OK) goto fail;
+  gin[0] = ln_tensor_retain(dx);
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
+/* Cross entropy of logits x (N,C) against class targets, no weights. */
+static ln_tensor *fused_class_loss(const char *op, ln_tensor *x, ln_tensor *target,
+                                   const ln_loss_options *o) {
+  class_rows rows;
+  if (class_rows_init(op, x, target, o, &rows) != LN_OK) return NULL;
+  ln_scope s = {0};
+  ln_scope_add(&s, rows.index);
+  ln_scope_add(&s, rows.coef);
+  bool was = ln_set_grad_enabled(false);
+  ln_tensor *xc = LN_TMP(&s, ln_contiguous(x));
+  int64_t N = x->shape[0];
+  ln_device dev = ln_tensor_device(x);
+  ln_tensor *out[2];
+  out[0] = LN_TMP(&s, ln_empty(1, &N, x->dtype, dev));
+  out[1] = LN_TMP(&s, ln_empty(1, &N, x->dtype, dev));
+  ce_kparams k = {N, x->shape[1], 0};
+  const ln_tensor *in[3] = {xc, rows.index, rows.coef};
+  ln_kernel_args a = {.out = out, .nout = 2, .in = in, .nin = 3, .params = &k,
+                      .params_size = sizeof k, .work = N};
+  if (ln_kernel_run(&ce_forward_kernel, &a) != LN_OK) goto fail;
+  double scale = 1;
+  ln_tensor *red = LN_TMP(&s, reduce_rows(out[0], o->reduction, rows.total, &scale));
+  ln_set_grad_enabled(was);
+  loss_params p = {scale, o->label_smoothing, false};
+  ln_node *n;
+  int rc = ln_record(&n, red, "CrossEntropyLossBackward", fused_backward, 1, &x);
+  if (rc == LN_OK) rc = ln_node_params(n, &p, sizeof p);
+  if (rc == LN_OK) rc = ln_node_save(n, rows.index);
+  if (rc == LN_OK) rc = ln_node_save(n, rows.coef);
+  if (rc == LN_OK) rc = ln_node_save(n, out[1]);
+  if (rc == LN_OK) rc = ln_node_save(n, xc);
+  if (rc == LN_OK) return ln_scope_keep(&s, red);
+fail:
+  ln_set_grad_enabled(was);
+  return ln_scope_end(&s);
+}
+
 /* x is (N,C) logits (or log-probabilities when nll), target (N) int64. */
 static ln_tensor *class_loss(const char *op, ln_tensor *x, ln_tensor *target,
                              ln_tensor *w, const ln_loss_options *o, bool nll) {
+  if (!nll && !w) return fused_class_loss(op, x, target, o);
   class_rows rows;
   if (class_rows_init(op, x, target, o, &rows) != LN_OK) return NULL;
   bool smooth = o->label_smoothing > 0, was = ln_set_grad_enabled(false);

@@ -2,7 +2,8 @@
 ** op_pointwise.c: elementwise ops (unary, binary, clamp, leaky_relu,
 ** where): argument checks, NumPy broadcasting, PyTorch's dtype promotion,
 ** the in-place variants, and the backward of every differentiable op.
-** The kernels sit behind the backend table (core/cpu_pointwise.c).
+** The kernels sit behind the backend table (core/cpu_pointwise.c); relu's
+** backward is one primitive kernel (core/op_relu_grad.c).
 **
 ** Each op is a row of a table (name, dtype rule, backward, what backward
 ** needs saved), so the forward paths are written once for all ops.

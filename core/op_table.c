@@ -10,7 +10,7 @@
   X(unfold) X(pad) X(cumsum) X(cumprod) X(tril) X(triu) \
   X(conv2d) X(conv1d) X(conv_transpose2d) X(im2col) X(col2im) \
   X(flip) X(roll) X(repeat) X(repeatTensor) X(tile) X(nonzero) \
-  X(max_pool2d_with_indices)
+  X(max_pool2d_with_indices) X(layer_norm) X(_attention) X(_lstm)
 
 #define DECLARE(name) LN_INTERNAL extern const ln_op ln_op_##name;
 LN_OPS(DECLARE)

@@ -187,6 +187,31 @@ describe("attention", function()
       local x, w, b = randn({ 2, 3, 4 }, true), randn({ 3, 4 }, true), randn({ 3, 4 }, true)
       assert.is_true(gradcheck(function(a, ww, bb) return F.layer_norm(a, { 3, 4 }, ww, bb) end, { x, w, b }))
       assert.is_true(gradcheck(function(a) return F.layer_norm(a, 4) end, { x }))
+      assert.is_true(gradcheck(function(a, ww) return F.layer_norm(a, { 3, 4 }, ww) end, { x, w }))
+      assert.is_true(gradcheck(function(a, bb) return F.layer_norm(a, { 3, 4 }, nil, bb) end, { x, b }))
+      local t = randn({ 4, 3 }, true) -- a transposed (strided) input
+      assert.is_true(gradcheck(function(a, ww) return F.layer_norm(a:t(), 4, ww:select(1, 1)) end, { t, w }))
+    end)
+
+    -- The one-pass op (core/op_layernorm.c) against the composite it replaced, in float32.
+    it("matches mean, var and rsqrt in float32, gradients included", function()
+      luann.manual_seed(4)
+      for _, shape in ipairs({ { 3, 5, 96 }, { 7, 1 }, { 2, 300 } }) do
+        local n = shape[#shape]
+        local x = luann.randn(shape):requires_grad_()
+        local w, b = luann.randn(n):requires_grad_(), luann.randn(n):requires_grad_()
+        local g = luann.randn(shape)
+        F.layer_norm(x, { n }, w, b):backward(g)
+        local fused = { x.grad, w.grad, b.grad }
+        x.grad, w.grad, b.grad = nil, nil, nil
+        local centred = x - x:mean(-1, true)
+        local y = centred * luann.rsqrt((centred * centred):mean(-1, true) + 1e-5) * w + b
+        y:backward(g)
+        assert.is_true(luann.allclose(F.layer_norm(x, { n }, w, b), y, 1e-5, 1e-5))
+        for i, t in ipairs({ x, w, b }) do
+          assert.is_true(luann.allclose(fused[i], t.grad, 1e-4, 1e-4), "gradient " .. i)
+        end
+      end
     end)
 
     it("nn.LayerNorm starts at ones and zeros and matches F", function()
@@ -245,6 +270,71 @@ describe("attention", function()
       end, { q, k, v }))
     end)
 
+    -- Without a mask (or with is_causal) and without dropout, one op
+    -- (core/op_attention.c) does the work: it must agree with the composite.
+    local function composite(q, k, v, scale, causal)
+      local s = luann.matmul(q, k:transpose(-2, -1)) * scale
+      if causal then
+        s = s:masked_fill(luann.ones(q:size(-2), k:size(-2), { dtype = "bool" }):triu(1), -math.huge)
+      end
+      return luann.matmul(luann.softmax(s, -1), v)
+    end
+    local shapes = { -- batch, heads, L, S, E, Ev: odd sizes cross the kernel's 16-float blocks
+      { 2, 3, 5, 7, 4, 6 }, { 1, 1, 64, 64, 24, 24 }, { 2, 2, 17, 33, 5, 19 }, { 1, 3, 40, 9, 16, 32 },
+      { 1, 1, 1, 1, 1, 1 }, { 1, 2, 70, 70, 33, 17 },
+    }
+
+    it("runs as one op that matches the composite in float32, gradients included", function()
+      luann.manual_seed(5)
+      for _, c in ipairs(shapes) do
+        local B, H, L, S, E, Ev = table.unpack(c)
+        for _, causal in ipairs({ false, true }) do
+          local q = luann.randn(B, H, L, E):requires_grad_()
+          local k = luann.randn(B, H, S, E):requires_grad_()
+          local v = luann.randn(B, H, S, Ev):requires_grad_()
+          local g = luann.randn(B, H, L, Ev)
+          local what = table.concat(c, ",") .. (causal and " causal" or "")
+          local y = F.scaled_dot_product_attention(q, k, v, { is_causal = causal, scale = 0.3 })
+          assert.equal("AttentionBackward", y.grad_fn, what)
+          y:backward(g)
+          local fused = { q.grad, k.grad, v.grad }
+          q.grad, k.grad, v.grad = nil, nil, nil
+          local want = composite(q, k, v, 0.3, causal)
+          want:backward(g)
+          assert.is_true(luann.allclose(y, want, 1e-5, 1e-5), what)
+          for i, t in ipairs({ q, k, v }) do
+            assert.is_true(luann.allclose(fused[i], t.grad, 1e-5, 1e-5), what .. ": gradient " .. i)
+          end
+        end
+      end
+    end)
+
+    it("runs as one op on strided views of a packed projection", function()
+      local qkv = randn({ 2, 5, 3 * 6 }, true)
+      local function heads(t, causal)
+        local x = t:view(2, 5, 3, 2, 3):permute(3, 1, 4, 2, 5) -- (3, N, H, L, E), as char_transformer.lua
+        return F.scaled_dot_product_attention(x[1], x[2], x[3], { is_causal = causal })
+      end
+      for _, causal in ipairs({ false, true }) do
+        local x = qkv:view(2, 5, 3, 2, 3):permute(3, 1, 4, 2, 5)
+        local want = composite(x[1], x[2], x[3], 1 / math.sqrt(3), causal)
+        assert.is_true(luann.allclose(heads(qkv, causal), want, 1e-12, 1e-12))
+        assert.is_true(gradcheck(function(t) return heads(t, causal) end, { qkv }))
+      end
+    end)
+
+    it("has finite-difference gradients as one op", function()
+      local q, k, v = randn({ 2, 3, 4 }, true), randn({ 2, 5, 4 }, true), randn({ 2, 5, 3 }, true)
+      for _, causal in ipairs({ false, true }) do
+        assert.is_true(gradcheck(function(a, b, c)
+          return F.scaled_dot_product_attention(a, b, c, { is_causal = causal, scale = 0.7 })
+        end, { q, k, v }))
+        assert.is_true(gradcheck(function(a, b, c) -- more queries than keys
+          return F.scaled_dot_product_attention(b, a:narrow(2, 1, 2), c:narrow(2, 1, 2), { is_causal = causal })
+        end, { q, k, v }))
+      end
+    end)
+
     it("drops attention weights with dropout_p", function()
       local q, k, v = randn({ 1, 3, 4 }), randn({ 1, 6, 4 }), luann.ones(1, 6, 2, { dtype = "float64" })
       assert.equal(0, F.scaled_dot_product_attention(q, k, v, { dropout_p = 1 }):abs():sum():item())
@@ -283,6 +373,25 @@ describe("attention", function()
       assert.equal(0, m.in_proj_bias:abs():sum():item())
       assert.equal(0, m.out_proj.bias:abs():sum():item())
       assert.equal(2, #nn.MultiheadAttention(4, 2, { bias = false }):parameters())
+    end)
+
+    -- Self-attention projects with one packed product, and without weights,
+    -- masks or dropout it attends in one op: the same results as the
+    -- general path (separate products, composite attention).
+    it("attends alike by its fast path and its general one", function()
+      for _, bf in ipairs({ true, false }) do
+        local m = nn.MultiheadAttention(8, 2, { batch_first = bf }):double()
+        local x = randn({ 3, 5, 8 }, true)
+        local L = bf and 5 or 3
+        local blocked = luann.ones(L, L, { dtype = "bool" }):triu(1)
+        local fast = m(x, x, x, { need_weights = false, is_causal = true })
+        local general = m(x, x:clone(), x:clone(), { attn_mask = blocked })
+        assert.is_true(luann.allclose(fast, general, 1e-12, 1e-12))
+        assert.is_true(gradcheck(function(t) return m(t, t, t, { need_weights = false }) end, { x }))
+        assert.is_true(gradcheck(function(t)
+          return m(t, t, t, { need_weights = false, is_causal = true })
+        end, { x }))
+      end
     end)
 
     it("takes unbatched input, and need_weights = false gives no weights", function()
@@ -502,11 +611,21 @@ describe("attention on OpenCL #opencl", function()
   it("layer_norm", function()
     both(function(a, w, b) return F.layer_norm(a, { 4 }, w, b) end, { rn(2, 3, 4), rn(4), rn(4) })
     both(function(a) return F.layer_norm(a, { 3, 4 }) end, { rn(2, 3, 4):double() })
+    both(function(a, w) return F.layer_norm(a:transpose(2, 3), { 3 }, w) end, { rn(2, 3, 5), rn(3) })
+    both(function(a, b) return F.layer_norm(a, { 7 }, nil, b) end, { rn(5, 7), rn(7) })
   end)
 
   it("scaled_dot_product_attention", function()
     both(function(q, k, v) return F.scaled_dot_product_attention(q, k, v, { is_causal = true }) end,
       { rn(2, 3, 4), rn(2, 3, 4), rn(2, 3, 5) })
+    both(function(q, k, v) return F.scaled_dot_product_attention(q, k, v, { scale = 0.5 }) end,
+      { rn(2, 2, 3, 4), rn(2, 2, 6, 4), rn(2, 2, 6, 5) })
+    both(function(q, k, v) return F.scaled_dot_product_attention(q, k, v, { is_causal = true }) end,
+      { rn(1, 7, 4):double(), rn(1, 5, 4):double(), rn(1, 5, 2):double() })
+    both(function(qkv) -- strided views of one tensor, as examples/char_transformer.lua
+      local x = qkv:view(2, 5, 3, 2, 3):permute(3, 1, 4, 2, 5)
+      return F.scaled_dot_product_attention(x[1], x[2], x[3], { is_causal = true })
+    end, { rn(2, 5, 18) })
     local mask = luann.ones(3, 5, { dtype = "bool" }):triu(1):logical_not()
     both(function(q, k, v, m) return F.scaled_dot_product_attention(q, k, v, { attn_mask = m }) end,
       { rn(1, 2, 3, 4), rn(1, 2, 5, 4), rn(1, 2, 5, 4), mask })

@@ -719,6 +719,24 @@ describe("luann pointwise", function()
     local X = { { 0.7, -1.3, 2.1 }, { 0.4, -0.6, 1.2 } }
     local P = { { 0.7, 1.3, 2.1 }, { 0.4, 0.6, 1.2 } }
 
+    -- relu's backward is one kernel (core/op_pointwise.c): where(y > 0, g, 0)
+    it("of relu pass g where the output is positive and 0 elsewhere, whatever g holds", function()
+      for _, dt in ipairs({ "float32", "float64" }) do
+        local x = luann.tensor({ 2, -1, 0, 3, -0.0, 0 / 0, 1e-30, -5 }, { dtype = dt, requires_grad = true })
+        local g = luann.tensor({ 0 / 0, 1 / 0, -1 / 0, 4, 5, 6, 7, 0 / 0 }, { dtype = dt })
+        x:relu():backward(g)
+        local got = x.grad:tolist()
+        local want = { 0 / 0, 0, 0, 4, 0, 0, 7, 0 }
+        for i, w in ipairs(want) do
+          assert.is_true(got[i] == w or (w ~= w and got[i] ~= got[i]), dt .. " element " .. i)
+        end
+        local big = luann.randn(1000, 33, { dtype = dt }):requires_grad_() -- vector loops and their tails
+        local gb = luann.randn(1000, 33, { dtype = dt })
+        big:relu():backward(gb)
+        assert.is_true(luann.allclose(big.grad, luann.where(big:gt(0), gb, luann.zeros_like(gb)), 0, 0))
+      end
+    end)
+
     it("of every differentiable unary op", function()
       local ops = { "neg", "abs", "exp", "sin", "cos", "tanh", "sigmoid", "relu", "square",
                     "expm1", "gelu", "silu", "erf", "tan", "atan" }

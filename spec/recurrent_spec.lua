@@ -97,6 +97,26 @@ describe("recurrent", function()
       end)
     end
 
+    it("a batch-first LSTM and its one-layer op", function()
+      local m = nn.LSTM(2, 3, { batch_first = true, dtype = "float64" })
+      local x, h, cc = f64({ 2, 4, 2 }):requires_grad_(), f64({ 1, 2, 3 }):requires_grad_(), f64({ 1, 2, 3 }):requires_grad_()
+      local list = { x, h, cc }
+      for _, p in ipairs(m:parameters()) do list[#list + 1] = p end
+      assert.is_true(gradcheck(function(xi, hi, ci)
+        local out, s = m(xi, { hi, ci })
+        return luann.cat({ out:reshape(-1), s[2]:reshape(-1) }, 1)
+      end, list))
+      -- the op itself: the flat result (every h, then c_T), both layouts and directions
+      local xg, w = f64({ 2, 2, 8 }):requires_grad_(), f64({ 8, 2 }):requires_grad_()
+      local h0, c0 = f64({ 2, 2 }):requires_grad_(), f64({ 2, 2 }):requires_grad_()
+      for _, bf in ipairs({ false, true }) do
+        for _, rev in ipairs({ false, true }) do
+          assert.is_true(gradcheck(function(a, b, c, d) return luann._lstm(a, b, c, d, bf, rev) end,
+            { xg, w, h0, c0 }))
+        end
+      end
+    end)
+
     for _, kind in ipairs({ "LSTM", "GRU" }) do
       it("a 2-layer bidirectional " .. kind, function()
         local m = nn[kind](2, 2, { num_layers = 2, bidirectional = true, dtype = "float64" })
@@ -168,6 +188,62 @@ describe("recurrent", function()
       ;(out * w):sum():backward()
       ;(loop * w):sum():backward()
       helpers.assert_close(x1.grad, helpers.values(x2.grad), 1e-12, 1e-12)
+    end)
+
+    -- nn.LSTM runs each layer as one op (core/op_lstm.c: a GEMM and a cell
+    -- kernel per step, vectorised sigmoid and tanh in float32); here it is
+    -- checked against the LSTM equations written out with luann's ops.
+    it("match the LSTM equations in float32, gradients included", function()
+      luann.manual_seed(12)
+      for _, o in ipairs({ { batch_first = true }, { bidirectional = true }, { num_layers = 2 } }) do
+        local m = nn.LSTM(5, 20, o) -- 20 units: a whole and a part vector of 16 floats
+        local B, T = 3, 6
+        local x = luann.randn(o.batch_first and B or T, o.batch_first and T or B, 5):requires_grad_()
+        local dirs, layers = o.bidirectional and 2 or 1, o.num_layers or 1
+        local h0 = luann.randn(dirs * layers, B, 20):requires_grad_()
+        local c0 = luann.randn(dirs * layers, B, 20):requires_grad_()
+        local out, st = m(x, { h0, c0 })
+        local w1, w2, w3 = luann.randn(out.shape), luann.randn(st[1].shape), luann.randn(st[2].shape)
+        ;((out * w1):sum() + (st[1] * w2):sum() + (st[2] * w3):sum()):backward()
+        local fused = { x.grad, h0.grad, c0.grad }
+        for _, p in ipairs(m:parameters()) do fused[#fused + 1] = p.grad; p.grad = nil end
+        x.grad, h0.grad, c0.grad = nil, nil, nil
+        -- the same network by hand, time first
+        local input = o.batch_first and x:transpose(1, 2) or x
+        local hn, cn = {}, {}
+        for l = 1, layers do
+          local outs = {}
+          for d = 1, dirs do
+            local k = (l - 1) * dirs + d
+            local sfx = "_l" .. (l - 1) .. (d == 2 and "_reverse" or "")
+            local wih, whh = m["weight_ih" .. sfx], m["weight_hh" .. sfx]
+            local bih, bhh = m["bias_ih" .. sfx], m["bias_hh" .. sfx]
+            local h, c, hs = h0[k], c0[k], {}
+            for step = 1, T do
+              local t = d == 2 and T + 1 - step or step
+              local gates = F.linear(input[t], wih, bih) + F.linear(h, whh, bhh)
+              local i, f = gates:narrow(2, 1, 20):sigmoid(), gates:narrow(2, 21, 20):sigmoid()
+              local g, og = gates:narrow(2, 41, 20):tanh(), gates:narrow(2, 61, 20):sigmoid()
+              c = f * c + i * g
+              h = og * c:tanh()
+              hs[t] = h
+            end
+            outs[d], hn[k], cn[k] = luann.stack(hs, 1), h, c
+          end
+          input = dirs == 2 and luann.cat(outs, 3) or outs[1]
+        end
+        local want = o.batch_first and input:transpose(1, 2) or input
+        local wh, wc = luann.stack(hn, 1), luann.stack(cn, 1)
+        assert.is_true(luann.allclose(out, want, 1e-5, 1e-5))
+        assert.is_true(luann.allclose(st[1], wh, 1e-5, 1e-5))
+        assert.is_true(luann.allclose(st[2], wc, 1e-5, 1e-5))
+        ;((want * w1):sum() + (wh * w2):sum() + (wc * w3):sum()):backward()
+        local grads = { x.grad, h0.grad, c0.grad }
+        for _, p in ipairs(m:parameters()) do grads[#grads + 1] = p.grad end
+        for i, g in ipairs(grads) do
+          assert.is_true(luann.allclose(fused[i], g, 1e-4, 1e-5), "gradient " .. i)
+        end
+      end
     end)
 
     it("apply dropout between layers only while training", function()
@@ -377,6 +453,17 @@ describe("recurrent", function()
         cmp.assert_same(p.grad, qs[k].grad, CL_TOL, kind .. " gradient of parameter " .. k)
       end
     end
+
+    it("the one-layer LSTM op matches the CPU in both layouts and directions", function()
+      luann.manual_seed(6)
+      for _, bf in ipairs({ false, true }) do
+        for _, rev in ipairs({ false, true }) do
+          cmp.both(function(xg, w, h0, c0) return luann._lstm(xg, w, h0, c0, bf, rev) end,
+            { luann.randn(3, 4, 4 * 17), luann.randn(4 * 17, 17), luann.randn(bf and 3 or 4, 17),
+              luann.randn(bf and 3 or 4, 17) }, { grad = true, tol = CL_TOL, what = "lstm" })
+        end
+      end
+    end)
 
     for _, kind in ipairs({ "LSTM", "GRU" }) do
       it(kind .. " forward and backward match the CPU", function()

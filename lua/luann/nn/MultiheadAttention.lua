@@ -95,7 +95,13 @@ function MultiheadAttention:forward(query, key, value, opts)
     query, key, value = query:unsqueeze(1), key:unsqueeze(1), value:unsqueeze(1)
     if kpm ~= nil then kpm = kpm:unsqueeze(1) end
   elseif not self.batch_first then
-    query, key, value = query:transpose(1, 2), key:transpose(1, 2), value:transpose(1, 2)
+    local self_attention = rawequal(query, key) and rawequal(key, value)
+    query = query:transpose(1, 2)
+    if self_attention then -- kept one tensor: F projects it with one packed product
+      key, value = query, query
+    else
+      key, value = key:transpose(1, 2), value:transpose(1, 2)
+    end
   end
   local out, weights = F.multi_head_attention_forward(query, key, value, self.num_heads, {
     in_proj_weight = self.in_proj_weight, in_proj_bias = self.in_proj_bias,

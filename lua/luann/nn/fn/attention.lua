@@ -29,6 +29,21 @@ local function attend(q, k, v, mask, dropout_p, scale)
   return luann.matmul(weights, v), weights
 end
 
+-- Whether core/op_attention.c's one-op attention takes q, k, v: the same
+-- batch dims, one float dtype, and some keys (the composite's softmax over
+-- no keys gives NaN rows).
+local function fusable(q, k, v)
+  local nd = q:dim()
+  if q.dtype ~= k.dtype or q.dtype ~= v.dtype or (q.dtype ~= "float32" and q.dtype ~= "float64")
+      or k:size(nd - 1) == 0 then
+    return false
+  end
+  for d = 1, nd - 2 do
+    if k:size(d) ~= q:size(d) or v:size(d) ~= q:size(d) then return false end
+  end
+  return true
+end
+
 -- The float mask added to the (N, H, L, S) scores in multi-head attention,
 -- or nil: attn_mask (L, S) or (N*H, L, S), the causal one when is_causal and
 -- no attn_mask, and key_padding_mask (N, S); bool ones are true = blocked.
@@ -102,14 +117,7 @@ return function(F)
           name, shape_str(t), table.concat(dims, ",")), 2)
       end
     end
-    local axes = {}
-    for i = 1, n do axes[i] = off + i end
-    local centred = input - input:mean(axes, true)
-    local var = (centred * centred):mean(axes, true)
-    local y = centred * luann.rsqrt(var + eps)
-    if weight ~= nil then y = y * weight end
-    if bias ~= nil then y = y + bias end
-    return y
+    return luann.layer_norm(input, weight, bias, dims, eps) -- core/op_layernorm.c
   end
 
   --- softmax(q k^T * scale + mask) v, PyTorch 2's sdpa.
@@ -141,6 +149,9 @@ return function(F)
     end
     local scale = check.number(fname, 4, opts.scale, "scale", 1 / math.sqrt(query:size(nd)))
     local L, S = query:size(nd - 1), key:size(nd - 1)
+    if mask == nil and p == 0 and fusable(query, key, value) then
+      return luann._attention(query, key, value, scale, causal) -- core/op_attention.c
+    end
     local add
     if causal then
       local blocked = luann.ones(L, S, { dtype = "bool", device = query.device }):triu(1)
@@ -195,10 +206,22 @@ return function(F)
       local bi = b and b:narrow(1, (i - 1) * E + 1, E) or nil
       return luann.linear(x, wi, bi):view(N, T, H, hd):transpose(2, 3) -- (N, H, T, hd)
     end
-    local q, k, v = project(query, 1, L), project(key, 2, S), project(value, 3, S)
-    local mask = head_mask(fname, opts.attn_mask, opts.key_padding_mask, opts.is_causal,
-      { N, H, L, S }, q)
-    local out, weights = attend(q, k, v, mask, opts.dropout_p or 0, 1 / math.sqrt(hd))
+    local q, k, v
+    if rawequal(query, key) and rawequal(key, value) then -- self-attention: one packed product
+      local qkv = luann.linear(query, w, b):view(N, L, 3, H, hd):permute(3, 1, 4, 2, 5)
+      q, k, v = qkv[1], qkv[2], qkv[3]
+    else
+      q, k, v = project(query, 1, L), project(key, 2, S), project(value, 3, S)
+    end
+    local dropout_p, out, weights = opts.dropout_p or 0, nil, nil
+    if opts.need_weights == false and dropout_p == 0 and opts.attn_mask == nil
+        and opts.key_padding_mask == nil and fusable(q, k, v) then -- core/op_attention.c
+      out = luann._attention(q, k, v, 1 / math.sqrt(hd), opts.is_causal == true)
+    else
+      local mask = head_mask(fname, opts.attn_mask, opts.key_padding_mask, opts.is_causal,
+        { N, H, L, S }, q)
+      out, weights = attend(q, k, v, mask, dropout_p, 1 / math.sqrt(hd))
+    end
     out = out:transpose(2, 3):reshape(N, L, E)
     out = luann.linear(out, p.out_proj_weight, p.out_proj_bias)
     if opts.need_weights == false then return out, nil end

@@ -77,9 +77,39 @@ local function slices(t, dim, first, out)
   return slices(t:narrow(dim, half + 1, count - half), dim, first + half, out)
 end
 
+-- Whether core/op_lstm.c's one-node layer takes these: one float dtype
+-- and one device for the input and the state.
+local function lstm_fusable(x, h, c, p)
+  if x.dtype ~= "float32" and x.dtype ~= "float64" then return false end
+  for _, t in ipairs({ h, c, p[1], p[2] }) do
+    if t.dtype ~= x.dtype or t.device ~= x.device then return false end
+  end
+  return true
+end
+
+-- The input projection with both biases (x W_ih^T + b_ih + b_hh), every
+-- step at once.
+local function lstm_gates(x, p)
+  local b = p[3]
+  if p[4] ~= nil then b = b and b + p[4] or p[4] end
+  return luann.linear(x, p[1], b)
+end
+
+-- One LSTM layer as one op (core/op_lstm.c): the hidden states (time along
+-- tdim), h_n and c_n, views of the op's flat result.
+local function run_lstm(x, tdim, h, c, p, reverse)
+  local xg = lstm_gates(x, p)
+  local flat = luann._lstm(xg, p[2], h, c, tdim == 2, reverse)
+  local B, T, H = h:size(1), x:size(tdim), h:size(2)
+  local n = B * T * H
+  local ys = flat:narrow(1, 1, n):view(tdim == 2 and B or T, tdim == 2 and T or B, H)
+  return ys, ys:select(tdim, reverse and 1 or T), flat:narrow(1, n + 1, B * H):view(B, H)
+end
+
 -- Runs one layer in one direction over x (time along tdim); returns the
 -- stacked hidden states and the last h and c.
 local function run_direction(mode, x, tdim, h, c, p, reverse)
+  if mode == modes.lstm and lstm_fusable(x, h, c, p) then return run_lstm(x, tdim, h, c, p, reverse) end
   local xg = luann.linear(x, p[1], p[3]) -- (..., G*hidden), every step at once
   local xs = slices(xg, tdim, 1, {})
   local steps = #xs
@@ -162,6 +192,16 @@ return function(F)
   -- @param w_ih (4*hidden, in), w_hh (4*hidden, hidden), b_ih, b_hh (4*hidden) or nil
   -- @return {h', c'}
   function F.lstm_cell(input, state, w_ih, w_hh, b_ih, b_hh)
+    local p = { w_ih, w_hh, b_ih, b_hh }
+    if input:dim() == 2 then
+      local zero = state == nil and luann.zeros(input:size(1), w_hh:size(2), { dtype = input.dtype,
+        device = input.device })
+      local h, c = state and state[1] or zero, state and state[2] or zero
+      if lstm_fusable(input, h, c, p) then -- one step of core/op_lstm.c
+        local _, h1, c1 = run_lstm(input:unsqueeze(1), 1, h, c, p, false)
+        return { h1, c1 }
+      end
+    end
     local xg = luann.linear(input, w_ih, b_ih)
     local zero = state == nil and luann.zeros_like(xg:narrow(-1, 1, w_hh:size(2)))
     local h, c = lstm_step(xg, state and state[1] or zero, state and state[2] or zero, w_hh, b_hh)
