@@ -10,7 +10,8 @@
 **   {allocated=, cached=} bytes of the buffer pool, empty_cache([spec]),
 **   synchronize([spec]) (waits for the device's queue: for timing)
 **   luann.cpu.memory() -> {allocated=, cached=} bytes of the CPU's cache of
-**   freed blocks (core/cpu_cache.c), luann.cpu.empty_cache(),
+**   freed blocks (core/cpu_cache.c), caching= whether it keeps any (not
+**   under ASan or LUANN_CPU_CACHE=0), luann.cpu.empty_cache(),
 **   luann.cpu.isa() -> the CPU kernels' instruction set (core/cpu_isa.c),
 **   luann.cpu.threads() -> threads CPU work runs on now (core/cpu_load.c)
 ** luann.opencl is made by _opencl_module (lua/luann/init.lua), which also
@@ -204,6 +205,8 @@ static int l_cpu_memory(lua_State *L) {
   lua_setfield(L, -2, "allocated");
   lua_pushinteger(L, (lua_Integer)cached);
   lua_setfield(L, -2, "cached");
+  lua_pushboolean(L, ln_cpu_caching());
+  lua_setfield(L, -2, "caching");
   return 1;
 }
 

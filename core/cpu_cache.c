@@ -41,7 +41,7 @@ static struct {
   int enabled;                  /* -1 until the environment is read */
 } cache = {PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0, 0, -1};
 
-static bool cache_enabled(void) {
+bool ln_cpu_caching(void) {
   if (cache.enabled < 0) {
 #ifdef LN_ASAN
     cache.enabled = 0;
@@ -84,7 +84,7 @@ int cpu_storage_alloc(ln_storage *s, size_t nbytes) {
   size_t size = ln_size_class(nbytes, &cls);
   if (size < nbytes) /* the class rounding overflowed */
     return ln_error("out of memory allocating %zu bytes", nbytes);
-  bool on = cache_enabled();
+  bool on = ln_cpu_caching();
   pthread_mutex_lock(&cache.lock);
   void *b = on ? cache.free[cls] : NULL;
   if (b) {
@@ -111,7 +111,7 @@ void cpu_storage_free(ln_storage *s) {
   if (!s->data) return;
   int cls;
   size_t size = ln_size_class(s->nbytes, &cls);
-  bool on = cache_enabled();
+  bool on = ln_cpu_caching();
   pthread_mutex_lock(&cache.lock);
   cache.in_use -= size;
   size_t limit = cache.peak > CACHE_MIN_LIMIT ? cache.peak : CACHE_MIN_LIMIT;

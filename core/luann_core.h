@@ -400,6 +400,8 @@ size_t ln_memory_allocated(void);
 ** ln_cpu_empty_cache gives the cached ones back to the system. */
 void ln_cpu_memory_stats(size_t *in_use, size_t *cached);
 void ln_cpu_empty_cache(void);
+/* Whether freed CPU blocks are kept (not under ASan or LUANN_CPU_CACHE=0). */
+bool ln_cpu_caching(void);
 /* The instruction set the CPU kernels run on: "generic", "avx2" or
 ** "avx512" (core/cpu_isa.c). */
 const char *ln_cpu_isa(void);

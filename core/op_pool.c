@@ -83,17 +83,17 @@ static int64_t max_pool_2x2_row(float *out, int64_t *idx, const float *xr,
                                 int64_t ow) {
   if ((top + 2) * w > INT32_MAX || ow < 4) return 0;
   const float *xr1 = xr + s2;
-  const v4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7};
+  const v4i even = {0, 2, 4, 6};
   for (int64_t next = 0, j; next < ow; next = j + 4) {
     j = next + 4 <= ow ? next : ow - 4;
     v4f a0 = *(const v4fu *)(xr + 2 * j), a1 = *(const v4fu *)(xr + 2 * j + 4);
     v4f b0 = *(const v4fu *)(xr1 + 2 * j), b1 = *(const v4fu *)(xr1 + 2 * j + 4);
     v4i pos = (int32_t)(top * w + 2 * j) + even;
-    v4f best = __builtin_shuffle(a0, a1, even);
+    v4f best = __builtin_shufflevector(a0, a1, 0, 2, 4, 6);
     v4i at = pos;
-    POOL_STEP(best, at, __builtin_shuffle(a0, a1, odd), pos + 1);
-    POOL_STEP(best, at, __builtin_shuffle(b0, b1, even), pos + (int32_t)w);
-    POOL_STEP(best, at, __builtin_shuffle(b0, b1, odd), pos + (int32_t)w + 1);
+    POOL_STEP(best, at, __builtin_shufflevector(a0, a1, 1, 3, 5, 7), pos + 1);
+    POOL_STEP(best, at, __builtin_shufflevector(b0, b1, 0, 2, 4, 6), pos + (int32_t)w);
+    POOL_STEP(best, at, __builtin_shufflevector(b0, b1, 1, 3, 5, 7), pos + (int32_t)w + 1);
     *(v4fu *)(out + j) = best;
     for (int l = 0; l < 4; l++) idx[j + l] = at[l];
   }
