@@ -421,19 +421,21 @@ static bool use_avx2(void) {
 ** counted, and the loads each costs. A tile spans co channels by `side`
 ** (vectors or taps with pixels in lanes, pixels or taps with channels in
 ** lanes) and repeats `len` times (taps, or vectors or pixels): side[c] and
-** len[c] for c = channels in lanes. */
+** len[c] for c = channels in lanes. only_channels leaves out the tiles
+** with pixels in lanes. */
 static int pick_tile(const tile *tiles, int64_t co, const int64_t side[2],
-                     const int64_t len[2]) {
-  int best = 0;
+                     const int64_t len[2], bool only_channels) {
+  int best = -1;
   double best_cost = 0;
   for (int s = 0; s < NTILES; s++) {
     const tile *t = &tiles[s];
     int c = t->channels;
+    if (only_channels && !c) continue;
     int64_t oa = c ? t->a * V : t->a;
     double fmas = (double)(round_up(co, oa) / oa * t->a) *
                   (double)round_up(side[c], t->b) * (double)len[c];
     double cost = fmas * (1 + 0.5 * (t->a + t->b) / (double)(t->a * t->b));
-    if (s == 0 || cost < best_cost) best = s, best_cost = cost;
+    if (best < 0 || cost < best_cost) best = s, best_cost = cost;
   }
   return best;
 }
@@ -504,7 +506,7 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
                          const float *bias, const ln_conv_job *j) {
   plane p = plane_of(j);
   int t = pick_tile(forward_tiles, j->co, (int64_t[]){p.npos, p.pixels},
-                    (int64_t[]){p.ntap, p.ntap});
+                    (int64_t[]){p.ntap, p.ntap}, false);
   bool channels = forward_tiles[t].channels;
   int64_t ldo = round_up(j->co, forward_tiles[t].a * (channels ? V : 1));
   int64_t count = channels ? p.pixels : p.npos, stride;
@@ -571,8 +573,13 @@ static void pad_gradient(float *gp, const float *gy, const int64_t *gs,
 int ln_conv_simd_weight(float *gw, const float *x, const float *gy,
                         const int64_t *gs, const ln_conv_job *j) {
   plane p = plane_of(j);
-  int t = pick_tile(weight_tiles, j->co, (int64_t[]){p.ntap, p.ntap},
-                    (int64_t[]){p.npos, p.pixels});
+  /* with pixels in lanes each thread sums V lanes per (channel, tap):
+  ** past 2^23 floats (a wide layer), channels in lanes, which sum one */
+  const int64_t side[2] = {p.ntap, p.ntap}, len[2] = {p.npos, p.pixels};
+  int t = pick_tile(weight_tiles, j->co, side, len, false);
+  if (!weight_tiles[t].channels &&
+      round_up(j->co, weight_tiles[t].a) * p.ntap * V > (INT64_C(1) << 23))
+    t = pick_tile(weight_tiles, j->co, side, len, true);
   bool channels = weight_tiles[t].channels;
   int64_t ldo = round_up(j->co, weight_tiles[t].a * (channels ? V : 1));
   int64_t ktp = round_up(p.ntap, weight_tiles[t].b);
