@@ -157,12 +157,28 @@ typedef struct forward_args {
 } forward_args;
 
 /* The taps a tile from position p0 to p1 (inclusive) reads inside the
-** image: for each input channel, kernel rows *lo to *hi. */
-static inline void tile_rows(const forward_args *f, int64_t p0, int64_t p1,
-                             int64_t *lo, int64_t *hi) {
+** image, as runs of consecutive taps (the kernel rows lo to lo + na - 1 of
+** each input channel, kw taps each), or one run of all the taps when no
+** kernel row reads only padding: run r has len taps from taps_from(). */
+typedef struct tap_runs {
+  int64_t runs, len, lo, na;
+} tap_runs;
+
+static inline tap_runs tile_runs(const forward_args *f, int64_t p0,
+                                 int64_t p1) {
   if (p1 >= f->count) p1 = f->count - 1;
-  *lo = f->alo[p1 / f->per_row];
-  *hi = f->ahi[p0 / f->per_row];
+  tap_runs t = {.lo = f->alo[p1 / f->per_row]};
+  t.na = f->ahi[p0 / f->per_row] - t.lo + 1;
+  if (t.na < 0) t.na = 0;
+  if (t.lo == 0 && t.na == f->kh) t.runs = 1, t.len = f->ntap, t.na = 0;
+  else t.runs = f->ci * t.na, t.len = f->kw;
+  return t;
+}
+
+static inline int64_t taps_from(const forward_args *f, const tap_runs *t,
+                                int64_t r) {
+  if (t->na == 0) return 0; /* the one run of all taps */
+  return ((r / t->na) * f->kh + t->lo + r % t->na) * f->kw;
 }
 
 /* Pixels in lanes: OB channels x JB vectors, from base[p0..p0+JB). The
@@ -178,25 +194,23 @@ forward_pixels_tile(const int OB, const int JB, const forward_args *f,
   for (int ob = 0; ob < OB; ob++)
 #pragma GCC unroll 12
     for (int jb = 0; jb < JB; jb++) acc[ob][jb] = (vf){0} + f->bias[o0 + ob];
-  int64_t alo, ahi;
-  tile_rows(f, p0, p0 + JB - 1, &alo, &ahi);
-  for (int64_t c = 0; c < f->ci; c++)
-    for (int64_t a = alo; a <= ahi; a++) {
-      int64_t k0 = (c * f->kh + a) * f->kw;
-      const float *wk = f->wp + o0 + k0 * f->ldo;
-      for (int64_t k = k0; k < k0 + f->kw; k++, wk += f->ldo) {
-        int64_t off = f->tap[k];
-        vf xv[MAXB];
+  tap_runs t = tile_runs(f, p0, p0 + JB - 1);
+  for (int64_t r = 0; r < t.runs; r++) {
+    int64_t k0 = taps_from(f, &t, r);
+    const float *wk = f->wp + o0 + k0 * f->ldo;
+    for (int64_t k = k0; k < k0 + t.len; k++, wk += f->ldo) {
+      int64_t off = f->tap[k];
+      vf xv[MAXB];
 #pragma GCC unroll 12
-        for (int jb = 0; jb < JB; jb++) xv[jb] = LOADU(xb[jb] + off);
+      for (int jb = 0; jb < JB; jb++) xv[jb] = LOADU(xb[jb] + off);
 #pragma GCC unroll 8
-        for (int ob = 0; ob < OB; ob++) {
-          float w = wk[ob];
+      for (int ob = 0; ob < OB; ob++) {
+        float w = wk[ob];
 #pragma GCC unroll 12
-          for (int jb = 0; jb < JB; jb++) acc[ob][jb] += xv[jb] * w;
-        }
+        for (int jb = 0; jb < JB; jb++) acc[ob][jb] += xv[jb] * w;
       }
     }
+  }
   for (int ob = 0; ob < OB && o0 + ob < f->co; ob++)
     for (int jb = 0; jb < JB && p0 + jb < f->count; jb++) {
       float *d = f->y + (o0 + ob) * f->plane_size + f->dst[p0 + jb];
@@ -223,25 +237,23 @@ forward_channels_tile(const int OV, const int PB, const forward_args *f,
 #pragma GCC unroll 12
     for (int pb = 0; pb < PB; pb++) acc[ov][pb] = b;
   }
-  int64_t alo, ahi;
-  tile_rows(f, p0, p0 + PB - 1, &alo, &ahi);
-  for (int64_t c = 0; c < f->ci; c++)
-    for (int64_t a = alo; a <= ahi; a++) {
-      int64_t k0 = (c * f->kh + a) * f->kw;
-      const float *wk = f->wp + o0 + k0 * f->ldo;
-      for (int64_t k = k0; k < k0 + f->kw; k++, wk += f->ldo) {
-        int64_t off = f->tap[k];
-        vf wv[MAXA];
+  tap_runs t = tile_runs(f, p0, p0 + PB - 1);
+  for (int64_t r = 0; r < t.runs; r++) {
+    int64_t k0 = taps_from(f, &t, r);
+    const float *wk = f->wp + o0 + k0 * f->ldo;
+    for (int64_t k = k0; k < k0 + t.len; k++, wk += f->ldo) {
+      int64_t off = f->tap[k];
+      vf wv[MAXA];
 #pragma GCC unroll 8
-        for (int ov = 0; ov < OV; ov++) wv[ov] = LOADA(wk + ov * V);
+      for (int ov = 0; ov < OV; ov++) wv[ov] = LOADA(wk + ov * V);
 #pragma GCC unroll 12
-        for (int pb = 0; pb < PB; pb++) {
-          float x = xb[pb][off];
+      for (int pb = 0; pb < PB; pb++) {
+        float x = xb[pb][off];
 #pragma GCC unroll 8
-          for (int ov = 0; ov < OV; ov++) acc[ov][pb] += wv[ov] * x;
-        }
+        for (int ov = 0; ov < OV; ov++) acc[ov][pb] += wv[ov] * x;
       }
     }
+  }
   for (int ov = 0; ov < OV; ov++)
     for (int l = 0; l < V && o0 + ov * V + l < f->co; l++) {
       float *d = f->y + (o0 + ov * V + l) * f->plane_size + p0;
@@ -421,19 +433,21 @@ static bool use_avx2(void) {
 ** counted, and the loads each costs. A tile spans co channels by `side`
 ** (vectors or taps with pixels in lanes, pixels or taps with channels in
 ** lanes) and repeats `len` times (taps, or vectors or pixels): side[c] and
-** len[c] for c = channels in lanes. */
+** len[c] for c = channels in lanes. only_channels leaves out the tiles
+** with pixels in lanes. */
 static int pick_tile(const tile *tiles, int64_t co, const int64_t side[2],
-                     const int64_t len[2]) {
-  int best = 0;
+                     const int64_t len[2], bool only_channels) {
+  int best = -1;
   double best_cost = 0;
   for (int s = 0; s < NTILES; s++) {
     const tile *t = &tiles[s];
     int c = t->channels;
+    if (only_channels && !c) continue;
     int64_t oa = c ? t->a * V : t->a;
     double fmas = (double)(round_up(co, oa) / oa * t->a) *
                   (double)round_up(side[c], t->b) * (double)len[c];
     double cost = fmas * (1 + 0.5 * (t->a + t->b) / (double)(t->a * t->b));
-    if (s == 0 || cost < best_cost) best = s, best_cost = cost;
+    if (best < 0 || cost < best_cost) best = s, best_cost = cost;
   }
   return best;
 }
@@ -504,7 +518,7 @@ int ln_conv_simd_forward(float *y, const float *x, const float *w,
                          const float *bias, const ln_conv_job *j) {
   plane p = plane_of(j);
   int t = pick_tile(forward_tiles, j->co, (int64_t[]){p.npos, p.pixels},
-                    (int64_t[]){p.ntap, p.ntap});
+                    (int64_t[]){p.ntap, p.ntap}, false);
   bool channels = forward_tiles[t].channels;
   int64_t ldo = round_up(j->co, forward_tiles[t].a * (channels ? V : 1));
   int64_t count = channels ? p.pixels : p.npos, stride;
@@ -571,8 +585,13 @@ static void pad_gradient(float *gp, const float *gy, const int64_t *gs,
 int ln_conv_simd_weight(float *gw, const float *x, const float *gy,
                         const int64_t *gs, const ln_conv_job *j) {
   plane p = plane_of(j);
-  int t = pick_tile(weight_tiles, j->co, (int64_t[]){p.ntap, p.ntap},
-                    (int64_t[]){p.npos, p.pixels});
+  /* with pixels in lanes each thread sums V lanes per (channel, tap):
+  ** past 2^23 floats (a wide layer), channels in lanes, which sum one */
+  const int64_t side[2] = {p.ntap, p.ntap}, len[2] = {p.npos, p.pixels};
+  int t = pick_tile(weight_tiles, j->co, side, len, false);
+  if (!weight_tiles[t].channels &&
+      round_up(j->co, weight_tiles[t].a) * p.ntap * V > (INT64_C(1) << 23))
+    t = pick_tile(weight_tiles, j->co, side, len, true);
   bool channels = weight_tiles[t].channels;
   int64_t ldo = round_up(j->co, weight_tiles[t].a * (channels ? V : 1));
   int64_t ktp = round_up(p.ntap, weight_tiles[t].b);

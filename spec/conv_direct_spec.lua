@@ -150,6 +150,17 @@ describe("conv2d with stride 1 (direct)", function()
            randn(3):requires_grad_() }))
   end)
 
+  it("runs for stride 1, one group and a weight of at most 2^20 elements", function()
+    local function node(x, w, o)
+      return tostring(F.conv2d(x:requires_grad_(), w, nil, o).grad_fn)
+    end
+    assert.are.equal("ConvolutionBackward", node(randn(1, 2, 5, 5), randn(3, 2, 3, 3), { padding = 1 }))
+    assert.are_not.equal("ConvolutionBackward", node(randn(1, 2, 5, 5), randn(3, 2, 3, 3), { stride = 2 }))
+    assert.are_not.equal("ConvolutionBackward", node(randn(1, 2, 5, 5), randn(2, 1, 3, 3), { groups = 2 }))
+    assert.are.equal("ConvolutionBackward", node(randn(1, 1024, 2, 2), randn(1, 1024, 32, 32), { padding = 15 }))
+    assert.are_not.equal("ConvolutionBackward", node(randn(1, 1025, 2, 2), randn(1, 1025, 32, 32), { padding = 15 }))
+  end)
+
   describe("gradcheck", function()
     local function leaf(...) return randn(...):requires_grad_() end
 
