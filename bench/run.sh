@@ -170,6 +170,15 @@ rss_wall_of() {
        END { printf "%.0f %.2f", rss, wall }' "$1"
 }
 
+# CPU seconds every process has used since boot (/proc/stat): with this
+# run's own (the shell's `times`), what other processes took during it.
+cpu_all() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat; }
+# (`times` runs in this shell: in a $(...) subshell it would see no children)
+cpu_ours() {
+  times >"$TMP/times"
+  awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, p, "m"); s += 60 * p[1] + p[2] } print s }' "$TMP/times"
+}
+
 # Runs workload $1 on side $2 at config $3 (round $4) and records it in RAW.
 measure() {
   cmd=$(command_of "$2" "$3" "$1")
@@ -269,6 +278,7 @@ case $FLAGS in *avx512f*) ISA=AVX-512 ;; *avx2*) ISA=AVX2 ;; *) ISA="no AVX2" ;;
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT (with uncommitted changes)"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+CPU0=$(cpu_all) T0=$(date +%s)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 note "bench/run.sh: $ROUNDS round(s)$([ "$QUICK" = 1 ] && echo ', QUICK (a smoke run, not a result)'); load average $LOAD0"
 
@@ -288,6 +298,10 @@ for w in $WORKLOADS; do
   esac
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+# cores other processes kept busy, on average over the run
+cpu_ours >"$TMP/ours"
+OTHERS=$(awk -v a="$CPU0" -v z="$(cpu_all)" -v ours="$(cat "$TMP/ours")" -v t=$(($(date +%s) - T0)) \
+  'BEGIN { o = (z - a - ours) / (t > 0 ? t : 1); printf "%.2f", (o > 0 ? o : 0) }')
 
 # ---- the report --------------------------------------------------------------
 {
@@ -295,10 +309,10 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
   echo
   echo "\`$(env | grep -E '^(ROUNDS|QUICK|B|LIMIT_S|WORKLOADS)=' | sed "s/=\(.*\)/='\1'/" | tr '\n' ' ')bench/run.sh$([ $WRITE = 1 ] && echo ' --write')\`" \
     "at $COMMIT, $STARTED; $ROUNDS round(s)$([ "$QUICK" = 1 ] && echo ', QUICK=1: a smoke run of the script, not a result')."
-  echo "Load average $LOAD0 before, $LOAD1 after."
-  if awk -v l="${LOAD0%% *}" -v n="$NPROC" 'BEGIN { exit !(l >= n / 2) }'; then
-    echo "**A busy machine**: other processes held a load of ${LOAD0%% *} on $NPROC cores at the start;" \
-      "the figures move with them."
+  echo "Load average $LOAD0 before, $LOAD1 after; other processes kept $OTHERS of the $NPROC cores busy" \
+    "on average (CPU time from /proc/stat less this run's own)."
+  if awk -v o="$OTHERS" -v n="$NPROC" 'BEGIN { exit !(o >= 0.2 * n) }'; then
+    echo "**A busy machine**: other processes shared the cores; the figures move with them."
   fi
   echo
   echo "- CPU: $MODEL, $NPROC cores; flags: $FLAGS"
