@@ -6,7 +6,9 @@
 # --write puts them into bench/RESULTS.md with the CPU, the commit, the
 # commands and the load average.
 #
-#   bench/run.sh [--write]            (or `make bench`; after make)
+#   bench/run.sh [--write]            (or `make bench`; after make; about 15
+#                                     minutes on 2 quiet cores, far longer on
+#                                     busy ones: 2-thread configs collapse)
 #   ROUNDS=5 bench/run.sh             more rounds (default 3)
 #   QUICK=1 bench/run.sh              a smoke run of the script itself: 3000
 #                                     images, 5 steps, 1 round; not a result
