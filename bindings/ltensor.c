@@ -18,7 +18,8 @@ typedef struct box {
 
 /* Lua's collector sees only the small userdata, not the tensor memory
 ** behind it (Torch7's unbounded growth). Past a soft limit, collect; the
-** limit then sits 50% (at least 16 MB) above the memory still alive. */
+** limit then sits an eighth (at least 16 MB) above the memory still alive:
+** garbage tensors wait that long, and the CPU cache keeps their blocks. */
 #define GC_MIN_HEADROOM ((size_t)16 << 20)
 static size_t gc_threshold = GC_MIN_HEADROOM;
 
@@ -30,7 +31,7 @@ void lnb_account(lua_State *L) {
   release_held(L);
   lua_gc(L, LUA_GCCOLLECT);
   live = ln_memory_allocated();
-  gc_threshold = live + (live / 2 > GC_MIN_HEADROOM ? live / 2 : GC_MIN_HEADROOM);
+  gc_threshold = live + (live / 8 > GC_MIN_HEADROOM ? live / 8 : GC_MIN_HEADROOM);
 }
 
 void luann_push_tensor(lua_State *L, ln_tensor *t) {

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cpu.h"
 #include "size_class.h"
@@ -33,6 +34,22 @@
 #endif
 
 #define CACHE_MIN_LIMIT ((size_t)128 << 20)
+/* Blocks from this size on are mapped pages of their own, not glibc's heap:
+** glibc raises its mmap threshold as big blocks are freed, and a heap that
+** then holds them fragments, so a long run's RSS crept up by a MiB an
+** epoch. Mapped, a block returns to the system whole. */
+#define MAP_MIN ((size_t)256 << 10)
+
+static void *block_alloc(size_t size) {
+  if (size < MAP_MIN) return aligned_alloc(64, size);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void block_free(void *p, size_t size) {
+  if (size < MAP_MIN) free(p);
+  else munmap(p, size);
+}
 
 static struct {
   pthread_mutex_t lock;
@@ -59,7 +76,7 @@ static void trim_locked(void) {
     while (cache.free[c]) {
       void *b = cache.free[c];
       cache.free[c] = *(void **)b;
-      free(b);
+      block_free(b, ln_size_class_bytes(c));
     }
   }
   cache.cached = 0;
@@ -91,10 +108,10 @@ int cpu_storage_alloc(ln_storage *s, size_t nbytes) {
     cache.free[cls] = *(void **)b;
     cache.cached -= size;
   } else {
-    b = aligned_alloc(64, size);
+    b = block_alloc(size);
     if (!b && cache.cached) { /* memory pressure: give the cache back */
       trim_locked();
-      b = aligned_alloc(64, size);
+      b = block_alloc(size);
     }
   }
   if (b) {
@@ -122,6 +139,6 @@ void cpu_storage_free(ln_storage *s) {
     cache.cached += size;
   }
   pthread_mutex_unlock(&cache.lock);
-  if (!keep) free(s->data);
+  if (!keep) block_free(s->data, size);
   s->data = NULL;
 }

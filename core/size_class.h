@@ -22,4 +22,12 @@ static inline size_t ln_size_class(size_t n, int *cls) {
   return base + q * step;
 }
 
+/* The size of class cls (the inverse of ln_size_class). */
+static inline size_t ln_size_class_bytes(int cls) {
+  if (cls == 0) return LN_SIZE_CLASS_MIN;
+  int e = (cls - 1) / 4 + 8, q = (cls - 1) % 4 + 1;
+  size_t base = (size_t)1 << e;
+  return base + (size_t)q * (base / 4);
+}
+
 #endif
