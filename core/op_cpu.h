@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "exp_f32.h"
 #include "internal.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
@@ -106,42 +107,6 @@ static inline void ln_cpu_split(ln_cpu_range_fn fn, void *ctx, int64_t n,
 #pragma omp parallel for num_threads((int)chunks)
   for (int64_t c = 0; c < chunks; c++)
     fn(ctx, n * c / chunks, n * (c + 1) / chunks);
-}
-
-/* exp(x) for x <= 0, -inf or NaN, as a loop that vectorises: x = n ln2 + r,
-** exp(r) by Cephes' expf polynomial, 2^n in the exponent bits; within 1
-** ulp; 0 below -87.3. The same function as the CPU softmax's
-** (core/cpu_reduce.c), so that fused ops agree with it. */
-LN_INLINE int32_t ln_float_bits(float f) {
-  int32_t i;
-  memcpy(&i, &f, sizeof i);
-  return i;
-}
-
-LN_INLINE float ln_bits_float(int32_t i) {
-  float f;
-  memcpy(&f, &i, sizeof f);
-  return f;
-}
-
-LN_INLINE float ln_exp_neg_f32(float x) {
-  const int32_t lim = 0x42AE999A, neg_lim = (int32_t)0xC2AE999A; /* 87.3f */
-  int32_t xi = ln_float_bits(x), mag = xi & 0x7FFFFFFF;
-  int32_t nan = -(mag > 0x7F800000);
-  int32_t tiny = -((mag > lim) & (mag <= 0x7F800000)); /* x < -87.3, -inf */
-  int32_t keep = ~(nan | tiny);
-  float xc = ln_bits_float((xi & keep) | (neg_lim & tiny)); /* NaN: 0 */
-  float n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* rounded */
-  float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  float y = p * ln_bits_float((int32_t)((uint32_t)((int32_t)n + 127) << 23));
-  return ln_bits_float((ln_float_bits(y) & keep) | (xi & nan)); /* 0, or x's NaN */
 }
 
 /* ---- small products in registers ----------------------------------------
