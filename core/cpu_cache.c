@@ -34,20 +34,23 @@
 #endif
 
 #define CACHE_MIN_LIMIT ((size_t)128 << 20)
-/* Blocks from this size on are mapped pages of their own, not glibc's heap:
-** glibc raises its mmap threshold as big blocks are freed, and a heap that
-** then holds them fragments, so a long run's RSS crept up by a MiB an
-** epoch. Mapped, a block returns to the system whole. */
+/* With the cache on, blocks from this size on are mapped pages of their
+** own, not glibc's heap, which raises its mmap threshold as big blocks are
+** freed and then fragments. Mapped, a block returns to the system whole.
+** With it off they come from malloc, where ASan and valgrind watch them
+** (and ASan's allocation limit refuses absurd sizes). */
 #define MAP_MIN ((size_t)256 << 10)
 
+static bool mapped(size_t size) { return size >= MAP_MIN && ln_cpu_caching(); }
+
 static void *block_alloc(size_t size) {
-  if (size < MAP_MIN) return aligned_alloc(64, size);
+  if (!mapped(size)) return aligned_alloc(64, size);
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
 static void block_free(void *p, size_t size) {
-  if (size < MAP_MIN) free(p);
+  if (!mapped(size)) free(p);
   else munmap(p, size);
 }
 
