@@ -33,7 +33,7 @@
 # and every workload runs at each of its thread settings (torch's
 # set_num_threads 1 and all cores, each with OpenBLAS at its default, all
 # cores, or at 1): the ratio takes the best. luann runs at its defaults;
-# one more config shows it at 1 thread (the char examples: at all cores).
+# one more config shows it at 1 thread.
 # Benchmarks are not tests: nothing here fails on a time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -120,14 +120,13 @@ torch_prog() {
   esac
 }
 
-# The configs side $1 runs workload $2 at. luann: def (its defaults), and t1
-# (one thread), or for the char examples, which default to one thread, tN (all
-# cores). PyTorch: tK = torch.set_num_threads(K), +ob1 = OPENBLAS_NUM_THREADS=1
+# The configs side $1 runs workload $2 at. luann: def (its defaults: a thread
+# per core, fewer while other programs keep cores busy) and t1 (one thread).
+# PyTorch: tK = torch.set_num_threads(K), +ob1 = OPENBLAS_NUM_THREADS=1
 # (unset otherwise: OpenBLAS takes every core).
 configs() {
   case $1.$2 in
   *.startup) echo def ;;
-  luann.transformer | luann.lstm) echo "def t$NPROC" ;;
   luann.*) echo "def t1" ;;
   *) if [ "$NPROC" = 1 ]; then echo "t1 t1+ob1"; else echo "t1 t1+ob1 t$NPROC t$NPROC+ob1"; fi ;;
   esac
@@ -139,7 +138,6 @@ command_of() {
     case $2.$3 in
     def.*) echo "$LUANN $(luann_prog "$3")" ;;
     t1.transformer | t1.lstm) echo "$LUANN $(luann_prog "$3") --threads 1" ;;
-    *.transformer | *.lstm) echo "$LUANN $(luann_prog "$3") --threads 0" ;;
     t1.*) echo "$LUANN -e 'luann.set_num_threads(1)' $(luann_prog "$3")" ;;
     esac
     return
@@ -325,7 +323,7 @@ OTHERS=$(awk -v a="$CPU0" -v z="$(cpu_all)" -v ours="$(cat "$TMP/ours")" -v t=$(
     "\`$(sed -n 's/^libblas.so.3: //p' "$TMP/torch_info_$NPROC")\` ($(sed -n 's/^blas libraries: //p' "$TMP/torch_info_$NPROC"));" \
     "get_num_threads() $(sed -n 's/^get_num_threads: //p' "$TMP/torch_info_$NPROC") by default, OPENBLAS_NUM_THREADS" \
     "$(sed -n 's/^OPENBLAS_NUM_THREADS: //p' "$TMP/torch_info_$NPROC")."
-  echo "- Configs. luann: def = its defaults (the char examples: 1 thread), t1 = one thread, t$NPROC = all cores." \
+  echo "- Configs. luann: def = its defaults (a thread per core, fewer while other programs keep cores busy), t1 = one thread." \
     "PyTorch: tK = torch.set_num_threads(K); +ob1 = OPENBLAS_NUM_THREADS=1, else unset (OpenBLAS takes every core)."
   echo
   awk -f bench/report.awk "$SINGLE" "$RAW"

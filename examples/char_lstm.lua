@@ -3,7 +3,7 @@
 --
 --   luann examples/char_lstm.lua [--minutes 10] [--steps 0] [--hidden 192] [--embedding 64]
 --     [--seq-length 64] [--batch-size 32] [--lr 0.003] [--seed 1] [--device cpu]
---     [--threads 1] [--corpus DIR] [--quick] [--train-only] [--no-progress]
+--     [--threads 0] [--corpus DIR] [--quick] [--train-only] [--no-progress]
 --
 -- An embedding, nn.LSTM with num_layers = 2, and a linear read-out. Truncated
 -- backpropagation through time as char-rnn does it: the training text is cut
@@ -27,14 +27,13 @@ local USAGE = "usage: char_lstm.lua [--minutes X] [--steps N] [--hidden N] [--em
   .. "[--batch-size N] [--lr X] [--seed N] [--device NAME] [--threads N] [--corpus DIR] [--quick] [--train-only] "
   .. "[--no-progress]"
 local opts = common.parse_args({ ... }, { minutes = 10, steps = 0, hidden = 192, embedding = 64, seq_length = 64,
-  batch_size = 32, lr = 3e-3, seed = 1, device = "cpu", threads = 1, corpus = corpus.DIR, quick = false,
+  batch_size = 32, lr = 3e-3, seed = 1, device = "cpu", threads = 0, corpus = corpus.DIR, quick = false,
   train_only = false, progress = true }, USAGE)
 if opts.quick then -- a smoke run: a tiny model, a few steps, a slice of the corpus
   opts.hidden, opts.embedding, opts.seq_length, opts.batch_size, opts.steps = 32, 16, 16, 8, 30
 end
--- One CPU thread by default: on a machine that other programs keep busy, every
--- parallel op waits for its descheduled second thread (10x slower measured on 2
--- shared cores). --threads 0 keeps luann's default, a thread per core.
+-- --threads 0 (the default) keeps luann's own count: a thread per core, fewer
+-- while other programs keep cores busy (luann.cpu.threads()); --threads N sets it.
 if opts.threads > 0 then luann.set_num_threads(opts.threads) end
 luann.manual_seed(opts.seed)
 local device = luann.device(opts.device)

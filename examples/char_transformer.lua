@@ -3,7 +3,7 @@
 --
 --   luann examples/char_transformer.lua [--minutes 10] [--steps 0] [--width 96] [--layers 3]
 --     [--heads 4] [--context 64] [--batch-size 32] [--lr 0.006] [--warmup 50]
---     [--seed 1] [--device cpu] [--threads 1] [--corpus DIR] [--quick] [--train-only]
+--     [--seed 1] [--device cpu] [--threads 0] [--corpus DIR] [--quick] [--train-only]
 --     [--no-progress]
 --
 -- Token and position embeddings; per block, pre-norm causal multi-head
@@ -27,15 +27,14 @@ local USAGE = "usage: char_transformer.lua [--minutes X] [--steps N] [--width N]
   .. "[--batch-size N] [--lr X] [--warmup N] [--seed N] [--device NAME] [--threads N] [--corpus DIR] "
   .. "[--quick] [--train-only] [--no-progress]"
 local opts = common.parse_args({ ... }, { minutes = 10, steps = 0, width = 96, layers = 3, heads = 4, context = 64,
-  batch_size = 32, lr = 6e-3, warmup = 50, seed = 1, device = "cpu", threads = 1, corpus = corpus.DIR,
+  batch_size = 32, lr = 6e-3, warmup = 50, seed = 1, device = "cpu", threads = 0, corpus = corpus.DIR,
   quick = false, train_only = false, progress = true }, USAGE)
 if opts.quick then -- a smoke run: a tiny model, a few steps, a slice of the corpus
   opts.width, opts.layers, opts.heads, opts.context, opts.batch_size = 32, 1, 2, 32, 8
   opts.steps, opts.warmup = 30, 5
 end
--- One CPU thread by default: on a machine that other programs keep busy, every
--- parallel op waits for its descheduled second thread (10x slower measured on 2
--- shared cores). --threads 0 keeps luann's default, a thread per core.
+-- --threads 0 (the default) keeps luann's own count: a thread per core, fewer
+-- while other programs keep cores busy (luann.cpu.threads()); --threads N sets it.
 if opts.threads > 0 then luann.set_num_threads(opts.threads) end
 luann.manual_seed(opts.seed)
 local device = luann.device(opts.device)
