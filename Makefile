@@ -53,7 +53,7 @@ LUA_SRC := $(shell find lua -name '*.lua' | sort)
 CL_SRC := $(wildcard kernels/*.cl)
 
 # The CPU's loop kernels, compiled once per instruction set and picked at
-# run time by core/cpu_isa.c (never -march=native: a build runs on any
+# run time by core/cpu_isa.c (never tuned to the build machine: a build runs on any
 # x86-64). At -O3: -O2 vectorizes almost no loop of unknown length, and
 # unswitching lets loops with invariant branches vectorize. No FMA
 # contraction, so every ISA computes the same elementwise results; no errno

@@ -1,6 +1,6 @@
 """bench/tutorial.py: the PyTorch MNIST tutorial as written, for bench/run.sh.
 
-The program of /work/shared/seed/pytorch-mnist-tutorial.txt line for line
+The PyTorch MNIST tutorial of the README's user story, line for line
 (torchvision dataset with transforms.ToTensor, DataLoader of batch 64 with
 shuffle, 784-128-10 ReLU, SGD lr 0.01, cross entropy), with four changes:
 FashionMNIST instead of MNIST and download=False (Debian's IDX files, which

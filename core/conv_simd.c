@@ -21,7 +21,7 @@
 **
 ** GCC's vector extensions, compiled twice: for AVX2 with FMA and for the
 ** baseline, picked at run time as the other CPU kernels are (cpu_isa.c,
-** LUANN_CPU_ISA); the build never uses -march=native. On AVX-512 parts of
+** LUANN_CPU_ISA); the build never targets the machine it is built on. On AVX-512 parts of
 ** the AMD kind 256-bit vectors run as fast as 512-bit ones. The sums use
 ** FMA where the CPU has it, as BLIS does: these kernels are reductions, so
 ** their rounding depends on the build anyway.
