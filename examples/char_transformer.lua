@@ -40,15 +40,9 @@ luann.manual_seed(opts.seed)
 local device = luann.device(opts.device)
 
 -- ---- data --------------------------------------------------------------------
-local text = corpus.load(opts.corpus)
-if opts.quick then text.train, text.valid = text.train:sub(1, 200000), text.valid:sub(1, 4000) end
-local vocab = corpus.vocab(text.train)
-local train_ids = vocab:encode(text.train):to(device)
-local valid_ids = vocab:encode(text.valid):to(device)
-local unigram, bigram = corpus.baselines(vocab, text.train, text.valid)
-print(string.format("Corpus: %d fortunes (%d characters) to train, %d (%d) to validate; %d symbols%s",
-  text.n_train, #text.train, text.n_valid, #text.valid, vocab.size, opts.quick and " (--quick: a slice)" or ""))
-print(string.format("Baselines on validation: unigram %.3f, bigram %.3f bits per character", unigram, bigram))
+local data = corpus.prepare(opts, device)
+local vocab, train_ids, valid_ids = data.vocab, data.train_ids, data.valid_ids
+local unigram, bigram = data.unigram, data.bigram
 
 local T = opts.context
 local windows = train_ids:unfold(1, T + 1, 1) -- (N - T, T + 1): every window, a view

@@ -195,4 +195,20 @@ function corpus.baselines(vocab, train, valid)
   return u_bits / #v / LOG2, b_bits / #v / LOG2
 end
 
+--- What both char examples start from: the corpus (a slice of it with
+-- opts.quick), its vocabulary, both splits as ids on device, and the
+-- baselines, with the two lines that report them printed.
+-- @return {vocab=, train_ids=, valid_ids=, unigram=, bigram=}
+function corpus.prepare(opts, device)
+  local text = corpus.load(opts.corpus)
+  if opts.quick then text.train, text.valid = text.train:sub(1, 200000), text.valid:sub(1, 4000) end
+  local vocab = corpus.vocab(text.train)
+  local unigram, bigram = corpus.baselines(vocab, text.train, text.valid)
+  print(string.format("Corpus: %d fortunes (%d characters) to train, %d (%d) to validate; %d symbols%s",
+    text.n_train, #text.train, text.n_valid, #text.valid, vocab.size, opts.quick and " (--quick: a slice)" or ""))
+  print(string.format("Baselines on validation: unigram %.3f, bigram %.3f bits per character", unigram, bigram))
+  return { vocab = vocab, train_ids = vocab:encode(text.train):to(device),
+    valid_ids = vocab:encode(text.valid):to(device), unigram = unigram, bigram = bigram }
+end
+
 return corpus
