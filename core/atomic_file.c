@@ -60,9 +60,7 @@ void ln_atomic_abort(ln_atomic_file *a) {
   *a = (ln_atomic_file){NULL, NULL, NULL};
 }
 
-/* Makes the rename itself durable (best effort: some filesystems refuse
-** fsync on directories). */
-static void sync_directory(const char *path) {
+void ln_sync_directory(const char *path) {
   char *dir = join(path, "");
   if (!dir) return;
   char *slash = strrchr(dir, '/');
@@ -91,7 +89,7 @@ int ln_atomic_commit(ln_atomic_file *a, const char *op) {
     rc = ln_error("%s: cannot write %s: %s", op, a->path, strerror(err));
     unlink(a->tmp);
   } else {
-    sync_directory(a->path);
+    ln_sync_directory(a->path);
   }
   ln_atomic_abort(a);
   return rc;

@@ -27,5 +27,8 @@ LN_INTERNAL int ln_atomic_open(ln_atomic_file *a, const char *op,
 LN_INTERNAL int ln_atomic_commit(ln_atomic_file *a, const char *op);
 /* Gives up: removes the temp file and frees a (safe after a failed open). */
 LN_INTERNAL void ln_atomic_abort(ln_atomic_file *a);
+/* fsyncs the directory holding path, so that a rename into it is durable
+** (best effort: some filesystems refuse fsync on directories). */
+LN_INTERNAL void ln_sync_directory(const char *path);
 
 #endif

@@ -50,6 +50,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "atomic_file.h"
 #include "luann_io.h"
 #include "shape.h"
 
@@ -322,23 +323,6 @@ static void test_delay(void) {
   nanosleep(&ts, NULL);
 }
 
-/* Makes the rename itself durable (best effort: some filesystems refuse
-** fsync on directories). */
-static void sync_directory(const char *path) {
-  char *dir = dup_string(path, "");
-  if (!dir) return;
-  char *slash = strrchr(dir, '/');
-  if (!slash) strcpy(dir, ".");
-  else if (slash == dir) slash[1] = 0; /* the root directory */
-  else *slash = 0;
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(dir);
-}
-
 static int write_header(ln_ckpt_writer *w) {
   unsigned char h[CKP_HEADER];
   memcpy(h, ckp_magic, 8);
@@ -376,7 +360,7 @@ int ln_ckpt_writer_commit(ln_ckpt_writer *w) {
                     strerror(errno));
       unlink(w->tmp);
     } else {
-      sync_directory(w->path);
+      ln_sync_directory(w->path);
     }
   }
   ln_ckpt_writer_abort(w); /* frees; the temp file is gone by now on success */
