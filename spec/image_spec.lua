@@ -12,20 +12,8 @@ local forge = require "forge"
 local image = luann.image
 local flat, write_file, read_file = helpers.flat, helpers.write_file, helpers.read_file
 
-local tmpfiles = {}
-local function tmp(suffix)
-  local base = os.tmpname() -- created: removed at the end too
-  local p = base .. (suffix or ".png")
-  tmpfiles[#tmpfiles + 1] = base
-  tmpfiles[#tmpfiles + 1] = p
-  return p
-end
-
-local function err_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local tmp, remove_tmpfiles = helpers.temp_paths(".png")
+local err_of = helpers.err_of
 
 -- The byte a float pixel is written as: clamped to [0,1], rounded.
 local function to_byte(v)
@@ -105,7 +93,7 @@ end
 
 describe("luann.image", function()
   teardown(function()
-    for _, p in ipairs(tmpfiles) do os.remove(p) end
+    remove_tmpfiles()
   end)
 
   describe("save and load", function()

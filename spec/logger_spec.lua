@@ -7,24 +7,12 @@ local helpers = require "helpers"
 local Logger = luann.utils.Logger
 local read_file, write_file = helpers.read_file, helpers.write_file
 
-local tmpfiles = {}
-local function tmp(suffix)
-  local base = os.tmpname() -- created: removed at the end too
-  local p = base .. (suffix or ".csv")
-  tmpfiles[#tmpfiles + 1] = base
-  tmpfiles[#tmpfiles + 1] = p
-  return p
-end
-
-local function err_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local tmp, remove_tmpfiles = helpers.temp_paths(".csv")
+local err_of = helpers.err_of
 
 describe("luann.utils.Logger", function()
   teardown(function()
-    for _, p in ipairs(tmpfiles) do os.remove(p) end
+    remove_tmpfiles()
   end)
 
   it("writes a header and one line per row, each on disk at once", function()

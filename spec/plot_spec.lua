@@ -8,20 +8,8 @@ local helpers = require "helpers"
 
 local plot = luann.plot
 
-local tmpfiles = {}
-local function tmp(suffix)
-  local base = os.tmpname() -- created: removed at the end too
-  local p = base .. (suffix or ".png")
-  tmpfiles[#tmpfiles + 1] = base
-  tmpfiles[#tmpfiles + 1] = p
-  return p
-end
-
-local function err_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
+local tmp, remove_tmpfiles = helpers.temp_paths(".png")
+local err_of = helpers.err_of
 
 -- The picture as rows of {r, g, b}: pixels[y][x].
 local function pixels(path)
@@ -61,7 +49,7 @@ local UP = ramp(50, function(i) return 1 - math.exp(-i / 10) end)
 
 describe("luann.plot", function()
   teardown(function()
-    for _, p in ipairs(tmpfiles) do os.remove(p) end
+    remove_tmpfiles()
   end)
 
   describe("line", function()
