@@ -114,6 +114,24 @@ LN_INTERNAL int cpu_reduce(ln_reduce_op op, ln_tensor *out, ln_tensor *idx,
 LN_INTERNAL int cpu_softmax(ln_tensor *out, const ln_tensor *a, int dim,
                             bool log);
 
+/* cpu_isa.c: whether the AVX-512 set is the one in use. */
+LN_INTERNAL bool cpu_has_avx512(void);
+
+/* cpu_sgemm.c: c = alpha * a @ b + beta * c for float32, m x n from k, in
+** row and column strides (c's columns contiguous), on threads threads.
+** False, computing nothing, for the layouts and CPUs it leaves to BLIS. */
+typedef struct cpu_sgemm_args {
+  int64_t m, n, k;
+  float alpha, beta;
+  const float *a;
+  int64_t ars, acs;
+  const float *b;
+  int64_t brs, bcs;
+  float *c;
+  int64_t crs;
+} cpu_sgemm_args;
+LN_INTERNAL bool cpu_sgemm(const cpu_sgemm_args *g, int threads);
+
 /* cpu_blas.c */
 LN_INTERNAL int cpu_gemm(ln_dtype dt, int64_t batch, int64_t m, int64_t n,
                          int64_t k, double alpha, ln_matview a, ln_matview b,

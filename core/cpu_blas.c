@@ -281,6 +281,10 @@ static void gemm_one(const gemm_call *g, int64_t i, int threads) {
   char *c = g->c.base + i * g->c.bs * (int64_t)es;
   if (g->dt == LN_FLOAT32) {
     float alpha = (float)g->alpha, beta = (float)g->beta;
+    cpu_sgemm_args s = {g->m, g->n, g->k, alpha, beta, (const float *)a, g->a.rs,
+                        g->a.cs, (const float *)b, g->b.rs, g->b.cs, (float *)c,
+                        g->c.rs};
+    if (g->c.cs == 1 && cpu_sgemm(&s, threads)) return;
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, g->m, g->n, g->k, &alpha,
                  (float *)a, g->a.rs, g->a.cs, (float *)b, g->b.rs, g->b.cs,
                  &beta, (float *)c, g->c.rs, g->c.cs, NULL, &rntm);

@@ -43,10 +43,20 @@
 
 static bool mapped(size_t size) { return size >= MAP_MIN && ln_cpu_caching(); }
 
+/* From this size on a mapped block asks for transparent huge pages: a
+** data set read in random rows (a loader's batches) misses the TLB on
+** nearly every row with 4 KiB pages; 2 MiB pages also fault 512 times
+** less. Only where the system leaves THP to madvise (Debian's default). */
+#define HUGE_MIN ((size_t)4 << 20)
+
 static void *block_alloc(size_t size) {
   if (!mapped(size)) return aligned_alloc(64, size);
   void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  if (size >= HUGE_MIN) madvise(p, size, MADV_HUGEPAGE); /* advice: failure is harmless */
+#endif
+  return p;
 }
 
 static void block_free(void *p, size_t size) {

@@ -126,16 +126,44 @@ int cpu_gather(ln_tensor *out, const ln_tensor *a, int dim,
 /* out = a with dim's entries picked by the 1-D index: a gather whose index
 ** is broadcast along every other dim. */
 /* Whole rows of a contiguous a, selected along dim 0 (a data loader's
-** batches): one memcpy per index. */
+** batches): one memcpy per index. The rows are scattered through a large
+** data set, so each copy mostly waits on memory: the next row is
+** prefetched while one is copied, and a big batch is split over threads,
+** whose misses overlap. */
+#define SELECT_PREFETCH_LINES 16 /* of the next row: its first 1 KiB */
+#define SELECT_PARALLEL_BYTES ((size_t)256 << 10)
+
+typedef struct row_select {
+  const char *base;
+  char *out;
+  const int64_t *ix;
+  int64_t n, is;
+  size_t row, lines;
+} row_select;
+
+static void select_row(const row_select *g, int64_t i) {
+  if (i + 1 < g->n) {
+    const char *next = g->base + (size_t)g->ix[(i + 1) * g->is] * g->row;
+    for (size_t l = 0; l < g->lines; l++) __builtin_prefetch(next + 64 * l);
+  }
+  memcpy(g->out + (size_t)i * g->row, g->base + (size_t)g->ix[i * g->is] * g->row, g->row);
+}
+
 static void select_rows(ln_tensor *out, const ln_tensor *a,
                         const ln_tensor *index) {
-  size_t row = (size_t)(ln_tensor_numel(a) / (a->shape[0] ? a->shape[0] : 1)) *
-               ln_dtype_size(a->dtype);
-  const char *base = ln_tensor_data(a);
-  char *o = ln_tensor_data(out);
-  const int64_t *ix = ln_tensor_data(index);
-  for (int64_t i = 0; i < index->shape[0]; i++, o += row)
-    memcpy(o, base + (size_t)ix[i * index->stride[0]] * row, row);
+  row_select g = {ln_tensor_data(a), ln_tensor_data(out), ln_tensor_data(index),
+                  index->shape[0], index->stride[0], 0, 0};
+  g.row = (size_t)(ln_tensor_numel(a) / (a->shape[0] ? a->shape[0] : 1)) *
+          ln_dtype_size(a->dtype);
+  g.lines = g.row / 64 < SELECT_PREFETCH_LINES ? g.row / 64 : SELECT_PREFETCH_LINES;
+  int threads = (size_t)g.n * g.row >= SELECT_PARALLEL_BYTES
+                    ? cpu_free_threads(ln_get_num_threads()) : 1;
+  if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < g.n; i++) select_row(&g, i);
+  } else {
+    for (int64_t i = 0; i < g.n; i++) select_row(&g, i);
+  }
 }
 
 int cpu_index_select(ln_tensor *out, const ln_tensor *a, int dim,

@@ -50,6 +50,8 @@ static int level(void) {
 
 const char *ln_cpu_isa(void) { return isa_names[level()]; }
 
+bool cpu_has_avx512(void) { return level() == ISA_AVX512; }
+
 #ifdef LN_CPU_ISA_DISPATCH
 /* Each entry: its name, parameters and the arguments passing them on. */
 #define CPU_ISA_ENTRIES(X)                                                    \
