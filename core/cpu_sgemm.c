@@ -4,14 +4,17 @@
 **
 ** BLIS packs both operands into its own layouts on every call. For the
 ** skinny products of a small layer (a batch of 64 against a 784x128
-** weight) packing the weight costs a third of the product, and BLIS's
-** calls and edge handling add more: it reached 61-78% of the FMA peak at
-** these shapes where these kernels reach more. They read the operands
+** weight) packing the weight costs a third of the product, and a call's
+** set-up and the edge tiles of a 10-wide layer cost more than the product.
+** On one Zen 4 core (116 GFLOP/s FMA peak), over the tutorial MLP's five
+** products per step: BLIS 67-96 GFLOP/s on the two big ones and 13-36 on
+** the three small ones; these kernels 87-107 and 35-95. They read the
+** operands
 ** where they lie, in one of the two layouts a training step makes:
 **
 **   outer: b's rows are contiguous (b.cs == 1): each step of the sum
 **          multiplies one column of a (any strides: broadcast one element
-**          at a time) by one row of b, into a tile of 12 rows x 32 columns
+**          at a time) by one row of b, into a tile of 8 rows x 48 columns
 **          of c held in registers. Covers a @ w, a^T @ x (weight
 **          gradients, x the batch) and every plain row-major product.
 **   dot:   a's rows and b's columns are contiguous (a.cs == b.rs == 1):
@@ -36,7 +39,7 @@
 #define UNROLL _Pragma("GCC unroll 16")
 #define KERNEL static inline __attribute__((always_inline)) TARGET
 
-enum { OUTER_ROWS = 12, OUTER_VECS = 2, OUTER_COLS = 16 * OUTER_VECS };
+enum { OUTER_ROWS = 8, OUTER_VECS = 3, OUTER_COLS = 16 * OUTER_VECS };
 enum { OUTER_DEPTH = 128 }; /* sum steps per pass: b's panel stays in L1 */
 enum { DOT_ROWS = 4, DOT_COLS = 6 };
 
@@ -87,7 +90,8 @@ KERNEL void outer_tile(int rows, int vecs, __mmask16 last, const float *a,
 
 #define OUTER_CASE(R)                                                        \
   case R:                                                                    \
-    if (vecs == 2) outer_tile(R, 2, last, a, ars, acs, b, brs, depth, c, crs, alpha, beta); \
+    if (vecs == 3) outer_tile(R, 3, last, a, ars, acs, b, brs, depth, c, crs, alpha, beta); \
+    else if (vecs == 2) outer_tile(R, 2, last, a, ars, acs, b, brs, depth, c, crs, alpha, beta); \
     else outer_tile(R, 1, last, a, ars, acs, b, brs, depth, c, crs, alpha, beta); \
     break;
 
@@ -97,8 +101,7 @@ static TARGET void outer_any(int rows, int vecs, __mmask16 last, const float *a,
                              float beta) {
   switch (rows) {
     OUTER_CASE(1) OUTER_CASE(2) OUTER_CASE(3) OUTER_CASE(4) OUTER_CASE(5)
-    OUTER_CASE(6) OUTER_CASE(7) OUTER_CASE(8) OUTER_CASE(9) OUTER_CASE(10)
-    OUTER_CASE(11) OUTER_CASE(12)
+    OUTER_CASE(6) OUTER_CASE(7) OUTER_CASE(8)
   }
 }
 
@@ -113,7 +116,7 @@ static TARGET void outer_run(const cpu_sgemm_args *g, int64_t t0, int64_t t1) {
       int64_t i = t % row_tiles * OUTER_ROWS, j = t / row_tiles * OUTER_COLS;
       int rows = g->m - i < OUTER_ROWS ? (int)(g->m - i) : OUTER_ROWS;
       int64_t cols = g->n - j < OUTER_COLS ? g->n - j : OUTER_COLS;
-      int vecs = cols > 16 ? 2 : 1;
+      int vecs = (int)((cols + 15) / 16);
       __mmask16 last = (__mmask16)((1u << (cols - 16 * (vecs - 1))) - 1);
       if (cols - 16 * (vecs - 1) == 16) last = 0xffff;
       outer_any(rows, vecs, last, g->a + i * g->ars + p0 * g->acs, g->ars, g->acs,
