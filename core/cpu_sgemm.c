@@ -9,8 +9,7 @@
 ** On one Zen 4 core (116 GFLOP/s FMA peak), over the tutorial MLP's five
 ** products per step: BLIS 67-96 GFLOP/s on the two big ones and 13-36 on
 ** the three small ones; these kernels 87-107 and 35-95. They read the
-** operands
-** where they lie, in one of the two layouts a training step makes:
+** operands where they lie, in one of the two layouts a training step makes:
 **
 **   outer: b's rows are contiguous (b.cs == 1): each step of the sum
 **          multiplies one column of a (any strides: broadcast one element
