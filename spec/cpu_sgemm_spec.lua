@@ -2,7 +2,8 @@
 -- (on AVX-512 CPUs; elsewhere these run through BLIS and must pass too),
 -- against the same products in float64. Shapes cross every edge of the
 -- kernels' tiles (8 x 48 for b's rows contiguous, 4 x 6 for a Linear's
--- x @ w^T, the 16-wide vectors and the 128-step passes), in each layout a
+-- x @ w^T, used from a depth of 512 or for outputs up to 32 wide; the
+-- 16-wide vectors; the 128-step passes), in each layout a
 -- training step makes, at one thread and two.
 local luann = require "luann"
 
@@ -27,7 +28,7 @@ describe("float32 matrix products (cpu_sgemm.c)", function()
       local worst = 0
       for _, m in ipairs({ 1, 4, 5, 8, 9, 64 }) do
         for _, n in ipairs({ 1, 6, 7, 16, 17, 33, 48, 49, 130 }) do
-          for _, k in ipairs({ 1, 15, 16, 17, 129, 300 }) do
+          for _, k in ipairs({ 1, 15, 16, 17, 129, 300, 520 }) do
             for _, a_t in ipairs({ false, true }) do
               for _, b_t in ipairs({ false, true }) do
                 worst = math.max(worst, product_error(m, n, k, a_t, b_t))
