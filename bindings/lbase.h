@@ -54,13 +54,32 @@ LN_INTERNAL int lnb_check_len(lua_State *L, int idx, int max, const char *what);
 LN_INTERNAL int lnb_check_shape(lua_State *L, int idx, int64_t *shape);
 /* dtype from a string at idx ("float32", ...); def when none. */
 LN_INTERNAL ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def);
-/* Options table at idx (may be absent): dtype, device, requires_grad. */
+/* Integer arguments: a number with an exact integer value, float or not
+** (4/2 is 2, as string.rep takes it). lnb_tointeger says whether idx holds
+** one; lnb_check_integer raises otherwise, naming `what` ("sizes must be
+** integers, got 2.5") and the argument. */
+LN_INTERNAL bool lnb_tointeger(lua_State *L, int idx, lua_Integer *out);
+LN_INTERNAL lua_Integer lnb_check_integer(lua_State *L, int idx,
+                                          const char *what);
+/* Raises unless every key of the options table at idx is one of keys (a
+** NULL-terminated list): "bad argument #2 to 'zeros' (unknown option 'dtyp'
+** (did you mean 'dtype'?); known options: dtype, device, requires_grad)".
+** Once per call: a handful of keys. */
+LN_INTERNAL void lnb_check_option_keys(lua_State *L, int idx,
+                                       const char *const *keys);
+/* Options table at idx (may be absent): dtype, device, requires_grad;
+** lnb_read_options_of takes other known keys (the random functions' also
+** have generator, which the caller reads). */
 typedef struct lnb_options {
   ln_dtype dtype;
   ln_device device;
   bool requires_grad;
 } lnb_options;
+LN_INTERNAL extern const char *const lnb_tensor_option_keys[];
+LN_INTERNAL extern const char *const lnb_random_option_keys[];
 LN_INTERNAL void lnb_read_options(lua_State *L, int idx, lnb_options *o);
+LN_INTERNAL void lnb_read_options_of(lua_State *L, int idx, lnb_options *o,
+                                     const char *const *keys);
 /* Turns 1-based int64 index tensors from Lua into 0-based ones (new ref),
 ** and 0-based results into 1-based ones for Lua. */
 LN_INTERNAL ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index);
@@ -97,6 +116,7 @@ LN_INTERNAL extern const lnb_reg lnb_io[]; /* lio.c: IDX, checkpoints */
 LN_INTERNAL extern const lnb_reg lnb_device[]; /* ldevice.c */
 LN_INTERNAL extern const lnb_reg lnb_image[]; /* limage.c: PNG files */
 LN_INTERNAL extern const lnb_reg lnb_plot[]; /* lplot.c: line plots */
+LN_INTERNAL extern const lnb_reg lnb_compare[]; /* lcompare.c: equal, isclose */
 
 /* lpointwise.c: the unary and binary ops, registered from the core's op
 ** enums as closures into the module and methods tables (stack indices). */
