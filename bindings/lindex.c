@@ -167,6 +167,7 @@ static int l_index_select(lua_State *L) {
 static double opt_alpha(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx)) return 1;
   if (!lua_istable(L, idx)) return luaL_checknumber(L, idx);
+  lnb_check_option_keys(L, idx, (const char *const[]){"alpha", NULL});
   lua_getfield(L, idx, "alpha");
   int type = lua_type(L, -1);
   if (type != LUA_TNIL && type != LUA_TNUMBER)

@@ -194,6 +194,7 @@ static int l_save(lua_State *L) {
   int level = -1;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
+    lnb_check_option_keys(L, 3, (const char *const[]){"compression", NULL});
     lua_getfield(L, 3, "compression");
     if (!lua_isnil(L, -1)) {
       level = (int)luaL_checkinteger(L, -1);

@@ -49,7 +49,10 @@ static double opt_field(lua_State *L, int idx, const char *key, double def) {
 /* addmm(c, a, b, {beta = 1, alpha = 1}) = beta * c + alpha * (a @ b) */
 static int l_addmm(lua_State *L) {
   ln_tensor *c = lnb_check(L, 1), *a = lnb_check(L, 2), *b = lnb_check(L, 3);
-  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lnb_check_option_keys(L, 4, (const char *const[]){"beta", "alpha", NULL});
+  }
   double beta = opt_field(L, 4, "beta", 1), alpha = opt_field(L, 4, "alpha", 1);
   return lnb_push(L, ln_addmm(c, a, b, beta, alpha));
 }

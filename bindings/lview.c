@@ -160,6 +160,7 @@ static int t_to(lua_State *L) {
     }
     ln_error_clear();
   } else if (lua_istable(L, 2)) {
+    lnb_check_option_keys(L, 2, (const char *const[]){"dtype", "device", NULL});
     if (lua_getfield(L, 2, "dtype") != LUA_TNIL) dt = lnb_opt_dtype(L, -1, dt);
     if (lua_getfield(L, 2, "device") != LUA_TNIL &&
         ln_device_parse(luaL_checkstring(L, -1), &dev) != LN_OK)
