@@ -293,9 +293,18 @@ static int random_sized(lua_State *L, bool normal) {
 static int l_rand(lua_State *L) { return random_sized(L, false); }
 static int l_randn(lua_State *L) { return random_sized(L, true); }
 
-/* randint([low,] high, sizes, [options]): integers in [low, high), half
-** open as in PyTorch: randint(10, {n}) gives 0..9. luann's class labels
-** are 1-based, so labels for 10 classes are randint(1, 11, {n}). */
+/***
+Random integers in `[low, high)`, half open as in PyTorch:
+`randint(10, {n})` gives 0..9. luann's class labels are 1-based, so
+labels for 10 classes are `randint(1, 11, {n})`.
+@function randint
+@param[opt=0] low the smallest value
+@param high one past the largest value
+@param sizes a table of sizes
+@param[opt] options `{dtype = "int64", device =, requires_grad =, generator =}`
+@return a tensor (int64 unless dtype says otherwise)
+@usage local labels = luann.randint(1, 11, {64}) -- 1..10, for 10 classes
+*/
 static int l_randint(lua_State *L) {
   lua_Integer low = 0, high;
   int at = 2;

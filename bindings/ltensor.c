@@ -467,6 +467,15 @@ static int t_tolist(lua_State *L) {
 ** table, at raw speed) with a metatable that adds what PyTorch's torch.Size
 ** has: tostring gives "(2,3)", s[-1] counts from the end, and == compares
 ** sizes with another shape or a plain table. */
+
+/***
+A tensor's sizes, `t.shape` or `t:size()`: a Lua array (`s[1]`, `#s`,
+`ipairs`, `table.unpack`) that prints as `(2,3)`, takes negative indices
+from the end (`s[-1]`), and compares with `==` to another shape or a plain
+table (`t.shape == {2, 3}`). A fresh table each time.
+@type Shape
+@usage local n, d = table.unpack(x.shape); print(x.shape[-1], tostring(x.shape))
+*/
 #define LNB_SHAPE "luann.Shape"
 
 /* s[k] for a k missing from the array: negative k counts from the end. */
@@ -628,8 +637,14 @@ static int t_le(lua_State *L) {
                     "whole tensors");
 }
 
-/* for i, x in pairs(t): i = 1..#t and x = t[i] (a view of the rest of the
-** dims, a number for a 1-D t), as PyTorch's `for x in t`. */
+/***
+Iterates over the first dim, as PyTorch's `for x in t`: `i` runs 1..#t and
+`x` is `t[i]`, a view of the other dims (writes reach `t`), or a number for
+a 1-D `t`. (`ipairs(t)` raises past the end: a read out of range is an
+error.)
+@function __pairs
+@usage for i, row in pairs(x) do print(i, row:sum()) end
+*/
 static int pairs_next(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   lua_Integer i = luaL_checkinteger(L, 2);
