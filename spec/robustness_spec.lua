@@ -400,7 +400,7 @@ describe("robustness", function()
 
     it("give the index and the size when an index is out of range", function()
       assert.has_error(function() return luann.zeros(3)[5] end,
-        "index 5 is out of range for dim 1 of size 3")
+        "index 5 is out of range for dim 1 of size 3 (iterate with pairs(t))")
       assert.has_error(function() luann.gather(luann.zeros(2, 3), 2, luann.tensor({ { 7 } })) end,
         "gather: index 7 is out of range for dim 2 of size 3")
       assert.has_error(function() luann.zeros(2, 3):sum(3) end,
