@@ -55,12 +55,19 @@ LN_INTERNAL int lnb_check_shape(lua_State *L, int idx, int64_t *shape);
 /* dtype from a string at idx ("float32", ...); def when none. */
 LN_INTERNAL ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def);
 /* Integer arguments: a number with an exact integer value, float or not
-** (4/2 is 2, as string.rep takes it). lnb_tointeger says whether idx holds
-** one; lnb_check_integer raises otherwise, naming `what` ("sizes must be
-** integers, got 2.5") and the argument. */
+** (4/2 is 2, as string.rep takes it). lnb_check_integer also converts a
+** string as Lua's own functions do; lnb_tointeger and lnb_check_entry
+** take numbers only (t["2"] is no index).
+** lnb_tointeger says whether idx holds one; lnb_check_integer raises
+** otherwise ("bad argument #2 to 'narrow' (integer expected, got 1.5)"),
+** lnb_check_entry for the value on the stack top, entry pos of a table
+** argument arg ("... (sizes must be integers, got 1.5 at position 2)"). */
 LN_INTERNAL bool lnb_tointeger(lua_State *L, int idx, lua_Integer *out);
-LN_INTERNAL lua_Integer lnb_check_integer(lua_State *L, int idx,
-                                          const char *what);
+LN_INTERNAL lua_Integer lnb_check_integer(lua_State *L, int idx);
+LN_INTERNAL lua_Integer lnb_opt_integer(lua_State *L, int idx,
+                                        lua_Integer def);
+LN_INTERNAL lua_Integer lnb_check_entry(lua_State *L, int arg,
+                                        lua_Integer pos, const char *what);
 /* Raises unless every key of the options table at idx is one of keys (a
 ** NULL-terminated list): "bad argument #2 to 'zeros' (unknown option 'dtyp'
 ** (did you mean 'dtype'?); known options: dtype, device, requires_grad)".

@@ -261,15 +261,15 @@ static int l_arange(lua_State *L) {
 
 static int l_linspace(lua_State *L) {
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-  lua_Integer steps = luaL_checkinteger(L, 3);
+  lua_Integer steps = lnb_check_integer(L, 3);
   lnb_options o;
   lnb_read_options(L, 4, &o);
   return lnb_push(L, finish(L, ln_linspace(a, b, steps, o.dtype, o.device), &o));
 }
 
 static int l_eye(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  lua_Integer m = lua_type(L, 2) == LUA_TNUMBER ? luaL_checkinteger(L, 2) : n;
+  lua_Integer n = lnb_check_integer(L, 1);
+  lua_Integer m = lua_type(L, 2) == LUA_TNUMBER ? lnb_check_integer(L, 2) : n;
   luaL_argcheck(L, n >= 0 && m >= 0, 1, "sizes must be non-negative");
   lnb_options o;
   lnb_read_options(L, lua_type(L, 2) == LUA_TNUMBER ? 3 : 2, &o);
@@ -309,11 +309,11 @@ static int l_randint(lua_State *L) {
   lua_Integer low = 0, high;
   int at = 2;
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    low = luaL_checkinteger(L, 1);
-    high = luaL_checkinteger(L, 2);
+    low = lnb_check_integer(L, 1);
+    high = lnb_check_integer(L, 2);
     at = 3;
   } else {
-    high = luaL_checkinteger(L, 1);
+    high = lnb_check_integer(L, 1);
   }
   luaL_checktype(L, at, LUA_TTABLE);
   int64_t shape[LN_MAX_DIMS];
@@ -329,7 +329,7 @@ static int l_randint(lua_State *L) {
 
 /* randperm(n): a random permutation of 1..n (indices are 1-based). */
 static int l_randperm(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
+  lua_Integer n = lnb_check_integer(L, 1);
   luaL_argcheck(L, n >= 0, 1, "n must be non-negative");
   lnb_options o;
   lnb_read_options_of(L, 2, &o, lnb_random_option_keys);
@@ -345,7 +345,7 @@ static int l_randperm(lua_State *L) {
 }
 
 static uint64_t check_seed(lua_State *L, int idx) {
-  return (uint64_t)luaL_checkinteger(L, idx);
+  return (uint64_t)lnb_check_integer(L, idx);
 }
 
 static int l_manual_seed(lua_State *L) {

@@ -65,7 +65,7 @@ static int l_linear(lua_State *L) {
 }
 
 static int l_set_num_threads(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
+  lua_Integer n = lnb_check_integer(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 4096, 1, "expected a thread count from 1 to 4096");
   ln_set_num_threads((int)n);
   return 0;

@@ -195,7 +195,7 @@ size_t luann_to_floats(lua_State *L, int idx, float *data, size_t capacity) {
 /* ---- argument helpers --------------------------------------------------- */
 
 int lnb_check_dim(lua_State *L, int idx) {
-  lua_Integer d = luaL_checkinteger(L, idx);
+  lua_Integer d = lnb_check_integer(L, idx);
   luaL_argcheck(L, d != 0, idx, "dim 0 is invalid: dims are 1-based");
   luaL_argcheck(L, d >= -64 && d <= 64, idx, "dim out of range");
   return d > 0 ? (int)d - 1 : (int)d;
@@ -212,14 +212,31 @@ bool lnb_tointeger(lua_State *L, int idx, lua_Integer *out) {
   return exact;
 }
 
-lua_Integer lnb_check_integer(lua_State *L, int idx, const char *what) {
-  lua_Integer v;
-  if (lnb_tointeger(L, idx, &v)) return v;
+lua_Integer lnb_check_integer(lua_State *L, int idx) {
+  int exact;
+  lua_Integer v = lua_tointegerx(L, idx, &exact); /* "3" too, as Lua's own */
+  if (exact) return v;
   if (lua_type(L, idx) == LUA_TNUMBER)
-    luaL_argerror(L, idx, lua_pushfstring(L, "%s must be an integer, got %s",
-                                          what, lua_tostring(L, idx)));
+    luaL_argerror(L, idx, lua_pushfstring(L, "integer expected, got %s",
+                                          lua_tostring(L, idx)));
   luaL_typeerror(L, idx, "integer");
   return 0;
+}
+
+lua_Integer lnb_opt_integer(lua_State *L, int idx, lua_Integer def) {
+  return lua_isnoneornil(L, idx) ? def : lnb_check_integer(L, idx);
+}
+
+lua_Integer lnb_check_entry(lua_State *L, int arg, lua_Integer pos,
+                            const char *what) {
+  lua_Integer v = 0;
+  if (!lnb_tointeger(L, -1, &v))
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be integers, got %s at "
+                                          "position %I", what,
+                                          lua_type(L, -1) == LUA_TNUMBER ?
+                                          lua_tostring(L, -1) :
+                                          luaL_typename(L, -1), pos));
+  return v;
 }
 
 static int64_t check_size(lua_State *L, int idx, int64_t v) {
@@ -647,7 +664,7 @@ error.)
 */
 static int pairs_next(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  lua_Integer i = luaL_checkinteger(L, 2);
+  lua_Integer i = lnb_check_integer(L, 2);
   if (i < 0 || i >= t->shape[0]) return 0;
   ln_tensor *r = ln_select(t, 0, i);
   if (!r) return lnb_error(L);

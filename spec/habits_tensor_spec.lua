@@ -368,6 +368,13 @@ describe("tensor habits", function()
       assert.equal("index: entry 1 must be an integer, a range {from, to} or \"all\", got 1.5",
         err_of(function() return t[{ 1.5 }] end))
       assert.equal("index: range bounds must be integers", err_of(function() return t[{ { 1, 2.5 } }] end))
+      assert.matches("bad argument #2 to 'narrow' %(integer expected, got 1.5%)",
+        err_of(function() return t:narrow(1, 1.5, 1) end))
+      assert.matches("bad argument #1 to 'view' %(sizes must be integers, got 1.5 at position 2%)",
+        err_of(function() return t:view({ 2, 1.5 }) end))
+      assert.matches("bad argument #1 to '[%w.]*eye' %(integer expected, got 2.5%)", err_of(luann.eye, 2.5))
+      assert.equal("save: compression must be an integer from 0 to 9, got 2.5",
+        err_of(luann.save, "no-such-dir/never-written.ckpt", { t = t }, { compression = 2.5 }))
     end)
   end)
 
@@ -405,7 +412,7 @@ describe("tensor habits", function()
         unknown(t.index_add, t, 1, luann.tensor({ 1 }), luann.ones(1, 2), { alph = 2 }))
       assert.matches("unknown option 'gen'; known options: generator", unknown(t.normal_, t, 0, 1, { gen = 1 }))
       assert.matches("unknown option 'compresion' %(did you mean 'compression'%?%)",
-        unknown(luann.save, os.tmpname(), { t = t }, { compresion = 6 }))
+        unknown(luann.save, "no-such-dir/never-written.ckpt", { t = t }, { compresion = 6 }))
     end)
 
     it("still read the right keys", function()
