@@ -41,11 +41,16 @@ static tolerance read_tolerance(lua_State *L) {
   return t;
 }
 
-/* b, the tensor or number at 2, as a tensor next to a (new reference). */
+/* b, the tensor or number at 2, as a tensor next to a (new reference): a
+** number takes a's device, and a's dtype when a is float (else float64,
+** exact for integers to 2^53). */
 static ln_tensor *other(lua_State *L, ln_tensor *a) {
   if (lnb_test(L, 2)) return ln_tensor_retain(lnb_check(L, 2));
   luaL_argexpected(L, lua_type(L, 2) == LUA_TNUMBER, 2, "tensor or number");
-  return lnb_check_operand(L, 2, a->dtype);
+  ln_dtype dt = ln_dtype_is_float(a->dtype) ? a->dtype : LN_FLOAT64;
+  ln_tensor *b = ln_scalar(lua_tonumber(L, 2), dt, ln_tensor_device(a));
+  if (!b) lnb_error(L);
+  return b;
 }
 
 /***

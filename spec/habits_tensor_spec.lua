@@ -199,13 +199,14 @@ describe("tensor habits", function()
     end)
 
     it("make an integer division by zero a Lua error, not a crash", function()
+      -- (an OpenCL device reports it when the values are next read)
       local a = luann.tensor({ 1, 2 }, I64)
       local z = luann.tensor({ 1, 0 }, I64)
-      assert.equal("remainder: integer division by zero", err_of(function() return a % z end))
-      assert.equal("floor_divide: integer division by zero", err_of(function() return a // 0 end))
-      assert.equal("floor_divide: integer division by zero", err_of(function() return 5 // z end))
-      assert.equal("remainder: integer division by zero", err_of(function() return a:remainder_(0) end))
-      assert.same({ 1, 2 }, a:tolist()) -- nothing written
+      assert.equal("remainder: integer division by zero", err_of(function() return (a % z):tolist() end))
+      assert.equal("floor_divide: integer division by zero", err_of(function() return (a // 0):tolist() end))
+      assert.equal("floor_divide: integer division by zero", err_of(function() return (5 // z):tolist() end))
+      assert.equal("remainder: integer division by zero", err_of(function() return a:remainder_(0):tolist() end))
+      if a.device == "cpu" then assert.same({ 1, 2 }, a:tolist()) end -- nothing written
     end)
 
     it("wrap math.mininteger // -1 as Lua does", function()
