@@ -108,6 +108,10 @@ LN_INTERNAL void lnb_create_generator_meta(lua_State *L);
 LN_INTERNAL void lnb_create_close_hook(lua_State *L);
 LN_INTERNAL ln_device lnb_default_device(void);
 LN_INTERNAL int lnb_tostring(lua_State *L);
+/* lshape.c: pushes t's sizes as a shape (a Lua array with the
+** "luann.Shape" metatable that lnb_create_shape_meta makes). */
+LN_INTERNAL void lnb_push_shape(lua_State *L, const ln_tensor *t);
+LN_INTERNAL void lnb_create_shape_meta(lua_State *L);
 
 /* The families (one per binding file). */
 LN_INTERNAL extern const lnb_reg lnb_tensor_methods[]; /* ltensor.c */

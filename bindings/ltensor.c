@@ -212,13 +212,19 @@ bool lnb_tointeger(lua_State *L, int idx, lua_Integer *out) {
   return exact;
 }
 
+/* The number at idx as an error message shows it (NaN, not C's "-nan"). */
+static const char *number_str(lua_State *L, int idx) {
+  lua_Number v = lua_tonumber(L, idx);
+  return v != v ? "NaN" : lua_tostring(L, idx);
+}
+
 lua_Integer lnb_check_integer(lua_State *L, int idx) {
   int exact;
   lua_Integer v = lua_tointegerx(L, idx, &exact); /* "3" too, as Lua's own */
   if (exact) return v;
   if (lua_type(L, idx) == LUA_TNUMBER)
     luaL_argerror(L, idx, lua_pushfstring(L, "integer expected, got %s",
-                                          lua_tostring(L, idx)));
+                                          number_str(L, idx)));
   luaL_typeerror(L, idx, "integer");
   return 0;
 }
@@ -234,7 +240,7 @@ lua_Integer lnb_check_entry(lua_State *L, int arg, lua_Integer pos,
     luaL_argerror(L, arg, lua_pushfstring(L, "%s must be integers, got %s at "
                                           "position %I", what,
                                           lua_type(L, -1) == LUA_TNUMBER ?
-                                          lua_tostring(L, -1) :
+                                          number_str(L, -1) :
                                           luaL_typename(L, -1), pos));
   return v;
 }
@@ -263,12 +269,7 @@ int lnb_check_shape(lua_State *L, int idx, int64_t *shape) {
     n = lnb_check_len(L, idx, LN_MAX_DIMS, "sizes");
     for (int i = 0; i < n; i++) {
       lua_geti(L, idx, i + 1);
-      lua_Integer v = 0;
-      if (!lnb_tointeger(L, -1, &v))
-        luaL_error(L, "bad argument #%d (sizes must be integers, got %s at "
-                   "position %d)", idx, lua_type(L, -1) == LUA_TNUMBER ?
-                   lua_tostring(L, -1) : luaL_typename(L, -1), i + 1);
-      shape[i] = check_size(L, idx, v);
+      shape[i] = check_size(L, idx, lnb_check_entry(L, idx, i + 1, "sizes"));
       lua_pop(L, 1);
     }
     return n;
@@ -278,7 +279,7 @@ int lnb_check_shape(lua_State *L, int idx, int64_t *shape) {
     lua_Integer v = 0;
     if (!lnb_tointeger(L, i, &v))
       luaL_argerror(L, i, lua_pushfstring(L, "sizes must be integers, got %s",
-                                          lua_tostring(L, i)));
+                                          number_str(L, i)));
     shape[n++] = check_size(L, i, v);
   }
   return n;
@@ -478,93 +479,10 @@ static int t_tolist(lua_State *L) {
   return 1;
 }
 
-/* ---- shapes --------------------------------------------------------------
-** t.shape and t:size() are plain Lua arrays of sizes (so #, ipairs,
-** table.unpack, s[1] and passing one to zeros or view work as on any
-** table, at raw speed) with a metatable that adds what PyTorch's torch.Size
-** has: tostring gives "(2,3)", s[-1] counts from the end, and == compares
-** sizes with another shape or a plain table. */
-
-/***
-A tensor's sizes, `t.shape` or `t:size()`: a Lua array (`s[1]`, `#s`,
-`ipairs`, `table.unpack`) that prints as `(2,3)`, takes negative indices
-from the end (`s[-1]`), and compares with `==` to another shape or a plain
-table (`t.shape == {2, 3}`). A fresh table each time.
-@type Shape
-@usage local n, d = table.unpack(x.shape); print(x.shape[-1], tostring(x.shape))
-*/
-#define LNB_SHAPE "luann.Shape"
-
-/* s[k] for a k missing from the array: negative k counts from the end. */
-static int shape_index(lua_State *L) {
-  lua_Integer k;
-  if (!lnb_tointeger(L, 2, &k) || k >= 0) return 0;
-  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
-  if (k < -n) return 0;
-  lua_rawgeti(L, 1, n + 1 + k);
-  return 1;
-}
-
-static int shape_tostring(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  int64_t shape[LN_MAX_DIMS];
-  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
-  if (n > LN_MAX_DIMS) n = LN_MAX_DIMS; /* a user's table grown past it */
-  for (lua_Integer i = 0; i < n; i++) {
-    lua_rawgeti(L, 1, i + 1);
-    shape[i] = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
-  char s[LN_SHAPE_STRLEN];
-  lua_pushstring(L, ln_shape_str((int)n, shape, s, sizeof s));
-  return 1;
-}
-
-/* "shape " .. t.shape */
-static int shape_concat(lua_State *L) {
-  luaL_tolstring(L, 1, NULL);
-  luaL_tolstring(L, 2, NULL);
-  lua_concat(L, 2);
-  return 1;
-}
-
-/* a == b: both tables (Lua calls __eq for tables only) of the same length
-** and equal entries; a plain {2, 3} equals a shape (2,3). */
-static int shape_eq(lua_State *L) {
-  lua_Integer n = luaL_len(L, 1);
-  if (luaL_len(L, 2) != n) return lua_pushboolean(L, 0), 1;
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, 1, i);
-    lua_geti(L, 2, i);
-    bool same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (!same) return lua_pushboolean(L, 0), 1;
-  }
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static const luaL_Reg shape_metamethods[] = {
-  {"__index", shape_index},
-  {"__tostring", shape_tostring},
-  {"__concat", shape_concat},
-  {"__eq", shape_eq},
-  {NULL, NULL},
-};
-
-static void push_shape(lua_State *L, const ln_tensor *t) {
-  lua_createtable(L, t->ndim, 0);
-  for (int i = 0; i < t->ndim; i++) {
-    lua_pushinteger(L, t->shape[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-  luaL_setmetatable(L, LNB_SHAPE);
-}
-
 static int t_size(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (lua_isnoneornil(L, 2)) {
-    push_shape(L, t);
+    lnb_push_shape(L, t);
     return 1;
   }
   int d = lnb_check_dim(L, 2);
@@ -700,7 +618,7 @@ static int t_is_tensor(lua_State *L) {
 static int push_property(lua_State *L, ln_tensor *t, const char *k) {
   char buf[32];
   if (strcmp(k, "shape") == 0) {
-    push_shape(L, t);
+    lnb_push_shape(L, t);
   } else if (strcmp(k, "dtype") == 0) {
     lua_pushstring(L, ln_dtype_name(t->dtype));
   } else if (strcmp(k, "device") == 0) {
@@ -1007,9 +925,7 @@ static const char *const operators[][2] = {
 /* Creates the tensor metatable with the methods table (on the stack top)
 ** as __index's upvalue. Leaves the stack as it was. */
 void lnb_create_tensor_meta(lua_State *L, int methods) {
-  luaL_newmetatable(L, LNB_SHAPE);
-  luaL_setfuncs(L, shape_metamethods, 0);
-  lua_pop(L, 1);
+  lnb_create_shape_meta(L);
   luaL_newmetatable(L, LNB_TENSOR);
   luaL_setfuncs(L, metamethods, 0);
   for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++) {

@@ -363,7 +363,7 @@ describe("tensor habits", function()
         err_of(luann.zeros, 2.5))
       assert.matches("bad argument #2 to '[%w.]*ones' %(sizes must be integers, got 0.5%)",
         err_of(luann.ones, 2, 0.5))
-      assert.matches("bad argument #1 %(sizes must be integers, got 1.5 at position 2%)",
+      assert.matches("bad argument #1 to '[%w.]*zeros' %(sizes must be integers, got 1.5 at position 2%)",
         err_of(luann.zeros, { 2, 1.5 }))
       assert.equal("index: indices must be integers, got 2.5", err_of(function() return t[2.5] end))
       assert.equal("index: entry 1 must be an integer, a range {from, to} or \"all\", got 1.5",
