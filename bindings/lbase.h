@@ -54,13 +54,39 @@ LN_INTERNAL int lnb_check_len(lua_State *L, int idx, int max, const char *what);
 LN_INTERNAL int lnb_check_shape(lua_State *L, int idx, int64_t *shape);
 /* dtype from a string at idx ("float32", ...); def when none. */
 LN_INTERNAL ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def);
-/* Options table at idx (may be absent): dtype, device, requires_grad. */
+/* Integer arguments: a number with an exact integer value, float or not
+** (4/2 is 2, as string.rep takes it). lnb_check_integer also converts a
+** string as Lua's own functions do; lnb_tointeger and lnb_check_entry
+** take numbers only (t["2"] is no index).
+** lnb_tointeger says whether idx holds one; lnb_check_integer raises
+** otherwise ("bad argument #2 to 'narrow' (integer expected, got 1.5)"),
+** lnb_check_entry for the value on the stack top, entry pos of a table
+** argument arg ("... (sizes must be integers, got 1.5 at position 2)"). */
+LN_INTERNAL bool lnb_tointeger(lua_State *L, int idx, lua_Integer *out);
+LN_INTERNAL lua_Integer lnb_check_integer(lua_State *L, int idx);
+LN_INTERNAL lua_Integer lnb_opt_integer(lua_State *L, int idx,
+                                        lua_Integer def);
+LN_INTERNAL lua_Integer lnb_check_entry(lua_State *L, int arg,
+                                        lua_Integer pos, const char *what);
+/* Raises unless every key of the options table at idx is one of keys (a
+** NULL-terminated list): "bad argument #2 to 'zeros' (unknown option 'dtyp'
+** (did you mean 'dtype'?); known options: dtype, device, requires_grad)".
+** Once per call: a handful of keys. */
+LN_INTERNAL void lnb_check_option_keys(lua_State *L, int idx,
+                                       const char *const *keys);
+/* Options table at idx (may be absent): dtype, device, requires_grad;
+** lnb_read_options_of takes other known keys (the random functions' also
+** have generator, which the caller reads). */
 typedef struct lnb_options {
   ln_dtype dtype;
   ln_device device;
   bool requires_grad;
 } lnb_options;
+LN_INTERNAL extern const char *const lnb_tensor_option_keys[];
+LN_INTERNAL extern const char *const lnb_random_option_keys[];
 LN_INTERNAL void lnb_read_options(lua_State *L, int idx, lnb_options *o);
+LN_INTERNAL void lnb_read_options_of(lua_State *L, int idx, lnb_options *o,
+                                     const char *const *keys);
 /* Turns 1-based int64 index tensors from Lua into 0-based ones (new ref),
 ** and 0-based results into 1-based ones for Lua. */
 LN_INTERNAL ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index);
@@ -82,6 +108,10 @@ LN_INTERNAL void lnb_create_generator_meta(lua_State *L);
 LN_INTERNAL void lnb_create_close_hook(lua_State *L);
 LN_INTERNAL ln_device lnb_default_device(void);
 LN_INTERNAL int lnb_tostring(lua_State *L);
+/* lshape.c: pushes t's sizes as a shape (a Lua array with the
+** "luann.Shape" metatable that lnb_create_shape_meta makes). */
+LN_INTERNAL void lnb_push_shape(lua_State *L, const ln_tensor *t);
+LN_INTERNAL void lnb_create_shape_meta(lua_State *L);
 
 /* The families (one per binding file). */
 LN_INTERNAL extern const lnb_reg lnb_tensor_methods[]; /* ltensor.c */
@@ -97,6 +127,7 @@ LN_INTERNAL extern const lnb_reg lnb_io[]; /* lio.c: IDX, checkpoints */
 LN_INTERNAL extern const lnb_reg lnb_device[]; /* ldevice.c */
 LN_INTERNAL extern const lnb_reg lnb_image[]; /* limage.c: PNG files */
 LN_INTERNAL extern const lnb_reg lnb_plot[]; /* lplot.c: line plots */
+LN_INTERNAL extern const lnb_reg lnb_compare[]; /* lcompare.c: equal, isclose */
 
 /* lpointwise.c: the unary and binary ops, registered from the core's op
 ** enums as closures into the module and methods tables (stack indices). */

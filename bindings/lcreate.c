@@ -37,6 +37,9 @@ static ln_tensor *finish(lua_State *L, ln_tensor *t, const lnb_options *o) {
   return t;
 }
 
+/* The fills' options table holds only the generator. */
+static const char *const generator_option_keys[] = {"generator", NULL};
+
 static ln_generator *opt_generator(lua_State *L, int opts) {
   ln_generator *g = ln_default_generator();
   if (opts > 0 && lua_istable(L, opts)) {
@@ -192,8 +195,9 @@ static int l_full(lua_State *L) {
 }
 
 /* *_like(t, [options]): t's shape, dtype and device unless overridden. */
-static void like_options(lua_State *L, ln_tensor *t, lnb_options *o) {
-  lnb_read_options(L, 2, o);
+static void like_options(lua_State *L, ln_tensor *t, lnb_options *o,
+                         const char *const *keys) {
+  lnb_read_options_of(L, 2, o, keys);
   bool has_dtype = lua_type(L, 2) == LUA_TSTRING;
   bool has_device = false;
   if (lua_istable(L, 2)) {
@@ -208,7 +212,8 @@ static void like_options(lua_State *L, ln_tensor *t, lnb_options *o) {
 static int like(lua_State *L, int kind) {
   ln_tensor *t = lnb_check(L, 1);
   lnb_options o;
-  like_options(L, t, &o);
+  like_options(L, t, &o, kind >= 2 ? lnb_random_option_keys
+                                   : lnb_tensor_option_keys);
   ln_generator *g = opt_generator(L, lua_istable(L, 2) ? 2 : 0);
   ln_tensor *r;
   switch (kind) {
@@ -230,7 +235,7 @@ static int l_full_like(lua_State *L) {
   double v = luaL_checknumber(L, 2);
   lua_remove(L, 2);
   lnb_options o;
-  like_options(L, t, &o);
+  like_options(L, t, &o, lnb_tensor_option_keys);
   return lnb_push(L, finish(L, ln_full(t->ndim, t->shape, v, o.dtype, o.device), &o));
 }
 
@@ -256,15 +261,15 @@ static int l_arange(lua_State *L) {
 
 static int l_linspace(lua_State *L) {
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-  lua_Integer steps = luaL_checkinteger(L, 3);
+  lua_Integer steps = lnb_check_integer(L, 3);
   lnb_options o;
   lnb_read_options(L, 4, &o);
   return lnb_push(L, finish(L, ln_linspace(a, b, steps, o.dtype, o.device), &o));
 }
 
 static int l_eye(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  lua_Integer m = lua_type(L, 2) == LUA_TNUMBER ? luaL_checkinteger(L, 2) : n;
+  lua_Integer n = lnb_check_integer(L, 1);
+  lua_Integer m = lua_type(L, 2) == LUA_TNUMBER ? lnb_check_integer(L, 2) : n;
   luaL_argcheck(L, n >= 0 && m >= 0, 1, "sizes must be non-negative");
   lnb_options o;
   lnb_read_options(L, lua_type(L, 2) == LUA_TNUMBER ? 3 : 2, &o);
@@ -278,7 +283,7 @@ static int random_sized(lua_State *L, bool normal) {
   int ndim = lnb_check_shape(L, 1, shape);
   int opts = options_index(L, 1);
   lnb_options o;
-  lnb_read_options(L, opts, &o);
+  lnb_read_options_of(L, opts, &o, lnb_random_option_keys);
   ln_generator *g = opt_generator(L, opts);
   ln_tensor *r = normal ? ln_randn(g, ndim, shape, o.dtype, o.device)
                         : ln_rand(g, ndim, shape, o.dtype, o.device);
@@ -288,22 +293,33 @@ static int random_sized(lua_State *L, bool normal) {
 static int l_rand(lua_State *L) { return random_sized(L, false); }
 static int l_randn(lua_State *L) { return random_sized(L, true); }
 
-/* randint([low,] high, sizes, [options]): integers in [low, high). */
+/***
+Random integers in `[low, high)`, half open as in PyTorch:
+`randint(10, {n})` gives 0..9. luann's class labels are 1-based, so
+labels for 10 classes are `randint(1, 11, {n})`.
+@function randint
+@param[opt=0] low the smallest value
+@param high one past the largest value
+@param sizes a table of sizes
+@param[opt] options `{dtype = "int64", device =, requires_grad =, generator =}`
+@return a tensor (int64 unless dtype says otherwise)
+@usage local labels = luann.randint(1, 11, {64}) -- 1..10, for 10 classes
+*/
 static int l_randint(lua_State *L) {
   lua_Integer low = 0, high;
   int at = 2;
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    low = luaL_checkinteger(L, 1);
-    high = luaL_checkinteger(L, 2);
+    low = lnb_check_integer(L, 1);
+    high = lnb_check_integer(L, 2);
     at = 3;
   } else {
-    high = luaL_checkinteger(L, 1);
+    high = lnb_check_integer(L, 1);
   }
   luaL_checktype(L, at, LUA_TTABLE);
   int64_t shape[LN_MAX_DIMS];
   int ndim = lnb_check_shape(L, at, shape);
   lnb_options o;
-  lnb_read_options(L, at + 1, &o);
+  lnb_read_options_of(L, at + 1, &o, lnb_random_option_keys);
   if (!(lua_type(L, at + 1) == LUA_TSTRING ||
         (lua_istable(L, at + 1) && lua_getfield(L, at + 1, "dtype") != LUA_TNIL)))
     o.dtype = LN_INT64;
@@ -313,10 +329,10 @@ static int l_randint(lua_State *L) {
 
 /* randperm(n): a random permutation of 1..n (indices are 1-based). */
 static int l_randperm(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
+  lua_Integer n = lnb_check_integer(L, 1);
   luaL_argcheck(L, n >= 0, 1, "n must be non-negative");
   lnb_options o;
-  lnb_read_options(L, 2, &o);
+  lnb_read_options_of(L, 2, &o, lnb_random_option_keys);
   if (!(lua_type(L, 2) == LUA_TSTRING ||
         (lua_istable(L, 2) && lua_getfield(L, 2, "dtype") != LUA_TNIL)))
     o.dtype = LN_INT64;
@@ -329,7 +345,7 @@ static int l_randperm(lua_State *L) {
 }
 
 static uint64_t check_seed(lua_State *L, int idx) {
-  return (uint64_t)luaL_checkinteger(L, idx);
+  return (uint64_t)lnb_check_integer(L, idx);
 }
 
 static int l_manual_seed(lua_State *L) {
@@ -377,6 +393,14 @@ static int checked(lua_State *L, int rc) {
   return 1;
 }
 
+/* The generator of a fill's options table at idx (t:normal_(0, 1, {generator
+** = g})), its keys checked. */
+static ln_generator *fill_generator(lua_State *L, int idx) {
+  if (!lua_istable(L, idx)) return ln_default_generator();
+  lnb_check_option_keys(L, idx, generator_option_keys);
+  return opt_generator(L, idx);
+}
+
 static int t_fill_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double v = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : luaL_checknumber(L, 2);
@@ -393,19 +417,19 @@ static int t_copy_(lua_State *L) {
 static int t_uniform_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double a = luaL_optnumber(L, 2, 0), b = luaL_optnumber(L, 3, 1);
-  return checked(L, ln_uniform_(opt_generator(L, lua_istable(L, 4) ? 4 : 0), t, a, b));
+  return checked(L, ln_uniform_(fill_generator(L, 4), t, a, b));
 }
 
 static int t_normal_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double m = luaL_optnumber(L, 2, 0), s = luaL_optnumber(L, 3, 1);
-  return checked(L, ln_normal_(opt_generator(L, lua_istable(L, 4) ? 4 : 0), t, m, s));
+  return checked(L, ln_normal_(fill_generator(L, 4), t, m, s));
 }
 
 static int t_bernoulli_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double p = luaL_optnumber(L, 2, 0.5);
-  return checked(L, ln_bernoulli_(opt_generator(L, lua_istable(L, 3) ? 3 : 0), t, p));
+  return checked(L, ln_bernoulli_(fill_generator(L, 3), t, p));
 }
 
 /* ---- default device ----------------------------------------------------- */

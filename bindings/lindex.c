@@ -167,6 +167,7 @@ static int l_index_select(lua_State *L) {
 static double opt_alpha(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx)) return 1;
   if (!lua_istable(L, idx)) return luaL_checknumber(L, idx);
+  lnb_check_option_keys(L, idx, (const char *const[]){"alpha", NULL});
   lua_getfield(L, idx, "alpha");
   int type = lua_type(L, -1);
   if (type != LUA_TNIL && type != LUA_TNUMBER)
@@ -323,13 +324,13 @@ static int l_split(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (t->ndim == 0) return luaL_error(L, "split: cannot split a 0-dim tensor");
   int d = opt_dim(L, 3, t, "split", 0);
-  if (!lua_istable(L, 2)) return split_even(L, t, d, luaL_checkinteger(L, 2));
+  if (!lua_istable(L, 2)) return split_even(L, t, d, lnb_check_integer(L, 2));
   int n = lnb_check_len(L, 2, INT32_MAX / 16, "sizes");
   int64_t *lens = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *lens, 0);
   int64_t sum = 0;
   for (int i = 0; i < n; i++) {
     lua_geti(L, 2, i + 1);
-    lens[i] = luaL_checkinteger(L, -1);
+    lens[i] = lnb_check_entry(L, 2, i + 1, "sizes");
     lua_pop(L, 1);
     if (lens[i] < 0) return luaL_error(L, "split: sizes must be non-negative");
     if (__builtin_add_overflow(sum, lens[i], &sum)) sum = INT64_MAX;
@@ -344,7 +345,7 @@ static int l_split(lua_State *L) {
 static int l_chunk(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (t->ndim == 0) return luaL_error(L, "chunk: cannot chunk a 0-dim tensor");
-  lua_Integer n = luaL_checkinteger(L, 2);
+  lua_Integer n = lnb_check_integer(L, 2);
   int d = opt_dim(L, 3, t, "chunk", 0);
   if (n <= 0)
     return luaL_error(L, "chunk: the number of chunks must be positive, got %I",
@@ -393,7 +394,7 @@ static int l_argsort(lua_State *L) {
 /* t:topk(k, dim = -1, largest = true, sorted = true) -> values, indices */
 static int l_topk(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *v, *i;
-  lua_Integer k = luaL_checkinteger(L, 2);
+  lua_Integer k = lnb_check_integer(L, 2);
   int d = opt_dim(L, 3, t, "topk", -1);
   bool largest = opt_bool(L, 4, true), sorted = opt_bool(L, 5, true);
   int rc = ln_topk(t, k, d, largest, sorted, &v, &i);
@@ -403,7 +404,7 @@ static int l_topk(lua_State *L) {
 /* luann.one_hot(index, num_classes = -1): 1-based classes 1..C become
 ** int64 rows of C with a 1 at the class; -1 infers C as the largest. */
 static int l_one_hot(lua_State *L) {
-  lua_Integer c = luaL_optinteger(L, 2, -1);
+  lua_Integer c = lnb_opt_integer(L, 2, -1);
   if (c < -1)
     return luaL_error(L, "one_hot: num_classes must be positive or -1, got %d",
                       (int)c);

@@ -194,11 +194,14 @@ static int l_save(lua_State *L) {
   int level = -1;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
+    lnb_check_option_keys(L, 3, (const char *const[]){"compression", NULL});
     lua_getfield(L, 3, "compression");
     if (!lua_isnil(L, -1)) {
-      level = (int)luaL_checkinteger(L, -1);
-      if (level < 0 || level > 9)
-        return luaL_error(L, "save: compression must be 0..9, got %d", level);
+      lua_Integer v;
+      if (!lnb_tointeger(L, -1, &v) || v < 0 || v > 9)
+        return luaL_error(L, "save: compression must be an integer from 0 to "
+                          "9, got %s", luaL_tolstring(L, -1, NULL));
+      level = (int)v;
     }
     lua_pop(L, 1);
   }

@@ -49,7 +49,10 @@ static double opt_field(lua_State *L, int idx, const char *key, double def) {
 /* addmm(c, a, b, {beta = 1, alpha = 1}) = beta * c + alpha * (a @ b) */
 static int l_addmm(lua_State *L) {
   ln_tensor *c = lnb_check(L, 1), *a = lnb_check(L, 2), *b = lnb_check(L, 3);
-  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lnb_check_option_keys(L, 4, (const char *const[]){"beta", "alpha", NULL});
+  }
   double beta = opt_field(L, 4, "beta", 1), alpha = opt_field(L, 4, "alpha", 1);
   return lnb_push(L, ln_addmm(c, a, b, beta, alpha));
 }
@@ -62,7 +65,7 @@ static int l_linear(lua_State *L) {
 }
 
 static int l_set_num_threads(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
+  lua_Integer n = lnb_check_integer(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 4096, 1, "expected a thread count from 1 to 4096");
   ln_set_num_threads((int)n);
   return 0;

@@ -163,7 +163,7 @@ static void loss_common(lua_State *L, int idx, ln_loss_options *o) {
   o->weight = opt_tensor(L, idx);
   if (!lua_isnoneornil(L, idx + 1)) {
     o->has_ignore_index = true;
-    o->ignore_index = luaL_checkinteger(L, idx + 1);
+    o->ignore_index = lnb_check_integer(L, idx + 1);
   }
   o->target_base = 1;
 }

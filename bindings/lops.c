@@ -48,7 +48,10 @@ static int bad(lua_State *L, const call *c, const ln_param *p, int idx,
 static int64_t get_int(lua_State *L, const call *c, const ln_param *p, int idx,
                        const char *expected) {
   int ok;
-  lua_Integer v = lua_tointegerx(L, idx, &ok);
+  lua_Integer v = lua_tointegerx(L, idx, &ok); /* 2.0 is 2 */
+  if (!ok && lua_type(L, idx) == LUA_TNUMBER) /* say which float */
+    luaL_error(L, "%s: %s must be %s, got %s", c->op->name, p->name, expected,
+               lua_tostring(L, idx));
   if (!ok) bad(L, c, p, idx, expected);
   return (int64_t)v;
 }

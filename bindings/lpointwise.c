@@ -218,6 +218,31 @@ const lnb_reg lnb_pointwise[] = {
 
 /* ---- the unary and binary ops, from the core's op table ------------------ */
 
+/***
+The floored remainder `a - b * floor(a / b)`, with the divisor's sign, as
+Lua's `%` and `torch.remainder`: `-7 % 3 == 2`, `7 % -3 == -2`. The `%`
+operator on tensors (`t % 3`, `5 % t`). Integer division by zero is an
+error; for floats it gives NaN. Its gradient is 1 for `a` and
+`-floor_divide(a, b)` for `b`. Also `t:remainder(b)` and `t:remainder_(b)`.
+@function remainder
+@param a tensor or number
+@param b tensor or number
+@return a tensor of the common dtype
+*/
+
+/***
+The floored quotient, as Lua's `//` and `torch.floor_divide`:
+`-7 // 2 == -4`. The `//` operator on tensors. Integers stay integers
+(division by zero is an error); floats follow PyTorch, so that
+`a == b * (a // b) + a % b` (`1 // 0.1` is 9, where Lua's `floor(1 / 0.1)`
+gives 10). It has no gradient (zero). Also `t:floor_divide(b)` and
+`t:floor_divide_(b)`.
+@function floor_divide
+@param a tensor or number
+@param b tensor or number
+@return a tensor of the common dtype
+*/
+
 /* The op enum of the running closure. */
 static int upvalue_op(lua_State *L) {
   return (int)lua_tointeger(L, lua_upvalueindex(1));

@@ -134,6 +134,8 @@ static int r_argmin(lua_State *L) {
 /* Reads {correction = n} or {unbiased = b} from the table at idx. */
 static int read_correction(lua_State *L, int idx, const char *fname) {
   int correction = 1;
+  lnb_check_option_keys(L, idx,
+                        (const char *const[]){"correction", "unbiased", NULL});
   if (lua_getfield(L, idx, "unbiased") != LUA_TNIL) {
     if (!lua_isboolean(L, -1))
       luaL_error(L, "%s: unbiased must be a boolean", fname);

@@ -14,6 +14,8 @@ typedef struct box {
   ln_tensor *t; /* NULL once closed or collected */
 } box;
 
+static int push_indexed(lua_State *L, ln_tensor *r);
+
 /* ---- life cycle --------------------------------------------------------- */
 
 /* Lua's collector sees only the small userdata, not the tensor memory
@@ -193,7 +195,7 @@ size_t luann_to_floats(lua_State *L, int idx, float *data, size_t capacity) {
 /* ---- argument helpers --------------------------------------------------- */
 
 int lnb_check_dim(lua_State *L, int idx) {
-  lua_Integer d = luaL_checkinteger(L, idx);
+  lua_Integer d = lnb_check_integer(L, idx);
   luaL_argcheck(L, d != 0, idx, "dim 0 is invalid: dims are 1-based");
   luaL_argcheck(L, d >= -64 && d <= 64, idx, "dim out of range");
   return d > 0 ? (int)d - 1 : (int)d;
@@ -201,6 +203,46 @@ int lnb_check_dim(lua_State *L, int idx) {
 
 int lnb_opt_dim(lua_State *L, int idx, int def) {
   return lua_isnoneornil(L, idx) ? def : lnb_check_dim(L, idx);
+}
+
+bool lnb_tointeger(lua_State *L, int idx, lua_Integer *out) {
+  if (lua_type(L, idx) != LUA_TNUMBER) return false;
+  int exact;
+  *out = lua_tointegerx(L, idx, &exact);
+  return exact;
+}
+
+/* The number at idx as an error message shows it (NaN, not C's "-nan"). */
+static const char *number_str(lua_State *L, int idx) {
+  lua_Number v = lua_tonumber(L, idx);
+  return v != v ? "NaN" : lua_tostring(L, idx);
+}
+
+lua_Integer lnb_check_integer(lua_State *L, int idx) {
+  int exact;
+  lua_Integer v = lua_tointegerx(L, idx, &exact); /* "3" too, as Lua's own */
+  if (exact) return v;
+  if (lua_type(L, idx) == LUA_TNUMBER)
+    luaL_argerror(L, idx, lua_pushfstring(L, "integer expected, got %s",
+                                          number_str(L, idx)));
+  luaL_typeerror(L, idx, "integer");
+  return 0;
+}
+
+lua_Integer lnb_opt_integer(lua_State *L, int idx, lua_Integer def) {
+  return lua_isnoneornil(L, idx) ? def : lnb_check_integer(L, idx);
+}
+
+lua_Integer lnb_check_entry(lua_State *L, int arg, lua_Integer pos,
+                            const char *what) {
+  lua_Integer v = 0;
+  if (!lnb_tointeger(L, -1, &v))
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be integers, got %s at "
+                                          "position %I", what,
+                                          lua_type(L, -1) == LUA_TNUMBER ?
+                                          number_str(L, -1) :
+                                          luaL_typename(L, -1), pos));
+  return v;
 }
 
 static int64_t check_size(lua_State *L, int idx, int64_t v) {
@@ -227,18 +269,18 @@ int lnb_check_shape(lua_State *L, int idx, int64_t *shape) {
     n = lnb_check_len(L, idx, LN_MAX_DIMS, "sizes");
     for (int i = 0; i < n; i++) {
       lua_geti(L, idx, i + 1);
-      if (!lua_isinteger(L, -1))
-        luaL_error(L, "bad argument #%d (sizes must be integers, got %s at "
-                   "position %d)", idx, luaL_typename(L, -1), i + 1);
-      shape[i] = check_size(L, idx, lua_tointeger(L, -1));
+      shape[i] = check_size(L, idx, lnb_check_entry(L, idx, i + 1, "sizes"));
       lua_pop(L, 1);
     }
     return n;
   }
   for (int i = idx; lua_type(L, i) == LUA_TNUMBER; i++) {
     luaL_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
-    if (!lua_isinteger(L, i)) luaL_argerror(L, i, "sizes must be integers");
-    shape[n++] = check_size(L, i, lua_tointeger(L, i));
+    lua_Integer v = 0;
+    if (!lnb_tointeger(L, i, &v))
+      luaL_argerror(L, i, lua_pushfstring(L, "sizes must be integers, got %s",
+                                          number_str(L, i)));
+    shape[n++] = check_size(L, i, v);
   }
   return n;
 }
@@ -251,7 +293,82 @@ ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def) {
   return dt;
 }
 
+/* The edit distance of a and b (each under 32 bytes, else large): a
+** misspelled key is within 2 of the one meant. */
+static int edit_distance(const char *a, const char *b) {
+  size_t na = strlen(a), nb = strlen(b);
+  if (na >= 32 || nb >= 32) return 99;
+  int row[33];
+  for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= na; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= nb; j++) {
+      int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[nb];
+}
+
+/* The error for an unknown key at the stack top of the options at idx. */
+static int unknown_option(lua_State *L, int idx, const char *const *keys) {
+  int k = lua_absindex(L, -2); /* the buffer below pushes */
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  if (lua_type(L, k) == LUA_TSTRING) {
+    const char *key = lua_tostring(L, k), *near = NULL;
+    lua_pushfstring(L, "unknown option '%s'", key);
+    luaL_addvalue(&b);
+    for (int i = 0; keys[i]; i++)
+      if (!near && edit_distance(key, keys[i]) <= 2) near = keys[i];
+    if (near) {
+      lua_pushfstring(L, " (did you mean '%s'?)", near);
+      luaL_addvalue(&b);
+    }
+  } else {
+    lua_pushfstring(L, "options are named, got a %s key", luaL_typename(L, k));
+    luaL_addvalue(&b);
+  }
+  luaL_addstring(&b, "; known options: ");
+  for (int i = 0; keys[i]; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, keys[i]);
+  }
+  luaL_pushresult(&b);
+  return luaL_argerror(L, idx, lua_tostring(L, -1));
+}
+
+void lnb_check_option_keys(lua_State *L, int idx, const char *const *keys) {
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 8, "options");
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    bool known = false;
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      const char *key = lua_tostring(L, -2);
+      for (int i = 0; keys[i] && !known; i++) known = strcmp(key, keys[i]) == 0;
+    }
+    if (!known) unknown_option(L, idx, keys);
+    lua_pop(L, 1);
+  }
+}
+
+const char *const lnb_tensor_option_keys[] = {"dtype", "device",
+                                              "requires_grad", NULL};
+const char *const lnb_random_option_keys[] = {"dtype", "device",
+                                              "requires_grad", "generator",
+                                              NULL};
+
 void lnb_read_options(lua_State *L, int idx, lnb_options *o) {
+  lnb_read_options_of(L, idx, o, lnb_tensor_option_keys);
+}
+
+void lnb_read_options_of(lua_State *L, int idx, lnb_options *o,
+                         const char *const *keys) {
   o->dtype = LN_FLOAT32;
   o->device = lnb_default_device();
   o->requires_grad = false;
@@ -261,6 +378,7 @@ void lnb_read_options(lua_State *L, int idx, lnb_options *o) {
     return;
   }
   if (!lua_istable(L, idx) || lnb_test(L, idx)) return;
+  lnb_check_option_keys(L, idx, keys);
   if (lua_getfield(L, idx, "dtype") != LUA_TNIL)
     o->dtype = lnb_opt_dtype(L, -1, o->dtype);
   if (lua_getfield(L, idx, "device") != LUA_TNIL &&
@@ -361,18 +479,10 @@ static int t_tolist(lua_State *L) {
   return 1;
 }
 
-static void push_shape(lua_State *L, const ln_tensor *t) {
-  lua_createtable(L, t->ndim, 0);
-  for (int i = 0; i < t->ndim; i++) {
-    lua_pushinteger(L, t->shape[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-}
-
 static int t_size(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (lua_isnoneornil(L, 2)) {
-    push_shape(L, t);
+    lnb_push_shape(L, t);
     return 1;
   }
   int d = lnb_check_dim(L, 2);
@@ -433,11 +543,63 @@ static int t_len(lua_State *L) {
   return 1;
 }
 
-/* Two Lua values are the same tensor when they share the header; use
-** t:eq(u) for element-wise comparison. */
+/* a == b is identity: two Lua values are the same tensor when they share
+** the header. Lua's == must give a boolean, so it cannot be PyTorch's
+** elementwise ==: that is a:eq(b) (and luann.equal(a, b) for "same shape
+** and values"). It stays identity rather than an error because the library
+** and users compare tensors as objects (which parameter is this, is this
+** the tensor I stored), which an error, or a value-equality that made
+** distinct tensors equal, would break. Lua calls it only when both sides are
+** tensors: t == nil and t == 3 are false without it. */
 static int t_eq(lua_State *L) {
   lua_pushboolean(L, lnb_test(L, 1) == lnb_test(L, 2));
   return 1;
+}
+
+/* a < b and a <= b (and > and >=, which Lua turns into them): Lua needs a
+** boolean, so PyTorch's elementwise comparisons are methods. */
+static int t_lt(lua_State *L) {
+  return luaL_error(L, "cannot compare tensors with < or >: Lua's operators "
+                    "must give one boolean; use the elementwise a:lt(b) or "
+                    "a:gt(b) (bool tensors), or luann.equal(a, b) to compare "
+                    "whole tensors");
+}
+
+static int t_le(lua_State *L) {
+  return luaL_error(L, "cannot compare tensors with <= or >=: Lua's operators "
+                    "must give one boolean; use the elementwise a:le(b) or "
+                    "a:ge(b) (bool tensors), or luann.equal(a, b) to compare "
+                    "whole tensors");
+}
+
+/***
+Iterates over the first dim, as PyTorch's `for x in t`: `i` runs 1..#t and
+`x` is `t[i]`, a view of the other dims (writes reach `t`), or a number for
+a 1-D `t`. (`ipairs(t)` raises past the end: a read out of range is an
+error.)
+@function __pairs
+@usage for i, row in pairs(x) do print(i, row:sum()) end
+*/
+static int pairs_next(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  lua_Integer i = lnb_check_integer(L, 2);
+  if (i < 0 || i >= t->shape[0]) return 0;
+  ln_tensor *r = ln_select(t, 0, i);
+  if (!r) return lnb_error(L);
+  lua_pushinteger(L, i + 1);
+  push_indexed(L, r);
+  return 2;
+}
+
+static int t_pairs(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  if (t->ndim == 0)
+    return luaL_error(L, "pairs: cannot iterate over a 0-dim tensor (its "
+                      "value is t:item())");
+  lua_pushcfunction(L, pairs_next);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, 0);
+  return 3;
 }
 
 /* Bytes of tensor memory alive now, over all devices. */
@@ -456,7 +618,7 @@ static int t_is_tensor(lua_State *L) {
 static int push_property(lua_State *L, ln_tensor *t, const char *k) {
   char buf[32];
   if (strcmp(k, "shape") == 0) {
-    push_shape(L, t);
+    lnb_push_shape(L, t);
   } else if (strcmp(k, "dtype") == 0) {
     lua_pushstring(L, ln_dtype_name(t->dtype));
   } else if (strcmp(k, "device") == 0) {
@@ -534,8 +696,9 @@ static ln_tensor *apply_range(lua_State *L, ln_tensor *t, int dim, int idx) {
     return ln_error("index: a range has at most 3 entries {from, to, step}"), NULL;
   for (int i = 0; i < n; i++) {
     lua_geti(L, idx, i + 1);
-    bool ok = lua_isinteger(L, -1);
-    bound[i] = ok ? lua_tointeger(L, -1) : 0;
+    lua_Integer v = 0;
+    bool ok = lnb_tointeger(L, -1, &v);
+    bound[i] = v;
     lua_pop(L, 1);
     if (!ok) return ln_error("index: range bounds must be integers"), NULL;
   }
@@ -572,8 +735,9 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
     int type = lua_geti(L, idx, i);
     ln_tensor *next = NULL;
     int64_t k;
-    if (type == LUA_TNUMBER && lua_isinteger(L, -1)) {
-      if (check_index(lua_tointeger(L, -1), cur->shape[dim], dim, &k) == LN_OK)
+    lua_Integer v = 0;
+    if (lnb_tointeger(L, -1, &v)) {
+      if (check_index(v, cur->shape[dim], dim, &k) == LN_OK)
         next = ln_select(cur, dim, k);
     } else if (type == LUA_TTABLE) {
       next = apply_range(L, cur, dim++, lua_gettop(L));
@@ -583,7 +747,8 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
       dim++;
     } else {
       ln_error("index: entry %d must be an integer, a range {from, to} or "
-               "\"all\", got %s", i, luaL_typename(L, -1));
+               "\"all\", got %s", i, type == LUA_TNUMBER ? lua_tostring(L, -1)
+                                                   : luaL_typename(L, -1));
     }
     lua_pop(L, 1);
     lnb_push(L, next); /* raises the core's message when NULL */
@@ -595,17 +760,24 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
   return cur;
 }
 
-/* The view that t[key] denotes (new reference), for reads and writes. */
+/* The view that t[key] denotes (new reference), for reads and writes: key
+** is an integer (2.0 counts) or a table. Past the end, the error points a
+** loop like ipairs(t), which reads until an index fails, at pairs(t). */
 static ln_tensor *index_view(lua_State *L, ln_tensor *t, int key) {
-  if (lua_isinteger(L, key)) {
+  lua_Integer i;
+  if (lnb_tointeger(L, key, &i)) {
     if (t->ndim == 0) luaL_error(L, "index: cannot index a 0-dim tensor");
     int64_t k;
-    if (check_index(lua_tointeger(L, key), t->shape[0], 0, &k) != LN_OK)
-      lnb_error(L);
+    if (check_index(i, t->shape[0], 0, &k) != LN_OK)
+      return luaL_error(L, "%s%s", ln_error_message(),
+                        i > 0 ? " (iterate with pairs(t))" : ""), NULL;
     ln_tensor *r = ln_select(t, 0, k);
     if (!r) lnb_error(L);
     return r;
   }
+  if (lua_type(L, key) == LUA_TNUMBER)
+    return luaL_error(L, "index: indices must be integers, got %s",
+                      lua_tostring(L, key)), NULL;
   return index_by_table(L, t, key);
 }
 
@@ -621,11 +793,47 @@ static int push_indexed(lua_State *L, ln_tensor *r) {
   return 1;
 }
 
+/* PyTorch (and Torch7) names a tensor lacks, with luann's way: t:numpy()
+** and t.data raise with it instead of "attempt to call a nil value". Read
+** only when a name is neither a method nor a property. */
+static const char *const pytorch_hints[][2] = {
+  {"numpy", "t:tolist() gives the values as Lua tables"},
+  {"data", "t:detach() gives the same values without history"},
+  {"cuda", "luann's accelerators are OpenCL devices: t:to(\"opencl\")"},
+  {"is_cuda", "t.device names the device"},
+  {"astype", "t:to(\"float64\") or t:double() converts"},
+  {"int", "t:long() or t:to(\"int64\") converts to luann's integer dtype"},
+  {"half", "luann computes in float32 and float64: t:float()"},
+  {"ndimension", "t:dim() gives the number of dims"},
+  {"nDimension", "t:dim() gives the number of dims"},
+  {"nElement", "t:numel() gives the number of elements"},
+  {"clip", "t:clamp(min, max) clips"},
+  {"to_list", "t:tolist() gives the values as Lua tables"},
+  {"resize_", "t:view(...) or t:reshape(...) gives a new shape"},
+  {"new_zeros", "luann.zeros_like(t) or luann.zeros(sizes, {dtype = t.dtype})"},
+  {"new_ones", "luann.ones_like(t) or luann.ones(sizes, {dtype = t.dtype})"},
+  {"cat", "luann.cat({a, b}, dim) joins tensors"},
+  {"stack", "luann.stack({a, b}, dim) stacks tensors"},
+  {"bitwise_not", "t:logical_not() negates a bool tensor"},
+  {"__len__", "#t gives the size of the first dim"},
+};
+
+/* Raises the hint for name when it has one; else leaves t.name nil. */
+static int missing_field(lua_State *L, const char *name) {
+  for (size_t i = 0; i < sizeof pytorch_hints / sizeof pytorch_hints[0]; i++)
+    if (strcmp(name, pytorch_hints[i][0]) == 0)
+      return luaL_error(L, "a tensor has no field '%s' in luann: %s", name,
+                        pytorch_hints[i][1]);
+  return 0;
+}
+
 static int t_index(lua_State *L) {
   if (lua_type(L, 2) == LUA_TSTRING) {
     lua_pushvalue(L, 2); /* methods first: t:sum() on a closed t then */
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1; /* says so */
-    return push_property(L, lnb_check(L, 1), lua_tostring(L, 2));
+    const char *name = lua_tostring(L, 2);
+    int n = push_property(L, lnb_check(L, 1), name);
+    return n ? n : missing_field(L, name);
   }
   ln_tensor *t = lnb_check(L, 1);
   ln_tensor *mask = lnb_test(L, 2);
@@ -637,7 +845,7 @@ static int t_index(lua_State *L) {
     ln_tensor_release(i0);
     return lnb_push(L, r);
   }
-  if (lua_isinteger(L, 2) || lua_istable(L, 2))
+  if (lua_type(L, 2) == LUA_TNUMBER || lua_istable(L, 2))
     return push_indexed(L, index_view(L, t, 2));
   return luaL_error(L, "index: expected an integer, a table or a field name, "
                     "got %s", luaL_typename(L, 2));
@@ -656,7 +864,7 @@ static int t_newindex(lua_State *L) {
     ln_tensor_release(v);
     return rc == LN_OK ? 0 : lnb_error(L);
   }
-  if (!lua_isinteger(L, 2) && !lua_istable(L, 2))
+  if (lua_type(L, 2) != LUA_TNUMBER && !lua_istable(L, 2))
     return luaL_error(L, "index: expected an integer or a table, got %s",
                       luaL_typename(L, 2));
   view = index_view(L, t, 2);
@@ -697,21 +905,27 @@ static const luaL_Reg metamethods[] = {
   {"__close", tensor_close},
   {"__len", t_len},
   {"__eq", t_eq},
+  {"__lt", t_lt},
+  {"__le", t_le},
+  {"__pairs", t_pairs},
   {"__newindex", t_newindex},
   {NULL, NULL},
 };
 
 /* Lua's operators on tensors (numbers on either side are fine): the
 ** methods themselves, so a + b and a:add(b) share a function, checks and
-** error messages. */
+** error messages. % and // floor as Lua's own do on numbers (-7 % 3 == 2,
+** -7 // 2 == -4), which are PyTorch's remainder and floor_divide. */
 static const char *const operators[][2] = {
   {"__add", "add"}, {"__sub", "sub"}, {"__mul", "mul"}, {"__div", "div"},
-  {"__pow", "pow"}, {"__unm", "neg"},
+  {"__pow", "pow"}, {"__unm", "neg"}, {"__mod", "remainder"},
+  {"__idiv", "floor_divide"},
 };
 
 /* Creates the tensor metatable with the methods table (on the stack top)
 ** as __index's upvalue. Leaves the stack as it was. */
 void lnb_create_tensor_meta(lua_State *L, int methods) {
+  lnb_create_shape_meta(L);
   luaL_newmetatable(L, LNB_TENSOR);
   luaL_setfuncs(L, metamethods, 0);
   for (size_t i = 0; i < sizeof operators / sizeof operators[0]; i++) {

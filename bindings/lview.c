@@ -16,14 +16,14 @@ static int read_sizes(lua_State *L, int idx, int64_t *shape) {
     n = lnb_check_len(L, idx, LN_MAX_DIMS, "sizes");
     for (int i = 0; i < n; i++) {
       lua_geti(L, idx, i + 1);
-      shape[i] = luaL_checkinteger(L, -1);
+      shape[i] = lnb_check_entry(L, idx, i + 1, "sizes");
       lua_pop(L, 1);
     }
     return n;
   }
   for (int i = idx; i <= lua_gettop(L); i++) {
     luaL_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
-    shape[n++] = luaL_checkinteger(L, i);
+    shape[n++] = lnb_check_integer(L, i);
   }
   return n;
 }
@@ -97,7 +97,7 @@ static int t_expand_as(lua_State *L) {
 static int t_narrow(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = lnb_check_dim(L, 2);
-  lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
+  lua_Integer start = lnb_check_integer(L, 3), len = lnb_check_integer(L, 4);
   luaL_argcheck(L, start != 0, 3, "start 0 is invalid: indices are 1-based");
   int dd = d < 0 ? d + t->ndim : d;
   if (dd < 0 || dd >= t->ndim)
@@ -110,7 +110,7 @@ static int t_narrow(lua_State *L) {
 static int t_select(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = lnb_check_dim(L, 2);
-  lua_Integer i = luaL_checkinteger(L, 3);
+  lua_Integer i = lnb_check_integer(L, 3);
   luaL_argcheck(L, i != 0, 3, "index 0 is invalid: indices are 1-based");
   return lnb_push(L, ln_select(t, d, i > 0 ? i - 1 : i));
 }
@@ -160,6 +160,7 @@ static int t_to(lua_State *L) {
     }
     ln_error_clear();
   } else if (lua_istable(L, 2)) {
+    lnb_check_option_keys(L, 2, (const char *const[]){"dtype", "device", NULL});
     if (lua_getfield(L, 2, "dtype") != LUA_TNIL) dt = lnb_opt_dtype(L, -1, dt);
     if (lua_getfield(L, 2, "device") != LUA_TNIL &&
         ln_device_parse(luaL_checkstring(L, -1), &dev) != LN_OK)

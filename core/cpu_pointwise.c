@@ -4,8 +4,8 @@
 ** that is contiguous float32 takes a plain loop per op the compiler can
 ** vectorize, every other row a general strided loop for its dtype.
 ** Integer arithmetic stays in int64 (wrapping like two's complement) so it
-** is exact; integer fmod by zero is an error, found before anything is
-** written.
+** is exact; integer fmod, remainder and floor_divide by zero are errors,
+** found before anything is written.
 */
 #include <math.h>
 #include <stdatomic.h>
@@ -304,6 +304,38 @@ static inline float min_f(float a, float b) { return a < b || a != a ? a : b; }
 static inline double max_d(double a, double b) { return a > b || a != a ? a : b; }
 static inline double min_d(double a, double b) { return a < b || a != a ? a : b; }
 
+/* Floored remainder and division, as Lua's % and // and PyTorch's
+** remainder and floor_divide: the remainder takes the divisor's sign, and
+** a == b q + r up to rounding (PyTorch's div_floor, which rounds q to the
+** integer nearest (a - r) / b rather than flooring a / b). */
+static inline double remainder_d(double a, double b) {
+  double m = fmod(a, b);
+  return m != 0 && (m < 0) != (b < 0) ? m + b : m;
+}
+
+static inline double floor_divide_d(double a, double b) {
+  if (b == 0) return a / b;
+  double m = fmod(a, b), q = (a - m) / b;
+  if (m != 0 && (m < 0) != (b < 0)) q -= 1;
+  if (q == 0) return copysign(0.0, a / b);
+  double f = floor(q);
+  return q - f > 0.5 ? f + 1 : f;
+}
+
+static inline float remainder_f(float a, float b) {
+  float m = fmodf(a, b);
+  return m != 0 && (m < 0) != (b < 0) ? m + b : m;
+}
+
+static inline float floor_divide_f(float a, float b) {
+  if (b == 0) return a / b;
+  float m = fmodf(a, b), q = (a - m) / b;
+  if (m != 0 && (m < 0) != (b < 0)) q -= 1;
+  if (q == 0) return copysignf(0.0f, a / b);
+  float f = floorf(q);
+  return q - f > 0.5f ? f + 1 : f;
+}
+
 static float binary_f32(ln_binary_op op, float a, float b) {
   switch (op) {
     case LN_BINARY_ADD: return a + b;
@@ -315,6 +347,8 @@ static float binary_f32(ln_binary_op op, float a, float b) {
     case LN_BINARY_MINIMUM: return min_f(a, b);
     case LN_BINARY_FMOD: return fmodf(a, b);
     case LN_BINARY_ATAN2: return atan2f(a, b);
+    case LN_BINARY_REMAINDER: return remainder_f(a, b);
+    case LN_BINARY_FLOOR_DIVIDE: return floor_divide_f(a, b);
     default: return 0;
   }
 }
@@ -330,6 +364,8 @@ static double binary_f64(ln_binary_op op, double a, double b) {
     case LN_BINARY_MINIMUM: return min_d(a, b);
     case LN_BINARY_FMOD: return fmod(a, b);
     case LN_BINARY_ATAN2: return atan2(a, b);
+    case LN_BINARY_REMAINDER: return remainder_d(a, b);
+    case LN_BINARY_FLOOR_DIVIDE: return floor_divide_d(a, b);
     default: return 0;
   }
 }
@@ -347,8 +383,21 @@ static int64_t ipow(int64_t a, int64_t b) {
 }
 
 /* Integer ops in wrapping int64 (uint8 and bool values fit exactly; the
-** store narrows). fmod truncates like C's %; divisors of 0 were refused
-** before, and INT64_MIN % -1 (which traps in C) is 0. */
+** store narrows). fmod truncates like C's %, remainder and floor_divide
+** floor like Lua's; divisors of 0 were refused before, INT64_MIN % -1
+** (which traps in C) is 0 and INT64_MIN // -1 wraps, as in Lua. */
+static int64_t remainder_int(int64_t a, int64_t b) {
+  int64_t m = b == 0 || b == -1 ? 0 : a % b;
+  return m != 0 && (m < 0) != (b < 0) ? m + b : m;
+}
+
+static int64_t floor_divide_int(int64_t a, int64_t b) {
+  if (b == 0) return 0;
+  if (b == -1) return (int64_t)(0u - (uint64_t)a);
+  int64_t q = a / b;
+  return a % b != 0 && (a < 0) != (b < 0) ? q - 1 : q;
+}
+
 static int64_t binary_int(ln_binary_op op, int64_t a, int64_t b) {
   switch (op) {
     case LN_BINARY_ADD: return (int64_t)((uint64_t)a + (uint64_t)b);
@@ -358,6 +407,8 @@ static int64_t binary_int(ln_binary_op op, int64_t a, int64_t b) {
     case LN_BINARY_MAXIMUM: return a > b ? a : b;
     case LN_BINARY_MINIMUM: return a < b ? a : b;
     case LN_BINARY_FMOD: return b == 0 || b == -1 ? 0 : a % b;
+    case LN_BINARY_REMAINDER: return remainder_int(a, b);
+    case LN_BINARY_FLOOR_DIVIDE: return floor_divide_int(a, b);
     default: return 0;
   }
 }
@@ -552,7 +603,8 @@ typedef struct zero_scan {
   ln_dtype dt;
 } zero_scan;
 
-/* Sets `found` when a row holds a zero (divisors of integer fmod). */
+/* Sets `found` when a row holds a zero (divisors of integer fmod,
+** remainder and floor_divide). */
 static void zero_scan_row(char **p, const int64_t *s, int64_t n, void *ctx) {
   zero_scan *z = ctx;
   char *x = p[0];
@@ -587,8 +639,10 @@ int cpu_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
     return ln_error("%s: the CPU kernel does not take %s and %s into %s",
                     ln_binary_name(op), ln_dtype_name(a->dtype),
                     ln_dtype_name(b->dtype), ln_dtype_name(out->dtype));
-  if (op == LN_BINARY_FMOD && !is_float && has_zero(b))
-    return ln_error("fmod: integer division by zero");
+  bool divides = op == LN_BINARY_FMOD || op == LN_BINARY_REMAINDER ||
+                 op == LN_BINARY_FLOOR_DIVIDE;
+  if (divides && !is_float && has_zero(b))
+    return ln_error("%s: integer division by zero", ln_binary_name(op));
   binary_ctx c = {op, a->dtype, out->dtype, test};
   const ln_tensor *ts[3] = {out, a, b};
   cpu_row_fn row = a->dtype == LN_FLOAT32 ? f32_row

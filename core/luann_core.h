@@ -236,6 +236,7 @@ typedef enum ln_unary_op {
 typedef enum ln_binary_op {
   LN_BINARY_ADD, LN_BINARY_SUB, LN_BINARY_MUL, LN_BINARY_DIV, LN_BINARY_POW,
   LN_BINARY_MAXIMUM, LN_BINARY_MINIMUM, LN_BINARY_FMOD, LN_BINARY_ATAN2,
+  LN_BINARY_REMAINDER, LN_BINARY_FLOOR_DIVIDE, /* floored, as Lua's % and // */
   LN_BINARY_EQ, LN_BINARY_NE, LN_BINARY_LT, LN_BINARY_LE, LN_BINARY_GT,
   LN_BINARY_GE, /* comparisons: bool result */
   LN_BINARY_AND, LN_BINARY_OR, LN_BINARY_XOR, /* logical, bool result */
@@ -267,6 +268,15 @@ int ln_clamp_(ln_tensor *a, double lo, double hi);
 int ln_leaky_relu_(ln_tensor *a, double slope);
 /* cond ? a : b, broadcast; cond is bool. */
 ln_tensor *ln_where(ln_tensor *cond, ln_tensor *a, ln_tensor *b);
+/* Tolerance and whole-tensor comparisons, as PyTorch's (core/op_isclose.c):
+** isclose is a == b | |a - b| <= atol + rtol |b| elementwise (bool,
+** broadcast), allclose whether all of it holds, equal whether a and b have
+** the same shape and values. No history is recorded. */
+ln_tensor *ln_isclose(ln_tensor *a, ln_tensor *b, double rtol, double atol,
+                      bool equal_nan);
+int ln_allclose(ln_tensor *a, ln_tensor *b, double rtol, double atol,
+                bool equal_nan, bool *out);
+int ln_equal(ln_tensor *a, ln_tensor *b, bool *out);
 
 /* ---- reductions ------------------------------------------------------ */
 

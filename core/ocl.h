@@ -33,10 +33,11 @@ typedef enum ocl_unary_extra {
 } ocl_unary_extra;
 
 /* The error flag's codes: which kernel found a bad index (or an integer
-** fmod by zero); ocl_flag_check names them. */
+** division by zero: fmod, remainder, floor_divide, the op in `dim`);
+** ocl_flag_check names them. */
 typedef enum ocl_flag_code {
   OCL_FLAG_NONE, OCL_FLAG_GATHER, OCL_FLAG_SCATTER, OCL_FLAG_INDEX_SELECT,
-  OCL_FLAG_INDEX_ADD, OCL_FLAG_FMOD_ZERO, OCL_FLAG_SCATTER_ADD,
+  OCL_FLAG_INDEX_ADD, OCL_FLAG_DIV_ZERO, OCL_FLAG_SCATTER_ADD,
   OCL_FLAG_COUNT
 } ocl_flag_code;
 

@@ -184,7 +184,7 @@ typedef struct flag_data {
 static const char *const flag_ops[OCL_FLAG_COUNT] = {
   [OCL_FLAG_NONE] = "?", [OCL_FLAG_GATHER] = "gather",
   [OCL_FLAG_SCATTER] = "scatter", [OCL_FLAG_INDEX_SELECT] = "index_select",
-  [OCL_FLAG_INDEX_ADD] = "index_add", [OCL_FLAG_FMOD_ZERO] = "fmod",
+  [OCL_FLAG_INDEX_ADD] = "index_add", [OCL_FLAG_DIV_ZERO] = "division",
   [OCL_FLAG_SCATTER_ADD] = "scatter_add"};
 
 int ocl_flag_init(ocl_device *d) {
@@ -207,8 +207,9 @@ int ocl_flag_check(ocl_device *d) {
   st = clEnqueueWriteBuffer(d->queue, d->flag, CL_TRUE, 0, sizeof zero, &zero,
                             0, NULL, NULL);
   if (st != CL_SUCCESS) return ocl_fail(st, "clEnqueueWriteBuffer (error flag)");
-  if (f.code == OCL_FLAG_FMOD_ZERO)
-    return ln_error("fmod: integer division by zero");
+  if (f.code == OCL_FLAG_DIV_ZERO) /* the op sits in `dim` */
+    return ln_error("%s: integer division by zero",
+                    ln_binary_name((ln_binary_op)f.dim));
   const char *op =
       f.code > 0 && f.code < OCL_FLAG_COUNT ? flag_ops[f.code] : "?";
   /* 1-based like the CPU's message (Lua's view) */

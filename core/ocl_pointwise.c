@@ -264,7 +264,10 @@ int ocl_binary(ln_binary_op op, ln_tensor *out, const ln_tensor *a,
   }
   for (int i = 0; i < 3; i++) ocl_arg_mem(&c, ts[i]);
   if (!cmp && !fast) ocl_arg_buf(&c, d->flag); /* integer fmod by zero */
-  if (!cmp && !is_float && op == LN_BINARY_FMOD) d->flag_pending = true;
+  if (!cmp && !is_float &&
+      (op == LN_BINARY_FMOD || op == LN_BINARY_REMAINDER ||
+       op == LN_BINARY_FLOOR_DIVIDE))
+    d->flag_pending = true;
   return ocl_run(&c, sh.numel);
 }
 

@@ -637,6 +637,23 @@ fail:
   return ln_scope_done(&s, LN_ERR);
 }
 
+/* remainder(a, b) = a - floor_divide(a, b) b: d = (1, -floor_divide(a, b)),
+** as PyTorch's (the floored quotient's own derivative is 0 almost
+** everywhere). */
+static int remainder_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
+  if (ln_node_needs_grad(n, 0)) gin[0] = ln_tensor_retain(g);
+  if (!ln_node_needs_grad(n, 1)) return LN_OK;
+  ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
+  if (!a || !b) return LN_ERR;
+  ln_scope s = {0};
+  ln_tensor *q = LN_TMP(&s, ln_binary(LN_BINARY_FLOOR_DIVIDE, a, b));
+  ln_tensor *gq = LN_TMP(&s, ln_mul(g, q));
+  LN_GRAD(&s, gin[1], ln_unary(LN_UNARY_NEG, gq));
+  return ln_scope_done(&s, LN_OK);
+fail:
+  return ln_scope_done(&s, LN_ERR);
+}
+
 /* d atan2(a, b) = (b, -a) / (a^2 + b^2) */
 static int atan2_backward(ln_node *n, ln_tensor *g, ln_tensor **gin) {
   ln_tensor *a = saved(n, SLOT_A), *b = saved(n, SLOT_B);
@@ -689,6 +706,10 @@ static const binary_def binary_defs[LN_BINARY_COUNT] = {
                       fmod_backward, SAVE_A | SAVE_B | SAVE_OUT},
   [LN_BINARY_ATAN2] = {"atan2", "Atan2Backward", B_FLOAT,
                        atan2_backward, SAVE_A | SAVE_B},
+  [LN_BINARY_REMAINDER] = {"remainder", "RemainderBackward", B_ARITH,
+                           remainder_backward, SAVE_A | SAVE_B},
+  [LN_BINARY_FLOOR_DIVIDE] = {"floor_divide", "FloorDivideBackward", B_ARITH,
+                              zeros_backward, 0},
   [LN_BINARY_EQ] = {"eq", "EqBackward", B_COMPARE, zeros_backward, 0},
   [LN_BINARY_NE] = {"ne", "NeBackward", B_COMPARE, zeros_backward, 0},
   [LN_BINARY_LT] = {"lt", "LtBackward", B_COMPARE, zeros_backward, 0},
@@ -720,7 +741,8 @@ static int binary_dtypes(ln_binary_op op, ln_dtype common, ln_dtype *compute,
   if (op == LN_BINARY_SUB)
     return ln_error("sub: subtraction, the `-` operator, with two bool "
                     "tensors is not supported; use logical_xor()");
-  if (op == LN_BINARY_POW || op == LN_BINARY_FMOD)
+  if (op == LN_BINARY_POW || op == LN_BINARY_FMOD ||
+      op == LN_BINARY_REMAINDER || op == LN_BINARY_FLOOR_DIVIDE)
     return ln_error("%s: not supported for bool tensors", d->name);
   return LN_OK;
 }

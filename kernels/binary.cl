@@ -22,7 +22,9 @@ inline long ipow(long a, long b) {
 #endif
 
 /* Integer dtypes have no div or atan2 here (the host refuses them); an
-** integer fmod by zero raises OCL_FLAG_FMOD_ZERO. */
+** integer fmod, remainder or floor_divide by zero raises OCL_FLAG_DIV_ZERO
+** with the op as its dim. remainder and floor_divide are floored, as in
+** Lua and PyTorch: the remainder takes the divisor's sign. */
 inline real binary_apply(int op, real a, real b, __global int *flag) {
 #if REAL_IS_FLOAT
   switch (op) {
@@ -35,6 +37,18 @@ inline real binary_apply(int op, real a, real b, __global int *flag) {
     case LN_BINARY_MINIMUM: return a < b || isnan(a) ? a : b;
     case LN_BINARY_FMOD: return fmod(a, b);
     case LN_BINARY_ATAN2: return atan2(a, b);
+    case LN_BINARY_REMAINDER: {
+      real m = fmod(a, b);
+      return m != 0 && (m < 0) != (b < 0) ? m + b : m;
+    }
+    case LN_BINARY_FLOOR_DIVIDE: { /* PyTorch's div_floor: a == b q + r */
+      if (b == 0) return a / b;
+      real m = fmod(a, b), q = (a - m) / b;
+      if (m != 0 && (m < 0) != (b < 0)) q -= 1;
+      if (q == 0) return copysign((real)0, a / b);
+      real f = floor(q);
+      return q - f > (real)0.5 ? f + 1 : f;
+    }
   }
   return 0;
 #else
@@ -47,8 +61,20 @@ inline real binary_apply(int op, real a, real b, __global int *flag) {
     case LN_BINARY_MAXIMUM: return x > y ? a : b;
     case LN_BINARY_MINIMUM: return x < y ? a : b;
     case LN_BINARY_FMOD: /* truncating, like C's % (LONG_MIN % -1 traps: 0) */
-      if (y == 0) flag_index(flag, OCL_FLAG_FMOD_ZERO, 0, 0, 0);
+      if (y == 0) flag_index(flag, OCL_FLAG_DIV_ZERO, op, 0, 0);
       return real_from_long(y == 0 || y == -1 ? 0 : x % y);
+    case LN_BINARY_REMAINDER: {
+      if (y == 0) flag_index(flag, OCL_FLAG_DIV_ZERO, op, 0, 0);
+      long m = y == 0 || y == -1 ? 0 : x % y;
+      return real_from_long(m != 0 && (m < 0) != (y < 0) ? m + y : m);
+    }
+    case LN_BINARY_FLOOR_DIVIDE: { /* -x wraps for LONG_MIN / -1 */
+      if (y == 0) flag_index(flag, OCL_FLAG_DIV_ZERO, op, 0, 0);
+      if (y == 0) return 0;
+      if (y == -1) return real_from_long((long)(0UL - (ulong)x));
+      long q = x / y;
+      return real_from_long(x % y != 0 && (x < 0) != (y < 0) ? q - 1 : q);
+    }
   }
   return 0;
 #endif

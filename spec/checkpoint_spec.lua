@@ -216,7 +216,7 @@ describe("checkpoint", function()
       assert.is_true(#read_file(path_of("c0.ckp")) > 400000)
       assert.is_true(#read_file(path_of("c9.ckp")) < 2000)
       same_tensor(t, luann.load(path_of("c0.ckp")))
-      assert.equal("save: compression must be 0..9, got 10",
+      assert.equal("save: compression must be an integer from 0 to 9, got 10",
         err_of(luann.save, path_of("c.ckp"), t, { compression = 10 }))
     end)
 

@@ -218,7 +218,8 @@ describe("luann opencl #opencl", function()
   end)
 
   describe("binary ops #opencl", function()
-    local ARITH = { "add", "sub", "mul", "div", "pow", "maximum", "minimum", "fmod", "atan2" }
+    local ARITH = { "add", "sub", "mul", "div", "pow", "maximum", "minimum", "fmod", "atan2", "remainder",
+      "floor_divide" }
     local PAIRS = { { { 3, 5 }, { 3, 5 } }, { { 4, 1, 6 }, { 5, 1 } }, { { 1 }, { 7 } }, { {}, { 2, 3 } },
       { { 33, 65 }, { 65 } }, { { 257 }, {} } }
 
@@ -227,7 +228,7 @@ describe("luann opencl #opencl", function()
         for _, p in ipairs(PAIRS) do
           local a, b = randn(p[1]), randn(p[2])
           if name == "pow" then a = a:abs() + 0.5 end
-          local diff = name ~= "fmod"
+          local diff = name ~= "fmod" and name ~= "floor_divide"
           both(function(x, y) return luann[name](x, y) end, { a, b },
             { grad = diff, what = name .. " " .. shape_str(p[1]) .. shape_str(p[2]), tol = { rtol = 1e-5, atol = 1e-6 } })
         end
@@ -261,7 +262,7 @@ describe("luann opencl #opencl", function()
     it("do integer arithmetic exactly", function()
       local a = luann.tensor({ 7, -7, 123456789012, 5, -9 }, { dtype = "int64" })
       local b = luann.tensor({ 2, 3, 1000, -3, 4 }, { dtype = "int64" })
-      for _, name in ipairs({ "add", "sub", "mul", "maximum", "minimum", "fmod" }) do
+      for _, name in ipairs({ "add", "sub", "mul", "maximum", "minimum", "fmod", "remainder", "floor_divide" }) do
         both(function(x, y) return luann[name](x, y) end, { a, b }, { what = name })
       end
       both(function(x, y) return luann.pow(x, y) end, { a:narrow(1, 1, 2), luann.tensor({ 3, 5 }, { dtype = "int64" }) })
@@ -276,6 +277,11 @@ describe("luann opencl #opencl", function()
       assert.is_false(ok)
       assert.matches("fmod: integer division by zero", err, 1, true)
       assert.same({ 2, 4 }, (a + a):tolist()) -- the device still works
+      for _, name in ipairs({ "remainder", "floor_divide" }) do
+        ok, err = pcall(function() return luann[name](a, b):tolist() end)
+        assert.is_false(ok)
+        assert.matches(name .. ": integer division by zero", err, 1, true)
+      end
     end)
 
     it("run in place, into strided views", function()

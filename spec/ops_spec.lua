@@ -48,7 +48,7 @@ describe("the op table's arguments", function()
     assert.matches("conv2d: stride must have 2 numbers, got 3", err(luann.conv2d, x, w, { stride = { 1, 1, 1 } }))
     assert.matches("conv2d: padding must be one of 'valid', 'same', got 'full'",
       err(luann.conv2d, x, w, { padding = "full" }))
-    assert.matches("conv2d: groups must be an integer, got number", err(luann.conv2d, x, w, { groups = 1.5 }))
+    assert.matches("conv2d: groups must be an integer, got 1.5", err(luann.conv2d, x, w, { groups = 1.5 }))
     assert.matches("pad: mode must be one of 'constant', 'reflect', 'replicate', 'circular', got 'wrap'",
       err(luann.pad, x, { 1, 1 }, "wrap"))
   end)

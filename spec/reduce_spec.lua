@@ -636,7 +636,7 @@ describe("reduce", function()
                        "softmax: dim 3 out of range for a tensor of 2 dims")
       local ok, err = pcall(luann.softmax, luann.ones(2))
       assert.is_false(ok)
-      assert.matches("number expected, got no value", err)
+      assert.matches("integer expected, got no value", err)
     end)
 
     it("have gradients", function()

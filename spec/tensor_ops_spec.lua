@@ -361,7 +361,7 @@ describe("tensor ops", function()
       assert.has.error(function() x:flip(0) end,
         "flip: dims must be a dim from 1 (or negative from the end), got 0")
       assert.has.error(function() x:flip() end, "flip: missing dims")
-      assert.has.error(function() x:flip(1.5) end, "flip: dims must be integers, got number")
+      assert.has.error(function() x:flip(1.5) end, "flip: dims must be integers, got 1.5")
       assert.has.error(function() x:flip(1, 2, 3, 4, 5, 6, 7, 8, 9) end,
         "flip: dims must have at most 8 numbers, got 9")
     end)

@@ -81,7 +81,7 @@ describe("luann tensor", function()
   describe("bad arguments", function()
     it("name the argument position and the expected type", function()
       assert.has_error(function() luann.zeros(2):view("x") end,
-        "bad argument #1 to 'view' (number expected, got string)")
+        "bad argument #1 to 'view' (integer expected, got string)")
       assert.has_error(function() luann.ones(2).copy_(nil, luann.ones(2)) end,
         "bad argument #1 to 'copy_' (tensor expected, got nil)")
       assert.has_error(function() luann.zeros(2):select(0, 1) end,

@@ -71,7 +71,7 @@ describe("luann views", function()
       assert.are.equal(4, t[2][2])
       assert.are.equal(5, t[-1][-1])
       assert.has_error(function() return t[0] end, "index 0 is invalid: indices are 1-based")
-      assert.has_error(function() return t[3] end, "index 3 is out of range for dim 1 of size 2")
+      assert.has_error(function() return t[3] end, "index 3 is out of range for dim 1 of size 2 (iterate with pairs(t))")
     end)
 
     it("t[{...}] takes indices, ranges and 'all'", function()

@@ -25,31 +25,6 @@ if env_device and env_device ~= "" then
   core.set_default_device(dev)
 end
 
---- Whether two tensors have the same shape and all elements within
--- atol + rtol * |b| of each other.
--- @param a tensor
--- @param b tensor
--- @param rtol relative tolerance (default 1e-5)
--- @param atol absolute tolerance (default 1e-8)
--- @return boolean
-function luann.allclose(a, b, rtol, atol)
-  rtol, atol = rtol or 1e-5, atol or 1e-8
-  local sa, sb = a.shape, b.shape
-  if #sa ~= #sb then return false end
-  for i = 1, #sa do
-    if sa[i] ~= sb[i] then return false end
-  end
-  local fa = a:double():reshape(-1):tolist()
-  local fb = b:double():reshape(-1):tolist()
-  for i = 1, #fa do
-    local x, y = fa[i], fb[i]
-    if x ~= y and not (math.abs(x - y) <= atol + rtol * math.abs(y)) then
-      return false
-    end
-  end
-  return true
-end
-
 -- Sub-packages load on first use, so `require "luann"` stays cheap; so do
 -- the functions written in Lua on top of the library (their module adds
 -- them to it).
