@@ -16,31 +16,7 @@ function helpers.flat(list, out)
 end
 
 --- A tensor's values as a flat Lua list.
-function helpers.values(t) --- A maker of temporary paths (os.tmpname's file plus a suffix, default
--- default_suffix), and a function removing every path made, tmpname's too.
-function helpers.temp_paths(default_suffix)
-  local made = {}
-  local function tmp(suffix)
-    local base = os.tmpname() -- created: removed at the end too
-    local p = base .. (suffix or default_suffix)
-    made[#made + 1] = base
-    made[#made + 1] = p
-    return p
-  end
-  local function remove_all()
-    for _, p in ipairs(made) do os.remove(p) end
-  end
-  return tmp, remove_all
-end
-
---- The error fn(...) raises, without its "file:line: " prefix.
-function helpers.err_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return (tostring(err):gsub("^[^:]*:%d+: ", ""))
-end
-
-return helpers.flat(t:tolist()) end
+function helpers.values(t) return helpers.flat(t:tolist()) end
 
 function helpers.is_nan(x) return x ~= x end
 
