@@ -68,6 +68,8 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_setfield(L, -2, "_methods");
   lua_pushliteral(L, LN_VERSION);
   lua_setfield(L, -2, "_VERSION");
+  lua_pushliteral(L, LN_VERSION); /* luann.version, the name users try */
+  lua_setfield(L, -2, "version");
   return 1;
 }
 
