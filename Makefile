@@ -94,9 +94,17 @@ ifneq ($(CPU_ISAS),generic)
 $(B)/core/cpu_isa.o: CFLAGS += -DLN_CPU_ISA_DISPATCH
 endif
 
-$(B)/gen/lua_modules.c: $(LUA_SRC) bindings/embed.lua
+# luann.docs: the doc comments of the Lua and C sources, for help(x) in the
+# REPL and for spec/doc_spec.lua
+DOC_SRC := $(LUA_SRC) $(BIND_SRC)
+$(B)/gen/docs/luann/docs.lua: $(DOC_SRC) bindings/docindex.lua
+	@mkdir -p $(dir $@)
+	$(LUA) bindings/docindex.lua $@ $(DOC_SRC)
+
+$(B)/gen/lua_modules.c: $(LUA_SRC) $(B)/gen/docs/luann/docs.lua bindings/embed.lua
 	@mkdir -p $(B)/gen
-	$(LUA) bindings/embed.lua $@ ln_lua_modules lua/ .lua $(LUA_SRC)
+	$(LUA) bindings/embed.lua $@ ln_lua_modules "lua/ $(B)/gen/docs/" .lua \
+	  $(LUA_SRC) $(B)/gen/docs/luann/docs.lua
 
 $(B)/gen/cl_kernels.c: $(CL_SRC) bindings/embed.lua
 	@mkdir -p $(B)/gen

@@ -25,6 +25,11 @@ static const lnb_reg *const families[] = {
   lnb_image, lnb_plot,
 };
 
+/*** Whether a file descriptor is a terminal (progress bars redraw in place only then).
+@param fd an integer (1: stdout)
+@return boolean
+@function isatty
+*/
 /* isatty(fd): whether a file descriptor is a terminal (progress bars
 ** redraw in place only then). */
 static int l_isatty(lua_State *L) {
@@ -32,6 +37,10 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
+/*** Seconds on a monotonic wall clock, for timing (utils.Timer uses it).
+@return a number
+@function clock
+*/
 /* clock(): seconds on a monotonic wall clock, for timing. */
 static int l_clock(lua_State *L) {
   struct timespec ts;
