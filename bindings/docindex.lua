@@ -110,9 +110,19 @@ local function scan_c(path)
   end
 end
 
+-- "@modules": every Lua module's name, one a line, so that tools can load
+-- what the library loads on first use (nn's layers) without package.preload.
+local modules = {}
 for i = 2, #arg do
-  if arg[i]:match("%.lua$") then scan_lua(arg[i]) else scan_c(arg[i]) end
+  if arg[i]:match("%.lua$") then
+    scan_lua(arg[i])
+    modules[#modules + 1] = module_name(arg[i])
+  else
+    scan_c(arg[i])
+  end
 end
+table.sort(modules)
+docs["@modules"] = table.concat(modules, "\n")
 
 local keys = {}
 for k in pairs(docs) do keys[#keys + 1] = k end

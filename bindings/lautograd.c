@@ -4,6 +4,10 @@
 ** (luann.autograd.Function in lua/luann/autograd.lua builds on
 ** _record_function).
 */
+
+/*** Autograd from C: backward, hooks, grad mode (bindings/lautograd.c), part of the luann module.
+@module luann
+*/
 #include <stdlib.h>
 #include <string.h>
 

@@ -4,6 +4,10 @@
 ** Creation functions take sizes as varargs or one table, then an optional
 ** options table {dtype=, device=, requires_grad=, generator=} or a dtype.
 */
+
+/*** Creating tensors: from data, filled, random (bindings/lcreate.c), part of the luann module.
+@module luann
+*/
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -17,6 +17,10 @@
 ** luann.opencl is made by _opencl_module (lua/luann/init.lua), which also
 ** reads LUANN_DEVICE. A build without OpenCL lists no devices.
 */
+
+/*** Devices: luann.device, luann.opencl, luann.cpu (bindings/ldevice.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 
 #include "lbase.h"

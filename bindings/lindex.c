@@ -10,6 +10,10 @@
 ** table is what Lua code iterates over (`for i, part in ipairs(...)`) and
 ** it holds any number of parts; table.unpack turns it into values.
 */
+
+/*** Indexing, joining and sorting (bindings/lindex.c), part of the luann module.
+@module luann
+*/
 #include <stdint.h>
 #include <stdlib.h>
 

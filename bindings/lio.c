@@ -12,6 +12,10 @@
 ** Both walks run in a protected call, so any error leaves no temp file or
 ** open reader behind.
 */
+
+/*** Files: checkpoints and IDX (bindings/lio.c), part of the luann module.
+@module luann
+*/
 #include <stdlib.h>
 #include <string.h>
 

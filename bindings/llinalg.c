@@ -3,6 +3,10 @@
 ** luann.matmul(a, b) or a:matmul(b)), mm, bmm, addmm, dot, outer,
 ** linear, and the CPU thread count (set_num_threads, get_num_threads).
 */
+
+/*** Products and threads (bindings/llinalg.c), part of the luann module.
+@module luann
+*/
 #include "lbase.h"
 
 /*** Matrix product with PyTorch's rules: vectors, matrices, and batches broadcast over leading dims.

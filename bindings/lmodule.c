@@ -4,6 +4,10 @@
 ** library embedded at build time requirable, then runs its "luann" module,
 ** which returns the library (no globals are set).
 */
+
+/*** Module helpers (bindings/lmodule.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +53,8 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
+static void preload_docs(lua_State *L);
+
 LUAMOD_API int luaopen_luann_core(lua_State *L);
 LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_newtable(L); /* module */
@@ -79,6 +85,7 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_setfield(L, -2, "_VERSION");
   lua_pushliteral(L, LN_VERSION); /* luann.version, the name users try */
   lua_setfield(L, -2, "version");
+  preload_docs(L);
   return 1;
 }
 
@@ -107,6 +114,23 @@ static void preload_embedded(lua_State *L) {
       lua_pushinteger(L, i);
       lua_pushcclosure(L, load_embedded, 1);
       lua_setfield(L, -3, ln_lua_modules[i].name);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* luann.docs (the doc comments, for help()) is requirable as soon as the
+** core is loaded, also where the Lua library comes from lua/ (the specs). */
+static void preload_docs(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (lua_Integer i = 0; ln_lua_modules[i].name; i++) {
+    if (strcmp(ln_lua_modules[i].name, "luann.docs") != 0)
+      continue;
+    if (lua_getfield(L, -1, "luann.docs") == LUA_TNIL) {
+      lua_pushinteger(L, i);
+      lua_pushcclosure(L, load_embedded, 1);
+      lua_setfield(L, -3, "luann.docs");
     }
     lua_pop(L, 1);
   }

@@ -10,6 +10,10 @@
 ** a list or one number, and a varargs one the numbers themselves
 ** (t:tile(2, 3)); dims are 1-based.
 */
+
+/*** Table-driven ops (pad, scans, convolutions, ...) (bindings/lops.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 
 #include "lbase.h"

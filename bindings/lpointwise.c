@@ -8,6 +8,10 @@
 ** luann.f, t:f and (add, sub, mul, div, pow, neg) the operator
 ** metamethods that ltensor.c copies from the methods.
 */
+
+/*** Elementwise ops (bindings/lpointwise.c), part of the luann module.
+@module luann
+*/
 #include <math.h>
 #include <stdio.h>
 

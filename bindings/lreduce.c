@@ -12,6 +12,10 @@
 ** Dims are 1-based, negatives count from the end; a 0-dim tensor takes
 ** dim 1 or -1. Indices handed to Lua are 1-based.
 */
+
+/*** Reductions (bindings/lreduce.c), part of the luann module.
+@module luann
+*/
 #include <math.h>
 #include <string.h>
 

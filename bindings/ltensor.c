@@ -3,6 +3,10 @@
 ** binding file, memory accounting for the collector, properties, values
 ** out to Lua, and indexing with t[i] and t[{...}].
 */
+
+/*** Tensor properties (bindings/ltensor.c), part of the luann module.
+@module luann
+*/
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>

@@ -4,6 +4,10 @@
 ** contiguous, clone, detach, to(dtype | device), float(), ...
 ** Dims and start indices are 1-based, negatives from the end.
 */
+
+/*** Views, copies and conversions (bindings/lview.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 
 #include "lbase.h"

@@ -61,6 +61,15 @@ end
 -- @return a list of {name =, value =, kind = "module"|"class"|"function"|"method", owner =}
 function M.api()
   for _, p in ipairs(lazy_packages) do local _ = luann[p] end
+  -- what loads on first use (nn's layers): reach every module by its name
+  for modname in docs()["@modules"]:gmatch("[^\n]+") do
+    local t = luann
+    for part in modname:gmatch("%.([^.]+)") do
+      local ok, v = pcall(function() return t[part] end)
+      if not ok or type(v) ~= "table" then break end
+      t = v
+    end
+  end
   local mt = getmetatable(luann)
   for name in pairs(mt and mt.lazy_functions or {}) do local _ = luann[name] end
   local list, seen = {}, {}
