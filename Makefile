@@ -176,7 +176,8 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so \
 	  $(addprefix $(DESTDIR)$(PREFIX)/include/luann/,$(notdir $(HEADERS))) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/luann.pc $(MAN1)/luann.1
-	cd $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION) 2>/dev/null && rm -f $(LUA_REL); true
+	@echo "rm -f the Lua sources in $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/luann"
+	@cd $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION) 2>/dev/null && rm -f $(LUA_REL); true
 	-rmdir $(DESTDIR)$(PREFIX)/include/luann 2>/dev/null
 	-find $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/luann -depth -type d \
 	  -empty -delete 2>/dev/null
