@@ -94,9 +94,17 @@ ifneq ($(CPU_ISAS),generic)
 $(B)/core/cpu_isa.o: CFLAGS += -DLN_CPU_ISA_DISPATCH
 endif
 
-$(B)/gen/lua_modules.c: $(LUA_SRC) bindings/embed.lua
+# luann.docs: the doc comments of the Lua and C sources, for help(x) in the
+# REPL and for spec/doc_spec.lua
+DOC_SRC := $(LUA_SRC) $(BIND_SRC)
+$(B)/gen/docs/luann/docs.lua: $(DOC_SRC) bindings/docindex.lua
+	@mkdir -p $(dir $@)
+	$(LUA) bindings/docindex.lua $@ $(DOC_SRC)
+
+$(B)/gen/lua_modules.c: $(LUA_SRC) $(B)/gen/docs/luann/docs.lua bindings/embed.lua
 	@mkdir -p $(B)/gen
-	$(LUA) bindings/embed.lua $@ ln_lua_modules lua/ .lua $(LUA_SRC)
+	$(LUA) bindings/embed.lua $@ ln_lua_modules "lua/ $(B)/gen/docs/" .lua \
+	  $(LUA_SRC) $(B)/gen/docs/luann/docs.lua
 
 $(B)/gen/cl_kernels.c: $(CL_SRC) bindings/embed.lua
 	@mkdir -p $(B)/gen
@@ -140,24 +148,62 @@ bench: all
 
 # ---- install ----------------------------------------------------------------
 LUA_VERSION = 5.4
+HEADERS = core/luann_core.h core/luann_io.h core/luann_nn.h bindings/luann.h
+# the Lua sources, relative to lua/ (installed for reading: the module
+# carries its own copy)
+LUA_REL = $(LUA_SRC:lua/%=%)
+MAN1 = $(DESTDIR)$(PREFIX)/share/man/man1
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include/luann \
 	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION) \
-	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)
+	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION) $(MAN1)
 	install -m 755 $(B)/luann $(DESTDIR)$(PREFIX)/bin/luann
 	install -m 644 $(B)/libluann.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libluann.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/luann.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so
-	install -m 644 core/luann_core.h core/luann_io.h core/luann_nn.h bindings/luann.h $(DESTDIR)$(PREFIX)/include/luann/
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/luann/
 	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/luann.pc)
-	cd lua && find luann -name '*.lua' -exec install -D -m 644 {} \
-	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/{} \;
+	install -m 644 man/luann.1 $(MAN1)/luann.1
+	cd lua && for f in $(LUA_REL); do \
+	  install -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/$$f || exit 1; done
+
+# Removes exactly what install put there, then the folders of luann's own
+# that are left empty (never bin/, lib/ and the like).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/luann $(DESTDIR)$(PREFIX)/lib/libluann.a \
+	  $(DESTDIR)$(PREFIX)/lib/libluann.so \
+	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so \
+	  $(addprefix $(DESTDIR)$(PREFIX)/include/luann/,$(notdir $(HEADERS))) \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/luann.pc $(MAN1)/luann.1
+	@echo "rm -f the Lua sources in $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/luann"
+	@cd $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION) 2>/dev/null && rm -f $(LUA_REL); true
+	-rmdir $(DESTDIR)$(PREFIX)/include/luann 2>/dev/null
+	-find $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/luann -depth -type d \
+	  -empty -delete 2>/dev/null
+
+# LuaRocks (luann-*.rockspec, `luarocks --lua-version 5.4 make`): the module
+# into the rock's LIBDIR, the executable into its BINDIR, the Lua sources
+# (for reading) into its LUADIR.
+install-rock: all
+	install -d $(LIBDIR) $(BINDIR) $(LUADIR)
+	install -m 755 $(B)/luann.so $(LIBDIR)/luann.so
+	install -m 755 $(B)/luann $(BINDIR)/luann
+	cd lua && for f in $(LUA_REL); do \
+	  install -D -m 644 $$f $(LUADIR)/$$f || exit 1; done
+
+# ---- documentation ----------------------------------------------------------
+# The API reference, from the LDoc comments of lua/luann and bindings/*.c
+# (config.ld), in $(B)/doc (Debian's lua-ldoc).
+doc:
+	@mkdir -p $(B)/doc
+	ldoc -q -d $(B)/doc .
+	@echo "the reference: $(B)/doc/index.html"
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all test bench install clean
+.PHONY: all test bench install uninstall install-rock doc clean
 
 # Checks beyond `make test` (sanitizers, fuzzers, valgrind), one file each.
 include $(sort $(wildcard mk/*.mk))

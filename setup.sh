@@ -6,6 +6,11 @@
 #                       specs use), build, run every test
 #   ./setup.sh deps     only install what is missing
 #   ./setup.sh build    install what is missing, build
+#   ./setup.sh doc      install what is missing and lua-ldoc, build the API
+#                       reference (make doc: build/doc/index.html)
+#   ./setup.sh rock     install what is missing and luarocks, then build and
+#                       install luann as a rock (luarocks make, as root: into
+#                       /usr/local)
 #   ./setup.sh checks   also install what the reliability checks need
 #                       (make sanitize-test, libfuzz-run, valgrind-test;
 #                       .ci/run runs them after ./setup.sh test)
@@ -33,9 +38,21 @@ PACKAGES=(
 )
 
 # What the tests add (./setup.sh test, checks): spec/image_spec.lua checks
-# PNGs with a reader independent of libpng, written in Python on its zlib.
+# PNGs with a reader independent of libpng, written in Python on its zlib;
+# spec/doc_spec.lua runs LDoc as make doc does.
 TEST_PACKAGES=(
   python3
+  lua-ldoc              # make doc: the API reference from the doc comments
+)
+
+# What `./setup.sh doc` adds: LDoc (make doc).
+DOC_PACKAGES=(
+  lua-ldoc
+)
+
+# What `./setup.sh rock` adds: LuaRocks, for luann-*.rockspec.
+ROCK_PACKAGES=(
+  luarocks
 )
 
 # What .ci/run's checks add (gcc's ASan and UBSan runtimes come with
@@ -59,7 +76,7 @@ BENCH_PACKAGES=(
 )
 
 usage() {
-  echo "usage: $0 [deps|build|test|checks|bench]" >&2
+  echo "usage: $0 [deps|build|test|doc|rock|checks|bench]" >&2
   exit 1
 }
 
@@ -115,6 +132,15 @@ test)
   ;;
 deps)
   install_deps
+  ;;
+doc)
+  install_deps "${PACKAGES[@]}" "${DOC_PACKAGES[@]}"
+  build
+  make doc
+  ;;
+rock)
+  install_deps "${PACKAGES[@]}" "${ROCK_PACKAGES[@]}"
+  luarocks --lua-version 5.4 make
   ;;
 checks)
   install_deps "${PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${CHECK_PACKAGES[@]}"

@@ -1,15 +1,20 @@
 -- embed.lua: writes a C file holding text files as strings, so the library
 -- carries its Lua modules and OpenCL kernels with it (C has no raw strings).
--- usage: lua5.4 bindings/embed.lua OUT.c SYMBOL STRIP_PREFIX SUFFIX FILE...
--- Each entry is named by its path without STRIP_PREFIX and SUFFIX, with '/'
--- turned into '.', and a trailing ".init" dropped (Lua's package rule).
-local out_path, symbol, prefix, suffix = arg[1], arg[2], arg[3], arg[4]
+-- usage: lua5.4 bindings/embed.lua OUT.c SYMBOL STRIP_PREFIXES SUFFIX FILE...
+-- Each entry is named by its path without the first of STRIP_PREFIXES
+-- (space-separated) that it starts with and SUFFIX, with '/' turned into
+-- '.', and a trailing ".init" dropped (Lua's package rule).
+local out_path, symbol, prefixes, suffix = arg[1], arg[2], arg[3], arg[4]
 local entries = {}
 for i = 5, #arg do
   local path = arg[i]
   local f = assert(io.open(path, "rb"))
   local text = f:read("a")
   f:close()
+  local prefix = ""
+  for p in prefixes:gmatch("%S+") do
+    if path:sub(1, #p) == p then prefix = p break end
+  end
   local name = path:sub(#prefix + 1, -#suffix - 1):gsub("/", ".")
   name = name:gsub("%.init$", "")
   entries[#entries + 1] = { name = name, text = text }

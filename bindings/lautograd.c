@@ -4,6 +4,10 @@
 ** (luann.autograd.Function in lua/luann/autograd.lua builds on
 ** _record_function).
 */
+
+/*** Autograd from C: backward, hooks, grad mode (bindings/lautograd.c), part of the luann module.
+@module luann
+*/
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +57,14 @@ static int backward_error(lua_State *L) {
                     ln_error_message(), trace);
 }
 
+/*** Computes the gradient of t with respect to every leaf that requires grad and
+adds it into their .grad. t must be a single element unless a gradient is given.
+`loss:backward()`, `y:backward(g)`, `y:backward{retain_graph = true, create_graph = true}`.
+@param t the tensor (the loss)
+@param[opt] gradient a tensor of t's shape (default 1 for a scalar)
+@param[opt] opts {retain_graph = false, create_graph = false}
+@function backward
+*/
 /* t:backward([grad], [{retain_graph = false, create_graph = false}]) */
 static int t_backward(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -141,6 +153,11 @@ static int l_grad(lua_State *L) {
   lua_setfield(L, -2, "n");
   return 1;
 }
+/*** Sets whether autograd records operations on t (a leaf), in place; returns t.
+@param[opt] flag default true
+@return t
+@function Tensor:requires_grad_
+*/
 static int t_requires_grad_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   bool on = lua_isnone(L, 2) ? true : lua_toboolean(L, 2);
@@ -149,11 +166,19 @@ static int t_requires_grad_(lua_State *L) {
   return 1;
 }
 
+/*** Keeps the .grad of a non-leaf tensor after backward (leaves always keep theirs).
+@function Tensor:retain_grad
+*/
 static int t_retain_grad(lua_State *L) {
   if (ln_retain_grad(lnb_check(L, 1)) != LN_OK) return lnb_error(L);
   return 0;
 }
 
+/*** Turns gradient recording on or off (luann.no_grad() is the scoped form).
+@param flag boolean
+@return the previous setting
+@function set_grad_enabled
+*/
 /* set_grad_enabled(on) returns the previous setting. */
 static int l_set_grad_enabled(lua_State *L) {
   luaL_checkany(L, 1);
@@ -161,6 +186,10 @@ static int l_set_grad_enabled(lua_State *L) {
   return 1;
 }
 
+/*** Whether operations are recorded for autograd now.
+@return boolean
+@function is_grad_enabled
+*/
 static int l_is_grad_enabled(lua_State *L) {
   lua_pushboolean(L, ln_grad_enabled());
   return 1;
@@ -172,6 +201,11 @@ static int l_is_grad_enabled(lua_State *L) {
 ** lnb_push (both in ltensor.c), right after the result is pushed, so that
 ** raising leaks nothing: the result already belongs to Lua. */
 
+/*** Turns anomaly mode on or off (luann.autograd.detect_anomaly is the scoped form).
+@param flag boolean
+@return the previous setting
+@function set_anomaly_enabled
+*/
 /* set_anomaly_enabled(on) returns the previous setting. */
 static int l_set_anomaly_enabled(lua_State *L) {
   luaL_checkany(L, 1);
@@ -179,6 +213,10 @@ static int l_set_anomaly_enabled(lua_State *L) {
   return 1;
 }
 
+/*** Whether anomaly mode is on.
+@return boolean
+@function is_anomaly_enabled
+*/
 static int l_is_anomaly_enabled(lua_State *L) {
   lua_pushboolean(L, ln_anomaly_enabled());
   return 1;
@@ -438,6 +476,12 @@ static int hook_remove(lua_State *L) {
   return 0;
 }
 
+/*** Registers fn(grad) to run when t's gradient is computed; a tensor it returns
+replaces the gradient. Returns a handle with remove().
+@param fn a function
+@return a handle
+@function Tensor:register_hook
+*/
 /* t:register_hook(fn) returns a handle whose remove() takes it off. */
 static int t_register_hook(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);

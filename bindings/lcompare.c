@@ -4,6 +4,10 @@
 ** is identity and < <= raise (see ltensor.c): these, and the elementwise
 ** eq, lt, le, gt, ge methods, are how values are compared.
 */
+
+/*** Comparing whole tensors (bindings/lcompare.c), part of the luann module.
+@module luann
+*/
 #include "lbase.h"
 
 /* The tolerances: positional (a, b, rtol, atol, equal_nan), as PyTorch's

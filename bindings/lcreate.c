@@ -4,6 +4,10 @@
 ** Creation functions take sizes as varargs or one table, then an optional
 ** options table {dtype=, device=, requires_grad=, generator=} or a dtype.
 */
+
+/*** Creating tensors: from data, filled, random (bindings/lcreate.c), part of the luann module.
+@module luann
+*/
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +117,14 @@ static void nested_check(lua_State *L, int idx, nested *n, int dim,
   }
 }
 
+/*** A tensor from a number, a boolean or nested Lua tables (copied).
+The dtype is inferred (integers: int64, floats: float32, booleans: bool) unless
+options give one. `luann.tensor({{1, 2}, {3, 4}}, {dtype = "float64", requires_grad = true})`
+@param data a number, a boolean or a nested table of them (a tensor is copied)
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a tensor
+@function tensor
+*/
 /* luann.tensor(data, [options]): data is nested tables, a number, a boolean
 ** or a tensor (copied). Integers give int64 and floats float32, as in
 ** PyTorch. */
@@ -169,9 +181,30 @@ static int filled(lua_State *L, double value) {
   return lnb_push(L, finish(L, ln_full(ndim, shape, value, o.dtype, o.device), &o));
 }
 
+/*** A tensor of zeros, of the shape given as sizes or one table.
+`luann.zeros(2, 3)`, `luann.zeros({2, 3}, {dtype = "int64"})`
+@param ... sizes, or a table of sizes
+@param[opt] opts {dtype = "float32", device =, requires_grad = false}
+@return a tensor
+@function zeros
+*/
 static int l_zeros(lua_State *L) { return filled(L, 0); }
+/*** A tensor of ones, of the shape given as sizes or one table.
+`luann.ones(2, 3)`, `luann.ones({2, 3}, {dtype = "int64"})`
+@param ... sizes, or a table of sizes
+@param[opt] opts {dtype = "float32", device =, requires_grad = false}
+@return a tensor
+@function ones
+*/
 static int l_ones(lua_State *L) { return filled(L, 1); }
 
+/*** A tensor of uninitialised memory (zeros in practice; do not rely on it), of the shape given as sizes or one table.
+`luann.empty(2, 3)`, `luann.empty({2, 3}, {dtype = "int64"})`
+@param ... sizes, or a table of sizes
+@param[opt] opts {dtype = "float32", device =, requires_grad = false}
+@return a tensor
+@function empty
+*/
 static int l_empty(lua_State *L) {
   int64_t shape[LN_MAX_DIMS];
   int ndim = lnb_check_shape(L, 1, shape);
@@ -180,6 +213,13 @@ static int l_empty(lua_State *L) {
   return lnb_push(L, finish(L, ln_zeros(ndim, shape, o.dtype, o.device), &o));
 }
 
+/*** A tensor of the shape given, filled with value: `luann.full({2, 3}, 7)`.
+@param size a table of sizes
+@param value a number (its dtype: int64 for an integer, float32 for a float, unless opts say)
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a tensor
+@function full
+*/
 /* full(sizes_table, value, [options]); integer values give int64. */
 static int l_full(lua_State *L) {
   int64_t shape[LN_MAX_DIMS];
@@ -225,11 +265,42 @@ static int like(lua_State *L, int kind) {
   return lnb_push(L, finish(L, r, &o));
 }
 
+/*** A tensor of uninitialised values with the shape, dtype and device of t (options override them).
+@param t a tensor
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a tensor
+@function empty_like
+*/
 static int l_zeros_like(lua_State *L) { return like(L, 0); }
+/*** A tensor of ones with the shape, dtype and device of t (options override them).
+@param t a tensor
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a tensor
+@function ones_like
+*/
 static int l_ones_like(lua_State *L) { return like(L, 1); }
+/*** A tensor of uniform samples in [0, 1) with the shape, dtype and device of t (options override them).
+@param t a tensor
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a tensor
+@function rand_like
+*/
 static int l_rand_like(lua_State *L) { return like(L, 2); }
+/*** A tensor of standard normal samples with the shape, dtype and device of t (options override them).
+@param t a tensor
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a tensor
+@function randn_like
+*/
 static int l_randn_like(lua_State *L) { return like(L, 3); }
 
+/*** A tensor filled with value, with the shape, dtype and device of t.
+@param t a tensor
+@param value a number
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a tensor
+@function full_like
+*/
 static int l_full_like(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double v = luaL_checknumber(L, 2);
@@ -239,6 +310,16 @@ static int l_full_like(lua_State *L) {
   return lnb_push(L, finish(L, ln_full(t->ndim, t->shape, v, o.dtype, o.device), &o));
 }
 
+/*** The numbers from start up to, not including, stop, by step (PyTorch's half-open
+range): `luann.arange(5)` is 0..4, `luann.arange(1, 4)` is 1, 2, 3. int64 when
+every argument is an integer, else float32.
+@param start (or stop when alone)
+@param[opt] stop
+@param[opt] step default 1
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a 1-D tensor
+@function arange
+*/
 /* arange([start,] end [, step] [, options]): [start, end) like PyTorch;
 ** int64 when every bound is an integer. */
 static int l_arange(lua_State *L) {
@@ -259,6 +340,14 @@ static int l_arange(lua_State *L) {
   return lnb_push(L, finish(L, ln_arange(start, end, step, o.dtype, o.device), &o));
 }
 
+/*** steps numbers evenly spaced from start to end, both included (float32 by default).
+@param start
+@param end
+@param steps how many
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a 1-D tensor
+@function linspace
+*/
 static int l_linspace(lua_State *L) {
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
   lua_Integer steps = lnb_check_integer(L, 3);
@@ -267,6 +356,13 @@ static int l_linspace(lua_State *L) {
   return lnb_push(L, finish(L, ln_linspace(a, b, steps, o.dtype, o.device), &o));
 }
 
+/*** The identity matrix (n, m), m defaulting to n.
+@param n rows
+@param[opt] m columns
+@param[opt] opts {dtype =, device =, requires_grad =}
+@return a 2-D tensor
+@function eye
+*/
 static int l_eye(lua_State *L) {
   lua_Integer n = lnb_check_integer(L, 1);
   lua_Integer m = lua_type(L, 2) == LUA_TNUMBER ? lnb_check_integer(L, 2) : n;
@@ -290,7 +386,19 @@ static int random_sized(lua_State *L, bool normal) {
   return lnb_push(L, finish(L, r, &o));
 }
 
+/*** Uniform samples in [0, 1) of the shape given (float32 by default).
+@param ... sizes, or a table of sizes
+@param[opt] opts {dtype =, device =, requires_grad =, generator =}
+@return a tensor
+@function rand
+*/
 static int l_rand(lua_State *L) { return random_sized(L, false); }
+/*** Standard normal samples of the shape given (float32 by default).
+@param ... sizes, or a table of sizes
+@param[opt] opts {dtype =, device =, requires_grad =, generator =}
+@return a tensor
+@function randn
+*/
 static int l_randn(lua_State *L) { return random_sized(L, true); }
 
 /***
@@ -327,6 +435,13 @@ static int l_randint(lua_State *L) {
   return lnb_push(L, finish(L, ln_randint(g, low, high, ndim, shape, o.dtype, o.device), &o));
 }
 
+/*** A random permutation of 1..n as int64 (1-based, ready for indexing;
+PyTorch's is 0..n-1).
+@param n
+@param[opt] opts {dtype =, device =, generator =}
+@return a 1-D tensor
+@function randperm
+*/
 /* randperm(n): a random permutation of 1..n (indices are 1-based). */
 static int l_randperm(lua_State *L) {
   lua_Integer n = lnb_check_integer(L, 1);
@@ -359,6 +474,13 @@ static int l_initial_seed(lua_State *L) {
 }
 
 /* luann.Generator([seed]): an independent stream, for data loaders. */
+/*** A random generator of its own, for functions that take `{generator = g}`
+(rand, randn, randint, randperm, dropout, DataLoader). Methods:
+`g:manual_seed(s)`, `g:initial_seed()`, `g:random()`.
+@param seed an integer
+@return a generator
+@function Generator
+*/
 static int l_generator(lua_State *L) {
   ln_generator *g = lua_newuserdatauv(L, sizeof *g, 0);
   ln_generator_init(g, lua_isnoneornil(L, 1) ? 0 : check_seed(L, 1));
@@ -366,6 +488,11 @@ static int l_generator(lua_State *L) {
   return 1;
 }
 
+/*** Seeds the default random generator (and so every random function), as
+torch.manual_seed does.
+@param seed an integer
+@function manual_seed
+*/
 static int gen_manual_seed(lua_State *L) {
   ln_generator *g = luaL_checkudata(L, 1, LNB_GENERATOR);
   ln_generator_init(g, check_seed(L, 2));
@@ -373,6 +500,10 @@ static int gen_manual_seed(lua_State *L) {
   return 1;
 }
 
+/*** The seed the default random generator started from.
+@return an integer
+@function initial_seed
+*/
 static int gen_initial_seed(lua_State *L) {
   ln_generator *g = luaL_checkudata(L, 1, LNB_GENERATOR);
   lua_pushinteger(L, (lua_Integer)g->seed);
@@ -401,31 +532,63 @@ static ln_generator *fill_generator(lua_State *L, int idx) {
   return opt_generator(L, idx);
 }
 
+/*** Fills t with value, in place; returns t.
+@param value a number
+@return t
+@function Tensor:fill_
+*/
 static int t_fill_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double v = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : luaL_checknumber(L, 2);
   return checked(L, ln_fill_(t, v));
 }
 
+/*** Fills t with zeros, in place; returns t.
+@return t
+@function Tensor:zero_
+*/
 static int t_zero_(lua_State *L) { return checked(L, ln_zero_(lnb_check(L, 1))); }
 
+/*** Copies src into t, in place (src is broadcast to t's shape and converted to its
+dtype and device); returns t.
+@param src a tensor
+@return t
+@function Tensor:copy_
+*/
 static int t_copy_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   return checked(L, ln_copy_(t, lnb_check(L, 2)));
 }
 
+/*** Fills t with uniform samples in [from, to), in place; returns t.
+@param[opt] from default 0
+@param[opt] to default 1
+@return t
+@function Tensor:uniform_
+*/
 static int t_uniform_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double a = luaL_optnumber(L, 2, 0), b = luaL_optnumber(L, 3, 1);
   return checked(L, ln_uniform_(fill_generator(L, 4), t, a, b));
 }
 
+/*** Fills t with normal samples, in place; returns t.
+@param[opt] mean default 0
+@param[opt] std default 1
+@return t
+@function Tensor:normal_
+*/
 static int t_normal_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double m = luaL_optnumber(L, 2, 0), s = luaL_optnumber(L, 3, 1);
   return checked(L, ln_normal_(fill_generator(L, 4), t, m, s));
 }
 
+/*** Fills t with 1 with probability p and 0 otherwise, in place; returns t.
+@param[opt] p default 0.5
+@return t
+@function Tensor:bernoulli_
+*/
 static int t_bernoulli_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double p = luaL_optnumber(L, 2, 0.5);
@@ -434,6 +597,10 @@ static int t_bernoulli_(lua_State *L) {
 
 /* ---- default device ----------------------------------------------------- */
 
+/*** Sets the device new tensors go to when no device option is given.
+@param device "cpu", "opencl", "opencl:N" or a device from luann.device
+@function set_default_device
+*/
 static int l_set_default_device(lua_State *L) {
   ln_device d;
   if (ln_device_parse(luaL_checkstring(L, 1), &d) != LN_OK) return lnb_error(L);
@@ -442,6 +609,11 @@ static int l_set_default_device(lua_State *L) {
   return 0;
 }
 
+/*** The device new tensors go to when no device option is given ("cpu", or
+"opencl:N" after set_default_device or LUANN_DEVICE).
+@return a device name
+@function get_default_device
+*/
 static int l_get_default_device(lua_State *L) {
   char buf[32];
   ln_device_name(lnb_default_device(), buf, sizeof buf);

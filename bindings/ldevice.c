@@ -17,6 +17,10 @@
 ** luann.opencl is made by _opencl_module (lua/luann/init.lua), which also
 ** reads LUANN_DEVICE. A build without OpenCL lists no devices.
 */
+
+/*** Devices: luann.device, luann.opencl, luann.cpu (bindings/ldevice.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 
 #include "lbase.h"
@@ -44,6 +48,13 @@ static ln_device check_device(lua_State *L, const char *spec) {
   return d;
 }
 
+/*** A device: "cpu", "opencl" (the first OpenCL device) or "opencl:N". An error
+names the problem when there is no such device. `t:to(dev)` moves a tensor
+there, `model:to(dev)` a model.
+@param name the device name
+@return the device (it prints as its name)
+@function device
+*/
 static int l_device(lua_State *L) {
   ln_device d = lua_isnoneornil(L, 1) ? lnb_default_device()
                                        : check_device(L, luaL_checkstring(L, 1));
@@ -91,6 +102,11 @@ static void push_info(lua_State *L, const ocl_device *d) {
   lua_setfield(L, -2, "fp64");
 }
 
+/*** The OpenCL devices found, as a list of {name =, platform =, memory = bytes, ...}
+(empty when there is none).
+@return a list of tables
+@function opencl.devices
+*/
 static int l_devices(lua_State *L) {
   int n = ln_opencl_device_count();
   if (n < 0) return lnb_error(L);
@@ -102,6 +118,10 @@ static int l_devices(lua_State *L) {
   return 1;
 }
 
+/*** Whether an OpenCL device is there to use.
+@return boolean
+@function opencl.is_available
+*/
 static int l_is_available(lua_State *L) {
   lua_pushboolean(L, ln_opencl_device_count() > 0);
   return 1;
@@ -116,6 +136,11 @@ static ocl_device *opt_opencl(lua_State *L, int idx) {
   return ocl_device_get(d.index);
 }
 
+/*** Memory of an OpenCL device in use by luann, in bytes ({allocated =, cached =}).
+@param[opt] device default "opencl:0"
+@return a table
+@function opencl.memory
+*/
 static int l_memory(lua_State *L) {
   size_t in_use, cached;
   ocl_pool_stats(opt_opencl(L, 1), &in_use, &cached);
@@ -125,11 +150,18 @@ static int l_memory(lua_State *L) {
   return 1;
 }
 
+/*** Gives the OpenCL device memory that luann keeps for reuse back to the driver.
+@function opencl.empty_cache
+*/
 static int l_empty_cache(lua_State *L) {
   ocl_pool_trim(opt_opencl(L, 1));
   return 0;
 }
 
+/*** Waits until every queued OpenCL command has finished (for timing; reads
+from the device wait by themselves).
+@function opencl.synchronize
+*/
 static int l_synchronize(lua_State *L) {
   ocl_device *d = opt_opencl(L, 1);
   cl_int st = clFinish(d->queue);
@@ -190,12 +222,22 @@ void lnb_create_close_hook(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, "luann.close_hook");
 }
 
+/*** luann.opencl: the OpenCL devices (through PoCL on the CPU, or a GPU's driver).
+`luann.opencl.devices()`, `is_available()`, `memory()`, `empty_cache()`,
+`synchronize()`; tensors go there with `t:to("opencl")`.
+@table opencl
+*/
 /* The luann.opencl table. */
 static int l_opencl_module(lua_State *L) {
   luaL_newlib(L, opencl_functions);
   return 1;
 }
 
+/*** The CPU memory of tensors, in bytes: {allocated =, cached =, caching =}; cached
+blocks are freed tensors kept for reuse (LUANN_CPU_CACHE=0 turns that off).
+@return a table
+@function cpu.memory
+*/
 /* luann.cpu: the cache of freed CPU blocks, as luann.opencl's pool. */
 static int l_cpu_memory(lua_State *L) {
   size_t in_use, cached;
@@ -210,17 +252,30 @@ static int l_cpu_memory(lua_State *L) {
   return 1;
 }
 
+/*** Gives the cached blocks of freed tensor memory back to the system.
+@function cpu.empty_cache
+*/
 static int l_cpu_empty_cache(lua_State *L) {
   (void)L;
   ln_cpu_empty_cache();
   return 0;
 }
 
+/*** The instruction set the CPU kernels were picked for at run time: "avx512",
+"avx2" or "generic" (LUANN_CPU_ISA asks for a lower one).
+@return a string
+@function cpu.isa
+*/
 static int l_cpu_isa(lua_State *L) {
   lua_pushstring(L, ln_cpu_isa());
   return 1;
 }
 
+/*** How many threads CPU work runs on now: fewer while other programs keep cores
+busy (LUANN_ADAPT_THREADS=0 keeps them all), at most set_num_threads's.
+@return an integer
+@function cpu.threads
+*/
 static int l_cpu_threads(lua_State *L) {
   lua_pushinteger(L, ln_cpu_threads_now());
   return 1;
@@ -234,6 +289,10 @@ static const luaL_Reg cpu_functions[] = {
   {NULL, NULL},
 };
 
+/*** luann.cpu: the CPU's threads, instruction set and tensor memory cache.
+`luann.cpu.threads()`, `isa()`, `memory()`, `empty_cache()`.
+@table cpu
+*/
 static int l_cpu_module(lua_State *L) {
   luaL_newlib(L, cpu_functions);
   return 1;

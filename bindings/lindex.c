@@ -10,6 +10,10 @@
 ** table is what Lua code iterates over (`for i, part in ipairs(...)`) and
 ** it holds any number of parts; table.unpack turns it into values.
 */
+
+/*** Indexing, joining and sorting (bindings/lindex.c), part of the luann module.
+@module luann
+*/
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -123,6 +127,13 @@ static int inplace_released(lua_State *L, int rc, ln_tensor *a, ln_tensor *b) {
 
 /* ---- gather, scatter ---------------------------------------------------- */
 
+/*** out[i][j] = t[index[i][j]][j] along dim (1-based indices), as torch.gather.
+@param t a tensor
+@param dim a dim
+@param index an int64 tensor
+@return a tensor
+@function gather
+*/
 /* t:gather(dim, index) */
 static int l_gather(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -131,11 +142,31 @@ static int l_gather(lua_State *L) {
   return push_released(L, ln_gather(t, d, index), index, NULL);
 }
 
+/*** A copy of t with src (a tensor or number) written at index along dim (1-based), as torch.scatter.
+@param t a tensor
+@param dim a dim
+@param index an int64 tensor
+@param src a tensor or number
+@return a tensor
+@function scatter
+*/
 /* t:scatter(dim, index, src), src a tensor or a number */
 static int l_scatter(lua_State *L) { return scatter_call(L, "scatter", false); }
 
+/*** t:scatter(dim, index, src), in place.
+@return t
+@function Tensor:scatter_
+*/
 static int l_scatter_(lua_State *L) { return scatter_call(L, "scatter_", true); }
 
+/*** A copy of t with src added at index along dim (1-based).
+@param t a tensor
+@param dim a dim
+@param index an int64 tensor
+@param src a tensor
+@return a tensor
+@function scatter_add
+*/
 /* t:scatter_add(dim, index, src) */
 static int l_scatter_add(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -145,6 +176,10 @@ static int l_scatter_add(lua_State *L) {
   return push_released(L, ln_scatter_add(t, d, index, src), index, NULL);
 }
 
+/*** t:scatter_add(dim, index, src), in place.
+@return t
+@function Tensor:scatter_add_
+*/
 static int l_scatter_add_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = check_dim(L, 2, t, "scatter_add_");
@@ -155,6 +190,13 @@ static int l_scatter_add_(lua_State *L) {
 
 /* ---- index_select, index_add, index_fill -------------------------------- */
 
+/*** The slices of t at the indices given (1-based) along dim.
+@param t a tensor
+@param dim a dim
+@param index a 1-D int64 tensor
+@return a tensor
+@function index_select
+*/
 /* t:index_select(dim, index) */
 static int l_index_select(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -178,6 +220,14 @@ static double opt_alpha(lua_State *L, int idx) {
   return alpha;
 }
 
+/*** A copy of t with the slices of src added at index along dim (alpha * src).
+@param t a tensor
+@param dim a dim
+@param index a 1-D int64 tensor (1-based)
+@param src a tensor
+@return a tensor
+@function index_add
+*/
 /* t:index_add(dim, index, src, {alpha = 1}) */
 static int l_index_add(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -188,6 +238,10 @@ static int l_index_add(lua_State *L) {
   return push_released(L, ln_index_add(t, d, index, src, alpha), index, NULL);
 }
 
+/*** t:index_add(dim, index, src), in place.
+@return t
+@function Tensor:index_add_
+*/
 static int l_index_add_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = check_dim(L, 2, t, "index_add_");
@@ -197,6 +251,14 @@ static int l_index_add_(lua_State *L) {
   return inplace_released(L, ln_index_add_(t, d, index, src, alpha), index, NULL);
 }
 
+/*** A copy of t with the slices at index along dim set to value.
+@param t a tensor
+@param dim a dim
+@param index a 1-D int64 tensor (1-based)
+@param value a number
+@return a tensor
+@function index_fill
+*/
 /* t:index_fill(dim, index, value) */
 static int l_index_fill(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -206,6 +268,10 @@ static int l_index_fill(lua_State *L) {
   return push_released(L, ln_index_fill(t, d, index, v), index, NULL);
 }
 
+/*** t:index_fill(dim, index, value), in place.
+@return t
+@function Tensor:index_fill_
+*/
 static int l_index_fill_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = check_dim(L, 2, t, "index_fill_");
@@ -216,18 +282,35 @@ static int l_index_fill_(lua_State *L) {
 
 /* ---- masked ops --------------------------------------------------------- */
 
+/*** A copy of t with value where mask (bool, broadcast) is true.
+@param t a tensor
+@param mask a bool tensor
+@param value a number
+@return a tensor
+@function masked_fill
+*/
 /* t:masked_fill(mask, value) */
 static int l_masked_fill(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *mask = lnb_check(L, 2);
   return lnb_push(L, ln_masked_fill(t, mask, check_value(L, 3)));
 }
 
+/*** t:masked_fill(mask, value), in place.
+@return t
+@function Tensor:masked_fill_
+*/
 static int l_masked_fill_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *mask = lnb_check(L, 2);
   return inplace_released(L, ln_masked_fill_(t, mask, check_value(L, 3)),
                           NULL, NULL);
 }
 
+/*** The elements of t where mask is true, as a 1-D tensor.
+@param t a tensor
+@param mask a bool tensor
+@return a 1-D tensor
+@function masked_select
+*/
 /* t:masked_select(mask): a 1-D tensor */
 static int l_masked_select(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *mask = lnb_check(L, 2);
@@ -269,6 +352,12 @@ static int list_dim(lua_State *L, int idx, int ndim, bool extra,
   return d < 0 ? d + n : d;
 }
 
+/*** Joins tensors along an existing dim: `luann.cat({a, b}, 1)`.
+@param tensors a list of tensors
+@param[opt] dim default 1
+@return a tensor
+@function cat
+*/
 /* luann.cat({tensors}, dim = 1); dims are those of the first tensor that
 ** is not 1-D empty (those are skipped) */
 static int l_cat(lua_State *L) {
@@ -281,6 +370,12 @@ static int l_cat(lua_State *L) {
   return lnb_push(L, ln_cat(n, ts, d));
 }
 
+/*** Joins tensors of one shape along a new dim.
+@param tensors a list of tensors
+@param[opt] dim default 1
+@return a tensor
+@function stack
+*/
 /* luann.stack({tensors}, dim = 1): dim may be one past the last */
 static int l_stack(lua_State *L) {
   int n;
@@ -319,6 +414,13 @@ static int split_even(lua_State *L, ln_tensor *t, int d, int64_t size) {
   return push_parts(L, t, d, (int)n, lens);
 }
 
+/*** Splits t into pieces of size split_size along dim (the last may be smaller), or of the sizes of a list.
+@param t a tensor
+@param split_size an integer or a list of sizes
+@param[opt] dim default 1
+@return a list of views
+@function split
+*/
 /* t:split(size | {sizes}, dim = 1): a table of views */
 static int l_split(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -341,6 +443,13 @@ static int l_split(lua_State *L) {
   return push_parts(L, t, d, n, lens);
 }
 
+/*** Splits t into n pieces of (nearly) equal size along dim.
+@param t a tensor
+@param n how many
+@param[opt] dim default 1
+@return a list of views
+@function chunk
+*/
 /* t:chunk(n, dim = 1): at most n views of ceil(size / n) along dim */
 static int l_chunk(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -373,6 +482,13 @@ static int push_pair(lua_State *L, int rc, ln_tensor *values,
   return values_too ? 2 : 1;
 }
 
+/*** Sorts along dim (default the last): `local values, indices = t:sort()`; indices are 1-based.
+@param t a tensor
+@param[opt] dim default -1
+@param[opt] descending default false
+@return values, indices
+@function sort
+*/
 /* t:sort(dim = -1, descending = false) -> values, indices */
 static int l_sort(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *v, *i;
@@ -382,6 +498,13 @@ static int l_sort(lua_State *L) {
   return push_pair(L, rc, v, i, true);
 }
 
+/*** The 1-based indices that sort t along dim.
+@param t a tensor
+@param[opt] dim default -1
+@param[opt] descending default false
+@return an int64 tensor
+@function argsort
+*/
 /* t:argsort(dim = -1, descending = false) -> indices */
 static int l_argsort(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *v, *i;
@@ -391,6 +514,15 @@ static int l_argsort(lua_State *L) {
   return push_pair(L, rc, v, i, false);
 }
 
+/*** The k largest (or smallest) elements along dim and their 1-based indices.
+@param t a tensor
+@param k how many
+@param[opt] dim default -1
+@param[opt] largest default true
+@param[opt] sorted default true
+@return values, indices
+@function topk
+*/
 /* t:topk(k, dim = -1, largest = true, sorted = true) -> values, indices */
 static int l_topk(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *v, *i;
@@ -401,6 +533,12 @@ static int l_topk(lua_State *L) {
   return push_pair(L, rc, v, i, true);
 }
 
+/*** One-hot rows for 1-based class indices: `luann.one_hot(labels, 10)` is (n, 10) int64.
+@param t an int64 tensor of classes 1..num_classes
+@param[opt] num_classes default the largest class
+@return an int64 tensor
+@function one_hot
+*/
 /* luann.one_hot(index, num_classes = -1): 1-based classes 1..C become
 ** int64 rows of C with a 1 at the class; -1 infers C as the largest. */
 static int l_one_hot(lua_State *L) {

@@ -12,12 +12,22 @@
 ** Both walks run in a protected call, so any error leaves no temp file or
 ** open reader behind.
 */
+
+/*** Files: checkpoints and IDX (bindings/lio.c), part of the luann module.
+@module luann
+*/
 #include <stdlib.h>
 #include <string.h>
 
 #include "lbase.h"
 #include "luann_io.h"
 
+/*** Reads an IDX file (MNIST's format, plain or .gz) into a tensor of its dtype
+(uint8 images, for example). Every byte is checked; errors name the file.
+@param path the file
+@return a tensor
+@function read_idx
+*/
 static int l_read_idx(lua_State *L) {
   return lnb_push(L, ln_read_idx(luaL_checkstring(L, 1)));
 }
@@ -188,6 +198,13 @@ static int save_walk(lua_State *L) {
   return 0;
 }
 
+/*** Saves a tensor, or a table of tensors, numbers, strings and booleans (a
+state_dict), to a checkpoint file: written to a temporary file, synced and
+renamed, so the previous file survives a crash.
+@param path the file
+@param value a tensor or a table
+@function save
+*/
 static int l_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checkany(L, 2);
@@ -253,6 +270,12 @@ static int load_walk(lua_State *L) {
   return 1;
 }
 
+/*** Loads what luann.save wrote; every byte is checked and errors name the file.
+@param path the file
+@param[opt] opts {device =}: where the tensors go
+@return the tensor or table
+@function load
+*/
 static int l_load(lua_State *L) {
   ln_ckpt_reader *r = ln_ckpt_reader_open(luaL_checkstring(L, 1));
   if (!r) return lnb_error(L);

@@ -4,6 +4,10 @@
 ** library embedded at build time requirable, then runs its "luann" module,
 ** which returns the library (no globals are set).
 */
+
+/*** Module helpers (bindings/lmodule.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +29,11 @@ static const lnb_reg *const families[] = {
   lnb_image, lnb_plot, lnb_compare,
 };
 
+/*** Whether a file descriptor is a terminal (progress bars redraw in place only then).
+@param fd an integer (1: stdout)
+@return boolean
+@function isatty
+*/
 /* isatty(fd): whether a file descriptor is a terminal (progress bars
 ** redraw in place only then). */
 static int l_isatty(lua_State *L) {
@@ -32,6 +41,10 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
+/*** Seconds on a monotonic wall clock, for timing (utils.Timer uses it).
+@return a number
+@function clock
+*/
 /* clock(): seconds on a monotonic wall clock, for timing. */
 static int l_clock(lua_State *L) {
   struct timespec ts;
@@ -39,6 +52,8 @@ static int l_clock(lua_State *L) {
   lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
   return 1;
 }
+
+static void preload_docs(lua_State *L);
 
 LUAMOD_API int luaopen_luann_core(lua_State *L);
 LUAMOD_API int luaopen_luann_core(lua_State *L) {
@@ -68,6 +83,9 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_setfield(L, -2, "_methods");
   lua_pushliteral(L, LN_VERSION);
   lua_setfield(L, -2, "_VERSION");
+  lua_pushliteral(L, LN_VERSION); /* luann.version, the name users try */
+  lua_setfield(L, -2, "version");
+  preload_docs(L);
   return 1;
 }
 
@@ -96,6 +114,23 @@ static void preload_embedded(lua_State *L) {
       lua_pushinteger(L, i);
       lua_pushcclosure(L, load_embedded, 1);
       lua_setfield(L, -3, ln_lua_modules[i].name);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* luann.docs (the doc comments, for help()) is requirable as soon as the
+** core is loaded, also where the Lua library comes from lua/ (the specs). */
+static void preload_docs(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (lua_Integer i = 0; ln_lua_modules[i].name; i++) {
+    if (strcmp(ln_lua_modules[i].name, "luann.docs") != 0)
+      continue;
+    if (lua_getfield(L, -1, "luann.docs") == LUA_TNIL) {
+      lua_pushinteger(L, i);
+      lua_pushcclosure(L, load_embedded, 1);
+      lua_setfield(L, -3, "luann.docs");
     }
     lua_pop(L, 1);
   }

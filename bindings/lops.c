@@ -10,6 +10,10 @@
 ** a list or one number, and a varargs one the numbers themselves
 ** (t:tile(2, 3)); dims are 1-based.
 */
+
+/*** Table-driven ops (pad, scans, convolutions, ...) (bindings/lops.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 
 #include "lbase.h"
@@ -262,6 +266,137 @@ static int call_op(lua_State *L) {
   return n;
 }
 
+/*** t padded on its last dims: pad = {left, right, top, bottom, ...} as in F.pad.
+@param t a tensor
+@param pad a list of amounts, last dim first
+@param[opt] mode "constant" (default), "reflect", "replicate" or "circular"
+@param[opt] value the constant (default 0)
+@return a tensor
+@function pad
+*/
+/*** Cumulative sum along dim.
+@param t a tensor
+@param dim a dim (1-based)
+@return a tensor
+@function cumsum
+*/
+/*** Cumulative product along dim.
+@param t a tensor
+@param dim a dim (1-based)
+@return a tensor
+@function cumprod
+*/
+/*** A copy with the order of the dims given reversed.
+@param t a tensor
+@param dims a list of dims
+@return a tensor
+@function flip
+*/
+/*** Elements shifted cyclically by shifts along dims (flattened when no dims).
+@param t a tensor
+@param shifts a number or list
+@param[opt] dims a dim or list
+@return a tensor
+@function roll
+*/
+/*** t repeated along each dim the number of times given (as torch.tile).
+@param t a tensor
+@param dims a list of repetitions
+@return a tensor
+@function tile
+*/
+/*** t repeated along each dim (PyTorch's t.repeat; `repeat` is a Lua keyword, so this is Torch7's name; t["repeat"](t, 2, 3) also works).
+@param t a tensor
+@param ... repetitions per dim, or a table
+@return a tensor
+@function repeatTensor
+*/
+/*** The lower triangle of a matrix (or of each in a batch), the rest zero.
+@param t a tensor of at least 2 dims
+@param[opt] diagonal default 0; above the main one when positive
+@return a tensor
+@function tril
+*/
+/*** The upper triangle of a matrix (or of each in a batch), the rest zero.
+@param t a tensor of at least 2 dims
+@param[opt] diagonal default 0
+@return a tensor
+@function triu
+*/
+/*** A view of the windows of size along dimension, every step elements, as a new last dim (Tensor.unfold).
+@param t a tensor
+@param dimension a dim
+@param size the window
+@param[opt] step default 1
+@return a view
+@function unfold
+*/
+/*** The patches of an (N, C, H, W) input as columns (N, C*kh*kw, L), as F.unfold.
+@param input (N, C, H, W)
+@param kernel_size a number or {kh, kw}
+@param[opt] opts {dilation = 1, padding = 0, stride = 1}
+@return a tensor
+@function im2col
+*/
+/*** The adjoint of im2col: columns (N, C*kh*kw, L) summed back into (N, C, H, W), as F.fold.
+@param input (N, C*kh*kw, L)
+@param output_size {H, W}
+@param kernel_size a number or {kh, kw}
+@param[opt] opts {dilation = 1, padding = 0, stride = 1}
+@return a tensor
+@function col2im
+*/
+/*** 1-D convolution of (N, C, L) with weight (out, C/groups, k).
+@param input (N, C, L)
+@param weight (out, C/groups, k)
+@param[opt] bias (out)
+@param[opt] opts {stride = 1, padding = 0, dilation = 1, groups = 1}
+@return (N, out, L')
+@function conv1d
+*/
+/*** 2-D convolution of (N, C, H, W) with weight (out, C/groups, kh, kw).
+@param input (N, C, H, W)
+@param weight (out, C/groups, kh, kw)
+@param[opt] bias (out)
+@param[opt] opts {stride = 1, padding = 0, dilation = 1, groups = 1}
+@return (N, out, H', W')
+@function conv2d
+*/
+/*** Transposed 2-D convolution (the gradient of conv2d with respect to its input).
+@param input (N, C, H, W)
+@param weight (C, out/groups, kh, kw)
+@param[opt] bias (out)
+@param[opt] opts {stride = 1, padding = 0, output_padding = 0, dilation = 1, groups = 1}
+@return (N, out, H', W')
+@function conv_transpose2d
+*/
+/*** Normalises over the last dims given by normalized_shape, then scales and shifts.
+@param input a tensor
+@param normalized_shape a list of the last sizes
+@param[opt] weight a tensor of that shape
+@param[opt] bias a tensor of that shape
+@param[opt] eps default 1e-5
+@return a tensor
+@function layer_norm
+*/
+/*** 2-D max pooling and the flat 1-based indices of the maxima in each plane.
+@param input (N, C, H, W)
+@param kernel_size a number or {kh, kw}
+@param[opt] opts {stride = kernel_size, padding = 0, dilation = 1, ceil_mode = false}
+@return values, indices
+@function max_pool2d_with_indices
+*/
+/*** The 1-based indices of the nonzero elements, as (n, ndim) int64; with {as_tuple = true}, one 1-D tensor per dim as results.
+@param t a tensor
+@param[opt] opts {as_tuple = false}
+@return a tensor, or one per dim
+@function nonzero
+*/
+/*** Tensor method `repeat` (PyTorch's name; a Lua keyword, so call it as t["repeat"](t, 2, 3)): the same as t:repeatTensor(2, 3).
+@param ... repetitions per dim, or a table
+@return a tensor
+@function Tensor:repeat
+*/
 void lnb_register_ops(lua_State *L, int module, int methods) {
   module = lua_absindex(L, module);
   methods = lua_absindex(L, methods);

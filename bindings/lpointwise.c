@@ -8,6 +8,10 @@
 ** luann.f, t:f and (add, sub, mul, div, pow, neg) the operator
 ** metamethods that ltensor.c copies from the methods.
 */
+
+/*** Elementwise ops (bindings/lpointwise.c), part of the luann module.
+@module luann
+*/
 #include <math.h>
 #include <stdio.h>
 
@@ -156,6 +160,13 @@ static void check_bounds(lua_State *L, const char *name, double *lo,
   *hi = lua_isnoneornil(L, 3) ? HUGE_VAL : luaL_checknumber(L, 3);
 }
 
+/*** Each element limited to [min, max] (either may be nil).
+@param t a tensor
+@param[opt] min a number
+@param[opt] max a number
+@return a tensor
+@function clamp
+*/
 static int pw_clamp(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double lo, hi;
@@ -163,6 +174,10 @@ static int pw_clamp(lua_State *L) {
   return lnb_push(L, ln_clamp(t, lo, hi));
 }
 
+/*** t:clamp(min, max), in place.
+@return t
+@function Tensor:clamp_
+*/
 static int pw_clamp_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double lo, hi;
@@ -172,11 +187,21 @@ static int pw_clamp_(lua_State *L) {
   return 1;
 }
 
+/*** x for x > 0, negative_slope * x otherwise.
+@param t a tensor
+@param[opt] negative_slope default 0.01
+@return a tensor
+@function leaky_relu
+*/
 static int pw_leaky_relu(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   return lnb_push(L, ln_leaky_relu(t, luaL_optnumber(L, 2, 0.01)));
 }
 
+/*** t:leaky_relu(negative_slope), in place.
+@return t
+@function Tensor:leaky_relu_
+*/
 static int pw_leaky_relu_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (ln_leaky_relu_(t, luaL_optnumber(L, 2, 0.01)) != LN_OK)
@@ -199,6 +224,13 @@ static int where_at(lua_State *L, int icond, int ia, int ib) {
   return lnb_push(L, r);
 }
 
+/*** Elementwise choice: a where cond is true, else b (tensors or numbers, broadcast); `t:where(cond, other)` is where(cond, t, other).
+@param cond a bool tensor
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function where
+*/
 /* luann.where(cond, a, b) */
 static int pw_where(lua_State *L) { return where_at(L, 1, 2, 3); }
 
@@ -241,6 +273,14 @@ gives 10). It has no gradient (zero). Also `t:floor_divide(b)` and
 @param a tensor or number
 @param b tensor or number
 @return a tensor of the common dtype
+*/
+/*** t:remainder(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:remainder_
+*/
+/*** t:floor_divide(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:floor_divide_
 */
 
 /* The op enum of the running closure. */
@@ -288,6 +328,418 @@ static void register_op(lua_State *L, const int where[2], lua_CFunction fn,
 
 /* Every unary and binary op as luann.f and t:f, and in place as t:f_ (but
 ** maximum and minimum, which PyTorch has no in-place methods for). */
+/*** Elementwise: |x|.
+@param t a tensor
+@return a tensor
+@function abs
+*/
+/*** t:abs(), in place; returns t.
+@function Tensor:abs_
+*/
+/*** Elementwise: -x.
+@param t a tensor
+@return a tensor
+@function neg
+*/
+/*** t:neg(), in place; returns t.
+@function Tensor:neg_
+*/
+/*** Elementwise: the sign of x: -1, 0 or 1.
+@param t a tensor
+@return a tensor
+@function sign
+*/
+/*** t:sign(), in place; returns t.
+@function Tensor:sign_
+*/
+/*** Elementwise: the square root of x.
+@param t a tensor
+@return a tensor
+@function sqrt
+*/
+/*** t:sqrt(), in place; returns t.
+@function Tensor:sqrt_
+*/
+/*** Elementwise: 1 / sqrt(x).
+@param t a tensor
+@return a tensor
+@function rsqrt
+*/
+/*** t:rsqrt(), in place; returns t.
+@function Tensor:rsqrt_
+*/
+/*** Elementwise: x * x.
+@param t a tensor
+@return a tensor
+@function square
+*/
+/*** t:square(), in place; returns t.
+@function Tensor:square_
+*/
+/*** Elementwise: 1 / x.
+@param t a tensor
+@return a tensor
+@function reciprocal
+*/
+/*** t:reciprocal(), in place; returns t.
+@function Tensor:reciprocal_
+*/
+/*** Elementwise: e^x.
+@param t a tensor
+@return a tensor
+@function exp
+*/
+/*** t:exp(), in place; returns t.
+@function Tensor:exp_
+*/
+/*** Elementwise: e^x - 1, accurate near 0.
+@param t a tensor
+@return a tensor
+@function expm1
+*/
+/*** t:expm1(), in place; returns t.
+@function Tensor:expm1_
+*/
+/*** Elementwise: the natural logarithm of x.
+@param t a tensor
+@return a tensor
+@function log
+*/
+/*** t:log(), in place; returns t.
+@function Tensor:log_
+*/
+/*** Elementwise: log(1 + x), accurate near 0.
+@param t a tensor
+@return a tensor
+@function log1p
+*/
+/*** t:log1p(), in place; returns t.
+@function Tensor:log1p_
+*/
+/*** Elementwise: sin x.
+@param t a tensor
+@return a tensor
+@function sin
+*/
+/*** t:sin(), in place; returns t.
+@function Tensor:sin_
+*/
+/*** Elementwise: cos x.
+@param t a tensor
+@return a tensor
+@function cos
+*/
+/*** t:cos(), in place; returns t.
+@function Tensor:cos_
+*/
+/*** Elementwise: tan x.
+@param t a tensor
+@return a tensor
+@function tan
+*/
+/*** t:tan(), in place; returns t.
+@function Tensor:tan_
+*/
+/*** Elementwise: arcsin x.
+@param t a tensor
+@return a tensor
+@function asin
+*/
+/*** t:asin(), in place; returns t.
+@function Tensor:asin_
+*/
+/*** Elementwise: arccos x.
+@param t a tensor
+@return a tensor
+@function acos
+*/
+/*** t:acos(), in place; returns t.
+@function Tensor:acos_
+*/
+/*** Elementwise: arctan x.
+@param t a tensor
+@return a tensor
+@function atan
+*/
+/*** t:atan(), in place; returns t.
+@function Tensor:atan_
+*/
+/*** Elementwise: tanh x.
+@param t a tensor
+@return a tensor
+@function tanh
+*/
+/*** t:tanh(), in place; returns t.
+@function Tensor:tanh_
+*/
+/*** Elementwise: 1 / (1 + e^-x).
+@param t a tensor
+@return a tensor
+@function sigmoid
+*/
+/*** t:sigmoid(), in place; returns t.
+@function Tensor:sigmoid_
+*/
+/*** Elementwise: max(0, x).
+@param t a tensor
+@return a tensor
+@function relu
+*/
+/*** t:relu(), in place; returns t.
+@function Tensor:relu_
+*/
+/*** Elementwise: x * sigmoid(x).
+@param t a tensor
+@return a tensor
+@function silu
+*/
+/*** t:silu(), in place; returns t.
+@function Tensor:silu_
+*/
+/*** Elementwise: x * Phi(x), with the exact Gaussian CDF.
+@param t a tensor
+@return a tensor
+@function gelu
+*/
+/*** t:gelu(), in place; returns t.
+@function Tensor:gelu_
+*/
+/*** Elementwise: the error function of x.
+@param t a tensor
+@return a tensor
+@function erf
+*/
+/*** t:erf(), in place; returns t.
+@function Tensor:erf_
+*/
+/*** Elementwise: the largest integer <= x.
+@param t a tensor
+@return a tensor
+@function floor
+*/
+/*** t:floor(), in place; returns t.
+@function Tensor:floor_
+*/
+/*** Elementwise: the smallest integer >= x.
+@param t a tensor
+@return a tensor
+@function ceil
+*/
+/*** t:ceil(), in place; returns t.
+@function Tensor:ceil_
+*/
+/*** Elementwise: x rounded to the nearest integer, halves to even.
+@param t a tensor
+@return a tensor
+@function round
+*/
+/*** t:round(), in place; returns t.
+@function Tensor:round_
+*/
+/*** Elementwise: whether x is NaN (bool).
+@param t a tensor
+@return a tensor
+@function isnan
+*/
+/*** t:isnan(), in place; returns t.
+@function Tensor:isnan_
+*/
+/*** Elementwise: whether x is +-inf (bool).
+@param t a tensor
+@return a tensor
+@function isinf
+*/
+/*** t:isinf(), in place; returns t.
+@function Tensor:isinf_
+*/
+/*** Elementwise: whether x is neither NaN nor infinite (bool).
+@param t a tensor
+@return a tensor
+@function isfinite
+*/
+/*** t:isfinite(), in place; returns t.
+@function Tensor:isfinite_
+*/
+/*** Elementwise: not x (bool).
+@param t a tensor
+@return a tensor
+@function logical_not
+*/
+/*** t:logical_not(), in place; returns t.
+@function Tensor:logical_not_
+*/
+/*** Elementwise: a + b (t:add(b, alpha): a + alpha * b); also the + operator. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function add
+*/
+/*** t:add(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:add_
+*/
+/*** Elementwise: a - b; also the - operator. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function sub
+*/
+/*** t:sub(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:sub_
+*/
+/*** Elementwise: a * b, elementwise; also the * operator. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function mul
+*/
+/*** t:mul(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:mul_
+*/
+/*** Elementwise: a / b (true division: integers give floats); also the / operator. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function div
+*/
+/*** t:div(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:div_
+*/
+/*** Elementwise: a ^ b; also the ^ operator. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function pow
+*/
+/*** t:pow(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:pow_
+*/
+/*** Elementwise: atan2(a, b), the angle of (b, a). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function atan2
+*/
+/*** t:atan2(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:atan2_
+*/
+/*** Elementwise: the remainder of a / b with the sign of a (C's fmod; torch.fmod). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function fmod
+*/
+/*** t:fmod(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:fmod_
+*/
+/*** Elementwise: the larger of a and b. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function maximum
+*/
+/*** Elementwise: the smaller of a and b. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function minimum
+*/
+/*** Elementwise: a == b, elementwise (bool). Lua's == on tensors compares identity, so this is the elementwise form. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function eq
+*/
+/*** t:eq(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:eq_
+*/
+/*** Elementwise: a ~= b, elementwise (bool). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function ne
+*/
+/*** t:ne(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:ne_
+*/
+/*** Elementwise: a < b, elementwise (bool); Lua's < cannot return a tensor, so use this. a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function lt
+*/
+/*** t:lt(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:lt_
+*/
+/*** Elementwise: a <= b, elementwise (bool). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function le
+*/
+/*** t:le(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:le_
+*/
+/*** Elementwise: a > b, elementwise (bool). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function gt
+*/
+/*** t:gt(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:gt_
+*/
+/*** Elementwise: a >= b, elementwise (bool). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function ge
+*/
+/*** t:ge(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:ge_
+*/
+/*** Elementwise: a and b, elementwise (bool). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function logical_and
+*/
+/*** t:logical_and(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:logical_and_
+*/
+/*** Elementwise: a or b, elementwise (bool). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function logical_or
+*/
+/*** t:logical_or(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:logical_or_
+*/
+/*** Elementwise: a xor b, elementwise (bool). a and b broadcast; either may be a number.
+@param a a tensor or number
+@param b a tensor or number
+@return a tensor
+@function logical_xor
+*/
+/*** t:logical_xor(b), in place; returns t.
+@param b a tensor or number
+@function Tensor:logical_xor_
+*/
 void lnb_register_pointwise(lua_State *L, int module, int methods) {
   const int where[2] = {lua_absindex(L, module), lua_absindex(L, methods)};
   char name[64];

@@ -12,6 +12,10 @@
 ** Dims are 1-based, negatives count from the end; a 0-dim tensor takes
 ** dim 1 or -1. Indices handed to Lua are 1-based.
 */
+
+/*** Reductions (bindings/lreduce.c), part of the luann module.
+@module luann
+*/
 #include <math.h>
 #include <string.h>
 
@@ -76,15 +80,71 @@ static int reduce(lua_State *L, ln_reduce_op op, const char *fname) {
   return lnb_push(L, ln_reduce_dims(op, t, n, dims, keepdim));
 }
 
+/*** Sum of the elements over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function sum
+*/
 static int r_sum(lua_State *L) { return reduce(L, LN_REDUCE_SUM, "sum"); }
+/*** Mean of the elements over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function mean
+*/
 static int r_mean(lua_State *L) { return reduce(L, LN_REDUCE_MEAN, "mean"); }
+/*** Product of the elements over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function prod
+*/
 static int r_prod(lua_State *L) { return reduce(L, LN_REDUCE_PROD, "prod"); }
+/*** Whether any element is true (nonzero) over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function any
+*/
 static int r_any(lua_State *L) { return reduce(L, LN_REDUCE_ANY, "any"); }
+/*** Whether every element is true (nonzero) over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function all
+*/
 static int r_all(lua_State *L) { return reduce(L, LN_REDUCE_ALL, "all"); }
+/*** Largest element over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function amax
+*/
 /* amax/amin: gradients split evenly among ties, over any dims. */
 static int r_amax(lua_State *L) { return reduce(L, LN_REDUCE_MAX, "amax"); }
+/*** Smallest element over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function amin
+*/
 static int r_amin(lua_State *L) { return reduce(L, LN_REDUCE_MIN, "amin"); }
 
+/*** log(sum(exp(t))), computed stably, over dim when given, else over all.
+@param t a tensor
+@param[opt] dim a dim or a list of dims (1-based); all when nil
+@param[opt] keepdim keep reduced dims as size 1 (default false)
+@return a tensor
+@function logsumexp
+*/
 static int r_logsumexp(lua_State *L) {
   return reduce(L, LN_REDUCE_LOGSUMEXP, "logsumexp");
 }
@@ -111,7 +171,25 @@ static int extreme(lua_State *L, bool max) {
   return 2;
 }
 
+/*** Largest element: without dim a 0-dim tensor; with dim, the values and their
+indices (1-based) along it: `local values, indices = t:max(2)`. t:max(other) with a tensor
+is the elementwise maximum.
+@param t a tensor
+@param[opt] dim a dim, or a tensor
+@param[opt] keepdim default false
+@return values, and indices with dim
+@function max
+*/
 static int r_max(lua_State *L) { return extreme(L, true); }
+/*** Smallest element: without dim a 0-dim tensor; with dim, the values and their
+indices (1-based) along it: `local values, indices = t:min(2)`. t:min(other) with a tensor
+is the elementwise minimum.
+@param t a tensor
+@param[opt] dim a dim, or a tensor
+@param[opt] keepdim default false
+@return values, and indices with dim
+@function min
+*/
 static int r_min(lua_State *L) { return extreme(L, false); }
 
 static int arg_extreme(lua_State *L, ln_reduce_op op, const char *fname) {
@@ -121,10 +199,24 @@ static int arg_extreme(lua_State *L, ln_reduce_op op, const char *fname) {
   return lnb_push(L, lnb_index_to_lua(ln_reduce(op, t, d, keepdim)));
 }
 
+/*** 1-based index of the largest element along dim (of the flattened tensor without dim).
+@param t a tensor
+@param[opt] dim a dim
+@param[opt] keepdim default false
+@return an int64 tensor
+@function argmax
+*/
 static int r_argmax(lua_State *L) {
   return arg_extreme(L, LN_REDUCE_ARGMAX, "argmax");
 }
 
+/*** 1-based index of the smallest element along dim (of the flattened tensor without dim).
+@param t a tensor
+@param[opt] dim a dim
+@param[opt] keepdim default false
+@return an int64 tensor
+@function argmin
+*/
 static int r_argmin(lua_State *L) {
   return arg_extreme(L, LN_REDUCE_ARGMIN, "argmin");
 }
@@ -173,11 +265,35 @@ static int variance(lua_State *L, bool take_sqrt) {
                                : ln_var(t, dim, keepdim, correction));
 }
 
+/*** Variance over dim (all when nil), with Bessel's correction unless unbiased is false.
+@param t a tensor
+@param[opt] dim a dim or list
+@param[opt] unbiased default true (or an options table {correction =, keepdim =})
+@param[opt] keepdim default false
+@return a tensor
+@function var
+*/
 static int r_var(lua_State *L) { return variance(L, false); }
+/*** Standard deviation over dim (all when nil), with Bessel's correction unless unbiased is false.
+@param t a tensor
+@param[opt] dim a dim or list
+@param[opt] unbiased default true (or an options table {correction =, keepdim =})
+@param[opt] keepdim default false
+@return a tensor
+@function std
+*/
 static int r_std(lua_State *L) { return variance(L, true); }
 
 /* ---- norm, softmax, log_softmax -------------------------------------------- */
 
+/*** p-norm over dim (all when nil): `t:norm()`, `t:norm(1)`, `t:norm(2, 2)`.
+@param t a tensor
+@param[opt] p default 2 ("fro" too)
+@param[opt] dim a dim
+@param[opt] keepdim default false
+@return a tensor
+@function norm
+*/
 static int r_norm(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   double p = 2;
@@ -195,11 +311,23 @@ static int r_norm(lua_State *L) {
   return lnb_push(L, ln_norm(t, p, dim, opt_keepdim(L, 4)));
 }
 
+/*** exp(t) / sum(exp(t)) along dim, computed stably.
+@param t a tensor
+@param dim a dim (1-based)
+@return a tensor
+@function softmax
+*/
 static int r_softmax(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   return lnb_push(L, ln_softmax(t, check_dim(L, 2, t, "softmax")));
 }
 
+/*** log(softmax(t, dim)), computed stably.
+@param t a tensor
+@param dim a dim (1-based)
+@return a tensor
+@function log_softmax
+*/
 static int r_log_softmax(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   return lnb_push(L, ln_log_softmax(t, check_dim(L, 2, t, "log_softmax")));

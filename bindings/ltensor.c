@@ -3,6 +3,10 @@
 ** binding file, memory accounting for the collector, properties, values
 ** out to Lua, and indexing with t[i] and t[{...}].
 */
+
+/*** Tensor properties (bindings/ltensor.c), part of the luann module.
+@module luann
+*/
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -428,6 +432,10 @@ static void *host_values(lua_State *L, ln_tensor *t) {
   return data;
 }
 
+/*** The value of a one-element tensor as a Lua number (an integer for integer dtypes, a boolean for bool).
+@return a number or boolean
+@function Tensor:item
+*/
 static int t_item(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (ln_tensor_numel(t) != 1) {
@@ -460,6 +468,10 @@ static void push_list(lua_State *L, const ln_tensor *t, int dim,
   }
 }
 
+/*** The elements as nested Lua tables (a 0-dim tensor: its number).
+@return a table
+@function Tensor:tolist
+*/
 static int t_tolist(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   /* tables per level: 1, shape[1], shape[1]*shape[2], ... (even when the
@@ -479,6 +491,11 @@ static int t_tolist(lua_State *L) {
   return 1;
 }
 
+/*** The size of dim d, or with no argument the shape as a table (t.shape too).
+@param[opt] d a dim (1-based, negative from the end)
+@return an integer or a table
+@function Tensor:size
+*/
 static int t_size(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (lua_isnoneornil(L, 2)) {
@@ -494,6 +511,11 @@ static int t_size(lua_State *L) {
   return 1;
 }
 
+/*** The stride of dim d in elements, or all strides as a table.
+@param[opt] d a dim
+@return an integer or a table
+@function Tensor:stride
+*/
 static int t_stride(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (lua_isnoneornil(L, 2)) {
@@ -511,26 +533,51 @@ static int t_stride(lua_State *L) {
   return 1;
 }
 
+/*** The number of dims (t:ndimension() in Torch7).
+@return an integer
+@function Tensor:dim
+*/
 static int t_dim(lua_State *L) {
   lua_pushinteger(L, lnb_check(L, 1)->ndim);
   return 1;
 }
 
+/*** The number of elements (also t:nelement()).
+@param t a tensor
+@return an integer
+@function numel
+*/
+/*** The number of elements (Torch7's name of numel).
+@return an integer
+@function Tensor:nelement
+*/
 static int t_numel(lua_State *L) {
   lua_pushinteger(L, ln_tensor_numel(lnb_check(L, 1)));
   return 1;
 }
 
+/*** Whether the elements lie in row-major order without gaps.
+@return boolean
+@function Tensor:is_contiguous
+*/
 static int t_is_contiguous(lua_State *L) {
   lua_pushboolean(L, ln_tensor_is_contiguous(lnb_check(L, 1)));
   return 1;
 }
 
+/*** The offset of the first element in the storage, in elements (0-based, as in PyTorch).
+@return an integer
+@function Tensor:storage_offset
+*/
 static int t_storage_offset(lua_State *L) {
   lua_pushinteger(L, lnb_check(L, 1)->offset);
   return 1;
 }
 
+/*** The size of one element in bytes.
+@return an integer
+@function Tensor:element_size
+*/
 static int t_element_size(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ln_dtype_size(lnb_check(L, 1)->dtype));
   return 1;
@@ -602,12 +649,21 @@ static int t_pairs(lua_State *L) {
   return 3;
 }
 
+/*** The bytes of tensor memory alive now (all devices).
+@return an integer
+@function memory_allocated
+*/
 /* Bytes of tensor memory alive now, over all devices. */
 static int l_memory_allocated(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ln_memory_allocated());
   return 1;
 }
 
+/*** Whether v is a tensor.
+@param v any value
+@return boolean
+@function is_tensor
+*/
 static int t_is_tensor(lua_State *L) {
   lua_pushboolean(L, lnb_test(L, 1) != NULL);
   return 1;

@@ -4,6 +4,10 @@
 ** contiguous, clone, detach, to(dtype | device), float(), ...
 ** Dims and start indices are 1-based, negatives from the end.
 */
+
+/*** Views, copies and conversions (bindings/lview.c), part of the luann module.
+@module luann
+*/
 #include <string.h>
 
 #include "lbase.h"
@@ -28,6 +32,12 @@ static int read_sizes(lua_State *L, int idx, int64_t *shape) {
   return n;
 }
 
+/*** The same memory seen with another shape (t must be contiguous enough; use reshape otherwise). One size may be -1.
+`t:view(2, 3)`, `t:view({2, 3})`
+@param ... sizes or a table of sizes
+@return a view
+@function Tensor:view
+*/
 static int t_view(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int64_t shape[LN_MAX_DIMS];
@@ -35,6 +45,12 @@ static int t_view(lua_State *L) {
   return lnb_push(L, ln_view(t, n, shape));
 }
 
+/*** t with another shape: a view when possible, else a copy. One size may be -1.
+@param t a tensor
+@param ... sizes or a table of sizes
+@return a tensor
+@function reshape
+*/
 static int t_reshape(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int64_t shape[LN_MAX_DIMS];
@@ -42,21 +58,43 @@ static int t_reshape(lua_State *L) {
   return lnb_push(L, ln_reshape(t, n, shape));
 }
 
+/*** t:view(other's shape).
+@param other a tensor
+@return a view
+@function Tensor:view_as
+*/
 static int t_view_as(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *o = lnb_check(L, 2);
   return lnb_push(L, ln_view(t, o->ndim, o->shape));
 }
 
+/*** t:reshape(other's shape).
+@param other a tensor
+@return a tensor
+@function Tensor:reshape_as
+*/
 static int t_reshape_as(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *o = lnb_check(L, 2);
   return lnb_push(L, ln_reshape(t, o->ndim, o->shape));
 }
 
+/*** A view with dims d1 and d2 swapped.
+@param t a tensor
+@param d1 a dim (1-based)
+@param d2 a dim
+@return a view
+@function transpose
+*/
 static int t_transpose(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   return lnb_push(L, ln_transpose(t, lnb_check_dim(L, 2), lnb_check_dim(L, 3)));
 }
 
+/*** The transpose of a matrix (a 0-D or 1-D tensor as it is).
+@param t a tensor of at most 2 dims
+@return a view
+@function t
+*/
 /* t:t(): the transpose of a matrix (vectors come back as they are). */
 static int t_t(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -65,6 +103,12 @@ static int t_t(lua_State *L) {
   return lnb_push(L, ln_transpose(t, 0, t->ndim == 2 ? 1 : 0));
 }
 
+/*** A view with the dims in the order given: `t:permute(2, 1, 3)`.
+@param t a tensor
+@param ... dims (1-based) or a table
+@return a view
+@function permute
+*/
 static int t_permute(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int dims[LN_MAX_DIMS], n;
@@ -81,6 +125,11 @@ static int t_permute(lua_State *L) {
   return lnb_push(L, ln_permute(t, dims));
 }
 
+/*** A view with size-1 dims repeated to the sizes given, without copying (-1 keeps a size).
+@param ... sizes or a table
+@return a view
+@function Tensor:expand
+*/
 static int t_expand(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int64_t shape[LN_MAX_DIMS];
@@ -88,11 +137,24 @@ static int t_expand(lua_State *L) {
   return lnb_push(L, ln_expand(t, n, shape));
 }
 
+/*** t:expand(other's shape).
+@param other a tensor
+@return a view
+@function Tensor:expand_as
+*/
 static int t_expand_as(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1), *o = lnb_check(L, 2);
   return lnb_push(L, ln_expand(t, o->ndim, o->shape));
 }
 
+/*** A view of length elements of dim d from start (1-based).
+@param t a tensor
+@param d a dim
+@param start the first index (1-based)
+@param length how many
+@return a view
+@function narrow
+*/
 /* narrow(dim, start, length) with a 1-based start. */
 static int t_narrow(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -107,6 +169,13 @@ static int t_narrow(lua_State *L) {
   return lnb_push(L, ln_narrow(t, d, s, len));
 }
 
+/*** A view of index i of dim d, without that dim (t[i] for d = 1).
+@param t a tensor
+@param d a dim
+@param i an index (1-based, negative from the end)
+@return a view
+@function select
+*/
 static int t_select(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = lnb_check_dim(L, 2);
@@ -115,6 +184,12 @@ static int t_select(lua_State *L) {
   return lnb_push(L, ln_select(t, d, i > 0 ? i - 1 : i));
 }
 
+/*** A view without size-1 dims (or only dim d when given).
+@param t a tensor
+@param[opt] d a dim
+@return a view
+@function squeeze
+*/
 static int t_squeeze(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (lua_isnoneornil(L, 2)) return lnb_push(L, ln_squeeze(t, -1));
@@ -126,21 +201,53 @@ static int t_squeeze(lua_State *L) {
   return lnb_push(L, ln_squeeze(t, d));
 }
 
+/*** A view with a size-1 dim inserted at d.
+@param t a tensor
+@param d a dim (1-based; -1 appends)
+@return a view
+@function unsqueeze
+*/
 static int t_unsqueeze(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   return lnb_push(L, ln_unsqueeze(t, lnb_check_dim(L, 2)));
 }
 
+/*** A tensor with dims start..end merged into one (default all).
+@param t a tensor
+@param[opt] start_dim default 1
+@param[opt] end_dim default -1
+@return a tensor
+@function flatten
+*/
 /* flatten([start_dim = 1 [, end_dim = -1]]) */
 static int t_flatten(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   return lnb_push(L, ln_flatten(t, lnb_opt_dim(L, 2, 0), lnb_opt_dim(L, 3, -1)));
 }
 
+/*** t itself when contiguous, else a contiguous copy.
+@return a tensor
+@function Tensor:contiguous
+*/
 static int t_contiguous(lua_State *L) { return lnb_push(L, ln_contiguous(lnb_check(L, 1))); }
+/*** A copy of t with its own memory (recorded by autograd).
+@param t a tensor
+@return a tensor
+@function clone
+*/
 static int t_clone(lua_State *L) { return lnb_push(L, ln_clone(lnb_check(L, 1))); }
+/*** The same memory without autograd history (a leaf that does not require grad).
+@param t a tensor
+@return a tensor
+@function detach
+*/
 static int t_detach(lua_State *L) { return lnb_push(L, ln_detach(lnb_check(L, 1))); }
 
+/*** t on another device and/or with another dtype: `t:to("opencl")`, `t:to("float64")`, `t:to(dev, "float64")`; t itself when nothing changes.
+@param ... a device and/or a dtype name
+@return a tensor
+@function Tensor:to
+*/
 /* to(dtype), to(device), to(other_tensor) or to{dtype=, device=}. */
 static int t_to(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
@@ -178,16 +285,46 @@ static int to_dtype(lua_State *L, ln_dtype dt) {
   return lnb_push(L, ln_to_dtype(lnb_check(L, 1), dt));
 }
 
+/*** t as float32.
+@return a tensor
+@function Tensor:float
+*/
 static int t_float(lua_State *L) { return to_dtype(L, LN_FLOAT32); }
+/*** t as float64.
+@return a tensor
+@function Tensor:double
+*/
 static int t_double(lua_State *L) { return to_dtype(L, LN_FLOAT64); }
+/*** t as int64.
+@return a tensor
+@function Tensor:long
+*/
 static int t_long(lua_State *L) { return to_dtype(L, LN_INT64); }
+/*** t as uint8.
+@return a tensor
+@function Tensor:byte
+*/
 static int t_byte(lua_State *L) { return to_dtype(L, LN_UINT8); }
+/*** t as bool.
+@return a tensor
+@function Tensor:bool
+*/
 static int t_bool(lua_State *L) { return to_dtype(L, LN_BOOL); }
 
+/*** t on the CPU (t itself when it is there).
+@param t a tensor
+@return a tensor
+@function cpu
+*/
 static int t_cpu(lua_State *L) {
   return lnb_push(L, ln_to_device(lnb_check(L, 1), ln_device_cpu()));
 }
 
+/*** The dtype name with no argument ("float32", ...), or t converted to the dtype given.
+@param[opt] dtype a dtype name
+@return a string or a tensor
+@function Tensor:type
+*/
 /* type() gives the dtype's name; type(dtype) converts. */
 static int t_type(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);

@@ -369,6 +369,42 @@ static int push_line(lua_State *L, int firstline) {
 
 /* ---- the REPL -------------------------------------------------------- */
 
+/* luann.repl (lua/luann/repl.lua), the REPL's Lua half: compiling lines so
+** that their top-level locals last, printing values, completing names. A
+** registry reference, or LUA_NOREF when it failed to load (the REPL then
+** works as lua5.4's does). */
+static int repl_ref = LUA_NOREF;
+
+/* Pushes field `name` of luann.repl; 0 (nothing pushed) without it. */
+static int repl_function(lua_State *L, const char *name) {
+  if (repl_ref == LUA_NOREF)
+    return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, repl_ref);
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);
+  if (lua_isfunction(L, -1))
+    return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Compiles code like luaL_loadbuffer (the function or the error message on
+** the stack, and the status), through luann.repl.load when it is there. */
+static int repl_loadbuffer(lua_State *L, const char *code, size_t len) {
+  if (!repl_function(L, "load"))
+    return luaL_loadbuffer(L, code, len, "=stdin");
+  lua_pushlstring(L, code, len);
+  lua_pushliteral(L, "=stdin");
+  if (lua_pcall(L, 2, 2, 0) != LUA_OK)
+    return LUA_ERRSYNTAX; /* its message is on the stack */
+  if (lua_isfunction(L, -2)) {
+    lua_pop(L, 1);
+    return LUA_OK;
+  }
+  lua_remove(L, -2);
+  return LUA_ERRSYNTAX;
+}
+
 /* A syntax error that ends at <eof> means the chunk needs more lines. */
 static int incomplete(lua_State *L, int status) {
   if (status != LUA_ERRSYNTAX)
@@ -383,7 +419,7 @@ static int incomplete(lua_State *L, int status) {
 /* Tries the line at the top as an expression ("return " .. line). */
 static int try_expression(lua_State *L) {
   const char *code = lua_pushfstring(L, "return %s;", lua_tostring(L, -1));
-  int status = luaL_loadbuffer(L, code, strlen(code), "=stdin");
+  int status = repl_loadbuffer(L, code, strlen(code));
   if (status == LUA_OK)
     lua_remove(L, -2); /* keep the function only */
   else
@@ -406,7 +442,7 @@ static int read_chunk(lua_State *L) {
   for (;;) {
     size_t len;
     const char *code = lua_tolstring(L, -1, &len);
-    int status = luaL_loadbuffer(L, code, len, "=stdin");
+    int status = repl_loadbuffer(L, code, len);
     if (!incomplete(L, status)) {
       lua_remove(L, -2);
       return status;
@@ -426,12 +462,27 @@ static int read_chunk(lua_State *L) {
   }
 }
 
-/* Prints every value on the stack with tostring, tab separated. */
+/* Prints every value on the stack, tab separated: with luann.repl.repr
+** (tables as their contents), else with tostring. */
 static int print_values(lua_State *L) {
   int n = lua_gettop(L);
+  int has_repr = repl_function(L, "repr");
+  int repr = lua_gettop(L);
   for (int i = 1; i <= n; i++) {
     size_t len;
-    const char *s = luaL_tolstring(L, i, &len);
+    const char *s;
+    if (has_repr) {
+      lua_pushvalue(L, repr);
+      lua_pushvalue(L, i);
+      lua_call(L, 1, 1);
+      s = lua_tolstring(L, -1, &len);
+      if (s == NULL) {
+        lua_pop(L, 1);
+        s = luaL_tolstring(L, i, &len);
+      }
+    } else {
+      s = luaL_tolstring(L, i, &len);
+    }
     if (i > 1)
       fputc('\t', stdout);
     fwrite(s, 1, len, stdout);
@@ -506,6 +557,11 @@ static void add_keys(lua_State *L, int obj, int out, const char *prefix,
 ** table, or, when __index is a function (tensors), of the metatable's
 ** `methods` table. Runs under pcall: the lookups may call metamethods. */
 static int collect_completions(lua_State *L) {
+  if (repl_function(L, "complete")) { /* the class chains, module fields */
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+  }
   const char *text = lua_tostring(L, 1);
   const char *word = text, *sep;
   lua_newtable(L); /* 2: the results */
@@ -563,6 +619,26 @@ static char **complete(const char *text, int start, int end) {
 
 /* ---- the REPL loop --------------------------------------------------- */
 
+static int open_repl_module(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luann.repl");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "install"); /* the global help() */
+  lua_call(L, 0, 0);
+  return 1;
+}
+
+/* Loads luann.repl; on failure says why and goes on without it. */
+static void repl_open(lua_State *L) {
+  if (repl_ref != LUA_NOREF)
+    return;
+  lua_pushcfunction(L, open_repl_module);
+  if (lua_pcall(L, 0, 1, 0) == LUA_OK)
+    repl_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else
+    report(L, LUA_ERRRUN);
+}
+
 static void do_repl(lua_State *L) {
   const char *oldprogname = progname;
   progname = NULL;
@@ -576,6 +652,7 @@ static void do_repl(lua_State *L) {
     history_open();
   }
   lua_settop(L, 0);
+  repl_open(L);
   for (;;) {
     int status = read_chunk(L);
     if (status == CHUNK_EOF)

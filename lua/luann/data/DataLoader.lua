@@ -62,7 +62,7 @@ function DataLoader.__len(self)
   return (n + self.batch_size - 1) // self.batch_size
 end
 
--- A random order of 1..n as an int64 tensor.
+--- A random order of 1..n as an int64 tensor.
 function DataLoader:permutation(n)
   if self.generator ~= nil then
     return luann.randperm(n, { generator = self.generator })

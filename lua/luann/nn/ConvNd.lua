@@ -94,7 +94,7 @@ function ConvNd:__init(in_channels, out_channels, kernel_size, ...)
   self:reset_parameters()
 end
 
--- padding: numbers (at least 0), "valid" or "same" (stride 1 only; the
+--- padding: numbers (at least 0), "valid" or "same" (stride 1 only; the
 -- transposed layer takes numbers only). With another padding_mode than
 -- zeros, `pads` holds F.pad's amounts and the convolution pads nothing.
 function ConvNd:read_padding(fname, padding)

@@ -2,6 +2,7 @@
 -- schemes. Each function runs without recording gradients and returns the
 -- tensor. Keyword arguments are taken positionally or as one table:
 -- `init.kaiming_uniform_(w, {a = math.sqrt(5)})` == `init.kaiming_uniform_(w, math.sqrt(5))`.
+-- @module luann.nn.init
 local luann = require "luann"
 local check = require "luann.utils.check"
 

@@ -25,6 +25,7 @@ function Adagrad:validate(fname, g, level)
   end
 end
 
+--- One Adagrad step on every parameter of the group, each through one fused kernel.
 function Adagrad:update_group(group)
   local opts = { lr = group.lr, lr_decay = group.lr_decay, weight_decay = group.weight_decay,
     eps = group.eps, initial_accumulator_value = group.initial_accumulator_value }

@@ -30,6 +30,7 @@ function Adam:validate(fname, g, level)
   end
 end
 
+--- One Adam step on every parameter of the group, each through one fused kernel.
 function Adam:update_group(group)
   local opts = { lr = group.lr, beta1 = group.betas[1], beta2 = group.betas[2], eps = group.eps,
     weight_decay = group.weight_decay, decoupled = self.decoupled, amsgrad = group.amsgrad == true }

@@ -78,7 +78,7 @@ function OneCycleLR:__init(optimizer, max_lr, opts)
   self:setup(optimizer, last_epoch, 4)
 end
 
--- Momentum cycling needs SGD's momentum or Adam's betas.
+--- Momentum cycling needs SGD's momentum or Adam's betas.
 function OneCycleLR:init_momentum(optimizer, o, groups, last_epoch)
   local defaults = optimizer.defaults or {}
   if defaults.momentum == nil and defaults.betas == nil then
@@ -101,6 +101,8 @@ local function anneal(strategy, from, to, pct)
   return (to - from) * pct + from
 end
 
+--- The learning rates of this step, one per parameter group (and the
+-- momentum, when cycled, is set on the groups).
 function OneCycleLR:get_lr()
   local step = self.last_epoch
   if step > self.total_steps then

@@ -209,6 +209,9 @@ function Optimizer:__tostring()
   return table.concat(lines, "\n")
 end
 
+--- Applies one step to a parameter group (each optimizer defines it; step()
+-- calls it for every group).
+-- @param group a table of param_groups
 function Optimizer:update_group()
   error(class.typename(self) .. ": update_group is not implemented", 2)
 end

@@ -27,6 +27,7 @@ function RMSprop:validate(fname, g, level)
   end
 end
 
+--- One RMSprop step on every parameter of the group, each through one fused kernel.
 function RMSprop:update_group(group)
   local opts = { lr = group.lr, alpha = group.alpha, eps = group.eps, weight_decay = group.weight_decay,
     momentum = group.momentum, centered = group.centered == true }

@@ -27,6 +27,7 @@ function SGD:validate(fname, g, level)
   end
 end
 
+--- One SGD step on every parameter of the group, each through one fused kernel.
 function SGD:update_group(group)
   local opts = { lr = group.lr, momentum = group.momentum, dampening = group.dampening,
     weight_decay = group.weight_decay, nesterov = group.nesterov == true, first_step = false }

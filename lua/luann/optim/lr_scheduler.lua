@@ -34,6 +34,7 @@ function M.StepLR:__init(optimizer, step_size, gamma, last_epoch)
   self.gamma = check.number("lr_scheduler.StepLR", 3, o.gamma, "gamma", 0.1, nil, nil, 3)
   self:setup(optimizer, o.last_epoch, 4)
 end
+--- The learning rates of this epoch, one per parameter group.
 function M.StepLR:get_lr()
   return scaled(self, self.gamma ^ (self.last_epoch // self.step_size))
 end
@@ -55,6 +56,7 @@ function M.MultiStepLR:__init(optimizer, milestones, gamma, last_epoch)
   self.gamma = check.number("lr_scheduler.MultiStepLR", 3, o.gamma, "gamma", 0.1, nil, nil, 3)
   self:setup(optimizer, o.last_epoch, 4)
 end
+--- The learning rates of this epoch, one per parameter group.
 function M.MultiStepLR:get_lr()
   local passed = 0
   for _, m in ipairs(self.milestones) do
@@ -71,6 +73,7 @@ function M.ExponentialLR:__init(optimizer, gamma, last_epoch)
   self.gamma = check.number("lr_scheduler.ExponentialLR", 2, o.gamma, "gamma", nil, nil, nil, 3)
   self:setup(optimizer, o.last_epoch, 4)
 end
+--- The learning rates of this epoch, one per parameter group.
 function M.ExponentialLR:get_lr()
   return scaled(self, self.gamma ^ self.last_epoch)
 end
@@ -85,6 +88,7 @@ function M.CosineAnnealingLR:__init(optimizer, T_max, eta_min, last_epoch)
   self.eta_min = check.number("lr_scheduler.CosineAnnealingLR", 3, o.eta_min, "eta_min", 0, nil, nil, 3)
   self:setup(optimizer, o.last_epoch, 4)
 end
+--- The learning rates of this epoch, one per parameter group.
 function M.CosineAnnealingLR:get_lr()
   local out, c = {}, (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
   for i, base in ipairs(self.base_lrs) do out[i] = self.eta_min + (base - self.eta_min) * c end
@@ -109,6 +113,7 @@ function M.LinearLR:__init(optimizer, start_factor, end_factor, total_iters, las
   self.total_iters = check.integer(fname, 4, o.total_iters, "total_iters", 5, 1, 3)
   self:setup(optimizer, o.last_epoch, 4)
 end
+--- The learning rates of this epoch, one per parameter group.
 function M.LinearLR:get_lr()
   local t = math.min(self.last_epoch, self.total_iters) / self.total_iters
   return scaled(self, self.start_factor + (self.end_factor - self.start_factor) * t)

@@ -43,7 +43,7 @@ local function shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
--- The path of a file (plain or .gz) in one of the usual folders, or nil.
+--- The path of a file (plain or .gz) in one of the usual folders, or nil.
 function MNIST:find_file(root, base)
   local dirs = { root, root .. "/" .. self.__name .. "/raw", root .. "/raw" }
   for _, dir in ipairs(dirs) do
@@ -54,7 +54,7 @@ function MNIST:find_file(root, base)
   return nil
 end
 
--- Fetches base.gz from the mirrors into root with curl or wget.
+--- Fetches base.gz from the mirrors into root with curl or wget.
 function MNIST:download_file(root, base)
   local tool
   if os.execute("command -v curl >/dev/null 2>&1") then
@@ -104,7 +104,7 @@ function MNIST:__init(root, opts)
   self:load(paths[1], paths[2], fname)
 end
 
--- Reads the IDX files into float images in [0, 1] and 1-based labels.
+--- Reads the IDX files into float images in [0, 1] and 1-based labels.
 function MNIST:load(images_path, labels_path, fname)
   local images = luann.read_idx(images_path)
   local labels = luann.read_idx(labels_path)
