@@ -40,6 +40,11 @@ static int l_clock(lua_State *L) {
   return 1;
 }
 
+static const luann_c_api c_api = {
+  LUANN_C_API_VERSION, lnb_test, ln_tensor_data, ln_tensor_is_contiguous,
+  ln_tensor_numel,
+};
+
 LUAMOD_API int luaopen_luann_core(lua_State *L);
 LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_newtable(L); /* module */
@@ -68,6 +73,8 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_setfield(L, -2, "_methods");
   lua_pushliteral(L, LN_VERSION);
   lua_setfield(L, -2, "_VERSION");
+  lua_pushlightuserdata(L, (void *)&c_api);
+  lua_setfield(L, -2, "_c_api");
   return 1;
 }
 
