@@ -30,6 +30,8 @@
 #define TAG_LIMIT 32767 /* MPI guarantees tags up to this */
 
 static const luann_c_api *api;   /* luann.core's table */
+static MPI_Comm bulk_comm = MPI_COMM_NULL; /* DDP's gradients: a world of
+                                             their own (see iall_reduce) */
 static double timeout_s = 300;
 static int world_rank = -1, world_size = 0;
 static long long op_count;       /* operations started on this rank */
@@ -62,6 +64,7 @@ static int world_gc(lua_State *L) {
     fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
+  if (bulk_comm != MPI_COMM_NULL) MPI_Comm_free(&bulk_comm);
   MPI_Finalize();
   return 0;
 }
@@ -85,6 +88,7 @@ static int l_init(lua_State *L) {
         MPI_SUCCESS)
       return luaL_error(L, "luann.distributed: MPI_Init failed");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_dup(MPI_COMM_WORLD, &bulk_comm);
     lua_newuserdatauv(L, 1, 0);
     luaL_newmetatable(L, WORLD_META);
     lua_pushcfunction(L, world_gc);
@@ -196,16 +200,20 @@ static int started(lua_State *L, request *r, int rc) {
 
 /* ---- operations: each returns a request ------------------------------- */
 
-/* iall_reduce(t, op): t = op over ranks, in place. */
+/* iall_reduce(t, op, what, bulk): t = op over ranks, in place. bulk: on
+** a duplicate of the world, where only DistributedDataParallel's buckets
+** run (MPI pairs collectives by order alone, so a bucket must never pair
+** with another rank's barrier). */
 static int l_iall_reduce(lua_State *L) {
   check_world(L);
   ln_tensor *t = check_buffer(L, 1);
   MPI_Op op = check_op(L, 2, t->dtype);
   request *r = new_request(L, luaL_optstring(L, 3, "all_reduce"), 1, 0);
   t->storage->version++; /* written in place: autograd's checks see it */
+  MPI_Comm comm = lua_toboolean(L, 4) ? bulk_comm : MPI_COMM_WORLD;
   return started(L, r, MPI_Iallreduce(MPI_IN_PLACE, api->data(t),
                                       check_count(L, t, 1), mpi_type(t->dtype),
-                                      op, MPI_COMM_WORLD, &r->req));
+                                      op, comm, &r->req));
 }
 
 /* ireduce(t, op, root): root's t = op over ranks; others' t unchanged. */

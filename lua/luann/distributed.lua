@@ -14,9 +14,10 @@
 -- device support). Each runs as MPI's non-blocking call, polled against a
 -- deadline (dist.set_timeout, 300 s by default): a rank that skips a
 -- collective makes the others fail with an error naming the operation and
--- the ranks, and the world then ends with MPI_Abort, never a hang. Tensors
--- given to a collective must have the same shape and dtype on every rank;
--- a mismatch is an error on every rank naming each rank's shape.
+-- the ranks, and the world then ends with MPI_Abort, never a hang. Before
+-- each collective the ranks exchange what they are calling (operation,
+-- number, dtype, shape): different calls, shapes or dtypes are an error on
+-- every rank naming each rank's call.
 -- The C side (luann_mpi.so) is built by `make MPI=1`, or by default where
 -- pkg-config finds Open MPI; without it init() says so.
 -- @module luann.distributed
@@ -98,33 +99,47 @@ local function check_rank(fname, pos, r, name)
   return r - 1
 end
 
-local function shape_text(desc, base)
+-- What each collective tells the others first (one all-gather of the same
+-- size for every kind, so that mismatched calls still pair up): which
+-- operation, its number on this rank, and the tensor's dtype and shape.
+local KINDS = { "all_reduce", "reduce", "broadcast", "all_gather", "barrier", "save" }
+local KIND_CODE = {}
+for i, k in ipairs(KINDS) do KIND_CODE[k] = i end
+local HEADER = 4 + MAX_DIMS -- kind, number, dtype, ndim, shape
+local collectives = 0
+
+local function describe(h, base)
+  local kind = KINDS[h[base + 1]] or "?"
+  local text = kind .. " #" .. h[base + 2]
+  if kind == "barrier" or kind == "save" then return text end
   local dims = {}
-  for d = 1, desc[base + 2] do dims[d] = tostring(desc[base + 2 + d]) end
-  return "(" .. table.concat(dims, ",") .. ") " .. (DTYPES[desc[base + 1]] or "?")
+  for d = 1, h[base + 4] do dims[d] = tostring(h[base + 4 + d]) end
+  return text .. " of a (" .. table.concat(dims, ",") .. ") " .. (DTYPES[h[base + 3]] or "?") .. " tensor"
 end
 
--- Every rank's shape and dtype of t, gathered; an error on every rank
--- naming each rank's when they differ.
-local function check_same_shape(fname, t)
-  local n = 2 + MAX_DIMS
-  local desc = { DTYPE_CODE[t.dtype], t:dim() }
-  if t:dim() > MAX_DIMS then error("distributed." .. fname .. ": more than " .. MAX_DIMS .. " dims", 3) end
-  for d = 1, MAX_DIMS do desc[2 + d] = t.shape[d] or 0 end
-  local mine = luann.tensor(desc, { dtype = "int64" })
-  local all = luann.zeros(dist.world_size * n, { dtype = "int64" })
-  mpi.iall_gather(mine, all, fname .. " (shape check)"):wait()
-  local flat = all:tolist()
-  local differ = false
-  for i = 1, #flat do
-    if flat[i] ~= flat[(i - 1) % n + 1] then differ = true end
+-- Every rank's header for this collective, gathered; an error on every
+-- rank, naming what each rank called, when they differ. The headers'
+-- own all-gather runs under the deadline: a rank that never comes makes
+-- it time out.
+local function agree(fname, t)
+  collectives = collectives + 1
+  local h = { KIND_CODE[fname], collectives, 0, 0 }
+  if t then
+    if t:dim() > MAX_DIMS then error("distributed." .. fname .. ": more than " .. MAX_DIMS .. " dims", 3) end
+    h[3], h[4] = DTYPE_CODE[t.dtype], t:dim()
   end
-  if differ then
-    local parts = {}
-    for r = 1, dist.world_size do
-      parts[r] = "rank " .. r .. " has " .. shape_text(flat, (r - 1) * n)
+  for d = 1, MAX_DIMS do h[4 + d] = t and t.shape[d] or 0 end
+  local all = luann.zeros(dist.world_size * HEADER, { dtype = "int64" })
+  mpi.iall_gather(luann.tensor(h, { dtype = "int64" }), all, fname):wait()
+  local flat = all:tolist()
+  for i = 1, #flat do
+    if flat[i] ~= flat[(i - 1) % HEADER + 1] then
+      local parts = {}
+      for r = 1, dist.world_size do
+        parts[r] = "rank " .. r .. " called " .. describe(flat, (r - 1) * HEADER)
+      end
+      error("distributed." .. fname .. ": the ranks' calls differ: " .. table.concat(parts, ", "), 3)
     end
-    error("distributed." .. fname .. ": tensors differ across ranks: " .. table.concat(parts, ", "), 3)
   end
 end
 
@@ -161,7 +176,7 @@ function dist.all_reduce(t, op)
   if op == "mean" and t.dtype ~= "float32" and t.dtype ~= "float64" then
     error("distributed.all_reduce: 'mean' needs a floating-point tensor, got " .. t.dtype, 2)
   end
-  check_same_shape("all_reduce", t)
+  agree("all_reduce", t)
   local buf, staged = host_buffer(t)
   mpi.iall_reduce(buf, op == "mean" and "sum" or op, "all_reduce"):wait()
   if op == "mean" then
@@ -185,7 +200,7 @@ function dist.reduce(t, dst, op)
   if not OPS[op] then
     error("distributed.reduce: bad argument #3 (sum, mean, max or min expected, got " .. tostring(op) .. ")", 2)
   end
-  check_same_shape("reduce", t)
+  agree("reduce", t)
   local buf, staged = host_buffer(t)
   mpi.ireduce(buf, op == "mean" and "sum" or op, root):wait()
   if root == dist.mpi_rank then
@@ -206,7 +221,7 @@ function dist.broadcast(t, src)
   world("broadcast")
   check_tensor("broadcast", 1, t)
   local root = check_rank("broadcast", 2, src or 1, "src")
-  check_same_shape("broadcast", t)
+  agree("broadcast", t)
   local buf, staged = host_buffer(t)
   mpi.ibroadcast(buf, root, "broadcast"):wait()
   write_back(t, buf, staged)
@@ -219,7 +234,7 @@ end
 function dist.all_gather(t)
   world("all_gather")
   check_tensor("all_gather", 1, t)
-  check_same_shape("all_gather", t)
+  agree("all_gather", t)
   local src = host_buffer(t)
   local shape = { dist.world_size }
   for d = 1, t:dim() do shape[d + 1] = t.shape[d] end
@@ -232,7 +247,8 @@ end
 
 --- Waits until every rank has reached the barrier.
 function dist.barrier()
-  world("barrier").ibarrier():wait()
+  world("barrier")
+  agree("barrier") -- its all-gather is the barrier
 end
 
 --- Sends t to rank dst (which calls recv with a tensor of t's shape).
@@ -274,16 +290,19 @@ function dist.save(path, value, opts)
   local ok, err = true, nil
   if dist.rank == 1 then ok, err = pcall(luann.save, path, value, opts) end
   local status = luann.tensor({ ok and 0 or 1 }, { dtype = "int64" })
+  agree("save")
   mpi.iall_reduce(status, "max", "save"):wait()
   if not ok then error(err, 2) end
   if status:item() ~= 0 then error("distributed.save: rank 1 failed to write " .. tostring(path), 2) end
 end
 
--- The low-level requests, for DistributedDataParallel: start(t, op) starts
--- an all-reduce of a contiguous CPU tensor in place, returning its request.
+-- For DistributedDataParallel: starts an all-reduce of a contiguous CPU
+-- tensor in place, returning its request. It runs on a communicator of its
+-- own (no header: the buckets' shapes were checked once), so that a rank
+-- elsewhere in the other operations cannot pair with it: that ends in the
+-- deadline's error instead.
 dist._iall_reduce = function(t, op, what)
-  return world("all_reduce").iall_reduce(t, op or "sum", what)
+  return world("all_reduce").iall_reduce(t, op or "sum", what, true)
 end
-dist._check_same_shape = check_same_shape
 
 return dist
