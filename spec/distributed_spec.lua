@@ -201,4 +201,26 @@ describe("luann.distributed", function()
       .. "not every one of ranks 1-2 joined it", 1, true), out)
     assert.falsy(out:find("went on", 1, true), out)
   end)
+
+  it("trains examples/mnist.lua --distributed on 2 ranks; rank 1's checkpoint loads in one process", function()
+    if not have_mpi then return pending("luann_mpi.so not built or mpirun missing") end
+    local tmp, remove_all = helpers.temp_paths(".ckpt")
+    local path = tmp()
+    local p = assert(io.popen("OMPI_MCA_btl_vader_single_copy_mechanism=none OMP_NUM_THREADS=1 timeout 300 "
+      .. "mpirun --oversubscribe --allow-run-as-root -np 2 " .. build .. "/luann examples/mnist.lua "
+      .. "--distributed --epochs 1 --limit 6400 --lr 0.1 --no-progress --save " .. path .. " 2>&1"))
+    local out = p:read("a")
+    local ok = p:close()
+    assert.is_true(ok, out)
+    local _, printed = out:gsub("Test accuracy: ", "")
+    assert.are.equal(1, printed, out) -- rank 1 alone reports
+    local acc = tonumber(out:match("Test accuracy: ([%d.]+)%%"))
+    assert.is_true(acc > 40, out) -- 10 classes: chance is 10%
+    local sd = luann.load(path)
+    local plain = nn.Sequential()
+    plain.fc1, plain.fc2 = nn.Linear(784, 128), nn.Linear(128, 10)
+    plain:load_state_dict(sd)
+    assert.are.same({ 128, 784 }, plain.fc1.weight.shape)
+    remove_all()
+  end)
 end)
