@@ -133,4 +133,20 @@ describe("nn.DistributedDataParallel on 2 ranks", function()
     assert.truthy(tostring(err):find("nn.DistributedDataParallel: the last backward gave no gradient to "
       .. "unused.bias, unused.weight", 1, true), err)
   end)
+
+  describe("on OpenCL #opencl", function()
+    it("averages gradients of parameters on the device, through host memory", function()
+      if #luann.opencl.devices() == 0 then return pending("no OpenCL device") end
+      luann.manual_seed(dist.rank)
+      local lin = nn.Linear(4, 3):to("opencl")
+      local model = nn.DistributedDataParallel(lin)
+      local x = luann.randn(5, 4):to("opencl")
+      model(x):sum():backward()
+      -- d(sum)/dW = the column sums of x, averaged over the ranks
+      local xs = dist.all_gather(x)
+      local want = ((xs[1]:cpu():sum(1) + xs[2]:cpu():sum(1)) / 2):expand(3, 4)
+      assert.are.equal("opencl:0", tostring(lin.weight.grad.device))
+      assert.is_true(luann.allclose(lin.weight.grad:cpu(), want, 1e-5, 1e-5))
+    end)
+  end)
 end)
