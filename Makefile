@@ -19,6 +19,10 @@ B ?= build-asan
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer
 endif
+# MPI=1 builds luann.distributed's C module $(B)/luann_mpi.so against Open
+# MPI (the only file that links libmpi); by default when pkg-config finds
+# ompi-c, MPI=0 never
+MPI ?= $(if $(shell pkg-config --exists ompi-c 2>/dev/null && echo y),1,0)
 # the build folder (parallel work and sanitizer builds use others)
 B ?= build
 
@@ -78,7 +82,7 @@ GEN_OBJ := $(B)/gen/lua_modules.o $(B)/gen/cl_kernels.o
 LIB_OBJ := $(CORE_OBJ) $(BIND_OBJ) $(GEN_OBJ)
 
 all: $(B)/luann $(B)/luann.so $(B)/libluann.a $(B)/libluann.so \
-     $(B)/luann.pc
+     $(B)/luann.pc $(if $(filter 1,$(strip $(MPI))),$(B)/luann_mpi.so)
 
 $(B)/%.o: %.c | $(B)/gen/lua_modules.c
 	@mkdir -p $(dir $@)
@@ -123,6 +127,15 @@ $(B)/libluann.so: $(LIB_OBJ)
 $(B)/luann.so: $(B)/libluann.so
 	cp $< $@
 
+# luann_mpi: found as luann_mpi.so beside luann.so (package.cpath) or the
+# luann executable (bindings/main.c); luann's own symbols are reached
+# through luann.core's _c_api table, not linked.
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c)
+MPI_LIBS = $(shell pkg-config --libs ompi-c)
+$(B)/luann_mpi.so: bindings/mpi/lmpi.c bindings/luann.h core/luann_core.h
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -shared -o $@ $< $(MPI_LIBS) -ldl $(SAN_FLAGS)
+
 $(B)/luann: $(B)/bindings/main.o $(B)/libluann.a
 	$(CC) -o $@ $^ $(LDLIBS) $(LUA_LIBS) -lreadline -Wl,-E
 
@@ -162,6 +175,8 @@ install: all
 	install -m 644 $(B)/libluann.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libluann.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/luann.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so
+	if [ -f $(B)/luann_mpi.so ]; then install -D -m 755 $(B)/luann_mpi.so \
+	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann_mpi.so; fi
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/luann/
 	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/luann.pc)
 	install -m 644 man/luann.1 $(MAN1)/luann.1
@@ -174,6 +189,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/luann $(DESTDIR)$(PREFIX)/lib/libluann.a \
 	  $(DESTDIR)$(PREFIX)/lib/libluann.so \
 	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so \
+	  $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann_mpi.so \
 	  $(addprefix $(DESTDIR)$(PREFIX)/include/luann/,$(notdir $(HEADERS))) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/luann.pc $(MAN1)/luann.1
 	@echo "rm -f the Lua sources in $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/luann"
@@ -188,6 +204,7 @@ uninstall:
 install-rock: all
 	install -d $(LIBDIR) $(BINDIR) $(LUADIR)
 	install -m 755 $(B)/luann.so $(LIBDIR)/luann.so
+	if [ -f $(B)/luann_mpi.so ]; then install -m 755 $(B)/luann_mpi.so $(LIBDIR)/luann_mpi.so; fi
 	install -m 755 $(B)/luann $(BINDIR)/luann
 	cd lua && for f in $(LUA_REL); do \
 	  install -D -m 644 $$f $(LUADIR)/$$f || exit 1; done

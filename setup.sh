@@ -32,6 +32,7 @@ PACKAGES=(
   libpng-dev                        # luann.image: PNG files (libpng16-16)
   libcairo2-dev                     # luann.plot: line plots (libcairo2)
   libreadline-dev                   # the REPL's line editing
+  openmpi-bin libopenmpi-dev        # luann.distributed: mpirun and Open MPI (make MPI=1)
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
   fortunes                          # /usr/share/games/fortunes: the char_* examples' corpus
   curl                              # datasets' download option (MNIST)

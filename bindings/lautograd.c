@@ -469,11 +469,62 @@ static ln_tensor *lua_hook(void *ud, ln_tensor *grad) {
   return r;
 }
 
+/* Runs inside lua_pcall: hook(t) with the closure and a light userdata of
+** t as arguments. */
+static int call_post_hook(lua_State *L) {
+  ln_tensor *t = lua_touserdata(L, 2);
+  lua_settop(L, 1);
+  luann_push_tensor(L, ln_tensor_retain(t));
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+/* The core's side of t:register_post_accumulate_grad_hook(fn). */
+static int lua_post_hook(void *ud, ln_tensor *t) {
+  lua_fn *f = ud;
+  lua_State *L = backward_state ? backward_state : f->L;
+  int top = lua_gettop(L);
+  if (!lua_checkstack(L, 4)) return ln_error("hook: Lua stack overflow");
+  lua_pushcfunction(L, call_post_hook);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+  lua_pushlightuserdata(L, t);
+  int rc = LN_OK;
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+    rc = ln_error("post-accumulate hook: %s", error_text(L, -1));
+  lua_settop(L, top);
+  return rc;
+}
+
 /* handle:remove(): upvalues are the tensor and the hook's id. */
 static int hook_remove(lua_State *L) {
   ln_tensor *t = lnb_test(L, lua_upvalueindex(1));
   if (t) ln_remove_grad_hook(t, (int64_t)lua_tointeger(L, lua_upvalueindex(2)));
   return 0;
+}
+
+/* The function at index 2 as a hook's lua_fn, or NULL (out of memory). */
+static lua_fn *hook_function(lua_State *L) {
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_fn *f = malloc(sizeof *f);
+  if (!f) return NULL;
+  lua_pushvalue(L, 2);
+  f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  f->L = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return f;
+}
+
+/* The handle of hook id on the tensor at index 1: {remove = fn, id = id}. */
+static int push_hook_handle(lua_State *L, int64_t id) {
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, (lua_Integer)id);
+  lua_pushcclosure(L, hook_remove, 2);
+  lua_setfield(L, -2, "remove");
+  lua_pushinteger(L, (lua_Integer)id);
+  lua_setfield(L, -2, "id");
+  return 1;
 }
 
 /*** Registers fn(grad) to run when t's gradient is computed; a tensor it returns
@@ -485,31 +536,40 @@ replaces the gradient. Returns a handle with remove().
 /* t:register_hook(fn) returns a handle whose remove() takes it off. */
 static int t_register_hook(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_fn *f = malloc(sizeof *f);
+  lua_fn *f = hook_function(L);
   if (!f) return luaL_error(L, "register_hook: out of memory");
-  lua_pushvalue(L, 2);
-  f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  f->L = lua_tothread(L, -1);
-  lua_pop(L, 1);
   int64_t id;
   if (ln_add_grad_hook(t, lua_hook, f, lua_fn_free, &id) != LN_OK) {
     lua_fn_free(f);
     return lnb_error(L);
   }
-  lua_createtable(L, 0, 2);
-  lua_pushvalue(L, 1);
-  lua_pushinteger(L, (lua_Integer)id);
-  lua_pushcclosure(L, hook_remove, 2);
-  lua_setfield(L, -2, "remove");
-  lua_pushinteger(L, (lua_Integer)id);
-  lua_setfield(L, -2, "id");
-  return 1;
+  return push_hook_handle(L, id);
+}
+
+/*** Registers fn(t) to run once t.grad holds the whole gradient of a
+backward (PyTorch's post-accumulate-grad hook; DistributedDataParallel starts
+its all-reduces from it). Returns a handle with remove().
+@param fn a function
+@return a handle
+@function Tensor:register_post_accumulate_grad_hook
+*/
+/* t:register_post_accumulate_grad_hook(fn): fn(t) once t.grad holds the
+** whole gradient of a backward; a handle as register_hook's. */
+static int t_register_post_hook(lua_State *L) {
+  ln_tensor *t = lnb_check(L, 1);
+  lua_fn *f = hook_function(L);
+  if (!f) return luaL_error(L, "register_post_accumulate_grad_hook: out of memory");
+  int64_t id;
+  if (ln_add_post_accumulate_hook(t, lua_post_hook, f, lua_fn_free, &id) != LN_OK) {
+    lua_fn_free(f);
+    return lnb_error(L);
+  }
+  return push_hook_handle(L, id);
 }
 
 const lnb_reg lnb_autograd[] = {
   {"register_hook", t_register_hook, LNB_METHOD},
+  {"register_post_accumulate_grad_hook", t_register_post_hook, LNB_METHOD},
   {"_grad", l_grad, LNB_FUNCTION},
   {"backward", t_backward, LNB_BOTH},
   {"requires_grad_", t_requires_grad_, LNB_METHOD},

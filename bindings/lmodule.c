@@ -54,6 +54,10 @@ static int l_clock(lua_State *L) {
 }
 
 static void preload_docs(lua_State *L);
+static const luann_c_api c_api = {
+  LUANN_C_API_VERSION, lnb_test, ln_tensor_data, ln_tensor_is_contiguous,
+  ln_tensor_numel,
+};
 
 LUAMOD_API int luaopen_luann_core(lua_State *L);
 LUAMOD_API int luaopen_luann_core(lua_State *L) {
@@ -86,6 +90,8 @@ LUAMOD_API int luaopen_luann_core(lua_State *L) {
   lua_pushliteral(L, LN_VERSION); /* luann.version, the name users try */
   lua_setfield(L, -2, "version");
   preload_docs(L);
+  lua_pushlightuserdata(L, (void *)&c_api);
+  lua_setfield(L, -2, "_c_api");
   return 1;
 }
 

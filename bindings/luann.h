@@ -33,4 +33,18 @@ ln_tensor *luann_check_tensor(lua_State *L, int idx);
 ** holds more than capacity values. */
 size_t luann_to_floats(lua_State *L, int idx, float *data, size_t capacity);
 
+/* What a C module built apart from luann (luann_mpi, `make MPI=1`) uses
+** of it without linking it: luann.core's field `_c_api` is a light
+** userdata pointing to this table. Under plain lua5.4 luann.so is loaded
+** with RTLD_LOCAL, so its symbols cannot be linked against; the table
+** works the same under the luann executable. */
+#define LUANN_C_API_VERSION 1
+typedef struct luann_c_api {
+  int version;                                /* LUANN_C_API_VERSION */
+  ln_tensor *(*test_tensor)(lua_State *L, int idx); /* NULL: not a tensor */
+  void *(*data)(const ln_tensor *t);          /* NULL unless on the CPU */
+  bool (*is_contiguous)(const ln_tensor *t);
+  int64_t (*numel)(const ln_tensor *t);
+} luann_c_api;
+
 #endif

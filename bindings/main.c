@@ -677,8 +677,26 @@ static void do_repl(lua_State *L) {
 
 /* ---- main ------------------------------------------------------------ */
 
+/* Puts the executable's folder first in package.cpath: C modules built
+** beside it (luann_mpi.so, for luann.distributed) load without set-up. */
+static void add_own_folder_to_cpath(lua_State *L) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return; /* not Linux, or no /proc: the default cpath stays */
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return;
+  *slash = '\0';
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "cpath");
+  lua_pushfstring(L, "%s/?.so;%s", exe, lua_tostring(L, -1));
+  lua_setfield(L, -3, "cpath");
+  lua_pop(L, 2);
+}
+
 static int open_libraries(lua_State *L) {
   luaL_openlibs(L);
+  add_own_folder_to_cpath(L);
   luaL_requiref(L, "luann", luaopen_luann, 1); /* global and package.loaded */
   lua_pop(L, 1);
   return 0;

@@ -409,19 +409,37 @@ static int check_gradients(ln_node *n, ln_tensor **gin) {
 
 /* ---- gradient hooks ----------------------------------------------------- */
 
+/* Appends a hook to *list: they run in the order added. */
+static int add_hook(ln_hook **list, ln_hook proto, int64_t *id) {
+  static int64_t next_id = 1;
+  ln_hook *h = malloc(sizeof *h);
+  if (!h) return ln_error("register_hook: out of memory");
+  *h = proto;
+  h->id = next_id++;
+  h->next = NULL;
+  while (*list) list = &(*list)->next;
+  *list = h;
+  *id = h->id;
+  return LN_OK;
+}
+
 int ln_add_grad_hook(ln_tensor *t, ln_grad_hook_fn fn, void *ud,
                      void (*free_ud)(void *ud), int64_t *id) {
-  static int64_t next_id = 1;
   if (!t->requires_grad)
     return ln_error("register_hook: cannot register a hook on a tensor that "
                     "does not require grad");
-  ln_hook *h = malloc(sizeof *h), **end = &t->hooks;
-  if (!h) return ln_error("register_hook: out of memory");
-  *h = (ln_hook){fn, ud, free_ud, next_id++, NULL};
-  while (*end) end = &(*end)->next; /* they run in the order added */
-  *end = h;
-  *id = h->id;
-  return LN_OK;
+  return add_hook(&t->hooks, (ln_hook){.fn = fn, .ud = ud, .free_ud = free_ud},
+                  id);
+}
+
+int ln_add_post_accumulate_hook(ln_tensor *t, ln_post_hook_fn fn, void *ud,
+                                void (*free_ud)(void *ud), int64_t *id) {
+  if (!t->requires_grad || t->grad_fn)
+    return ln_error("register_post_accumulate_grad_hook: expected a leaf "
+                    "tensor that requires grad");
+  return add_hook(&t->post_hooks,
+                  (ln_hook){.post = fn, .ud = ud,
+                            .free_ud = free_ud}, id);
 }
 
 static void hook_free(ln_hook *h) {
@@ -434,12 +452,15 @@ static void hook_free(ln_hook *h) {
 ** once no hook runs. */
 static _Thread_local int hooks_running;
 
-bool ln_remove_grad_hook(ln_tensor *t, int64_t id) {
-  for (ln_hook **p = &t->hooks; *p; p = &(*p)->next) {
+static bool removed(const ln_hook *h) { return !h->fn && !h->post; }
+
+static bool remove_hook(ln_hook **list, int64_t id) {
+  for (ln_hook **p = list; *p; p = &(*p)->next) {
     ln_hook *h = *p;
-    if (h->id != id || !h->fn) continue;
-    if (hooks_running) { /* unlinked by run_hooks */
+    if (h->id != id || removed(h)) continue;
+    if (hooks_running) { /* unlinked by sweep_hooks */
       h->fn = NULL;
+      h->post = NULL;
       return true;
     }
     *p = h->next;
@@ -449,11 +470,15 @@ bool ln_remove_grad_hook(ln_tensor *t, int64_t id) {
   return false;
 }
 
+bool ln_remove_grad_hook(ln_tensor *t, int64_t id) {
+  return remove_hook(&t->hooks, id) || remove_hook(&t->post_hooks, id);
+}
+
 /* Unlinks the hooks removed while hooks ran. */
-static void sweep_hooks(ln_tensor *t) {
-  for (ln_hook **p = &t->hooks; *p;) {
+static void sweep_list(ln_hook **p) {
+  while (*p) {
     ln_hook *h = *p;
-    if (h->fn) {
+    if (!removed(h)) {
       p = &h->next;
     } else {
       *p = h->next;
@@ -462,12 +487,22 @@ static void sweep_hooks(ln_tensor *t) {
   }
 }
 
-void ln_hooks_free(ln_tensor *t) {
-  while (t->hooks) {
-    ln_hook *h = t->hooks;
-    t->hooks = h->next;
+static void sweep_hooks(ln_tensor *t) {
+  sweep_list(&t->hooks);
+  sweep_list(&t->post_hooks);
+}
+
+static void free_list(ln_hook **list) {
+  while (*list) {
+    ln_hook *h = *list;
+    *list = h->next;
     hook_free(h);
   }
+}
+
+void ln_hooks_free(ln_tensor *t) {
+  free_list(&t->hooks);
+  free_list(&t->post_hooks);
 }
 
 /* Runs t's hooks on *g in turn, each replacing *g (owned). t is held
@@ -492,6 +527,18 @@ static int run_hooks(ln_tensor *t, ln_tensor **g) {
       *g = r;
     }
   }
+  if (--hooks_running == 0) sweep_hooks(t);
+  ln_tensor_release(t);
+  return rc;
+}
+
+/* Runs t's post-accumulate hooks (t.grad is whole). */
+static int run_post_hooks(ln_tensor *t) {
+  int rc = LN_OK;
+  ln_tensor_retain(t);
+  hooks_running++;
+  for (ln_hook *h = t->post_hooks; h && rc == LN_OK; h = h->next)
+    if (h->post) rc = h->post(h->ud, t);
   if (--hooks_running == 0) sweep_hooks(t);
   ln_tensor_release(t);
   return rc;
@@ -585,12 +632,22 @@ typedef struct pending {
   ln_tensor *g;              /* its gradient so far */
 } pending;
 
+/* A leaf with post-accumulate hooks: how many of the graph's edges into it
+** have not delivered yet; at 0 its .grad is whole and its hooks run. */
+typedef struct awaited {
+  ln_tensor *x;              /* borrowed: the graph's nodes hold it */
+  int edges;
+  bool got, done;            /* received a gradient; hooks ran */
+} awaited;
+
 typedef struct engine {
   int nwant;
   ln_tensor *const *want;
   ln_tensor **got;
   pending *leaves;
   int nleaves, leaves_cap;
+  awaited *posts;            /* ln_backward only */
+  int nposts;
 } engine;
 
 /* *acc += g, keeping *acc a tensor of its own. Under create_graph the sum
@@ -669,13 +726,72 @@ static int settle_leaves(engine *e) {
   return rc;
 }
 
+static awaited *find_awaited(engine *e, const ln_tensor *x) {
+  for (int k = 0; k < e->nposts; k++)
+    if (e->posts[k].x == x) return &e->posts[k];
+  return NULL;
+}
+
+/* Counts the edges into each leaf with post-accumulate hooks (ln_backward
+** only: ln_grad touches no .grad). */
+static int count_awaited(engine *e, const node_list *order) {
+  int cap = 0;
+  for (size_t k = 0; k < order->n; k++) {
+    ln_node *n = order->items[k];
+    for (int i = 0; i < n->ninputs; i++) {
+      ln_tensor *x = n->inputs[i];
+      if (n->edges[i] || !x || !x->requires_grad || !x->post_hooks) continue;
+      awaited *a = find_awaited(e, x);
+      if (!a) {
+        if (e->nposts == cap) {
+          cap = cap ? 2 * cap : 8;
+          awaited *p = realloc(e->posts, (size_t)cap * sizeof *p);
+          if (!p) return ln_error("backward: out of memory");
+          e->posts = p;
+        }
+        a = &e->posts[e->nposts++];
+        *a = (awaited){x, 0, false, false};
+      }
+      a->edges++;
+    }
+  }
+  return LN_OK;
+}
+
+/* One edge into x has delivered (a gradient, or none). After the last, the
+** hooks run now, unless x's gradient hooks hold it until settle_leaves. */
+static int edge_delivered(engine *e, ln_tensor *x, bool got) {
+  awaited *a = find_awaited(e, x);
+  if (!a) return LN_OK;
+  a->got |= got;
+  if (--a->edges > 0 || !a->got || x->hooks) return LN_OK;
+  a->done = true;
+  return run_post_hooks(x);
+}
+
+/* After backward: the leaves whose hooks have not run yet (an edge on a
+** path that carried no gradient, or gradient hooks held the sum). */
+static int finish_awaited(engine *e, int rc) {
+  for (int k = 0; rc == LN_OK && k < e->nposts; k++)
+    if (e->posts[k].got && !e->posts[k].done) {
+      e->posts[k].done = true;
+      rc = run_post_hooks(e->posts[k].x);
+    }
+  free(e->posts);
+  e->posts = NULL;
+  e->nposts = 0;
+  return rc;
+}
+
 static int flow_into_inputs(engine *e, ln_node *n, ln_tensor **gin) {
   int rc = LN_OK;
   for (int i = 0; i < n->ninputs; i++) {
     ln_tensor *x = n->inputs[i], *g = gin[i];
     gin[i] = NULL;
+    bool awaited_leaf = e->posts && x && !n->edges[i] && x->post_hooks;
     if (!g || !x || !x->requires_grad || rc != LN_OK) {
       ln_tensor_release(g);
+      if (awaited_leaf && rc == LN_OK) rc = edge_delivered(e, x, false);
       continue;
     }
     ln_tensor *fitted = fit_to(g, x);
@@ -687,6 +803,7 @@ static int flow_into_inputs(engine *e, ln_node *n, ln_tensor **gin) {
     ln_node *edge = n->edges[i];
     rc = edge ? accumulate(&edge->grad_accum, fitted) : to_leaf(e, x, fitted);
     ln_tensor_release(fitted);
+    if (awaited_leaf && rc == LN_OK) rc = edge_delivered(e, x, true);
   }
   return rc;
 }
@@ -815,6 +932,7 @@ static int run_engine(const char *op, engine *e, int nroot,
   ** in the list. */
   for (size_t i = 0; i < order.n; i++) order.items[i]->refcount++;
   if (rc == LN_OK) mark_needed(e, &order);
+  if (rc == LN_OK && !e->want) rc = count_awaited(e, &order);
   for (int r = 0; rc == LN_OK && r < nroot; r++) {
     ln_tensor *g = seed_gradient(op, roots[r], grads ? grads[r] : NULL);
     if (!g) rc = LN_ERR;
@@ -825,6 +943,7 @@ static int run_engine(const char *op, engine *e, int nroot,
   if (rc == LN_OK) rc = run_backward(e, &order);
   int settled = settle_leaves(e);
   if (rc == LN_OK) rc = settled;
+  rc = finish_awaited(e, rc);
   for (size_t i = 0; i < order.n; i++) { /* drop leftovers after errors */
     ln_node *n = order.items[i];
     ln_tensor_release(n->grad_accum);

@@ -33,9 +33,11 @@ enum {
                                        history is lost */
 };
 
-/* A gradient hook on a tensor (ln_add_grad_hook), in a list. */
+/* A gradient hook on a tensor (ln_add_grad_hook), in a list; a
+** post-accumulate hook (ln_add_post_accumulate_hook) has post instead. */
 typedef struct ln_hook {
   ln_grad_hook_fn fn;
+  ln_post_hook_fn post;
   void *ud;
   void (*free_ud)(void *ud);
   int64_t id;

@@ -98,6 +98,7 @@ typedef struct ln_tensor {
   struct ln_tensor *grad;          /* accumulated gradient (leaves, retained) */
   ln_node *grad_fn;                /* NULL for leaves */
   struct ln_hook *hooks;           /* gradient hooks, owned (usually NULL) */
+  struct ln_hook *post_hooks;      /* post-accumulate hooks, owned */
 } ln_tensor;
 
 ln_tensor *ln_tensor_retain(ln_tensor *t);
@@ -395,8 +396,17 @@ int ln_grad(int nout, ln_tensor *const *outputs,
 typedef ln_tensor *(*ln_grad_hook_fn)(void *ud, ln_tensor *grad);
 int ln_add_grad_hook(ln_tensor *t, ln_grad_hook_fn fn, void *ud,
                      void (*free_ud)(void *ud), int64_t *id);
-/* Whether t had the hook (it is gone now). */
+/* Whether t had the hook (it is gone now); either kind of hook. */
 bool ln_remove_grad_hook(ln_tensor *t, int64_t id);
+/* Post-accumulate hooks (t:register_post_accumulate_grad_hook, PyTorch's
+** register_post_accumulate_grad_hook), on leaves only: fn(ud, t) runs once
+** per backward, as soon as t.grad holds the whole gradient of that
+** backward, while backward goes on with the rest of the graph (data
+** parallel training starts reducing the gradient then). LN_ERR with an
+** ln_error fails the backward. Not run by ln_grad, which touches no .grad. */
+typedef int (*ln_post_hook_fn)(void *ud, ln_tensor *t);
+int ln_add_post_accumulate_hook(ln_tensor *t, ln_post_hook_fn fn, void *ud,
+                                void (*free_ud)(void *ud), int64_t *id);
 /* The op name of t's grad_fn ("AddBackward"), or NULL for leaves. */
 const char *ln_grad_fn_name(const ln_tensor *t);
 

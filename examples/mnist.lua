@@ -3,18 +3,23 @@
 --   luann examples/mnist.lua [--epochs 5] [--batch-size 64] [--lr 0.01]
 --                            [--seed 1] [--data DIR] [--save PATH]
 --                            [--device cpu] [--limit N] [--no-progress]
+--   mpirun -np 2 luann examples/mnist.lua --distributed   (as root: mpirun --allow-run-as-root)
 --
 -- A 784-128-10 network with ReLU, trained with SGD on cross entropy for 5
 -- epochs in shuffled batches of 64, printing the last batch's loss each
 -- epoch as the tutorial does, then the test accuracy. The data is MNIST
 -- from data/mnist (or --data DIR) when its files are there; otherwise
 -- Fashion-MNIST from Debian's dataset-fashion-mnist package.
+-- --distributed trains data-parallel over MPI (luann.distributed): each of
+-- the N ranks takes batch-size / N samples of every batch from its shard
+-- (data.DistributedSampler) and nn.DistributedDataParallel averages the
+-- gradients, so the steps match one process's; rank 1 prints and saves.
 local luann = require "luann"
 local nn, optim, data, utils = luann.nn, luann.optim, luann.data, luann.utils
 
 -- ---- options ---------------------------------------------------------------
 local USAGE = "usage: mnist.lua [--epochs N] [--batch-size N] [--lr X] [--seed N] [--data DIR] "
-  .. "[--save PATH] [--device NAME] [--limit N] [--no-progress]"
+  .. "[--save PATH] [--device NAME] [--limit N] [--no-progress] [--distributed]"
 
 local function parse_args(argv)
   local o = { epochs = 5, batch_size = 64, lr = 0.01, seed = 1, device = "cpu", progress = true }
@@ -29,6 +34,8 @@ local function parse_args(argv)
       os.exit(0)
     elseif a == "--no-progress" then
       o.progress = false
+    elseif a == "--distributed" then
+      o.distributed = true
     elseif numeric[a] or text[a] then
       local v = argv[i + 1]
       if v == nil then error(a .. " needs a value\n" .. USAGE, 0) end
@@ -48,6 +55,16 @@ end
 
 local opts = parse_args({ ... })
 luann.manual_seed(opts.seed)
+local dist = opts.distributed and luann.distributed or nil
+local rank, world = 1, 1
+if dist then
+  rank, world = dist.init()
+  if opts.batch_size % world ~= 0 then
+    error("--batch-size " .. opts.batch_size .. " does not divide among " .. world .. " ranks", 0)
+  end
+  opts.progress = opts.progress and rank == 1
+end
+local function say(...) if rank == 1 then print(...) end end
 
 -- ---- data ------------------------------------------------------------------
 -- Load dataset (images as float32 in [0,1], shape (N,1,28,28), like ToTensor)
@@ -57,15 +74,16 @@ local function load(train)
   if ok then return ds end
   if not tostring(ds):find("dataset not found", 1, true) then error(ds, 0) end
   if train then
-    print("MNIST not found in data/mnist: using Fashion-MNIST from " .. data.datasets.FashionMNIST.default_root)
+    say("MNIST not found in data/mnist: using Fashion-MNIST from " .. data.datasets.FashionMNIST.default_root)
   end
   return data.datasets.FashionMNIST(nil, { train = train })
 end
 
 local train_dataset = load(true)
 if opts.limit then train_dataset = data.Subset(train_dataset, math.tointeger(opts.limit)) end
-local train_loader = data.DataLoader(train_dataset, { batch_size = opts.batch_size, shuffle = true,
-  seed = opts.seed })
+local sampler = dist and data.DistributedSampler(train_dataset, { seed = opts.seed }) or nil
+local train_loader = data.DataLoader(train_dataset, { batch_size = opts.batch_size // world,
+  shuffle = sampler == nil, seed = sampler == nil and opts.seed or nil, sampler = sampler })
 
 -- ---- model -----------------------------------------------------------------
 -- Define artificial neural network class
@@ -85,6 +103,7 @@ end
 
 -- Define model, loss function and optimizer
 local model = SimpleNN():to(opts.device)
+if dist then model = nn.DistributedDataParallel(model) end
 local criterion = nn.CrossEntropyLoss()
 local optimizer = optim.SGD(model:parameters(), { lr = opts.lr })
 local on_cpu = opts.device == "cpu"
@@ -92,6 +111,7 @@ local on_cpu = opts.device == "cpu"
 -- ---- training --------------------------------------------------------------
 local epoch_times = {}
 for epoch = 1, opts.epochs do
+  if sampler then sampler:set_epoch(epoch) end
   local batches = opts.progress and utils.progress(train_loader, { desc = "Epoch " .. epoch })
     or train_loader
   local timer = utils.Timer()
@@ -106,12 +126,12 @@ for epoch = 1, opts.epochs do
     if opts.progress then batches:set_postfix({ loss = loss }) end
   end
   epoch_times[epoch] = timer:elapsed()
-  print(string.format("Epoch %d, Loss: %s", epoch, tostring(loss:item())))
+  say(string.format("Epoch %d, Loss: %s", epoch, tostring(loss:item())))
 end
 
 local times = {}
 for i, t in ipairs(epoch_times) do times[i] = string.format("%.3f", t) end
-print("Epoch times (s): " .. table.concat(times, " "))
+say("Epoch times (s): " .. table.concat(times, " "))
 
 -- ---- evaluation ------------------------------------------------------------
 local test_loader = data.DataLoader(load(false), { batch_size = 1000 })
@@ -126,9 +146,9 @@ do
     total = total + labels:numel()
   end
 end
-print(string.format("Test accuracy: %.2f%% (%d/%d)", 100 * correct / total, correct, total))
+say(string.format("Test accuracy: %.2f%% (%d/%d)", 100 * correct / total, correct, total))
 
 if opts.save then
-  luann.save(opts.save, model:state_dict())
-  print("Saved the model's state_dict to " .. opts.save)
+  if dist then dist.save(opts.save, model:state_dict()) else luann.save(opts.save, model:state_dict()) end
+  say("Saved the model's state_dict to " .. opts.save)
 end

@@ -163,7 +163,7 @@ describe("luann.data", function()
       assert.has_error(function() data.DataLoader(ds, { batch_size = 0 }) end,
         "data.DataLoader: bad argument #2 'batch_size' (must be >= 1, got 0)")
       assert.has_error(function() data.DataLoader(ds, { batchsize = 2 }) end,
-        "data.DataLoader: unknown option 'batchsize' (known: batch_size, collate_fn, drop_last, generator, seed, shuffle)")
+        "data.DataLoader: unknown option 'batchsize' (known: batch_size, collate_fn, drop_last, generator, sampler, seed, shuffle)")
       assert.has_error(function() data.DataLoader(5) end, "data.DataLoader: bad argument #1 (dataset expected, got number)")
     end)
   end)

@@ -1,7 +1,8 @@
 --- luann: a deep learning engine with a C core and Lua 5.4 as its language.
 -- `local luann = require "luann"` gives tensors, autograd, and (loaded on
 -- first use) `luann.nn`, `luann.optim`, `luann.data`, `luann.utils`,
--- `luann.image` (PNG files) and `luann.plot` (line plots).
+-- `luann.image` (PNG files), `luann.plot` (line plots) and
+-- `luann.distributed` (MPI, when built).
 -- Names and semantics follow PyTorch where Lua allows; dims and indices
 -- are 1-based as in Lua and Torch7, negative ones count from the end.
 -- @module luann
@@ -29,7 +30,7 @@ end
 -- the functions written in Lua on top of the library (their module adds
 -- them to it).
 local packages = { nn = true, optim = true, data = true, utils = true, distributions = true,
-  image = true, plot = true }
+  image = true, plot = true, distributed = true }
 local functions = { multinomial = "luann.sampling", bernoulli = "luann.sampling" }
 return setmetatable(luann, {
   lazy_functions = functions, -- for tools that list every function

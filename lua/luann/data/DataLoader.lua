@@ -13,7 +13,9 @@
 -- stream: the same order for the same seed, whatever else draws random
 -- numbers; without one the global generator, so luann.manual_seed fixes
 -- it), collate_fn (turns a list of samples into a batch; default
--- data.default_collate).
+-- data.default_collate), sampler (an object with # and indices(), the
+-- dataset indices of a pass as an int64 tensor: data.DistributedSampler;
+-- not with shuffle, the sampler orders).
 -- A dataset with batch_tensors() (TensorDataset, MNIST) is batched by
 -- slicing (in order) or index_select (shuffled) of whole tensors, with no
 -- per-sample work (then converted, as MNIST's bytes to floats, when the
@@ -27,7 +29,7 @@ local collate = require "luann.data.collate"
 local DataLoader = class.new("DataLoader")
 
 local KNOWN = { batch_size = true, shuffle = true, drop_last = true, seed = true,
-  generator = true, collate_fn = true }
+  generator = true, collate_fn = true, sampler = true }
 
 --- @param dataset a dataset (anything with # and get(i))
 -- @param opts the options above
@@ -48,6 +50,15 @@ function DataLoader:__init(dataset, opts)
       .. class.typename(opts.collate_fn) .. ")", 3)
   end
   self.collate_fn = opts.collate_fn or collate.default_collate
+  local sampler = opts.sampler
+  if sampler ~= nil and not (type(sampler) == "table" and type(sampler.indices) == "function") then
+    error(fname .. ": bad argument #2 'sampler' (sampler with indices() expected, got "
+      .. class.typename(sampler) .. ")", 3)
+  end
+  if sampler ~= nil and self.shuffle then
+    error(fname .. ": bad argument #2 (shuffle and sampler are exclusive: the sampler orders)", 3)
+  end
+  self.sampler = sampler
   if opts.seed ~= nil then
     self.generator = luann.Generator(check.integer(fname, 2, opts.seed, "seed", nil, nil, 3))
   else
@@ -57,7 +68,7 @@ end
 
 --- Batches per pass.
 function DataLoader.__len(self)
-  local n = #self.dataset
+  local n = self.sampler and #self.sampler or #self.dataset
   if self.drop_last then return n // self.batch_size end
   return (n + self.batch_size - 1) // self.batch_size
 end
@@ -108,6 +119,7 @@ function DataLoader:iter()
   local n, bs = #self.dataset, self.batch_size
   local nb = #self
   local perm = self.shuffle and n > 0 and self:permutation(n) or nil
+  if self.sampler then perm = self.sampler:indices(); n = perm:numel() end
   -- whole-tensor batches equal default_collate's; another collate_fn sees samples
   local ts, convert
   if self.collate_fn == collate.default_collate then ts, convert = self.dataset:batch_tensors() end

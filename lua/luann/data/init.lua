@@ -15,6 +15,7 @@ return {
   random_split = require "luann.data.random_split",
   transforms = require "luann.data.transforms",
   DataLoader = require "luann.data.DataLoader",
+  DistributedSampler = require "luann.data.DistributedSampler",
   default_collate = collate.default_collate,
   datasets = require "luann.data.datasets",
 }
