@@ -25,6 +25,7 @@ local check = require "luann.utils.check"
 local collate = require "luann.data.collate"
 
 local DataLoader = class.new("DataLoader")
+DataLoader.__self_name = "loader" -- for the hint of a '.' call: loader:method()
 
 local KNOWN = { batch_size = true, shuffle = true, drop_last = true, seed = true,
   generator = true, collate_fn = true }

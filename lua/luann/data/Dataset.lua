@@ -9,6 +9,7 @@
 local class = require "luann.utils.class"
 
 local Dataset = class.new("Dataset")
+Dataset.__self_name = "dataset" -- for the hint of a '.' call: dataset:method()
 
 --- Sample i; subclasses define it.
 -- @param i a 1-based index

@@ -50,7 +50,6 @@ end
 
 --- Draws 0 or 1 (no history), in the probabilities' dtype.
 function Bernoulli:sample(sample_shape, opts)
-  Distribution.check_self(self, "Bernoulli.sample")
   local shape = self:extended_shape("Bernoulli.sample", sample_shape)
   local p = self.probs:detach():expand(shape)
   return luann.bernoulli(p, { generator = opts and opts.generator })
@@ -58,7 +57,6 @@ end
 
 --- value log p + (1 - value) log(1 - p), from the logits without overflow.
 function Bernoulli:log_prob(value)
-  Distribution.check_self(self, "Bernoulli.log_prob")
   check.tensor("Bernoulli.log_prob", 1, value, "value")
   value = value:to(self.logits.dtype)
   return -(value * softplus(-self.logits) + (1 - value) * softplus(self.logits))
@@ -66,7 +64,6 @@ end
 
 --- -(p log p + (1 - p) log(1 - p))
 function Bernoulli:entropy()
-  Distribution.check_self(self, "Bernoulli.entropy")
   return self.probs * softplus(-self.logits) + (1 - self.probs) * softplus(self.logits)
 end
 

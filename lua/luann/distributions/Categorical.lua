@@ -54,7 +54,6 @@ end
 -- @param opts {generator = nil}
 -- @return int64 of sample_shape .. batch_shape
 function Categorical:sample(sample_shape, opts)
-  Distribution.check_self(self, "Categorical.sample")
   local shape = self:extended_shape("Categorical.sample", sample_shape)
   local n = 1
   for i = 1, #shape - #self.batch_shape do n = n * shape[i] end
@@ -69,7 +68,6 @@ end
 --- log P(value): differentiable in the probabilities or logits.
 -- @param value int64 indices in 1..K, broadcastable to the batch shape
 function Categorical:log_prob(value)
-  Distribution.check_self(self, "Categorical.log_prob")
   check.tensor("Categorical.log_prob", 1, value, "value")
   if value.dtype ~= "int64" then
     error("Categorical.log_prob: value must be int64 category indices, got " .. value.dtype, 2)
@@ -93,7 +91,6 @@ end
 
 --- -sum p log p over the categories (0 log 0 counts as 0).
 function Categorical:entropy()
-  Distribution.check_self(self, "Categorical.entropy")
   local lowest = self.logits.dtype == "float64" and -1.79e308 or -3.4e38
   return -(self.probs * self.logits:clamp(lowest, math.huge)):sum(-1)
 end

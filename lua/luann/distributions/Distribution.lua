@@ -5,6 +5,7 @@ local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 
 local Distribution = class.new("Distribution")
+Distribution.__self_name = "d" -- for the hint of a '.' call: d:method()
 
 --- The shape of n draws: sample_shape (a list, a number or nil) followed
 -- by the batch shape.
@@ -40,13 +41,6 @@ end
 function Distribution:__tostring()
   return string.format("%s(batch_shape=(%s))", self.__name or "Distribution",
     table.concat(self.batch_shape, ","))
-end
-
---- Raises unless self is a distribution (a `.` call instead of `:`).
-function Distribution.check_self(self, name)
-  if type(self) ~= "table" or getmetatable(self) == nil or self.batch_shape == nil then
-    error(string.format("%s: called with '.' instead of ':'", name), 3)
-  end
 end
 
 return Distribution

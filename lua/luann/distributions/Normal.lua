@@ -46,7 +46,6 @@ end
 -- @param sample_shape nil, a count or a list of sizes in front of the batch shape
 -- @param opts {generator = nil}
 function Normal:rsample(sample_shape, opts)
-  Distribution.check_self(self, "Normal.rsample")
   local shape = self:extended_shape("Normal.rsample", sample_shape)
   local eps = luann.randn(shape, { dtype = self.loc.dtype, device = self.loc.device,
     generator = opts and opts.generator })
@@ -55,14 +54,12 @@ end
 
 --- A draw without history.
 function Normal:sample(sample_shape, opts)
-  Distribution.check_self(self, "Normal.sample")
   local guard <close> = luann.no_grad()
   return self:rsample(sample_shape, opts)
 end
 
 --- log N(value; loc, scale) = -(value - loc)^2 / (2 scale^2) - log scale - log sqrt(2 pi)
 function Normal:log_prob(value)
-  Distribution.check_self(self, "Normal.log_prob")
   value = as_tensor(value, self.loc, "value")
   local z = (value - self.loc) / self.scale
   return z * z * -0.5 - self.scale:log() - LOG_SQRT_2PI
@@ -70,7 +67,6 @@ end
 
 --- 1/2 + log sqrt(2 pi) + log scale
 function Normal:entropy()
-  Distribution.check_self(self, "Normal.entropy")
   return self.scale:log() + (0.5 + LOG_SQRT_2PI)
 end
 

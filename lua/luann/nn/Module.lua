@@ -29,7 +29,9 @@ local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local Parameter = require "luann.nn.Parameter"
 
+local unchecked = class.unchecked
 local Module = class.new("Module")
+Module.__self_name = "m" -- for the hint of a '.' call: m:method()
 Module.__luann_module = true
 
 -- An ordered map: keys in insertion order plus a lookup table.
@@ -171,15 +173,6 @@ end
 -- while there are none: a call without hooks costs one rawget. They are
 -- plain fields, so state_dict never sees them and to() leaves them be.
 
--- Errors (at `level`, as error() counts in the caller) when a method was
--- called with '.' for ':'.
-local function check_self(fname, self, args, level)
-  if not Module.is_module(self) then
-    error(string.format("%s: expected a module as self, got %s (call it as m:%s(%s), with ':')",
-      fname, class.typename(self), fname, args), level + 1)
-  end
-end
-
 local function is_callable(f)
   local mt = getmetatable(f)
   return type(f) == "function" or (type(mt) == "table" and mt.__call ~= nil)
@@ -188,6 +181,7 @@ end
 --- What register_forward_pre_hook and register_forward_hook return.
 -- @usage local h = m:register_forward_hook(fn) ... h:remove()
 local RemovableHandle = class.new("RemovableHandle")
+RemovableHandle.__self_name = "handle"
 
 function RemovableHandle:__init(module, kind, entry)
   self.module, self.kind, self.entry = module, kind, entry
@@ -196,10 +190,6 @@ end
 --- Removes the hook; removing it again does nothing. `local h <close> = ...`
 -- removes it when h goes out of scope.
 function RemovableHandle:remove()
-  if not class.isinstance(self, RemovableHandle) then
-    error("remove: expected a hook handle as self, got " .. class.typename(self)
-      .. " (call it as handle:remove(), with ':')", 2)
-  end
   local hooks = rawget(self.module, "_forward_hooks")
   if hooks == nil then return end
   local list = hooks[self.kind]
@@ -212,7 +202,6 @@ RemovableHandle.__close = RemovableHandle.remove
 
 -- Called by the register_ methods (not as a tail call: errors at level 3).
 local function add_hook(self, fname, kind, fn)
-  check_self(fname, self, "fn", 3)
   if not is_callable(fn) then
     error(string.format("%s: bad argument #1 (function expected, got %s)", fname,
       class.typename(fn)), 3)
@@ -256,7 +245,7 @@ end
 local function snapshot(list) return table.move(list, 1, #list, 1, {}) end
 
 -- The call when hooks are registered: pre-hooks, forward, forward hooks.
-local function hooked_call(self, hooks, ...)
+local function hooked_call(self, forward, hooks, ...)
   local args = table.pack(...)
   for _, e in ipairs(snapshot(hooks.pre)) do
     local r = e.fn(self, args)
@@ -267,7 +256,7 @@ local function hooked_call(self, hooks, ...)
       args = table.pack(r)
     end
   end
-  local out = table.pack(self:forward(table.unpack(args, 1, args.n)))
+  local out = table.pack(forward(self, table.unpack(args, 1, args.n)))
   for _, e in ipairs(snapshot(hooks.post)) do
     local r = table.pack(e.fn(self, args, table.unpack(out, 1, out.n)))
     if r[1] ~= nil then out = r end
@@ -276,11 +265,14 @@ local function hooked_call(self, hooks, ...)
 end
 
 -- Calling a module calls forward (a tail call: errors point at the caller),
--- through the hooks when it has any.
+-- through the hooks when it has any. self is a module here, so forward is
+-- called past its '.'-for-':' check (the hot path of every model).
 function Module.__call(self, ...)
+  local forward = self.forward
+  forward = unchecked[forward] or forward
   local hooks = rawget(self, "_forward_hooks")
-  if hooks == nil then return self:forward(...) end
-  return hooked_call(self, hooks, ...)
+  if hooks == nil then return forward(self, ...) end
+  return hooked_call(self, forward, hooks, ...)
 end
 
 -- Walks the tree depth first: {name, module} pairs, each module once.

@@ -7,6 +7,7 @@ local check = require "luann.utils.check"
 local Optimizer = require "luann.optim.Optimizer"
 
 local LRScheduler = class.new("LRScheduler")
+LRScheduler.__self_name = "scheduler" -- for the hint of a '.' call: scheduler:method()
 --- Options given as one table or positionally, by name order (for the
 -- constructors). names.list_first: a first argument that is a list is a
 -- value, not the options table.

@@ -17,6 +17,7 @@ local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 
 local Optimizer = class.new("Optimizer")
+Optimizer.__self_name = "opt" -- for the hint of a '.' call: opt:method()
 
 -- A list of tensors from a list or one tensor.
 local function tensor_list(fname, params, level)

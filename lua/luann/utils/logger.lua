@@ -16,6 +16,7 @@ local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 
 local Logger = class.new("Logger")
+Logger.__self_name = "log" -- for the hint of a '.' call: log:method()
 
 -- ---- CSV -------------------------------------------------------------------
 

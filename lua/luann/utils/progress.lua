@@ -22,6 +22,7 @@ local check = require "luann.utils.check"
 local timer = require "luann.utils.timer"
 
 local Progress = class.new("Progress")
+Progress.__self_name = "bar" -- for the hint of a '.' call: bar:method()
 
 -- Whether f is a terminal: luann.isatty when the library has it, else the
 -- term module when installed; unknown counts as not a terminal.

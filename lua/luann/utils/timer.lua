@@ -23,6 +23,7 @@ end
 timer.clock = pick_clock()
 
 local Timer = class.new("Timer")
+Timer.__self_name = "timer" -- for the hint of a '.' call: timer:method()
 timer.Timer = Timer
 
 --- Starts timing now.
