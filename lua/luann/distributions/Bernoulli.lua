@@ -52,7 +52,7 @@ end
 function Bernoulli:sample(sample_shape, opts)
   local shape = self:extended_shape("Bernoulli.sample", sample_shape)
   local p = self.probs:detach():expand(shape)
-  return luann.bernoulli(p, { generator = opts and opts.generator })
+  return luann.bernoulli(p, { generator = Distribution.generator_of("Bernoulli.sample", opts) })
 end
 
 --- value log p + (1 - value) log(1 - p), from the logits without overflow.

@@ -61,7 +61,7 @@ function Categorical:sample(sample_shape, opts)
   if n == 0 or p:size(1) == 0 then
     return luann.zeros(shape, { dtype = "int64", device = p.device })
   end
-  local draws = luann.multinomial(p, n, { replacement = true, generator = opts and opts.generator })
+  local draws = luann.multinomial(p, n, { replacement = true, generator = Distribution.generator_of("Categorical.sample", opts) })
   return draws:t():contiguous():reshape(shape)
 end
 

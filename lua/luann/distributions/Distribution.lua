@@ -38,6 +38,17 @@ function Distribution.broadcast_shapes(a, b)
   return r
 end
 
+--- The generator of a sampling method's options table {generator = g}
+-- (nil or a table; other keys are errors).
+-- @param fname the method's name for messages
+-- @param opts the options, or nil
+-- @return the generator, or nil
+function Distribution.generator_of(fname, opts)
+  opts = check.options(fname, 2, opts, 2)
+  check.known_options(fname, opts, { generator = true }, 2)
+  return opts.generator
+end
+
 function Distribution:__tostring()
   return string.format("%s(batch_shape=(%s))", self.__name or "Distribution",
     table.concat(self.batch_shape, ","))

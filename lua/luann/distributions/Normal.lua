@@ -48,7 +48,7 @@ end
 function Normal:rsample(sample_shape, opts)
   local shape = self:extended_shape("Normal.rsample", sample_shape)
   local eps = luann.randn(shape, { dtype = self.loc.dtype, device = self.loc.device,
-    generator = opts and opts.generator })
+    generator = Distribution.generator_of("Normal.rsample", opts) })
   return self.loc + self.scale * eps
 end
 

@@ -10,9 +10,13 @@ local LRScheduler = class.new("LRScheduler")
 LRScheduler.__self_name = "scheduler" -- for the hint of a '.' call: scheduler:method()
 --- Options given as one table or positionally, by name order (for the
 -- constructors). names.list_first: a first argument that is a list is a
--- value, not the options table.
-function LRScheduler.args(first, names, ...)
+-- value, not the options table. A table's keys must be among the names.
+-- @param fname the constructor's name for messages
+function LRScheduler.args(fname, first, names, ...)
   if type(first) == "table" and #names > 0 and not (names.list_first and first[1] ~= nil) then
+    local known = {}
+    for _, n in ipairs(names) do known[n] = true end
+    check.known_options(fname, first, known, 4)
     return first
   end
   local out, rest = {}, { first, ... }

@@ -15,6 +15,10 @@ local LRScheduler = require "luann.optim.LRScheduler"
 
 local OneCycleLR = LRScheduler:extend("OneCycleLR")
 local FNAME = "lr_scheduler.OneCycleLR"
+local OPTIONS = { max_lr = true, total_steps = true, epochs = true, steps_per_epoch = true,
+  pct_start = true, anneal_strategy = true, cycle_momentum = true, base_momentum = true,
+  max_momentum = true, div_factor = true, final_div_factor = true, three_phase = true,
+  last_epoch = true }
 
 -- A per-group list from a number or a list (PyTorch's _format_param).
 local function per_group(name, value, n)
@@ -47,6 +51,7 @@ end
 function OneCycleLR:__init(optimizer, max_lr, opts)
   local o = opts or {}
   if type(max_lr) == "table" and max_lr.max_lr ~= nil then o = max_lr else o.max_lr = max_lr end
+  check.known_options(FNAME, o, OPTIONS, 3)
   local groups = type(optimizer) == "table" and optimizer.param_groups or {}
   self.total_steps = total_steps(o)
   local pct = check.number(FNAME, 2, o.pct_start, "pct_start", 0.3, 0, 1, 3)
