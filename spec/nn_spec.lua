@@ -411,7 +411,7 @@ Sequential(
       assert.has_error(function() nn.Linear(-1, 2) end,
         "nn.Linear: bad argument #1 'in_features' (must be >= 0, got -1)")
       assert.has_error(function() nn.Linear(2.5, 2) end,
-        "nn.Linear: bad argument #1 'in_features' (integer expected, got number)")
+        "nn.Linear: bad argument #1 'in_features' (integer expected, got 2.5)")
       assert.has_error(function() nn.Linear(2, 2, "yes") end,
         "nn.Linear: bad argument #3 'bias' (boolean expected, got string)")
     end)

@@ -14,6 +14,10 @@
 -- numbers; without one the global generator, so luann.manual_seed fixes
 -- it), collate_fn (turns a list of samples into a batch; default
 -- data.default_collate).
+-- The dataset: anything with `#ds` and `ds:get(i)` (1-based; see
+-- data.Dataset for the protocol), a table with PyTorch's `__getitem`
+-- instead of get (used, with a hint), or a plain Lua list of samples
+-- (data.ListDataset: `{ {x1, y1}, {x2, y2}, ... }` gives batches x, y).
 -- A dataset with batch_tensors() (TensorDataset, MNIST) is batched by
 -- slicing (in order) or index_select (shuffled) of whole tensors, with no
 -- per-sample work (then converted, as MNIST's bytes to floats, when the
@@ -23,6 +27,8 @@ local luann = require "luann"
 local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local collate = require "luann.data.collate"
+local ListDataset = require "luann.data.ListDataset"
+local warn_once = require "luann.utils.warn_once"
 
 local DataLoader = class.new("DataLoader")
 DataLoader.__self_name = "loader" -- for the hint of a '.' call: loader:method()
@@ -30,14 +36,32 @@ DataLoader.__self_name = "loader" -- for the hint of a '.' call: loader:method()
 local KNOWN = { batch_size = true, shuffle = true, drop_last = true, seed = true,
   generator = true, collate_fn = true }
 
---- @param dataset a dataset (anything with # and get(i))
+-- The dataset a loader reads: ds itself when it has get, an adapter for
+-- PyTorch's __getitem, a ListDataset for a plain list; nil otherwise.
+local function as_dataset(ds)
+  if type(ds) ~= "table" or not pcall(function() return #ds end) then return nil end
+  if type(ds.get) == "function" then return ds end
+  if type(ds.__getitem) == "function" then
+    local name = class.typename(ds)
+    warn_once("getitem:" .. name, string.format("%s defines __getitem, used as get; luann's "
+      .. "name for it is get(i), and i is 1-based (1..#dataset)", name))
+    return setmetatable({ get = function(_, i) return ds:__getitem(i) end },
+      { __len = function() return #ds end })
+  end
+  if getmetatable(ds) == nil then return ListDataset(ds) end
+  return nil
+end
+
+--- @param dataset a dataset (anything with # and get(i)), or a plain list of samples
 -- @param opts the options above
 function DataLoader:__init(dataset, opts)
   local fname = "data.DataLoader"
-  local ok = pcall(function() return #dataset end)
-  if type(dataset) ~= "table" or type(dataset.get) ~= "function" or not ok then
-    error(fname .. ": bad argument #1 (dataset expected, got " .. class.typename(dataset) .. ")", 3)
+  local ds = as_dataset(dataset)
+  if ds == nil then
+    error(fname .. ": bad argument #1 (dataset expected: a table with get(i) and __len, "
+      .. "or a list of samples; got " .. class.typename(dataset) .. ")", 3)
   end
+  dataset = ds
   opts = check.options(fname, 2, opts, 3)
   check.known_options(fname, opts, KNOWN, 3)
   self.dataset = dataset
@@ -111,7 +135,10 @@ function DataLoader:iter()
   local perm = self.shuffle and n > 0 and self:permutation(n) or nil
   -- whole-tensor batches equal default_collate's; another collate_fn sees samples
   local ts, convert
-  if self.collate_fn == collate.default_collate then ts, convert = self.dataset:batch_tensors() end
+  local batch_tensors = self.dataset.batch_tensors -- optional in the protocol
+  if batch_tensors and self.collate_fn == collate.default_collate then
+    ts, convert = batch_tensors(self.dataset)
+  end
   local order = (perm and not ts) and perm:tolist() or nil
   local b = 0
   return function()

@@ -28,6 +28,7 @@ local luann = require "luann"
 local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local Parameter = require "luann.nn.Parameter"
+local warn_once = require "luann.utils.warn_once"
 
 local unchecked = class.unchecked
 local Module = class.new("Module")
@@ -275,10 +276,46 @@ function Module.__call(self, ...)
   return hooked_call(self, forward, hooks, ...)
 end
 
+-- Modules kept in a plain Lua table (self.layers = {nn.Linear(...), ...})
+-- are not registered: Lua sees only the assignment of the table. They are
+-- not registered behind the user's back either: that would change the
+-- parameters and state_dict keys of existing models, and a plain table may
+-- hold modules on purpose (a frozen target network). So each module is
+-- scanned once, when a walk first meets it, and a warning points at
+-- nn.ModuleList (once per class and field).
+local scanned = setmetatable({}, { __mode = "k" })
+local BOOKKEEPING = { _parameters = true, _buffers = true, _modules = true,
+  _non_persistent = true, _forward_hooks = true }
+local SCAN_LIMIT = 64 -- entries looked at per table: the scan stays cheap
+
+local function holds_modules(t)
+  local n = 0
+  for _, v in pairs(t) do
+    if Module.is_module(v) then return true end
+    n = n + 1
+    if n >= SCAN_LIMIT then break end
+  end
+  return false
+end
+
+local function warn_plain_tables(m)
+  scanned[m] = true
+  for k, v in next, m do
+    if type(v) == "table" and getmetatable(v) == nil and not BOOKKEEPING[k]
+        and holds_modules(v) then
+      local where = class.typename(m) .. "." .. tostring(k)
+      warn_once("plain:" .. where, string.format("%s is a plain Lua table holding modules: "
+        .. "their parameters are not registered (parameters(), state_dict(), train() and to() "
+        .. "skip them); use nn.ModuleList (or nn.ModuleDict for names) instead", where))
+    end
+  end
+end
+
 -- Walks the tree depth first: {name, module} pairs, each module once.
 local function walk(m, prefix, out, seen)
   if seen[m] then return out end
   seen[m] = true
+  if not scanned[m] then warn_plain_tables(m) end
   out[#out + 1] = { prefix, m }
   for _, name in ipairs(m._modules.keys) do
     walk(m._modules.map[name], prefix == "" and name or prefix .. "." .. name, out, seen)
