@@ -41,10 +41,15 @@ function Dataset.__len(self)
   error(class.typename(self) .. ": __len is not implemented", 2)
 end
 
--- ds[i] for integers; methods and fields otherwise.
+-- ds[i] for integers (and floats with an integer value, as ds[4/2]);
+-- methods and fields otherwise.
 function Dataset.__index(self, k)
-  if math.type(k) == "integer" then
-    local r = table.pack(self:get(k))
+  if type(k) == "number" then
+    local i = math.tointeger(k)
+    if i == nil then
+      error(string.format("%s: index must be an integer, got %s", class.typename(self), tostring(k)), 2)
+    end
+    local r = table.pack(self:get(i))
     if r.n == 1 then return r[1] end
     r.n = nil
     return r
@@ -57,7 +62,7 @@ end
 -- @return i as an integer
 function Dataset:check_index(i, level)
   local n = #self
-  if math.type(i) ~= "integer" and not (type(i) == "number" and i == math.floor(i)) then
+  if type(i) ~= "number" or math.tointeger(i) == nil then
     error(class.typename(self) .. ": index must be an integer, got " .. tostring(i), (level or 2) + 1)
   end
   i = math.tointeger(i)

@@ -20,13 +20,18 @@ function Subset:__init(dataset, indices)
   elseif type(indices) ~= "table" then
     error("data.Subset: bad argument #2 'indices' (list of integers or a count expected)", 3)
   end
-  for k, i in ipairs(indices) do
-    if math.type(i) ~= "integer" or i < 1 or i > #dataset then
+  local own = {} -- integers (4/2 read as 2), and safe from later edits of the list
+  for k, v in ipairs(indices) do
+    local i = check.to_integer(v)
+    if i == nil then
+      error(string.format("data.Subset: index %s at position %d is not an integer", tostring(v), k), 3)
+    elseif i < 1 or i > #dataset then
       error(string.format("data.Subset: index %s at position %d out of range for a dataset of %d",
-        tostring(i), k, #dataset), 3)
+        tostring(v), k, #dataset), 3)
     end
+    own[k] = i
   end
-  self.dataset, self.indices = dataset, indices
+  self.dataset, self.indices = dataset, own
 end
 
 function Subset.__len(self)

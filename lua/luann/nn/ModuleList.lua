@@ -4,6 +4,7 @@
 -- @usage self.layers = nn.ModuleList({ nn.Linear(4, 4), nn.Linear(4, 4) })
 -- for _, layer in ipairs(self.layers) do x = layer(x) end
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 local Module = require "luann.nn.Module"
 local Sequential = require "luann.nn.Sequential"
 
@@ -49,7 +50,8 @@ end
 -- @param m a module
 function ModuleList:insert(i, m)
   local n = #self._modules.keys
-  if math.type(i) ~= "integer" or i < 1 or i > n + 1 then
+  i = check.to_integer(i)
+  if i == nil or i < 1 or i > n + 1 then
     error("insert: index " .. tostring(i) .. " out of range for a list of " .. n, 2)
   end
   if not Module.is_module(m) then

@@ -31,6 +31,13 @@ end
 
 -- seq[i] is the i-th child (negative i counts from the end).
 function Sequential.__index(self, k)
+  if math.type(k) == "float" then -- seq[4/2]: an exact integer value counts as the integer
+    local i = math.tointeger(k)
+    if i == nil then
+      error(string.format("%s: index must be an integer, got %s", class.typename(self), tostring(k)), 2)
+    end
+    k = i
+  end
   if math.type(k) == "integer" then
     local keys = self._modules.keys
     if k < 0 then k = #keys + k + 1 end

@@ -88,6 +88,15 @@ function check.integer(fname, pos, v, name, def, lo, level)
   return v
 end
 
+--- v as an integer when it is one or a float with an exact integer value
+-- (4/2), the rule of check.integer without raising: nil for anything else.
+-- @param v any value
+-- @return an integer, or nil
+function check.to_integer(v)
+  if math.type(v) == "integer" then return v end
+  return type(v) == "number" and math.tointeger(v) or nil
+end
+
 --- Checks that v is a boolean (default def when nil).
 -- @return the boolean
 function check.boolean(fname, pos, v, name, def, level)
