@@ -50,15 +50,15 @@ end
 -- @param m a module
 function ModuleList:insert(i, m)
   local n = #self._modules.keys
-  i = check.to_integer(i)
-  if i == nil or i < 1 or i > n + 1 then
+  local k = check.to_integer(i)
+  if k == nil or k < 1 or k > n + 1 then
     error("insert: index " .. tostring(i) .. " out of range for a list of " .. n, 2)
   end
   if not Module.is_module(m) then
     error("insert: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
   end
   local items = self:children()
-  table.insert(items, i, m)
+  table.insert(items, k, m)
   self._modules.keys, self._modules.map = {}, {}
   for j, c in ipairs(items) do self:add_module(tostring(j), c) end
 end

@@ -141,12 +141,13 @@ function class.new(name, parent)
     cls.__index = cls
     cls.__new = default_new
     cls.__init = function() end
-    cls.extend = class.extend
   end
   cls.__name = name
   cls.super = parent
-  return setmetatable(cls, { __index = parent, __call = construct, __newindex = define,
+  setmetatable(cls, { __index = parent, __call = construct, __newindex = define,
     __tostring = function() return "class " .. name end })
+  if not parent then cls.extend = class.extend end -- a method: Module.extend("X") says so
+  return cls
 end
 
 --- Makes a subclass of `self` (available on every class as a method).
