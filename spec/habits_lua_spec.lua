@@ -350,6 +350,14 @@ describe("a PyTorch user's habits", function()
         function() nn.Sequential(nn.Linear(2, 3), nn.ReLU())(luann.ones(5)) end,
         function() data.DataLoader(data.TensorDataset(luann.ones(4)), { batch_size = 2.5 }) end,
         function() data.DataLoader(5) end,
+        function() nn.BatchNorm1d(3)(luann.ones(2, 4)) end,
+        function() nn.MaxPool2d(2)(luann.ones(3)) end,
+        function() F.max_pool2d(luann.ones(1, 1, 4, 4), 9) end,
+        function() nn.Embedding(4, 2, { padding = 1 }) end,
+        function() nn.GRU(3, 4, { num_layer = 2 }) end,
+        function() optim.SGD({}) end,
+        function() data.TensorDataset(luann.ones(3), luann.ones(4)) end,
+        function() luann.einsum("ij,jk->ik", luann.ones(2, 3)) end,
       }
       for i, fn in ipairs(calls) do
         local err, where = raised(fn)

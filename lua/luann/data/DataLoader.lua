@@ -58,8 +58,8 @@ function DataLoader:__init(dataset, opts)
   local fname = "data.DataLoader"
   local ds = as_dataset(dataset)
   if ds == nil then
-    error(fname .. ": bad argument #1 (dataset expected: a table with get(i) and __len, "
-      .. "or a list of samples; got " .. class.typename(dataset) .. ")", 3)
+    check.error(fname .. ": bad argument #1 (dataset expected: a table with get(i) and __len, "
+      .. "or a list of samples; got " .. class.typename(dataset) .. ")", 2)
   end
   dataset = ds
   opts = check.options(fname, 2, opts, 3)
@@ -69,8 +69,8 @@ function DataLoader:__init(dataset, opts)
   self.shuffle = check.boolean(fname, 2, opts.shuffle, "shuffle", false, 3)
   self.drop_last = check.boolean(fname, 2, opts.drop_last, "drop_last", false, 3)
   if opts.collate_fn ~= nil and type(opts.collate_fn) ~= "function" then
-    error(fname .. ": bad argument #2 'collate_fn' (function expected, got "
-      .. class.typename(opts.collate_fn) .. ")", 3)
+    check.error(fname .. ": bad argument #2 'collate_fn' (function expected, got "
+      .. class.typename(opts.collate_fn) .. ")", 2)
   end
   self.collate_fn = opts.collate_fn or collate.default_collate
   if opts.seed ~= nil then

@@ -18,6 +18,7 @@
 -- function Squares:__len() return self.n end
 -- function Squares:get(i) return luann.tensor({i}), luann.tensor(i * i) end
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 local warn_once = require "luann.utils.warn_once"
 
 local Dataset = class.new("Dataset")
@@ -34,11 +35,11 @@ function Dataset:get(i)
       .. "name for it is get(i), and i is 1-based (1..#dataset)", name))
     return getitem(self, i)
   end
-  error(class.typename(self) .. ": get is not implemented (define get(i), 1-based, and __len)", 2)
+  check.error(class.typename(self) .. ": get is not implemented (define get(i), 1-based, and __len)", 2)
 end
 
 function Dataset.__len(self)
-  error(class.typename(self) .. ": __len is not implemented", 2)
+  check.error(class.typename(self) .. ": __len is not implemented", 2)
 end
 
 -- ds[i] for integers (and floats with an integer value, as ds[4/2]);
@@ -47,7 +48,7 @@ function Dataset.__index(self, k)
   if type(k) == "number" then
     local i = math.tointeger(k)
     if i == nil then
-      error(string.format("%s: index must be an integer, got %s", class.typename(self), tostring(k)), 2)
+      check.error(string.format("%s: index must be an integer, got %s", class.typename(self), tostring(k)), 2)
     end
     local r = table.pack(self:get(i))
     if r.n == 1 then return r[1] end
@@ -63,12 +64,11 @@ end
 function Dataset:check_index(i, level)
   local n = #self
   if type(i) ~= "number" or math.tointeger(i) == nil then
-    error(class.typename(self) .. ": index must be an integer, got " .. tostring(i), (level or 2) + 1)
+    check.error(class.typename(self) .. ": index must be an integer, got " .. tostring(i), (level or 2) + 1)
   end
   i = math.tointeger(i)
   if i < 1 or i > n then
-    error(string.format("%s: index %d out of range for a dataset of %d", class.typename(self), i, n),
-      (level or 2) + 1)
+    check.error(string.format("%s: index %d out of range for a dataset of %d", class.typename(self), i, n), (level or 2) + 1)
   end
   return i
 end

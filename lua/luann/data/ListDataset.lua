@@ -5,6 +5,7 @@
 -- @usage local loader = data.DataLoader({ {x1, y1}, {x2, y2}, {x3, y3} }, {batch_size = 2})
 -- for x, y in loader do ... end   -- x stacks the x's, y the y's
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 local Dataset = require "luann.data.Dataset"
 
 local ListDataset = Dataset:extend("ListDataset")
@@ -12,8 +13,8 @@ local ListDataset = Dataset:extend("ListDataset")
 --- @param samples a plain list of samples (kept, not copied)
 function ListDataset:__init(samples)
   if type(samples) ~= "table" or getmetatable(samples) ~= nil then
-    error("data.ListDataset: bad argument #1 (list of samples expected, got "
-      .. class.typename(samples) .. ")", 3)
+    check.error("data.ListDataset: bad argument #1 (list of samples expected, got "
+      .. class.typename(samples) .. ")", 2)
   end
   self.samples = samples
 end

@@ -16,11 +16,11 @@ function Distribution:extended_shape(fname, sample_shape)
   local shape = {}
   if type(sample_shape) == "number" then sample_shape = { sample_shape } end
   if sample_shape ~= nil and type(sample_shape) ~= "table" then
-    error(string.format("%s: bad argument #1 'sample_shape' (a list of sizes expected, got %s)",
-      fname, type(sample_shape)), 3)
+    check.error(string.format("%s: bad argument #1 'sample_shape' (a list of sizes expected, got %s)",
+      fname, type(sample_shape)), 2)
   end
   for i = 1, sample_shape and #sample_shape or 0 do
-    if #shape >= 8 then error(fname .. ": sample_shape has too many dims", 3) end
+    if #shape >= 8 then check.error(fname .. ": sample_shape has too many dims", 2) end
     shape[i] = check.integer(fname, 1, sample_shape[i], "sample_shape", nil, 0, 3)
   end
   for _, s in ipairs(self.batch_shape) do shape[#shape + 1] = s end

@@ -21,7 +21,7 @@ function LayerNorm:__init(normalized_shape, eps, elementwise_affine)
   check.known_options("nn.LayerNorm", opts, OPTIONS, 3)
   local shape = type(normalized_shape) == "table" and normalized_shape or { normalized_shape }
   if #shape == 0 then
-    error("nn.LayerNorm: bad argument #1 'normalized_shape' (an integer or a non-empty list expected)", 3)
+    check.error("nn.LayerNorm: bad argument #1 'normalized_shape' (an integer or a non-empty list expected)", 2)
   end
   for i, n in ipairs(shape) do
     shape[i] = check.integer("nn.LayerNorm", 1, n, "normalized_shape", nil, 1, 3)

@@ -79,9 +79,9 @@ end
 local function check_name(fname, name, level)
   if type(name) == "number" and math.type(name) == "integer" then name = tostring(name) end
   if type(name) ~= "string" then
-    error(string.format("%s: name must be a string, got %s", fname, class.typename(name)), level + 1)
+    check.error(string.format("%s: name must be a string, got %s", fname, class.typename(name)), level + 1)
   elseif name == "" or name:find(".", 1, true) then
-    error(string.format("%s: name can't be empty or contain \".\" (got \"%s\")", fname, name), level + 1)
+    check.error(string.format("%s: name can't be empty or contain \".\" (got \"%s\")", fname, name), level + 1)
   end
   return name
 end
@@ -96,13 +96,13 @@ function Module.__newindex(self, k, v)
     od_del(params, k); od_del(bufs, k); od_set(mods, k, v)
   elseif params.map[k] ~= nil then
     if v ~= nil then
-      error(string.format("cannot assign %s as parameter '%s' (nn.Parameter or nil expected)",
+      check.error(string.format("cannot assign %s as parameter '%s' (nn.Parameter or nil expected)",
         class.typename(v), k), 2)
     end
     od_del(params, k)
   elseif mods.map[k] ~= nil then
     if v ~= nil then
-      error(string.format("cannot assign %s as child module '%s' (nn.Module or nil expected)",
+      check.error(string.format("cannot assign %s as child module '%s' (nn.Module or nil expected)",
         class.typename(v), k), 2)
     end
     od_del(mods, k)
@@ -110,7 +110,7 @@ function Module.__newindex(self, k, v)
     if v == nil then od_del(bufs, k)
     elseif check.is_tensor(v) then bufs.map[k] = v
     else
-      error(string.format("cannot assign %s as buffer '%s' (tensor or nil expected)",
+      check.error(string.format("cannot assign %s as buffer '%s' (tensor or nil expected)",
         class.typename(v), k), 2)
     end
   else
@@ -124,7 +124,7 @@ end
 function Module:register_parameter(name, p)
   name = check_name("register_parameter", name, 2)
   if p ~= nil and not Parameter.is_parameter(p) then
-    error("register_parameter: bad argument #2 (nn.Parameter or nil expected, got "
+    check.error("register_parameter: bad argument #2 (nn.Parameter or nil expected, got "
       .. class.typename(p) .. ")", 2)
   end
   if p == nil then od_del(self._parameters, name) return end
@@ -142,7 +142,7 @@ function Module:register_buffer(name, t, persistent)
   name = check_name("register_buffer", name, 2)
   check.opt_tensor("register_buffer", 2, t, "tensor")
   if self._parameters.map[name] ~= nil or self._modules.map[name] ~= nil then
-    error("register_buffer: attribute '" .. name .. "' already exists", 2)
+    check.error("register_buffer: attribute '" .. name .. "' already exists", 2)
   end
   if rawget(self, name) ~= nil then rawset(self, name, nil) end
   if t == nil then od_del(self._buffers, name) return end
@@ -156,7 +156,7 @@ end
 function Module:add_module(name, m)
   name = check_name("add_module", name, 2)
   if not Module.is_module(m) then
-    error("add_module: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
+    check.error("add_module: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
   end
   rawset(self, name, nil)
   od_del(self._parameters, name); od_del(self._buffers, name)
@@ -166,7 +166,7 @@ Module.register_module = Module.add_module
 
 --- The forward pass; subclasses define it.
 function Module:forward()
-  error(class.typename(self) .. ": forward is not implemented", 2)
+  check.error(class.typename(self) .. ": forward is not implemented", 2)
 end
 
 -- ---- calling, and hooks around the call ------------------------------------
@@ -204,8 +204,8 @@ RemovableHandle.__close = RemovableHandle.remove
 -- Called by the register_ methods (not as a tail call: errors at level 3).
 local function add_hook(self, fname, kind, fn)
   if not is_callable(fn) then
-    error(string.format("%s: bad argument #1 (function expected, got %s)", fname,
-      class.typename(fn)), 3)
+    check.error(string.format("%s: bad argument #1 (function expected, got %s)", fname,
+      class.typename(fn)), 2)
   end
   local hooks = rawget(self, "_forward_hooks")
   if hooks == nil then
@@ -454,7 +454,7 @@ end
 -- @return self
 function Module:apply(fn)
   if type(fn) ~= "function" then
-    error("apply: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
+    check.error("apply: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
   end
   for _, c in ipairs(self:children()) do c:apply(fn) end
   fn(self)
@@ -526,7 +526,7 @@ end
 -- missing and unexpected key and each shape mismatch.
 function Module:load_state_dict(sd, strict)
   if type(sd) ~= "table" then
-    error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
+    check.error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
   end
   strict = check.boolean("load_state_dict", 2, strict, "strict", true, 2)
   local copies, missing, unexpected, errs = plan_load(self, sd)
@@ -539,7 +539,7 @@ function Module:load_state_dict(sd, strict)
   end
   for _, m in ipairs(errs) do lines[#lines + 1] = m end
   if #lines > 0 then
-    error("Error(s) in loading state_dict for " .. class.typename(self) .. ":\n\t"
+    check.error("Error(s) in loading state_dict for " .. class.typename(self) .. ":\n\t"
       .. table.concat(lines, "\n\t"), 2)
   end
   local guard <close> = luann.no_grad()

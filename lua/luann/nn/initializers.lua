@@ -24,13 +24,13 @@ function init.calculate_gain(nonlinearity, param)
   elseif n == "leaky_relu" then
     local slope = param == nil and 0.01 or param
     if type(slope) ~= "number" then
-      error("calculate_gain: negative_slope " .. tostring(slope) .. " is not a valid number", 2)
+      check.error("calculate_gain: negative_slope " .. tostring(slope) .. " is not a valid number", 2)
     end
     return math.sqrt(2 / (1 + slope ^ 2))
   elseif n == "selu" then
     return 3 / 4
   end
-  error("calculate_gain: unsupported nonlinearity " .. tostring(n), 2)
+  check.error("calculate_gain: unsupported nonlinearity " .. tostring(n), 2)
 end
 
 --- fan_in and fan_out of a weight (out, in, kernel...).
@@ -39,7 +39,7 @@ end
 function init.calculate_fan_in_and_fan_out(t)
   check.tensor("calculate_fan_in_and_fan_out", 1, t, "tensor")
   if t:dim() < 2 then
-    error("calculate_fan_in_and_fan_out: fan in and fan out can not be computed "
+    check.error("calculate_fan_in_and_fan_out: fan in and fan out can not be computed "
       .. "for a tensor with fewer than 2 dimensions", 2)
   end
   local receptive = 1

@@ -136,7 +136,7 @@ losses.binary_cross_entropy = {
   compute = function(input, target, s, red)
     same_shape("binary_cross_entropy", input, target)
     if input:numel() > 0 and (input:min():item() < 0 or input:max():item() > 1) then
-      error("binary_cross_entropy: all elements of input should be between 0 and 1", 2)
+      check.error("binary_cross_entropy: all elements of input should be between 0 and 1", 2)
     end
     local loss = BinaryCrossEntropy(input, target)
     if s.weight then loss = loss * s.weight end

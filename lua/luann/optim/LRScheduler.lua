@@ -30,7 +30,7 @@ end
 function LRScheduler:setup(optimizer, last_epoch, level)
   local fname = "lr_scheduler." .. class.typename(self)
   if not class.isinstance(optimizer, Optimizer) then
-    error(fname .. ": bad argument #1 (optimizer expected, got " .. class.typename(optimizer) .. ")", level)
+    check.error(fname .. ": bad argument #1 (optimizer expected, got " .. class.typename(optimizer) .. ")", level)
   end
   last_epoch = check.integer(fname, 1, last_epoch, "last_epoch", -1, -1, level)
   self.optimizer = optimizer
@@ -38,7 +38,7 @@ function LRScheduler:setup(optimizer, last_epoch, level)
     if last_epoch == -1 then
       if group.initial_lr == nil then group.initial_lr = group.lr end
     elseif group.initial_lr == nil then
-      error(string.format("%s: param 'initial_lr' is not specified in param_groups[%d] "
+      check.error(string.format("%s: param 'initial_lr' is not specified in param_groups[%d] "
         .. "when resuming an optimizer", fname, i), level)
     end
   end
@@ -76,7 +76,7 @@ end
 -- @param sd a table
 function LRScheduler:load_state_dict(sd)
   if type(sd) ~= "table" then
-    error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
+    check.error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
   end
   for k, v in pairs(sd) do
     if k ~= "optimizer" then self[k] = type(v) == "table" and table.move(v, 1, #v, 1, {}) or v end

@@ -24,7 +24,7 @@ local OPTIONS = { max_lr = true, total_steps = true, epochs = true, steps_per_ep
 local function per_group(name, value, n)
   if type(value) == "table" then
     if #value ~= n then
-      error(string.format("%s: expected %d values for %s, got %d", FNAME, n, name, #value), 4)
+      check.error(string.format("%s: expected %d values for %s, got %d", FNAME, n, name, #value), 2)
     end
     return value
   end
@@ -39,7 +39,7 @@ local function total_steps(o)
     return check.integer(FNAME, 2, o.total_steps, "total_steps", nil, 1, 4)
   end
   if o.epochs == nil or o.steps_per_epoch == nil then
-    error(FNAME .. ": you must define either total_steps OR (epochs AND steps_per_epoch)", 4)
+    check.error(FNAME .. ": you must define either total_steps OR (epochs AND steps_per_epoch)", 2)
   end
   return check.integer(FNAME, 2, o.epochs, "epochs", nil, 1, 4)
     * check.integer(FNAME, 2, o.steps_per_epoch, "steps_per_epoch", nil, 1, 4)
@@ -87,7 +87,7 @@ end
 function OneCycleLR:init_momentum(optimizer, o, groups, last_epoch)
   local defaults = optimizer.defaults or {}
   if defaults.momentum == nil and defaults.betas == nil then
-    error(FNAME .. ": optimizer must support momentum or beta1 with the `cycle_momentum` option enabled", 4)
+    check.error(FNAME .. ": optimizer must support momentum or beta1 with the `cycle_momentum` option enabled", 2)
   end
   self.use_beta1 = defaults.betas ~= nil
   local maxm = per_group("max_momentum", o.max_momentum == nil and 0.95 or o.max_momentum, #groups)
@@ -109,8 +109,8 @@ end
 function OneCycleLR:get_lr()
   local step = self.last_epoch
   if step > self.total_steps then
-    error(string.format("%s: tried to step %d times. The specified number of total steps is %d",
-      FNAME, step, self.total_steps), 3)
+    check.error(string.format("%s: tried to step %d times. The specified number of total steps is %d",
+      FNAME, step, self.total_steps), 2)
   end
   local lrs = {}
   for gi, group in ipairs(self.optimizer.param_groups) do

@@ -47,7 +47,7 @@ function M.MultiStepLR:__init(optimizer, milestones, gamma, last_epoch)
   local o = args("lr_scheduler.MultiStepLR", milestones,
     { "milestones", "gamma", "last_epoch", list_first = true }, gamma, last_epoch)
   if type(o.milestones) ~= "table" then
-    error("lr_scheduler.MultiStepLR: bad argument #2 'milestones' (list of integers expected)", 3)
+    check.error("lr_scheduler.MultiStepLR: bad argument #2 'milestones' (list of integers expected)", 2)
   end
   self.milestones = {}
   for i, m in ipairs(o.milestones) do
@@ -108,7 +108,7 @@ function M.LinearLR:__init(optimizer, start_factor, end_factor, total_iters, las
   self.start_factor = check.number(fname, 2, o.start_factor, "start_factor", 1 / 3, 0, 1, 3)
   self.end_factor = check.number(fname, 3, o.end_factor, "end_factor", 1, 0, 1, 3)
   if self.start_factor == 0 then
-    error(fname .. ": starting multiplicative factor expected to be greater than 0 and less or equal to 1", 3)
+    check.error(fname .. ": starting multiplicative factor expected to be greater than 0 and less or equal to 1", 2)
   end
   self.total_iters = check.integer(fname, 4, o.total_iters, "total_iters", 5, 1, 3)
   self:setup(optimizer, o.last_epoch, 4)

@@ -6,6 +6,7 @@
 -- local seconds, result = utils.time(train, model)
 local luann = require "luann"
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 
 local timer = {}
 
@@ -56,7 +57,7 @@ end
 -- @return seconds taken, then fn's results
 function timer.time(fn, ...)
   if type(fn) ~= "function" then
-    error("time: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
+    check.error("time: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
   end
   local t0 = timer.clock()
   local r = table.pack(fn(...))
