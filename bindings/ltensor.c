@@ -49,7 +49,30 @@ void luann_push_tensor(lua_State *L, ln_tensor *t) {
   if (ln_anomaly_enabled()) lnb_anomaly_trace(L); /* detect_anomaly */
 }
 
-int lnb_error(lua_State *L) { return luaL_error(L, "%s", ln_error_message()); }
+/* Pushes "file:line: " of the op's caller, as luaL_where(L, 1) does, but
+** past the frames of the Lua library's own files (chunks "@lua/luann/..."):
+** a shape error in a layer's forward names the user's line, not Linear.lua. */
+static void push_user_where(lua_State *L) {
+  static const char library[] = "@lua/luann/";
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (strncmp(ar.source, library, sizeof library - 1) == 0) continue;
+    if (ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+    break;
+  }
+  lua_pushliteral(L, "");
+}
+
+int lnb_error(lua_State *L) {
+  push_user_where(L);
+  lua_pushstring(L, ln_error_message());
+  lua_concat(L, 2);
+  return lua_error(L);
+}
 
 int lnb_push(lua_State *L, ln_tensor *t) {
   if (!t) return lnb_error(L);

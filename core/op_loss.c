@@ -55,8 +55,11 @@ static int fill_rows(const char *op, const int64_t *y, const double *w,
     bool counted = !(o->has_ignore_index && y[i] == o->ignore_index);
     int64_t k = y[i] - o->target_base;
     if (counted && (k < 0 || k >= c))
-      return ln_error("%s: target %lld is out of range for %lld classes", op,
-                      (long long)y[i], (long long)c);
+      return ln_error("%s: target %lld is out of range for %lld classes%s", op,
+                      (long long)y[i], (long long)c,
+                      o->target_base == 1 && y[i] == 0
+                          ? " (class indices are 1-based in luann; add 1 to 0-based labels)"
+                          : "");
     double wy = counted ? (w ? w[k] : 1) : 0;
     idx[i] = counted ? k : 0;
     coef[3 * i] = (1 - eps) * wy;
@@ -509,6 +512,16 @@ static int class_target_shape(const ln_tensor *x, int64_t *shape) {
   return n;
 }
 
+/* Whether t has the shape of class indices for input x. */
+static bool is_class_shape(const ln_tensor *x, const ln_tensor *t) {
+  int64_t want[LN_MAX_DIMS];
+  int n = class_target_shape(x, want);
+  if (t->ndim != n) return false;
+  for (int d = 0; d < n; d++)
+    if (t->shape[d] != want[d]) return false;
+  return true;
+}
+
 static int check_target(const char *op, ln_tensor *x, ln_tensor *t, bool nll) {
   bool probs = !nll && ln_dtype_is_float(t->dtype);
   if (t->dtype != LN_INT64 && !probs)
@@ -520,6 +533,14 @@ static int check_target(const char *op, ln_tensor *x, ln_tensor *t, bool nll) {
   if (probs) memcpy(want, x->shape, sizeof want);
   bool same = t->ndim == nwant;
   for (int d = 0; same && d < nwant; d++) same = t->shape[d] == want[d];
+  if (!same && probs && is_class_shape(x, t)) {
+    /* float labels, as a PyTorch user's y.float() or a float tensor of labels */
+    char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN];
+    return ln_error("%s: target is %s of shape %s: class indices must be int64, or pass "
+                    "probabilities of shape %s", op, ln_dtype_name(t->dtype),
+                    ln_shape_str(t->ndim, t->shape, s1, sizeof s1),
+                    ln_shape_str(x->ndim, x->shape, s2, sizeof s2));
+  }
   if (!same) {
     char s1[LN_SHAPE_STRLEN], s2[LN_SHAPE_STRLEN], s3[LN_SHAPE_STRLEN];
     return ln_error("%s: target shape %s does not match input shape %s "

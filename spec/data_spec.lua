@@ -164,7 +164,8 @@ describe("luann.data", function()
         "data.DataLoader: bad argument #2 'batch_size' (must be >= 1, got 0)")
       assert.has_error(function() data.DataLoader(ds, { batchsize = 2 }) end,
         "data.DataLoader: unknown option 'batchsize' (known: batch_size, collate_fn, drop_last, generator, sampler, seed, shuffle)")
-      assert.has_error(function() data.DataLoader(5) end, "data.DataLoader: bad argument #1 (dataset expected, got number)")
+      assert.has_error(function() data.DataLoader(5) end, "data.DataLoader: bad argument #1 (dataset expected: a table with get(i) and __len, "
+        .. "or a list of samples; got number)")
     end)
   end)
 

@@ -588,7 +588,8 @@ describe("fused", function()
       local x = luann.zeros(2, 10)
       assert.equal("cross_entropy: target 11 is out of range for 10 classes",
         err_of(luann._cross_entropy, x, long({ 1, 11 })))
-      assert.equal("cross_entropy: target 0 is out of range for 10 classes",
+      assert.equal("cross_entropy: target 0 is out of range for 10 classes "
+        .. "(class indices are 1-based in luann; add 1 to 0-based labels)",
         err_of(luann._cross_entropy, x, long({ 0, 1 })))
       assert.equal("cross_entropy: target must be int64 class indices or float class probabilities, got uint8",
         err_of(luann._cross_entropy, x, luann.tensor({ 1, 2 }, { dtype = "uint8" })))

@@ -271,18 +271,17 @@ Sequential(
     it("say when called with '.' or given something else than a function", function()
       local m = nn.Linear(2, 2)
       assert.has_error(function() m.register_forward_hook(print) end,
-        "register_forward_hook: expected a module as self, got function " ..
-        "(call it as m:register_forward_hook(fn), with ':')")
+        "Module.register_forward_hook: called with '.' instead of ':' (use m:register_forward_hook())")
       assert.has_error(function() m.register_forward_pre_hook(print) end,
-        "register_forward_pre_hook: expected a module as self, got function " ..
-        "(call it as m:register_forward_pre_hook(fn), with ':')")
+        "Module.register_forward_pre_hook: called with '.' instead of ':' " ..
+        "(use m:register_forward_pre_hook())")
       assert.has_error(function() m:register_forward_hook("f") end,
         "register_forward_hook: bad argument #1 (function expected, got string)")
       assert.has_error(function() m:register_forward_pre_hook() end,
         "register_forward_pre_hook: bad argument #1 (function expected, got nil)")
       local h = m:register_forward_hook(function() end)
       assert.has_error(function() h.remove() end,
-        "remove: expected a hook handle as self, got nil (call it as handle:remove(), with ':')")
+        "RemovableHandle.remove: called with '.' instead of ':' (use handle:remove())")
     end)
   end)
 
@@ -412,7 +411,7 @@ Sequential(
       assert.has_error(function() nn.Linear(-1, 2) end,
         "nn.Linear: bad argument #1 'in_features' (must be >= 0, got -1)")
       assert.has_error(function() nn.Linear(2.5, 2) end,
-        "nn.Linear: bad argument #1 'in_features' (integer expected, got number)")
+        "nn.Linear: bad argument #1 'in_features' (integer expected, got 2.5)")
       assert.has_error(function() nn.Linear(2, 2, "yes") end,
         "nn.Linear: bad argument #3 'bias' (boolean expected, got string)")
     end)

@@ -185,7 +185,7 @@ describe("luann.plot", function()
         err_of(plot.line, p, { a = { 1 } }, { width = 100 }))
       assert.equal("plot.line: option 'height' must be an integer from 160 to 8192",
         err_of(plot.line, p, { a = { 1 } }, { height = 10000 }))
-      assert.equal("plot.line: bad argument #3 'width' (integer expected, got number)",
+      assert.equal("plot.line: bad argument #3 'width' (integer expected, got 200.5)",
         err_of(plot.line, p, { a = { 1 } }, { width = 200.5 }))
       assert.equal("plot.line: bad argument #3 'title' (string expected, got number)",
         err_of(plot.line, p, { a = { 1 } }, { title = 5 }))

@@ -149,7 +149,7 @@ describe("luann.nn.functional.interpolate", function()
       assert.has.error(function() F.interpolate(x, { size = 0 }) end,
         "interpolate: bad argument #2 'size' (must be >= 1, got 0)")
       assert.has.error(function() F.interpolate(x, { size = { 2, 2.5 } }) end,
-        "interpolate: bad argument #2 'size' (integer expected, got number)")
+        "interpolate: bad argument #2 'size' (integer expected, got 2.5)")
       assert.has.error(function() F.interpolate(x, { scale_factor = -1 }) end,
         "interpolate: bad argument #3 'scale_factor' (must be positive and finite, got -1)")
       assert.has.error(function() F.interpolate(x, { scale_factor = { 2, 0.2 } }) end,

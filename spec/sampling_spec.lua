@@ -158,7 +158,7 @@ describe("distributions.Categorical", function()
       "Categorical.log_prob: value must be int64 category indices, got float32")
     assert.has_error(function() d:log_prob(luann.tensor({ 1, 2, 3 })) end,
       "Categorical.log_prob: value of shape (3) does not broadcast with the batch shape (2)")
-    assert.has_error(function() d.sample() end, "Categorical.sample: called with '.' instead of ':'")
+    assert.has_error(function() d.sample() end, "Categorical.sample: called with '.' instead of ':' (use d:sample())")
   end)
 end)
 

@@ -139,6 +139,9 @@ function autograd.gradcheck(fn, inputs, opts)
     error("gradcheck: opts must be a table, got " .. type(opts), 2)
   end
   opts = opts or {}
+  -- required here: luann.utils.check needs luann, which loads this file
+  require("luann.utils.check").known_options("gradcheck", opts,
+    { eps = true, atol = true, rtol = true }, 2)
   local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
   -- Read once, raw: a proxy's __len or __index must not drive the loops.
   local n, list, checked = rawlen(inputs), {}, 0

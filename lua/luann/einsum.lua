@@ -19,6 +19,9 @@
 -- luann.einsum("...ij->...ji", x)            -- transpose the last two dims
 local luann = require "luann.core"
 
+-- check.error, required on use: luann.utils.check needs luann, which loads this file
+local function raise(msg, level) require("luann.utils.check").error(msg, level + 1) end
+
 local MAX_DIMS = 8
 
 -- "(2,3)", as the core prints shapes.
@@ -287,7 +290,7 @@ local function is_float(t) return t.dtype == "float32" or t.dtype == "float64" e
 -- @return a tensor
 local function einsum(equation, a, b, ...)
   if type(equation) ~= "string" then
-    error("einsum: equation must be a string, got " .. type(equation), 2)
+    raise("einsum: equation must be a string, got " .. type(equation), 2)
   end
   local ops, n = { a, b }, b == nil and 1 or 2 + select("#", ...)
   if type(a) == "table" and not luann.is_tensor(a) and b == nil then -- a list
@@ -295,19 +298,19 @@ local function einsum(equation, a, b, ...)
     ops = { rawget(a, 1), n > 1 and rawget(a, 2) or nil }
   end
   if n < 1 or n > 2 then
-    error(("einsum: luann takes one or two operands, got %d"):format(n), 2)
+    raise(("einsum: luann takes one or two operands, got %d"):format(n), 2)
   end
   for k = 1, n do
     if not luann.is_tensor(ops[k]) then
-      error(("einsum: operand %d must be a tensor, got %s"):format(k, type(ops[k])), 2)
+      raise(("einsum: operand %d must be a tensor, got %s"):format(k, type(ops[k])), 2)
     end
   end
   if #ops == 2 and ops[1].device ~= ops[2].device then
-    error(("einsum: operands are on %s and %s (shapes %s)"):format(ops[1].device,
+    raise(("einsum: operands are on %s and %s (shapes %s)"):format(ops[1].device,
       ops[2].device, shapes_str(ops)), 2)
   end
   local ok, labels, out, sizes = pcall(plan, equation, ops)
-  if not ok then error(labels, 2) end
+  if not ok then raise(labels, 2) end
   local shapes, drop = shapes_str(ops), {} -- drop: summed out of an operand first
   for k, t in ipairs(ops) do
     for _, l in ipairs(labels[k]) do
@@ -323,7 +326,7 @@ local function einsum(equation, a, b, ...)
   end
   n = #union(out, labels[1], labels[2])
   if n > MAX_DIMS then
-    error(("einsum: '%s' on %s and %s operands needs %d dims at once (at most %d; "
+    raise(("einsum: '%s' on %s and %s operands needs %d dims at once (at most %d; "
       .. "shapes %s)"):format(equation, a1.dtype, a2.dtype, n, MAX_DIMS, shapes), 2)
   end
   return contract_mul(a1, labels[1], a2, labels[2], out)

@@ -9,6 +9,7 @@
 -- help.help(luann.matmul)              -- prints its doc comment
 -- print(help.doc(luann.nn.Linear))     -- the text, or nil
 local luann = require "luann"
+local class = require "luann.utils.class"
 
 local M = {}
 
@@ -45,7 +46,10 @@ end
 
 -- "@lua/luann/nn/Linear.lua" -> "luann/nn/Linear.lua", wherever the
 -- sources were loaded from (embedded, the checkout or a LuaRocks tree).
+-- A class's method is its self-checking wrapper (utils/class.lua): the
+-- method it wraps is the one defined beside its comment.
 local function lua_key(f)
+  f = class.unchecked[f] or f
   local info = debug.getinfo(f, "S")
   if info.what == "C" then return nil end
   local source = info.source:gsub("/init%.lua$", ".lua")

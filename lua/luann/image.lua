@@ -23,12 +23,12 @@ local GRID_OPTIONS = { nrow = true, padding = true, pad_value = true, normalize 
 -- Calls the C half; its errors point at the line that called us.
 local function call(fn, ...)
   local ok, res = pcall(fn, ...)
-  if not ok then error(res, 3) end
+  if not ok then check.error(res, 2) end
   return res
 end
 
 local function fail(fname, fmt, ...)
-  error(fname .. ": " .. fmt:format(...), 3)
+  check.error(fname .. ": " .. fmt:format(...), 2)
 end
 
 local function check_pixels(fname, t)
@@ -119,7 +119,7 @@ end
 -- @usage luann.image.save("out.png", luann.rand(3, 32, 32))
 function image.save(path, t, opts)
   if type(path) ~= "string" then
-    error("image.save: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 2)
+    check.error("image.save: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 2)
   end
   check.tensor("image.save", 2, t, "tensor")
   check_pixels("image.save", t)
@@ -147,7 +147,7 @@ end
 -- @usage local img = luann.image.load("digit.png", {dtype = "uint8"})
 function image.load(path, opts)
   if type(path) ~= "string" then
-    error("image.load: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 2)
+    check.error("image.load: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 2)
   end
   opts = check.options("image.load", 2, opts)
   check.known_options("image.load", opts, { dtype = true })

@@ -24,12 +24,12 @@ local OPTIONS = { title = true, xlabel = true, ylabel = true, width = true,
 -- Calls the C half; its errors point at the line that called us.
 local function call(fn, ...)
   local ok, res = pcall(fn, ...)
-  if not ok then error(res, 3) end
+  if not ok then check.error(res, 2) end
   return res
 end
 
 local function fail(fmt, ...)
-  error("plot.line: " .. fmt:format(...), 4)
+  check.error("plot.line: " .. fmt:format(...), 2)
 end
 
 -- A plain list of numbers from a list or a 1-D tensor; `what` names it.
@@ -116,7 +116,7 @@ end
 -- @usage luann.plot.line("loss.png", {loss = losses}, {title = "training"})
 function plot.line(path, series, opts)
   if type(path) ~= "string" then
-    error("plot.line: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 2)
+    check.error("plot.line: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 2)
   end
   local list = series_list(series)
   opts = check.options("plot.line", 3, opts)
@@ -129,7 +129,7 @@ function plot.line(path, series, opts)
   for _, key in ipairs { "title", "xlabel", "ylabel" } do
     local v = opts[key]
     if v ~= nil and type(v) ~= "string" then
-      error(("plot.line: bad argument #3 '%s' (string expected, got %s)"):format(key,
+      check.error(("plot.line: bad argument #3 '%s' (string expected, got %s)"):format(key,
         class.typename(v)), 2)
     end
     o[key] = v

@@ -11,10 +11,10 @@ local function shape_str(t) return check.shape_str(t) end
 -- Raises unless every weight is finite and >= 0, and each row sums above 0.
 local function check_weights(fname, w)
   if w:isnan():any():item() or w:isinf():any():item() or w:lt(0):any():item() then
-    error(fname .. ": probabilities must be finite and non-negative", 3)
+    check.error(fname .. ": probabilities must be finite and non-negative", 2)
   end
   if w:sum(-1):le(0):any():item() then
-    error(fname .. ": every row of probabilities must have a positive sum", 3)
+    check.error(fname .. ": every row of probabilities must have a positive sum", 2)
   end
 end
 
@@ -34,11 +34,11 @@ function luann.multinomial(input, num_samples, opts)
   local replacement = check.boolean(fname, 3, opts.replacement, "replacement", false)
   local nd = input:dim()
   if nd < 1 or nd > 2 or input:size(-1) == 0 then
-    error(fname .. ": expected a non-empty (K) or (N, K) tensor of probabilities, got shape "
+    check.error(fname .. ": expected a non-empty (K) or (N, K) tensor of probabilities, got shape "
       .. shape_str(input), 2)
   end
   if input.dtype ~= "float32" and input.dtype ~= "float64" then
-    error(fname .. ": expected float32 or float64 probabilities, got " .. input.dtype, 2)
+    check.error(fname .. ": expected float32 or float64 probabilities, got " .. input.dtype, 2)
   end
   local w = (nd == 1 and input:unsqueeze(1) or input):detach():double()
   check_weights(fname, w)
@@ -53,7 +53,7 @@ function luann.multinomial(input, num_samples, opts)
   else
     local nonzero = w:gt(0):sum(2):min():item()
     if num_samples > nonzero then
-      error(string.format("%s: cannot draw %d samples without replacement from %d categories "
+      check.error(string.format("%s: cannot draw %d samples without replacement from %d categories "
         .. "with nonzero probability", fname, num_samples, nonzero), 2)
     end
     local u = luann.rand({ n, k }, ropts):clamp(1e-300, 1)
@@ -75,11 +75,11 @@ function luann.bernoulli(p, opts)
   opts = check.options(fname, 2, opts)
   check.known_options(fname, opts, { generator = true })
   if p.dtype ~= "float32" and p.dtype ~= "float64" then
-    error(fname .. ": expected float32 or float64 probabilities, got " .. p.dtype, 2)
+    check.error(fname .. ": expected float32 or float64 probabilities, got " .. p.dtype, 2)
   end
   local pd = p:detach()
   if pd:isnan():any():item() or pd:lt(0):any():item() or pd:gt(1):any():item() then
-    error(fname .. ": probabilities must lie in [0, 1]", 2)
+    check.error(fname .. ": probabilities must lie in [0, 1]", 2)
   end
   local u = luann.rand(p.shape, { dtype = p.dtype, device = p.device, generator = opts.generator })
   return u:lt(pd):to(p.dtype)

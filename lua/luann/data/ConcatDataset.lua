@@ -2,6 +2,7 @@
 -- @usage local all = data.ConcatDataset({train, extra})   -- #all == #train + #extra
 local luann = require "luann"
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 local Dataset = require "luann.data.Dataset"
 
 local ConcatDataset = Dataset:extend("ConcatDataset")
@@ -9,15 +10,15 @@ local ConcatDataset = Dataset:extend("ConcatDataset")
 --- @param datasets a non-empty list of datasets
 function ConcatDataset:__init(datasets)
   if type(datasets) ~= "table" or getmetatable(datasets) ~= nil or #datasets == 0 then
-    error("data.ConcatDataset: bad argument #1 (a non-empty list of datasets expected, got "
-      .. class.typename(datasets) .. ")", 3)
+    check.error("data.ConcatDataset: bad argument #1 (a non-empty list of datasets expected, got "
+      .. class.typename(datasets) .. ")", 2)
   end
   self.datasets, self.ends = {}, {} -- ends[k]: the last index of dataset k
   local total = 0
   for k, ds in ipairs(datasets) do
     local ok, n = pcall(function() return #ds end)
     if type(ds) ~= "table" or type(ds.get) ~= "function" or not ok or math.type(n) ~= "integer" then
-      error(string.format("data.ConcatDataset: entry %d is a %s, not a dataset", k, class.typename(ds)), 3)
+      check.error(string.format("data.ConcatDataset: entry %d is a %s, not a dataset", k, class.typename(ds)), 2)
     end
     total = total + n
     self.datasets[k], self.ends[k] = ds, total

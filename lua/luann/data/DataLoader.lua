@@ -16,6 +16,10 @@
 -- data.default_collate), sampler (an object with # and indices(), the
 -- dataset indices of a pass as an int64 tensor: data.DistributedSampler;
 -- not with shuffle, the sampler orders).
+-- The dataset: anything with `#ds` and `ds:get(i)` (1-based; see
+-- data.Dataset for the protocol), a table with PyTorch's `__getitem`
+-- instead of get (used, with a hint), or a plain Lua list of samples
+-- (data.ListDataset: `{ {x1, y1}, {x2, y2}, ... }` gives batches x, y).
 -- A dataset with batch_tensors() (TensorDataset, MNIST) is batched by
 -- slicing (in order) or index_select (shuffled) of whole tensors, with no
 -- per-sample work (then converted, as MNIST's bytes to floats, when the
@@ -25,20 +29,41 @@ local luann = require "luann"
 local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local collate = require "luann.data.collate"
+local ListDataset = require "luann.data.ListDataset"
+local warn_once = require "luann.utils.warn_once"
 
 local DataLoader = class.new("DataLoader")
+DataLoader.__self_name = "loader" -- for the hint of a '.' call: loader:method()
 
 local KNOWN = { batch_size = true, shuffle = true, drop_last = true, seed = true,
   generator = true, collate_fn = true, sampler = true }
 
---- @param dataset a dataset (anything with # and get(i))
+-- The dataset a loader reads: ds itself when it has get, an adapter for
+-- PyTorch's __getitem, a ListDataset for a plain list; nil otherwise.
+local function as_dataset(ds)
+  if type(ds) ~= "table" or not pcall(function() return #ds end) then return nil end
+  if type(ds.get) == "function" then return ds end
+  if type(ds.__getitem) == "function" then
+    local name = class.typename(ds)
+    warn_once("getitem:" .. name, string.format("%s defines __getitem, used as get; luann's "
+      .. "name for it is get(i), and i is 1-based (1..#dataset)", name))
+    return setmetatable({ get = function(_, i) return ds:__getitem(i) end },
+      { __len = function() return #ds end })
+  end
+  if getmetatable(ds) == nil then return ListDataset(ds) end
+  return nil
+end
+
+--- @param dataset a dataset (anything with # and get(i)), or a plain list of samples
 -- @param opts the options above
 function DataLoader:__init(dataset, opts)
   local fname = "data.DataLoader"
-  local ok = pcall(function() return #dataset end)
-  if type(dataset) ~= "table" or type(dataset.get) ~= "function" or not ok then
-    error(fname .. ": bad argument #1 (dataset expected, got " .. class.typename(dataset) .. ")", 3)
+  local ds = as_dataset(dataset)
+  if ds == nil then
+    check.error(fname .. ": bad argument #1 (dataset expected: a table with get(i) and __len, "
+      .. "or a list of samples; got " .. class.typename(dataset) .. ")", 2)
   end
+  dataset = ds
   opts = check.options(fname, 2, opts, 3)
   check.known_options(fname, opts, KNOWN, 3)
   self.dataset = dataset
@@ -46,8 +71,8 @@ function DataLoader:__init(dataset, opts)
   self.shuffle = check.boolean(fname, 2, opts.shuffle, "shuffle", false, 3)
   self.drop_last = check.boolean(fname, 2, opts.drop_last, "drop_last", false, 3)
   if opts.collate_fn ~= nil and type(opts.collate_fn) ~= "function" then
-    error(fname .. ": bad argument #2 'collate_fn' (function expected, got "
-      .. class.typename(opts.collate_fn) .. ")", 3)
+    check.error(fname .. ": bad argument #2 'collate_fn' (function expected, got "
+      .. class.typename(opts.collate_fn) .. ")", 2)
   end
   self.collate_fn = opts.collate_fn or collate.default_collate
   local sampler = opts.sampler
@@ -122,7 +147,10 @@ function DataLoader:iter()
   if self.sampler then perm = self.sampler:indices(); n = perm:numel() end
   -- whole-tensor batches equal default_collate's; another collate_fn sees samples
   local ts, convert
-  if self.collate_fn == collate.default_collate then ts, convert = self.dataset:batch_tensors() end
+  local batch_tensors = self.dataset.batch_tensors -- optional in the protocol
+  if batch_tensors and self.collate_fn == collate.default_collate then
+    ts, convert = batch_tensors(self.dataset)
+  end
   local order = (perm and not ts) and perm:tolist() or nil
   local b = 0
   return function()

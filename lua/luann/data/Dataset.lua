@@ -1,30 +1,56 @@
---- data.Dataset: the base of map-style datasets. A dataset knows its length
--- (`#ds`, through __len) and gives sample i (1-based) with `ds:get(i)`,
--- which may return several values (an image and its label). `ds[i]` gives
--- the same sample, packed in a list when get returns more than one value.
+--- data.Dataset: the base of map-style datasets.
+--
+-- The dataset protocol, all a DataLoader needs (a subclass of Dataset, or
+-- any table that follows it):
+--
+-- - `#ds` is the number of samples: define `__len` (on a class, it is the
+--   metamethod; a plain table's length is its own);
+-- - `ds:get(i)` gives sample i, **1-based** (1..#ds), as one or several
+--   values (an image and its label): PyTorch's `__getitem__`.
+--
+-- A class that defines PyTorch's name `__getitem` instead of `get` works
+-- too (with a one-time hint to rename it); note that the index is 1-based
+-- here as well. `ds[i]` gives the same sample, packed in a list when get
+-- returns more than one value. A DataLoader also takes a plain Lua list of
+-- samples (see data.DataLoader).
 -- @usage local Squares = data.Dataset:extend("Squares")
 -- function Squares:__init(n) self.n = n end
 -- function Squares:__len() return self.n end
 -- function Squares:get(i) return luann.tensor({i}), luann.tensor(i * i) end
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
+local warn_once = require "luann.utils.warn_once"
 
 local Dataset = class.new("Dataset")
+Dataset.__self_name = "dataset" -- for the hint of a '.' call: dataset:method()
 
---- Sample i; subclasses define it.
+--- Sample i; subclasses define it (or PyTorch's name, __getitem).
 -- @param i a 1-based index
 -- @return the sample's values
 function Dataset:get(i)
-  error(class.typename(self) .. ": get is not implemented", 2)
+  local getitem = self.__getitem
+  if type(getitem) == "function" then
+    local name = class.typename(self)
+    warn_once("getitem:" .. name, string.format("%s defines __getitem, used as get; luann's "
+      .. "name for it is get(i), and i is 1-based (1..#dataset)", name))
+    return getitem(self, i)
+  end
+  check.error(class.typename(self) .. ": get is not implemented (define get(i), 1-based, and __len)", 2)
 end
 
 function Dataset.__len(self)
-  error(class.typename(self) .. ": __len is not implemented", 2)
+  check.error(class.typename(self) .. ": __len is not implemented", 2)
 end
 
--- ds[i] for integers; methods and fields otherwise.
+-- ds[i] for integers (and floats with an integer value, as ds[4/2]);
+-- methods and fields otherwise.
 function Dataset.__index(self, k)
-  if math.type(k) == "integer" then
-    local r = table.pack(self:get(k))
+  if type(k) == "number" then
+    local i = math.tointeger(k)
+    if i == nil then
+      check.error(string.format("%s: index must be an integer, got %s", class.typename(self), tostring(k)), 2)
+    end
+    local r = table.pack(self:get(i))
     if r.n == 1 then return r[1] end
     r.n = nil
     return r
@@ -37,13 +63,12 @@ end
 -- @return i as an integer
 function Dataset:check_index(i, level)
   local n = #self
-  if math.type(i) ~= "integer" and not (type(i) == "number" and i == math.floor(i)) then
-    error(class.typename(self) .. ": index must be an integer, got " .. tostring(i), (level or 2) + 1)
+  if type(i) ~= "number" or math.tointeger(i) == nil then
+    check.error(class.typename(self) .. ": index must be an integer, got " .. tostring(i), (level or 2) + 1)
   end
   i = math.tointeger(i)
   if i < 1 or i > n then
-    error(string.format("%s: index %d out of range for a dataset of %d", class.typename(self), i, n),
-      (level or 2) + 1)
+    check.error(string.format("%s: index %d out of range for a dataset of %d", class.typename(self), i, n), (level or 2) + 1)
   end
   return i
 end

@@ -13,20 +13,25 @@ function Subset:__init(dataset, indices)
   if type(indices) == "number" then
     local n = check.integer("data.Subset", 2, indices, "indices", nil, 0, 3)
     if n > #dataset then
-      error(string.format("data.Subset: %d samples asked of a dataset of %d", n, #dataset), 3)
+      check.error(string.format("data.Subset: %d samples asked of a dataset of %d", n, #dataset), 2)
     end
     indices = {}
     for i = 1, n do indices[i] = i end
   elseif type(indices) ~= "table" then
-    error("data.Subset: bad argument #2 'indices' (list of integers or a count expected)", 3)
+    check.error("data.Subset: bad argument #2 'indices' (list of integers or a count expected)", 2)
   end
-  for k, i in ipairs(indices) do
-    if math.type(i) ~= "integer" or i < 1 or i > #dataset then
-      error(string.format("data.Subset: index %s at position %d out of range for a dataset of %d",
-        tostring(i), k, #dataset), 3)
+  local own = {} -- integers (4/2 read as 2), and safe from later edits of the list
+  for k, v in ipairs(indices) do
+    local i = check.to_integer(v)
+    if i == nil then
+      check.error(string.format("data.Subset: index %s at position %d is not an integer", tostring(v), k), 2)
+    elseif i < 1 or i > #dataset then
+      check.error(string.format("data.Subset: index %s at position %d out of range for a dataset of %d",
+        tostring(v), k, #dataset), 2)
     end
+    own[k] = i
   end
-  self.dataset, self.indices = dataset, indices
+  self.dataset, self.indices = dataset, own
 end
 
 function Subset.__len(self)

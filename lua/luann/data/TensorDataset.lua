@@ -11,15 +11,15 @@ local TensorDataset = Dataset:extend("TensorDataset")
 --- @param ... tensors with the same size along dim 1
 function TensorDataset:__init(...)
   local ts = { ... }
-  if select("#", ...) == 0 then error("data.TensorDataset: at least one tensor expected", 3) end
+  if select("#", ...) == 0 then check.error("data.TensorDataset: at least one tensor expected", 2) end
   for i = 1, select("#", ...) do
     check.tensor("data.TensorDataset", i, ts[i], nil, 3)
     if ts[i]:dim() == 0 then
-      error("data.TensorDataset: bad argument #" .. i .. " (a 0-dim tensor has no samples)", 3)
+      check.error("data.TensorDataset: bad argument #" .. i .. " (a 0-dim tensor has no samples)", 2)
     end
     if ts[i]:size(1) ~= ts[1]:size(1) then
-      error(string.format("data.TensorDataset: size mismatch between tensors: %s and %s along dim 1",
-        check.shape_str(ts[1]), check.shape_str(ts[i])), 3)
+      check.error(string.format("data.TensorDataset: size mismatch between tensors: %s and %s along dim 1",
+        check.shape_str(ts[1]), check.shape_str(ts[i])), 2)
     end
   end
   self.tensors = ts

@@ -30,14 +30,14 @@ local function collate_values(values, where, depth)
     return values
   elseif type(first) == "table" then
     if depth >= MAX_DEPTH then
-      error(string.format("default_collate: samples nested deeper than %d tables (at %s)", MAX_DEPTH, where), 4)
+      check.error(string.format("default_collate: samples nested deeper than %d tables (at %s)", MAX_DEPTH, where), 2)
     end
     local out = {}
     for k in pairs(first) do
       local field = {}
       for i, v in ipairs(values) do
         if type(v) ~= "table" or v[k] == nil then
-          error(string.format("default_collate: sample %d lacks field '%s' of %s", i, tostring(k), where), 4)
+          check.error(string.format("default_collate: sample %d lacks field '%s' of %s", i, tostring(k), where), 2)
         end
         field[i] = v[k]
       end
@@ -45,7 +45,7 @@ local function collate_values(values, where, depth)
     end
     return out
   end
-  error("default_collate: cannot batch values of type " .. class.typename(first) .. " (at " .. where .. ")", 4)
+  check.error("default_collate: cannot batch values of type " .. class.typename(first) .. " (at " .. where .. ")", 2)
 end
 
 --- Batches a list of samples (each a list of values, as returned by get).
@@ -53,7 +53,7 @@ end
 -- @return a list: one batched value per sample position
 function collate.default_collate(samples)
   if type(samples) ~= "table" or #samples == 0 then
-    error("default_collate: a non-empty list of samples expected", 2)
+    check.error("default_collate: a non-empty list of samples expected", 2)
   end
   local width = samples[1].n or #samples[1]
   local out = { n = width }
@@ -61,7 +61,7 @@ function collate.default_collate(samples)
     local column = {}
     for i, s in ipairs(samples) do
       if s[j] == nil then
-        error(string.format("default_collate: sample %d has %d values, sample 1 has %d", i, s.n or #s, width), 2)
+        check.error(string.format("default_collate: sample %d has %d values, sample 1 has %d", i, s.n or #s, width), 2)
       end
       column[i] = s[j]
     end

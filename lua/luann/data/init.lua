@@ -10,6 +10,7 @@ local collate = require "luann.data.collate"
 return {
   Dataset = require "luann.data.Dataset",
   TensorDataset = require "luann.data.TensorDataset",
+  ListDataset = require "luann.data.ListDataset",
   Subset = require "luann.data.Subset",
   ConcatDataset = require "luann.data.ConcatDataset",
   random_split = require "luann.data.random_split",

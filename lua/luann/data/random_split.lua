@@ -14,24 +14,24 @@ return function(dataset, lengths, opts)
   local fname = "data.random_split"
   local ok, n = pcall(function() return #dataset end)
   if type(dataset) ~= "table" or type(dataset.get) ~= "function" or not ok then
-    error(fname .. ": bad argument #1 (dataset expected)", 2)
+    check.error(fname .. ": bad argument #1 (dataset expected)", 2)
   end
   if type(lengths) ~= "table" or #lengths == 0 then
-    error(fname .. ": bad argument #2 'lengths' (a non-empty list expected)", 2)
+    check.error(fname .. ": bad argument #2 'lengths' (a non-empty list expected)", 2)
   end
   opts = check.options(fname, 3, opts)
   check.known_options(fname, opts, { generator = true })
   local counts, sum, fractions = {}, 0, false
   for i, l in ipairs(lengths) do
     if type(l) ~= "number" or l < 0 or l ~= l then
-      error(string.format("%s: lengths[%d] must be a non-negative number, got %s", fname, i, tostring(l)), 2)
+      check.error(string.format("%s: lengths[%d] must be a non-negative number, got %s", fname, i, tostring(l)), 2)
     end
     fractions = fractions or math.type(l) == "float" and l < 1
     sum = sum + l
   end
   if fractions then
     if math.abs(sum - 1) > 1e-9 then
-      error(string.format("%s: fractions add up to %g, not 1", fname, sum), 2)
+      check.error(string.format("%s: fractions add up to %g, not 1", fname, sum), 2)
     end
     local given = 0
     for i, f in ipairs(lengths) do
@@ -42,7 +42,7 @@ return function(dataset, lengths, opts)
   else
     for i, l in ipairs(lengths) do counts[i] = check.integer(fname, 2, l, "lengths[" .. i .. "]") end
     if sum ~= n then
-      error(string.format("%s: lengths add up to %d, but the dataset has %d samples", fname, sum, n), 2)
+      check.error(string.format("%s: lengths add up to %d, but the dataset has %d samples", fname, sum, n), 2)
     end
   end
   local perm = luann.randperm(n, { generator = opts.generator }):tolist()

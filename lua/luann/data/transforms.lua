@@ -16,8 +16,8 @@ local function as_batch(fname, x)
   check.tensor(fname, 1, x, "image", 3)
   if x:dim() == 3 then return x:unsqueeze(1), true end
   if x:dim() == 4 then return x, false end
-  error(string.format("%s: expected an image (C,H,W) or a batch (N,C,H,W), got shape %s",
-    fname, check.shape_str(x)), 3)
+  check.error(string.format("%s: expected an image (C,H,W) or a batch (N,C,H,W), got shape %s",
+    fname, check.shape_str(x)), 2)
 end
 
 local function rand(n, like, generator)
@@ -29,12 +29,12 @@ transforms.Compose = class.new("Compose")
 
 --- @param list a list of transforms (anything callable)
 function transforms.Compose:__init(list)
-  if type(list) ~= "table" then error("Compose: bad argument #1 (a list of transforms expected)", 3) end
+  if type(list) ~= "table" then check.error("Compose: bad argument #1 (a list of transforms expected)", 2) end
   self.transforms = {}
   for i, t in ipairs(list) do
     local mt = getmetatable(t)
     if type(t) ~= "function" and not (type(mt) == "table" and mt.__call) then
-      error(string.format("Compose: entry %d is a %s, not a transform", i, class.typename(t)), 3)
+      check.error(string.format("Compose: entry %d is a %s, not a transform", i, class.typename(t)), 2)
     end
     self.transforms[i] = t
   end
@@ -51,7 +51,7 @@ transforms.Normalize = class.new("Normalize")
 local function channel_values(fname, v, name)
   if type(v) == "number" then return { v } end
   if type(v) ~= "table" or #v == 0 then
-    error(string.format("%s: bad argument '%s' (a number or a list per channel expected)", fname, name), 4)
+    check.error(string.format("%s: bad argument '%s' (a number or a list per channel expected)", fname, name), 2)
   end
   local r = {}
   for i = 1, #v do r[i] = check.number(fname, 1, v[i], name, nil, nil, nil, 4) end
@@ -64,7 +64,7 @@ function transforms.Normalize:__init(mean, std)
   self.mean = channel_values("Normalize", mean, "mean")
   self.std = channel_values("Normalize", std, "std")
   for _, s in ipairs(self.std) do
-    if s == 0 then error("Normalize: std must not be zero", 3) end
+    if s == 0 then check.error("Normalize: std must not be zero", 2) end
   end
 end
 
@@ -73,7 +73,7 @@ function transforms.Normalize.__call(self, x)
   local c = b:size(2)
   for _, name in ipairs({ "mean", "std" }) do
     if #self[name] ~= 1 and #self[name] ~= c then
-      error(string.format("Normalize: %d %s values for an image of %d channels", #self[name], name, c), 2)
+      check.error(string.format("Normalize: %d %s values for an image of %d channels", #self[name], name, c), 2)
     end
   end
   local opts = { dtype = b.dtype, device = b.device }
@@ -93,7 +93,7 @@ function transforms.RandomCrop:__init(size, opts)
   local fname = "RandomCrop"
   if type(size) == "number" then size = { size, size } end
   if type(size) ~= "table" or #size ~= 2 then
-    error(fname .. ": bad argument #1 'size' (a number or {h, w} expected)", 3)
+    check.error(fname .. ": bad argument #1 'size' (a number or {h, w} expected)", 2)
   end
   self.size = { check.integer(fname, 1, size[1], "size", nil, 1, 3), check.integer(fname, 1, size[2], "size", nil, 1, 3) }
   opts = check.options(fname, 2, opts, 3)
@@ -110,7 +110,7 @@ function transforms.RandomCrop.__call(self, x)
   local n, c, hp, wp = b:size(1), b:size(2), b:size(3), b:size(4)
   local h, w = self.size[1], self.size[2]
   if h > hp or w > wp then
-    error(string.format("RandomCrop: a %dx%d crop of an image padded to %dx%d", h, w, hp, wp), 2)
+    check.error(string.format("RandomCrop: a %dx%d crop of an image padded to %dx%d", h, w, hp, wp), 2)
   end
   -- each sample's top-left corner, then its rows and columns as gather indices
   local top = (rand(n, b, self.generator) * (hp - h + 1)):floor():long():clamp(0, hp - h)

@@ -22,18 +22,18 @@ function Bernoulli:__init(args)
     check.known_options("Bernoulli", args, { probs = true, logits = true }, 3)
     probs, logits = args.probs, args.logits
   else
-    error("Bernoulli: bad argument #1 (a tensor of probabilities or {probs =} or {logits =} "
-      .. "expected, got " .. type(args) .. ")", 3)
+    check.error("Bernoulli: bad argument #1 (a tensor of probabilities or {probs =} or {logits =} "
+      .. "expected, got " .. type(args) .. ")", 2)
   end
-  if (probs == nil) == (logits == nil) then error("Bernoulli: give exactly one of probs and logits", 3) end
+  if (probs == nil) == (logits == nil) then check.error("Bernoulli: give exactly one of probs and logits", 2) end
   local t = check.tensor("Bernoulli", 1, probs or logits, probs and "probs" or "logits", 3)
   if not is_float(t) then
-    error("Bernoulli: expected float " .. (probs and "probs" or "logits") .. ", got " .. t.dtype, 3)
+    check.error("Bernoulli: expected float " .. (probs and "probs" or "logits") .. ", got " .. t.dtype, 2)
   end
   if probs then
     local p = probs:detach()
     if p:isnan():any():item() or p:lt(0):any():item() or p:gt(1):any():item() then
-      error("Bernoulli: probs must lie in [0, 1]", 3)
+      check.error("Bernoulli: probs must lie in [0, 1]", 2)
     end
     self.probs = probs
     -- logits clamped away from +-inf so that log_prob stays finite at p = 0 or 1
@@ -50,15 +50,13 @@ end
 
 --- Draws 0 or 1 (no history), in the probabilities' dtype.
 function Bernoulli:sample(sample_shape, opts)
-  Distribution.check_self(self, "Bernoulli.sample")
   local shape = self:extended_shape("Bernoulli.sample", sample_shape)
   local p = self.probs:detach():expand(shape)
-  return luann.bernoulli(p, { generator = opts and opts.generator })
+  return luann.bernoulli(p, { generator = Distribution.generator_of("Bernoulli.sample", opts) })
 end
 
 --- value log p + (1 - value) log(1 - p), from the logits without overflow.
 function Bernoulli:log_prob(value)
-  Distribution.check_self(self, "Bernoulli.log_prob")
   check.tensor("Bernoulli.log_prob", 1, value, "value")
   value = value:to(self.logits.dtype)
   return -(value * softplus(-self.logits) + (1 - value) * softplus(self.logits))
@@ -66,7 +64,6 @@ end
 
 --- -(p log p + (1 - p) log(1 - p))
 function Bernoulli:entropy()
-  Distribution.check_self(self, "Bernoulli.entropy")
   return self.probs * softplus(-self.logits) + (1 - self.probs) * softplus(self.logits)
 end
 

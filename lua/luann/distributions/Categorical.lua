@@ -12,12 +12,12 @@ local Categorical = Distribution:extend("Categorical")
 local function params(args)
   if luann.is_tensor(args) then return args, nil end
   if type(args) ~= "table" then
-    error("Categorical: bad argument #1 (a tensor of probabilities or {probs =} or {logits =} "
-      .. "expected, got " .. type(args) .. ")", 4)
+    check.error("Categorical: bad argument #1 (a tensor of probabilities or {probs =} or {logits =} "
+      .. "expected, got " .. type(args) .. ")", 2)
   end
   check.known_options("Categorical", args, { probs = true, logits = true }, 4)
   if (args.probs == nil) == (args.logits == nil) then
-    error("Categorical: give exactly one of probs and logits", 4)
+    check.error("Categorical: give exactly one of probs and logits", 2)
   end
   return args.probs, args.logits
 end
@@ -29,13 +29,13 @@ function Categorical:__init(args)
   local probs, logits = params(args)
   local t = check.tensor("Categorical", 1, probs or logits, probs and "probs" or "logits", 3)
   if t:dim() < 1 or t:size(-1) < 1 or (t.dtype ~= "float32" and t.dtype ~= "float64") then
-    error(string.format("Categorical: expected float (..., K) %s with K >= 1, got shape %s and dtype %s",
-      probs and "probs" or "logits", check.shape_str(t), t.dtype), 3)
+    check.error(string.format("Categorical: expected float (..., K) %s with K >= 1, got shape %s and dtype %s",
+      probs and "probs" or "logits", check.shape_str(t), t.dtype), 2)
   end
   if probs then
     local p = probs:detach()
     if p:isnan():any():item() or p:lt(0):any():item() or p:sum(-1):le(0):any():item() then
-      error("Categorical: probs must be non-negative with a positive sum over the last dim", 3)
+      check.error("Categorical: probs must be non-negative with a positive sum over the last dim", 2)
     end
     self.probs = probs / probs:sum(-1, true)
     self.logits = self.probs:log()
@@ -54,7 +54,6 @@ end
 -- @param opts {generator = nil}
 -- @return int64 of sample_shape .. batch_shape
 function Categorical:sample(sample_shape, opts)
-  Distribution.check_self(self, "Categorical.sample")
   local shape = self:extended_shape("Categorical.sample", sample_shape)
   local n = 1
   for i = 1, #shape - #self.batch_shape do n = n * shape[i] end
@@ -62,25 +61,24 @@ function Categorical:sample(sample_shape, opts)
   if n == 0 or p:size(1) == 0 then
     return luann.zeros(shape, { dtype = "int64", device = p.device })
   end
-  local draws = luann.multinomial(p, n, { replacement = true, generator = opts and opts.generator })
+  local draws = luann.multinomial(p, n, { replacement = true, generator = Distribution.generator_of("Categorical.sample", opts) })
   return draws:t():contiguous():reshape(shape)
 end
 
 --- log P(value): differentiable in the probabilities or logits.
 -- @param value int64 indices in 1..K, broadcastable to the batch shape
 function Categorical:log_prob(value)
-  Distribution.check_self(self, "Categorical.log_prob")
   check.tensor("Categorical.log_prob", 1, value, "value")
   if value.dtype ~= "int64" then
-    error("Categorical.log_prob: value must be int64 category indices, got " .. value.dtype, 2)
+    check.error("Categorical.log_prob: value must be int64 category indices, got " .. value.dtype, 2)
   end
   local k = self.num_events
   if value:numel() > 0 and (value:min():item() < 1 or value:max():item() > k) then
-    error(string.format("Categorical.log_prob: values must lie in 1..%d", k), 2)
+    check.error(string.format("Categorical.log_prob: values must lie in 1..%d", k), 2)
   end
   local shape = Distribution.broadcast_shapes(value.shape, self.batch_shape)
   if not shape then
-    error(string.format("Categorical.log_prob: value of shape %s does not broadcast with the batch shape (%s)",
+    check.error(string.format("Categorical.log_prob: value of shape %s does not broadcast with the batch shape (%s)",
       check.shape_str(value), table.concat(self.batch_shape, ",")), 2)
   end
   local full = {}
@@ -93,7 +91,6 @@ end
 
 --- -sum p log p over the categories (0 log 0 counts as 0).
 function Categorical:entropy()
-  Distribution.check_self(self, "Categorical.entropy")
   local lowest = self.logits.dtype == "float64" and -1.79e308 or -3.4e38
   return -(self.probs * self.logits:clamp(lowest, math.huge)):sum(-1)
 end

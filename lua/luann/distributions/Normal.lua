@@ -16,7 +16,7 @@ local LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 local function as_tensor(v, like, name)
   if luann.is_tensor(v) then return v end
   if type(v) ~= "number" then
-    error(string.format("Normal: bad argument '%s' (a number or tensor expected, got %s)", name, type(v)), 4)
+    check.error(string.format("Normal: bad argument '%s' (a number or tensor expected, got %s)", name, type(v)), 2)
   end
   return luann.tensor(v, { dtype = like and like.dtype or "float32", device = like and like.device })
 end
@@ -27,15 +27,15 @@ function Normal:__init(loc, scale)
   local like = luann.is_tensor(loc) and loc or (luann.is_tensor(scale) and scale or nil)
   loc, scale = as_tensor(loc, like, "loc"), as_tensor(scale, like, "scale")
   if not (is_float(loc) and is_float(scale)) then
-    error("Normal: loc and scale must be float tensors", 3)
+    check.error("Normal: loc and scale must be float tensors", 2)
   end
   local shape = Distribution.broadcast_shapes(loc.shape, scale.shape)
   if not shape then
-    error(string.format("Normal: loc of shape %s and scale of shape %s do not broadcast",
-      check.shape_str(loc), check.shape_str(scale)), 3)
+    check.error(string.format("Normal: loc of shape %s and scale of shape %s do not broadcast",
+      check.shape_str(loc), check.shape_str(scale)), 2)
   end
   if scale:detach():le(0):any():item() or scale:detach():isnan():any():item() then
-    error("Normal: scale must be positive", 3)
+    check.error("Normal: scale must be positive", 2)
   end
   self.loc, self.scale = loc:expand(shape), scale:expand(shape)
   self.batch_shape = shape
@@ -46,23 +46,20 @@ end
 -- @param sample_shape nil, a count or a list of sizes in front of the batch shape
 -- @param opts {generator = nil}
 function Normal:rsample(sample_shape, opts)
-  Distribution.check_self(self, "Normal.rsample")
   local shape = self:extended_shape("Normal.rsample", sample_shape)
   local eps = luann.randn(shape, { dtype = self.loc.dtype, device = self.loc.device,
-    generator = opts and opts.generator })
+    generator = Distribution.generator_of("Normal.rsample", opts) })
   return self.loc + self.scale * eps
 end
 
 --- A draw without history.
 function Normal:sample(sample_shape, opts)
-  Distribution.check_self(self, "Normal.sample")
   local guard <close> = luann.no_grad()
   return self:rsample(sample_shape, opts)
 end
 
 --- log N(value; loc, scale) = -(value - loc)^2 / (2 scale^2) - log scale - log sqrt(2 pi)
 function Normal:log_prob(value)
-  Distribution.check_self(self, "Normal.log_prob")
   value = as_tensor(value, self.loc, "value")
   local z = (value - self.loc) / self.scale
   return z * z * -0.5 - self.scale:log() - LOG_SQRT_2PI
@@ -70,7 +67,6 @@ end
 
 --- 1/2 + log sqrt(2 pi) + log scale
 function Normal:entropy()
-  Distribution.check_self(self, "Normal.entropy")
   return self.scale:log() + (0.5 + LOG_SQRT_2PI)
 end
 

@@ -16,7 +16,7 @@ local NAMES = { "kernel_size", "stride", "padding", "ceil_mode", "count_include_
 -- or by name in a trailing table; sizes a number or {h, w}.
 function AvgPool2d:__init(...)
   local a = check.args("nn.AvgPool2d", NAMES, select("#", ...), ...)
-  if a.kernel_size == nil then error("nn.AvgPool2d: kernel_size is required", 3) end
+  if a.kernel_size == nil then check.error("nn.AvgPool2d: kernel_size is required", 2) end
   self.kernel_size, self.stride = a.kernel_size, a.stride or a.kernel_size
   self.padding, self.ceil_mode = a.padding or 0, a.ceil_mode or false
   self.count_include_pad = a.count_include_pad ~= false

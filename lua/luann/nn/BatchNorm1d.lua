@@ -71,7 +71,7 @@ function BatchNorm1d:forward(x)
   local dims, ok = self.input_dims, false
   for _, d in ipairs(dims) do ok = ok or x:dim() == d end
   if not ok then
-    error(string.format("nn.%s: expected a %s-d input, got %s", self.__name,
+    check.error(string.format("nn.%s: expected a %s-d input, got %s", self.__name,
       table.concat(dims, "-d or "), check.shape_str(x)), 2)
   end
   local factor = self.momentum

@@ -25,8 +25,8 @@ function ConvNd.sizes(fname, pos, v, name, def, lo, nd)
     return v
   end
   if rawlen(v) ~= nd then
-    error(string.format("%s: bad argument #%d '%s' (expected %d numbers, got %d)",
-      fname, pos, name, nd, rawlen(v)), 4)
+    check.error(string.format("%s: bad argument #%d '%s' (expected %d numbers, got %d)",
+      fname, pos, name, nd, rawlen(v)), 2)
   end
   local out = {}
   for i = 1, nd do out[i] = check.integer(fname, pos, rawget(v, i), name, nil, lo, 4) end
@@ -72,15 +72,15 @@ function ConvNd:__init(in_channels, out_channels, kernel_size, ...)
   self.dilation = ConvNd.sizes(fname, 4, opts.dilation, "dilation", 1, 1, nd)
   self.groups = check.integer(fname, 4, opts.groups, "groups", 1, 1, 3)
   if self.in_channels % self.groups ~= 0 or self.out_channels % self.groups ~= 0 then
-    error(string.format("%s: groups (%d) must divide in_channels (%d) and out_channels (%d)",
-      fname, self.groups, self.in_channels, self.out_channels), 3)
+    check.error(string.format("%s: groups (%d) must divide in_channels (%d) and out_channels (%d)",
+      fname, self.groups, self.in_channels, self.out_channels), 2)
   end
   self.padding_mode = check.choice(fname, 4, opts.padding_mode, "padding_mode", "zeros",
     PADDING_MODES, 3)
   self:read_padding(fname, opts.padding)
   if self.transposed then
     if self.padding_mode ~= "zeros" then
-      error(fname .. ": only padding_mode 'zeros' is supported, got '" .. self.padding_mode .. "'", 3)
+      check.error(fname .. ": only padding_mode 'zeros' is supported, got '" .. self.padding_mode .. "'", 2)
     end
     self.output_padding = ConvNd.sizes(fname, 4, opts.output_padding, "output_padding", 0, 0, nd)
   end
@@ -101,11 +101,11 @@ function ConvNd:read_padding(fname, padding)
   local nd = self.nd
   if type(padding) == "string" then
     if self.transposed then
-      error(fname .. ": padding must be numbers, got '" .. padding .. "'", 4)
+      check.error(fname .. ": padding must be numbers, got '" .. padding .. "'", 2)
     end
     check.choice(fname, 4, padding, "padding", nil, { "valid", "same" }, 4)
     if padding == "same" and not all(self.stride, 1) then
-      error(fname .. ": padding='same' is not supported for strided convolutions", 4)
+      check.error(fname .. ": padding='same' is not supported for strided convolutions", 2)
     end
     self.padding = padding
   else

@@ -18,7 +18,7 @@ ConvTranspose2d.positional = { "stride", "padding", "output_padding", "groups", 
 local function output_padding_for(self, x, size)
   local fname = "nn.ConvTranspose2d"
   if type(size) ~= "table" or (rawlen(size) ~= 2 and rawlen(size) ~= x:dim()) then
-    error(fname .. ": output_size must be a list of 2 numbers (or of the output's dims)", 3)
+    check.error(fname .. ": output_size must be a list of 2 numbers (or of the output's dims)", 2)
   end
   local out = {}
   for i = 1, 2 do
@@ -28,9 +28,9 @@ local function output_padding_for(self, x, size)
       + self.dilation[i] * (self.kernel_size[i] - 1) + 1
     local most = least + self.stride[i] - 1
     if type(want) ~= "number" or want < least or want > most then
-      error(string.format("%s: requested an output size of %s, but valid sizes range from "
+      check.error(string.format("%s: requested an output size of %s, but valid sizes range from "
         .. "%d to %d (for an input of %s)", fname, tostring(want), least, most,
-        check.shape_str(x)), 3)
+        check.shape_str(x)), 2)
     end
     out[i] = want - least
   end

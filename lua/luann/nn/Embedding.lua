@@ -20,8 +20,8 @@ local function padding_row(p, n)
   if p == nil then return nil end
   p = check.integer("nn.Embedding", 3, p, "padding_idx", nil, nil, 4)
   if p == 0 or p > n or p < -n then
-    error(("nn.Embedding: bad argument #3 'padding_idx' (%d out of range [1, %d] or [-%d, -1])")
-      :format(p, n, n), 4)
+    check.error(("nn.Embedding: bad argument #3 'padding_idx' (%d out of range [1, %d] or [-%d, -1])")
+      :format(p, n, n), 2)
   end
   return p < 0 and p + n + 1 or p
 end
@@ -60,7 +60,7 @@ end
 function Embedding.from_pretrained(embeddings, opts)
   check.tensor("nn.Embedding.from_pretrained", 1, embeddings, "embeddings")
   if embeddings:dim() ~= 2 then
-    error("nn.Embedding.from_pretrained: embeddings must be 2-D, got shape "
+    check.error("nn.Embedding.from_pretrained: embeddings must be 2-D, got shape "
       .. check.shape_str(embeddings), 2)
   end
   opts = check.options("nn.Embedding.from_pretrained", 2, opts)

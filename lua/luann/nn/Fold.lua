@@ -4,6 +4,7 @@
 -- local fold = nn.Fold(5, 3, {padding = 1, stride = 2})
 local F = require "luann.nn.functional"
 local Module = require "luann.nn.Module"
+local check = require "luann.utils.check"
 local ConvNd = require "luann.nn.ConvNd"
 
 local Fold = Module:extend("Fold")
@@ -16,6 +17,7 @@ local Fold = Module:extend("Fold")
 function Fold:__init(output_size, kernel_size, dilation, padding, stride)
   local o = type(dilation) == "table" and rawlen(dilation) == 0 and dilation
     or { dilation = dilation, padding = padding, stride = stride }
+  check.known_options("nn.Fold", o, { dilation = true, padding = true, stride = true }, 3)
   local f = "nn.Fold"
   self.output_size = ConvNd.sizes(f, 1, output_size, "output_size", nil, 1, 2)
   self.kernel_size = ConvNd.sizes(f, 2, kernel_size, "kernel_size", nil, 1, 2)

@@ -20,8 +20,8 @@ function GroupNorm:__init(...)
   self.num_groups = check.integer("nn.GroupNorm", 1, a.num_groups, "num_groups", nil, 1, 3)
   self.num_channels = check.integer("nn.GroupNorm", 2, a.num_channels, "num_channels", nil, 1, 3)
   if self.num_channels % self.num_groups ~= 0 then
-    error(string.format("nn.GroupNorm: num_groups %d does not divide num_channels %d",
-      self.num_groups, self.num_channels), 3)
+    check.error(string.format("nn.GroupNorm: num_groups %d does not divide num_channels %d",
+      self.num_groups, self.num_channels), 2)
   end
   self.eps = check.number("nn.GroupNorm", 3, a.eps, "eps", 1e-5, 0, nil, 3)
   self.affine = check.boolean("nn.GroupNorm", 4, a.affine, "affine", true, 3)

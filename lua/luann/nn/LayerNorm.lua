@@ -9,6 +9,7 @@ local Parameter = require "luann.nn.Parameter"
 local F = require "luann.nn.functional"
 
 local LayerNorm = Module:extend("LayerNorm")
+local OPTIONS = { eps = true, elementwise_affine = true, bias = true, dtype = true, device = true }
 
 --- weight starts at ones, bias at zeros, as PyTorch's.
 -- @param normalized_shape an integer or a list of the trailing sizes
@@ -17,9 +18,10 @@ local LayerNorm = Module:extend("LayerNorm")
 -- @param elementwise_affine default true
 function LayerNorm:__init(normalized_shape, eps, elementwise_affine)
   local opts = type(eps) == "table" and eps or { eps = eps, elementwise_affine = elementwise_affine }
+  check.known_options("nn.LayerNorm", opts, OPTIONS, 3)
   local shape = type(normalized_shape) == "table" and normalized_shape or { normalized_shape }
   if #shape == 0 then
-    error("nn.LayerNorm: bad argument #1 'normalized_shape' (an integer or a non-empty list expected)", 3)
+    check.error("nn.LayerNorm: bad argument #1 'normalized_shape' (an integer or a non-empty list expected)", 2)
   end
   for i, n in ipairs(shape) do
     shape[i] = check.integer("nn.LayerNorm", 1, n, "normalized_shape", nil, 1, 3)

@@ -9,6 +9,7 @@ local Parameter = require "luann.nn.Parameter"
 local init = require "luann.nn.initializers"
 
 local Linear = Module:extend("Linear")
+local OPTIONS = { bias = true, dtype = true, device = true }
 
 --- Makes the layer; weight (out_features, in_features) and bias (out_features)
 -- start uniform in +-1/sqrt(in_features), as PyTorch's defaults do.
@@ -18,6 +19,7 @@ local Linear = Module:extend("Linear")
 --   {bias = true, dtype = "float32", device = "cpu"}
 function Linear:__init(in_features, out_features, bias)
   local opts = type(bias) == "table" and bias or { bias = bias }
+  check.known_options("nn.Linear", opts, OPTIONS, 3)
   self.in_features = check.integer("nn.Linear", 1, in_features, "in_features", nil, 0, 3)
   self.out_features = check.integer("nn.Linear", 2, out_features, "out_features", nil, 0, 3)
   local has_bias = check.boolean("nn.Linear", 3, opts.bias, "bias", true, 3)

@@ -16,7 +16,7 @@ function Loss:__init(opts)
   local fname = "nn." .. getmetatable(self).__name
   if type(opts) == "number" and self.positional then opts = { [self.positional] = opts } end
   if type(opts) == "string" then
-    error(fname .. ": bad argument #1 (options table expected, got string)", 3)
+    check.error(fname .. ": bad argument #1 (options table expected, got string)", 2)
   end
   local settings, red = losses.settings(self.fn, opts, 3, fname, 1)
   self.reduction = red

@@ -16,7 +16,7 @@ local NAMES = { "kernel_size", "stride", "padding", "dilation", "return_indices"
 -- name in a trailing table; sizes numbers.
 function MaxPool1d:__init(...)
   local a = check.args("nn.MaxPool1d", NAMES, select("#", ...), ...)
-  if a.kernel_size == nil then error("nn.MaxPool1d: kernel_size is required", 3) end
+  if a.kernel_size == nil then check.error("nn.MaxPool1d: kernel_size is required", 2) end
   self.kernel_size, self.stride = a.kernel_size, a.stride or a.kernel_size
   self.padding, self.dilation = a.padding or 0, a.dilation or 1
   self.return_indices = a.return_indices or false

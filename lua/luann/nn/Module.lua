@@ -28,8 +28,11 @@ local luann = require "luann"
 local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local Parameter = require "luann.nn.Parameter"
+local warn_once = require "luann.utils.warn_once"
 
+local unchecked = class.unchecked
 local Module = class.new("Module")
+Module.__self_name = "m" -- for the hint of a '.' call: m:method()
 Module.__luann_module = true
 
 -- An ordered map: keys in insertion order plus a lookup table.
@@ -76,9 +79,9 @@ end
 local function check_name(fname, name, level)
   if type(name) == "number" and math.type(name) == "integer" then name = tostring(name) end
   if type(name) ~= "string" then
-    error(string.format("%s: name must be a string, got %s", fname, class.typename(name)), level + 1)
+    check.error(string.format("%s: name must be a string, got %s", fname, class.typename(name)), level + 1)
   elseif name == "" or name:find(".", 1, true) then
-    error(string.format("%s: name can't be empty or contain \".\" (got \"%s\")", fname, name), level + 1)
+    check.error(string.format("%s: name can't be empty or contain \".\" (got \"%s\")", fname, name), level + 1)
   end
   return name
 end
@@ -93,13 +96,13 @@ function Module.__newindex(self, k, v)
     od_del(params, k); od_del(bufs, k); od_set(mods, k, v)
   elseif params.map[k] ~= nil then
     if v ~= nil then
-      error(string.format("cannot assign %s as parameter '%s' (nn.Parameter or nil expected)",
+      check.error(string.format("cannot assign %s as parameter '%s' (nn.Parameter or nil expected)",
         class.typename(v), k), 2)
     end
     od_del(params, k)
   elseif mods.map[k] ~= nil then
     if v ~= nil then
-      error(string.format("cannot assign %s as child module '%s' (nn.Module or nil expected)",
+      check.error(string.format("cannot assign %s as child module '%s' (nn.Module or nil expected)",
         class.typename(v), k), 2)
     end
     od_del(mods, k)
@@ -107,7 +110,7 @@ function Module.__newindex(self, k, v)
     if v == nil then od_del(bufs, k)
     elseif check.is_tensor(v) then bufs.map[k] = v
     else
-      error(string.format("cannot assign %s as buffer '%s' (tensor or nil expected)",
+      check.error(string.format("cannot assign %s as buffer '%s' (tensor or nil expected)",
         class.typename(v), k), 2)
     end
   else
@@ -121,7 +124,7 @@ end
 function Module:register_parameter(name, p)
   name = check_name("register_parameter", name, 2)
   if p ~= nil and not Parameter.is_parameter(p) then
-    error("register_parameter: bad argument #2 (nn.Parameter or nil expected, got "
+    check.error("register_parameter: bad argument #2 (nn.Parameter or nil expected, got "
       .. class.typename(p) .. ")", 2)
   end
   if p == nil then od_del(self._parameters, name) return end
@@ -139,7 +142,7 @@ function Module:register_buffer(name, t, persistent)
   name = check_name("register_buffer", name, 2)
   check.opt_tensor("register_buffer", 2, t, "tensor")
   if self._parameters.map[name] ~= nil or self._modules.map[name] ~= nil then
-    error("register_buffer: attribute '" .. name .. "' already exists", 2)
+    check.error("register_buffer: attribute '" .. name .. "' already exists", 2)
   end
   if rawget(self, name) ~= nil then rawset(self, name, nil) end
   if t == nil then od_del(self._buffers, name) return end
@@ -153,7 +156,7 @@ end
 function Module:add_module(name, m)
   name = check_name("add_module", name, 2)
   if not Module.is_module(m) then
-    error("add_module: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
+    check.error("add_module: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
   end
   rawset(self, name, nil)
   od_del(self._parameters, name); od_del(self._buffers, name)
@@ -163,22 +166,13 @@ Module.register_module = Module.add_module
 
 --- The forward pass; subclasses define it.
 function Module:forward()
-  error(class.typename(self) .. ": forward is not implemented", 2)
+  check.error(class.typename(self) .. ": forward is not implemented", 2)
 end
 
 -- ---- calling, and hooks around the call ------------------------------------
 -- Hooks live in the raw field _forward_hooks = {pre = {...}, post = {...}}, absent
 -- while there are none: a call without hooks costs one rawget. They are
 -- plain fields, so state_dict never sees them and to() leaves them be.
-
--- Errors (at `level`, as error() counts in the caller) when a method was
--- called with '.' for ':'.
-local function check_self(fname, self, args, level)
-  if not Module.is_module(self) then
-    error(string.format("%s: expected a module as self, got %s (call it as m:%s(%s), with ':')",
-      fname, class.typename(self), fname, args), level + 1)
-  end
-end
 
 local function is_callable(f)
   local mt = getmetatable(f)
@@ -188,6 +182,7 @@ end
 --- What register_forward_pre_hook and register_forward_hook return.
 -- @usage local h = m:register_forward_hook(fn) ... h:remove()
 local RemovableHandle = class.new("RemovableHandle")
+RemovableHandle.__self_name = "handle"
 
 function RemovableHandle:__init(module, kind, entry)
   self.module, self.kind, self.entry = module, kind, entry
@@ -196,10 +191,6 @@ end
 --- Removes the hook; removing it again does nothing. `local h <close> = ...`
 -- removes it when h goes out of scope.
 function RemovableHandle:remove()
-  if not class.isinstance(self, RemovableHandle) then
-    error("remove: expected a hook handle as self, got " .. class.typename(self)
-      .. " (call it as handle:remove(), with ':')", 2)
-  end
   local hooks = rawget(self.module, "_forward_hooks")
   if hooks == nil then return end
   local list = hooks[self.kind]
@@ -212,10 +203,9 @@ RemovableHandle.__close = RemovableHandle.remove
 
 -- Called by the register_ methods (not as a tail call: errors at level 3).
 local function add_hook(self, fname, kind, fn)
-  check_self(fname, self, "fn", 3)
   if not is_callable(fn) then
-    error(string.format("%s: bad argument #1 (function expected, got %s)", fname,
-      class.typename(fn)), 3)
+    check.error(string.format("%s: bad argument #1 (function expected, got %s)", fname,
+      class.typename(fn)), 2)
   end
   local hooks = rawget(self, "_forward_hooks")
   if hooks == nil then
@@ -256,7 +246,7 @@ end
 local function snapshot(list) return table.move(list, 1, #list, 1, {}) end
 
 -- The call when hooks are registered: pre-hooks, forward, forward hooks.
-local function hooked_call(self, hooks, ...)
+local function hooked_call(self, forward, hooks, ...)
   local args = table.pack(...)
   for _, e in ipairs(snapshot(hooks.pre)) do
     local r = e.fn(self, args)
@@ -267,7 +257,7 @@ local function hooked_call(self, hooks, ...)
       args = table.pack(r)
     end
   end
-  local out = table.pack(self:forward(table.unpack(args, 1, args.n)))
+  local out = table.pack(forward(self, table.unpack(args, 1, args.n)))
   for _, e in ipairs(snapshot(hooks.post)) do
     local r = table.pack(e.fn(self, args, table.unpack(out, 1, out.n)))
     if r[1] ~= nil then out = r end
@@ -276,17 +266,56 @@ local function hooked_call(self, hooks, ...)
 end
 
 -- Calling a module calls forward (a tail call: errors point at the caller),
--- through the hooks when it has any.
+-- through the hooks when it has any. self is a module here, so forward is
+-- called past its '.'-for-':' check (the hot path of every model).
 function Module.__call(self, ...)
+  local forward = self.forward
+  forward = unchecked[forward] or forward
   local hooks = rawget(self, "_forward_hooks")
-  if hooks == nil then return self:forward(...) end
-  return hooked_call(self, hooks, ...)
+  if hooks == nil then return forward(self, ...) end
+  return hooked_call(self, forward, hooks, ...)
+end
+
+-- Modules kept in a plain Lua table (self.layers = {nn.Linear(...), ...})
+-- are not registered: Lua sees only the assignment of the table. They are
+-- not registered behind the user's back either: that would change the
+-- parameters and state_dict keys of existing models, and a plain table may
+-- hold modules on purpose (a frozen target network). So each module is
+-- scanned once, when a walk first meets it, and a warning points at
+-- nn.ModuleList (once per class and field).
+local scanned = setmetatable({}, { __mode = "k" })
+local BOOKKEEPING = { _parameters = true, _buffers = true, _modules = true,
+  _non_persistent = true, _forward_hooks = true }
+local SCAN_LIMIT = 64 -- entries looked at per table: the scan stays cheap
+
+local function holds_modules(t)
+  local n = 0
+  for _, v in pairs(t) do
+    if Module.is_module(v) then return true end
+    n = n + 1
+    if n >= SCAN_LIMIT then break end
+  end
+  return false
+end
+
+local function warn_plain_tables(m)
+  scanned[m] = true
+  for k, v in next, m do
+    if type(v) == "table" and getmetatable(v) == nil and not BOOKKEEPING[k]
+        and holds_modules(v) then
+      local where = class.typename(m) .. "." .. tostring(k)
+      warn_once("plain:" .. where, string.format("%s is a plain Lua table holding modules: "
+        .. "their parameters are not registered (parameters(), state_dict(), train() and to() "
+        .. "skip them); use nn.ModuleList (or nn.ModuleDict for names) instead", where))
+    end
+  end
 end
 
 -- Walks the tree depth first: {name, module} pairs, each module once.
 local function walk(m, prefix, out, seen)
   if seen[m] then return out end
   seen[m] = true
+  if not scanned[m] then warn_plain_tables(m) end
   out[#out + 1] = { prefix, m }
   for _, name in ipairs(m._modules.keys) do
     walk(m._modules.map[name], prefix == "" and name or prefix .. "." .. name, out, seen)
@@ -425,7 +454,7 @@ end
 -- @return self
 function Module:apply(fn)
   if type(fn) ~= "function" then
-    error("apply: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
+    check.error("apply: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
   end
   for _, c in ipairs(self:children()) do c:apply(fn) end
   fn(self)
@@ -497,7 +526,7 @@ end
 -- missing and unexpected key and each shape mismatch.
 function Module:load_state_dict(sd, strict)
   if type(sd) ~= "table" then
-    error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
+    check.error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
   end
   strict = check.boolean("load_state_dict", 2, strict, "strict", true, 2)
   local copies, missing, unexpected, errs = plan_load(self, sd)
@@ -510,7 +539,7 @@ function Module:load_state_dict(sd, strict)
   end
   for _, m in ipairs(errs) do lines[#lines + 1] = m end
   if #lines > 0 then
-    error("Error(s) in loading state_dict for " .. class.typename(self) .. ":\n\t"
+    check.error("Error(s) in loading state_dict for " .. class.typename(self) .. ":\n\t"
       .. table.concat(lines, "\n\t"), 2)
   end
   local guard <close> = luann.no_grad()

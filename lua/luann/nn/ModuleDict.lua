@@ -5,6 +5,7 @@
 -- @usage self.heads = nn.ModuleDict({ cls = nn.Linear(8, 3), reg = nn.Linear(8, 1) })
 -- for name, head in self.heads:items() do ... end
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 local Module = require "luann.nn.Module"
 
 local ModuleDict = Module:extend("ModuleDict")
@@ -13,8 +14,8 @@ local ModuleDict = Module:extend("ModuleDict")
 function ModuleDict:__init(modules)
   if modules == nil then return end
   if type(modules) ~= "table" or Module.is_module(modules) then
-    error("nn.ModuleDict: bad argument #1 (table of modules expected, got "
-      .. class.typename(modules) .. ")", 3)
+    check.error("nn.ModuleDict: bad argument #1 (table of modules expected, got "
+      .. class.typename(modules) .. ")", 2)
   end
   self:update(modules)
 end
@@ -26,7 +27,7 @@ function ModuleDict:update(modules)
   if #modules > 0 then
     for i, p in ipairs(modules) do
       if type(p) ~= "table" or Module.is_module(p) then
-        error("ModuleDict: item " .. i .. " must be a {name, module} pair", 3)
+        check.error("ModuleDict: item " .. i .. " must be a {name, module} pair", 2)
       end
       pairs_list[i] = p
     end
@@ -36,8 +37,8 @@ function ModuleDict:update(modules)
   end
   for _, p in ipairs(pairs_list) do
     if not Module.is_module(p[2]) then
-      error("ModuleDict: '" .. tostring(p[1]) .. "' is not an nn.Module (got "
-        .. class.typename(p[2]) .. ")", 3)
+      check.error("ModuleDict: '" .. tostring(p[1]) .. "' is not an nn.Module (got "
+        .. class.typename(p[2]) .. ")", 2)
     end
     self:add_module(p[1], p[2])
   end
@@ -75,7 +76,7 @@ function ModuleDict:pop(name)
 end
 
 function ModuleDict:forward()
-  error("nn.ModuleDict has no forward: call its items", 2)
+  check.error("nn.ModuleDict has no forward: call its items", 2)
 end
 
 return ModuleDict

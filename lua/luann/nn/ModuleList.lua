@@ -4,6 +4,7 @@
 -- @usage self.layers = nn.ModuleList({ nn.Linear(4, 4), nn.Linear(4, 4) })
 -- for _, layer in ipairs(self.layers) do x = layer(x) end
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 local Module = require "luann.nn.Module"
 local Sequential = require "luann.nn.Sequential"
 
@@ -12,12 +13,12 @@ local ModuleList = Module:extend("ModuleList")
 --- @param modules a list of modules (optional)
 function ModuleList:__init(modules)
   if modules ~= nil and (type(modules) ~= "table" or Module.is_module(modules)) then
-    error("nn.ModuleList: bad argument #1 (list of modules expected, got "
-      .. class.typename(modules) .. ")", 3)
+    check.error("nn.ModuleList: bad argument #1 (list of modules expected, got "
+      .. class.typename(modules) .. ")", 2)
   end
   for i, m in ipairs(modules or {}) do
     if not Module.is_module(m) then
-      error("nn.ModuleList: item " .. i .. " is not an nn.Module (got " .. class.typename(m) .. ")", 3)
+      check.error("nn.ModuleList: item " .. i .. " is not an nn.Module (got " .. class.typename(m) .. ")", 2)
     end
     self:add_module(tostring(i), m)
   end
@@ -38,7 +39,7 @@ ModuleList.append = Sequential.append
 function ModuleList:extend(modules)
   if type(modules) == "string" then return class.extend(self, modules) end
   if type(modules) ~= "table" then
-    error("extend: bad argument #1 (list of modules expected, got " .. class.typename(modules) .. ")", 2)
+    check.error("extend: bad argument #1 (list of modules expected, got " .. class.typename(modules) .. ")", 2)
   end
   for _, m in ipairs(modules) do self:append(m) end
   return self
@@ -49,20 +50,21 @@ end
 -- @param m a module
 function ModuleList:insert(i, m)
   local n = #self._modules.keys
-  if math.type(i) ~= "integer" or i < 1 or i > n + 1 then
-    error("insert: index " .. tostring(i) .. " out of range for a list of " .. n, 2)
+  local k = check.to_integer(i)
+  if k == nil or k < 1 or k > n + 1 then
+    check.error("insert: index " .. tostring(i) .. " out of range for a list of " .. n, 2)
   end
   if not Module.is_module(m) then
-    error("insert: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
+    check.error("insert: bad argument #2 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
   end
   local items = self:children()
-  table.insert(items, i, m)
+  table.insert(items, k, m)
   self._modules.keys, self._modules.map = {}, {}
   for j, c in ipairs(items) do self:add_module(tostring(j), c) end
 end
 
 function ModuleList:forward()
-  error("nn.ModuleList has no forward: call its items", 2)
+  check.error("nn.ModuleList has no forward: call its items", 2)
 end
 
 return ModuleList

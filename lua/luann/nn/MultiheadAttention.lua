@@ -27,7 +27,7 @@ function MultiheadAttention:__init(embed_dim, num_heads, opts)
   local E = check.integer(NAME, 1, embed_dim, "embed_dim", nil, 1, 3)
   local H = check.integer(NAME, 2, num_heads, "num_heads", nil, 1, 3)
   if E % H ~= 0 then
-    error(string.format("%s: embed_dim (%d) must be divisible by num_heads (%d)", NAME, E, H), 3)
+    check.error(string.format("%s: embed_dim (%d) must be divisible by num_heads (%d)", NAME, E, H), 2)
   end
   self.embed_dim, self.num_heads, self.head_dim = E, H, E // H
   self.dropout = check.number(NAME, 3, opts.dropout, "dropout", 0, 0, 1, 3)
@@ -54,18 +54,18 @@ local function check_inputs(self, q, k, v)
   local s = check.shape_str
   local nd = q:dim()
   if (nd ~= 2 and nd ~= 3) or k:dim() ~= nd or v:dim() ~= nd then
-    error(string.format("%s: query %s, key %s and value %s should all be 3-dim (batched) "
-      .. "or 2-dim (unbatched)", NAME, s(q), s(k), s(v)), 3)
+    check.error(string.format("%s: query %s, key %s and value %s should all be 3-dim (batched) "
+      .. "or 2-dim (unbatched)", NAME, s(q), s(k), s(v)), 2)
   end
   local E = self.embed_dim
   if q:size(nd) ~= E or k:size(nd) ~= E or v:size(nd) ~= E then
-    error(string.format("%s: query %s, key %s and value %s should end in embed_dim %d",
-      NAME, s(q), s(k), s(v), E), 3)
+    check.error(string.format("%s: query %s, key %s and value %s should end in embed_dim %d",
+      NAME, s(q), s(k), s(v), E), 2)
   end
   local bdim = self.batch_first and 1 or 2
   if not check.same_shape(k, v) or (nd == 3 and q:size(bdim) ~= k:size(bdim)) then
-    error(string.format("%s: key %s and value %s should have the same shape, and the "
-      .. "batch size of query %s", NAME, s(k), s(v), s(q)), 3)
+    check.error(string.format("%s: key %s and value %s should have the same shape, and the "
+      .. "batch size of query %s", NAME, s(k), s(v), s(q)), 2)
   end
   return nd == 3
 end

@@ -19,7 +19,7 @@ function Parameter.new(t, requires_grad)
   if t.requires_grad ~= requires_grad then
     local dt = tostring(t.dtype)
     if requires_grad and dt ~= "float32" and dt ~= "float64" then
-      error("nn.Parameter: only floating point tensors can require gradients (got " .. dt .. ")", 2)
+      check.error("nn.Parameter: only floating point tensors can require gradients (got " .. dt .. ")", 2)
     end
     t:requires_grad_(requires_grad)
   end

@@ -33,8 +33,8 @@ function RNNBase:__init(input_size, hidden_size, opts)
   name, opts = rnn_util.open(self, input_size, hidden_size, opts, KNOWN, "num_layers")
   self.num_layers = check.integer(name, 3, opts.num_layers, "num_layers", 1, 1, 3)
   if self.num_layers > MAX_LAYERS then -- a typo like 2^62 must not loop for ever
-    error(string.format("%s: bad argument #3 'num_layers' (must be <= %d, got %d)", name,
-      MAX_LAYERS, self.num_layers), 3)
+    check.error(string.format("%s: bad argument #3 'num_layers' (must be <= %d, got %d)", name,
+      MAX_LAYERS, self.num_layers), 2)
   end
   self.bias = check.boolean(name, 3, opts.bias, "bias", true, 3)
   self.batch_first = check.boolean(name, 3, opts.batch_first, "batch_first", false, 3)
@@ -77,7 +77,7 @@ RNNBase.reset_parameters = rnn_util.reset_parameters
 function RNNBase:forward(input, hx)
   local name, dim = rnn_util.check_input(self, input, 3)
   if input:size((dim == 3 and self.batch_first) and 2 or 1) == 0 then
-    error(string.format("%s: input %s has no timesteps", name, check.shape_str(input)), 2)
+    check.error(string.format("%s: input %s has no timesteps", name, check.shape_str(input)), 2)
   end
   local h0, c0, lstm = rnn_util.split_state(self, name, hx, "{h0, c0}")
   local batched = dim == 3

@@ -4,6 +4,7 @@
 -- @usage local model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 -- local named = nn.Sequential({ {"fc1", nn.Linear(4, 8)}, {"act", nn.ReLU()} })
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 local Module = require "luann.nn.Module"
 
 local Sequential = Module:extend("Sequential")
@@ -17,20 +18,27 @@ function Sequential:__init(...)
   for i, m in ipairs(items) do
     if type(m) == "table" and not Module.is_module(m) then
       if type(m[1]) ~= "string" or not Module.is_module(m[2]) then
-        error("nn.Sequential: bad argument #" .. i .. " ({name, module} pair expected)", 3)
+        check.error("nn.Sequential: bad argument #" .. i .. " ({name, module} pair expected)", 2)
       end
       self:add_module(m[1], m[2])
     elseif Module.is_module(m) then
       self:add_module(tostring(i), m)
     else
-      error("nn.Sequential: bad argument #" .. i .. " (nn.Module expected, got "
-        .. class.typename(m) .. ")", 3)
+      check.error("nn.Sequential: bad argument #" .. i .. " (nn.Module expected, got "
+        .. class.typename(m) .. ")", 2)
     end
   end
 end
 
 -- seq[i] is the i-th child (negative i counts from the end).
 function Sequential.__index(self, k)
+  if math.type(k) == "float" then -- seq[4/2]: an exact integer value counts as the integer
+    local i = math.tointeger(k)
+    if i == nil then
+      check.error(string.format("%s: index must be an integer, got %s", class.typename(self), tostring(k)), 2)
+    end
+    k = i
+  end
   if math.type(k) == "integer" then
     local keys = self._modules.keys
     if k < 0 then k = #keys + k + 1 end
@@ -49,7 +57,7 @@ end
 -- @return self
 function Sequential:append(m)
   if not Module.is_module(m) then
-    error("append: bad argument #1 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
+    check.error("append: bad argument #1 (nn.Module expected, got " .. class.typename(m) .. ")", 2)
   end
   self:add_module(tostring(#self._modules.keys + 1), m)
   return self

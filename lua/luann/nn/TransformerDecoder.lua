@@ -18,8 +18,8 @@ local NAME = "nn.TransformerDecoder"
 -- @param opts {norm = nil}
 function TransformerDecoder:__init(decoder_layer, num_layers, opts)
   if not Module.is_module(decoder_layer) then
-    error(NAME .. ": bad argument #1 'decoder_layer' (nn.Module expected, got "
-      .. class.typename(decoder_layer) .. ")", 3)
+    check.error(NAME .. ": bad argument #1 'decoder_layer' (nn.Module expected, got "
+      .. class.typename(decoder_layer) .. ")", 2)
   end
   self.num_layers = check.integer(NAME, 2, num_layers, "num_layers", nil, 1, 3)
   opts = check.options(NAME, 3, opts, 3)
@@ -29,8 +29,8 @@ function TransformerDecoder:__init(decoder_layer, num_layers, opts)
   self.layers = ModuleList(layers)
   if opts.norm ~= nil then
     if not Module.is_module(opts.norm) then
-      error(NAME .. ": bad argument #3 'norm' (nn.Module expected, got "
-        .. class.typename(opts.norm) .. ")", 3)
+      check.error(NAME .. ": bad argument #3 'norm' (nn.Module expected, got "
+        .. class.typename(opts.norm) .. ")", 2)
     end
     self.norm = opts.norm
   end

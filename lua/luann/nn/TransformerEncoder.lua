@@ -23,8 +23,8 @@ local NAME = "nn.TransformerEncoder"
 function TransformerEncoder.copy_layer(fname, layer)
   local args = rawget(layer, "_init_args")
   if args == nil then
-    error(string.format("%s: cannot copy a %s (only modules that keep their constructor's "
-      .. "arguments, such as the Transformer layers)", fname, class.typename(layer)), 4)
+    check.error(string.format("%s: cannot copy a %s (only modules that keep their constructor's "
+      .. "arguments, such as the Transformer layers)", fname, class.typename(layer)), 2)
   end
   local copy = getmetatable(layer)(table.unpack(args, 1, args.n))
   local p = layer:parameters()[1]
@@ -38,8 +38,8 @@ end
 -- @param opts {norm = nil (a module applied to the last layer's output)}
 function TransformerEncoder:__init(encoder_layer, num_layers, opts)
   if not Module.is_module(encoder_layer) then
-    error(NAME .. ": bad argument #1 'encoder_layer' (nn.Module expected, got "
-      .. class.typename(encoder_layer) .. ")", 3)
+    check.error(NAME .. ": bad argument #1 'encoder_layer' (nn.Module expected, got "
+      .. class.typename(encoder_layer) .. ")", 2)
   end
   self.num_layers = check.integer(NAME, 2, num_layers, "num_layers", nil, 1, 3)
   opts = check.options(NAME, 3, opts, 3)
@@ -49,8 +49,8 @@ function TransformerEncoder:__init(encoder_layer, num_layers, opts)
   self.layers = ModuleList(layers)
   if opts.norm ~= nil then
     if not Module.is_module(opts.norm) then
-      error(NAME .. ": bad argument #3 'norm' (nn.Module expected, got "
-        .. class.typename(opts.norm) .. ")", 3)
+      check.error(NAME .. ": bad argument #3 'norm' (nn.Module expected, got "
+        .. class.typename(opts.norm) .. ")", 2)
     end
     self.norm = opts.norm
   end

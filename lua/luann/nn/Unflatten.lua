@@ -10,10 +10,10 @@ local Unflatten = Module:extend("Unflatten")
 -- @param unflattened_size a list of sizes whose product is that dim's size
 function Unflatten:__init(dim, unflattened_size)
   self.dim = check.integer("nn.Unflatten", 1, dim, "dim", nil, nil, 3)
-  if self.dim == 0 then error("nn.Unflatten: bad argument #1 'dim' (dims are 1-based, got 0)", 3) end
+  if self.dim == 0 then check.error("nn.Unflatten: bad argument #1 'dim' (dims are 1-based, got 0)", 2) end
   if type(unflattened_size) ~= "table" then
-    error("nn.Unflatten: bad argument #2 'unflattened_size' (list of sizes expected, got "
-      .. type(unflattened_size) .. ")", 3)
+    check.error("nn.Unflatten: bad argument #2 'unflattened_size' (list of sizes expected, got "
+      .. type(unflattened_size) .. ")", 2)
   end
   local sizes, inferred = {}, false
   for i = 1, rawlen(unflattened_size) do
@@ -21,12 +21,12 @@ function Unflatten:__init(dim, unflattened_size)
     sizes[i] = check.integer("nn.Unflatten", 2, s, "unflattened_size", nil, -1, 3)
     if sizes[i] == -1 then
       if inferred then
-        error("nn.Unflatten: bad argument #2 'unflattened_size' (only one size can be -1)", 3)
+        check.error("nn.Unflatten: bad argument #2 'unflattened_size' (only one size can be -1)", 2)
       end
       inferred = true
     end
   end
-  if #sizes == 0 then error("nn.Unflatten: bad argument #2 'unflattened_size' (empty list)", 3) end
+  if #sizes == 0 then check.error("nn.Unflatten: bad argument #2 'unflattened_size' (empty list)", 2) end
   self.unflattened_size = sizes
 end
 
@@ -50,11 +50,11 @@ function Unflatten:forward(x)
   local shape, nd = x.shape, x:dim()
   local d = self.dim < 0 and self.dim + nd + 1 or self.dim
   if d < 1 or d > nd then
-    error(("nn.Unflatten: dim %d out of range for a tensor of %d dims"):format(self.dim, nd), 2)
+    check.error(("nn.Unflatten: dim %d out of range for a tensor of %d dims"):format(self.dim, nd), 2)
   end
   local sizes = resolve(self.unflattened_size, shape[d])
   if not sizes then
-    error(("nn.Unflatten: unflattened_size (%s) does not fit dim %d of size %d")
+    check.error(("nn.Unflatten: unflattened_size (%s) does not fit dim %d of size %d")
       :format(table.concat(self.unflattened_size, ", "), self.dim, shape[d]), 2)
   end
   local out = table.move(shape, 1, d - 1, 1, {})

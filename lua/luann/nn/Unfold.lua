@@ -4,6 +4,7 @@
 -- local unfold = nn.Unfold({2, 3}, 1, 0, 2)    -- dilation, padding, stride
 local F = require "luann.nn.functional"
 local Module = require "luann.nn.Module"
+local check = require "luann.utils.check"
 local ConvNd = require "luann.nn.ConvNd"
 
 local Unfold = Module:extend("Unfold")
@@ -15,6 +16,7 @@ local Unfold = Module:extend("Unfold")
 function Unfold:__init(kernel_size, dilation, padding, stride)
   local o = type(dilation) == "table" and rawlen(dilation) == 0 and dilation
     or { dilation = dilation, padding = padding, stride = stride }
+  check.known_options("nn.Unfold", o, { dilation = true, padding = true, stride = true }, 3)
   local f = "nn.Unfold"
   self.kernel_size = ConvNd.sizes(f, 1, kernel_size, "kernel_size", nil, 1, 2)
   self.dilation = ConvNd.sizes(f, 2, o.dilation, "dilation", 1, 1, 2)

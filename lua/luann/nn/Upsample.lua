@@ -25,9 +25,9 @@ end
 function Upsample:__init(...)
   local a = check.args("nn.Upsample", NAMES, select("#", ...), ...)
   if a.size ~= nil and a.scale_factor ~= nil then
-    error("nn.Upsample: give size or scale_factor, not both", 3)
+    check.error("nn.Upsample: give size or scale_factor, not both", 2)
   elseif a.size == nil and a.scale_factor == nil then
-    error("nn.Upsample: size or scale_factor is required", 3)
+    check.error("nn.Upsample: size or scale_factor is required", 2)
   end
   self.size, self.scale_factor = own(a.size), own(a.scale_factor)
   self.mode = check.choice("nn.Upsample", 3, a.mode, "mode", "nearest", MODES, 3)

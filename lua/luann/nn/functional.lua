@@ -109,7 +109,7 @@ function F.hardtanh(x, min_val, max_val)
   min_val = check.number("hardtanh", 2, min_val, "min_val", -1)
   max_val = check.number("hardtanh", 3, max_val, "max_val", 1)
   if min_val > max_val then
-    error(("hardtanh: min_val (%s) is greater than max_val (%s)"):format(min_val, max_val), 2)
+    check.error(("hardtanh: min_val (%s) is greater than max_val (%s)"):format(min_val, max_val), 2)
   end
   return x:clamp(min_val, max_val)
 end
@@ -134,7 +134,7 @@ function F.prelu(x, weight)
   check.tensor("prelu", 1, x, "input")
   check.tensor("prelu", 2, weight, "weight")
   if weight:dim() > 1 then
-    error("prelu: weight must be a scalar or 1-D, got shape " .. check.shape_str(weight), 2)
+    check.error("prelu: weight must be a scalar or 1-D, got shape " .. check.shape_str(weight), 2)
   end
   local n, channels = weight:numel(), x:dim() >= 2 and x:size(2) or 1
   if n == 1 then
@@ -144,7 +144,7 @@ function F.prelu(x, weight)
     for _ = 3, x:dim() do shape[#shape + 1] = 1 end
     weight = weight:reshape(shape)
   else
-    error(("prelu: weight has %d elements, expected 1 or the input's %d channels (dim 2)")
+    check.error(("prelu: weight has %d elements, expected 1 or the input's %d channels (dim 2)")
       :format(n, channels), 2)
   end
   return luann.where(x:gt(0), x, x * weight)
@@ -160,7 +160,7 @@ end
 local function padding_row(fname, pos, p, n, level)
   p = check.integer(fname, pos, p, "padding_idx", nil, nil, level + 1)
   if p == 0 or p > n or p < -n then
-    error(("%s: bad argument #%d 'padding_idx' (%d out of range [1, %d] or [-%d, -1])")
+    check.error(("%s: bad argument #%d 'padding_idx' (%d out of range [1, %d] or [-%d, -1])")
       :format(fname, pos, p, n, n), level + 1)
   end
   return p < 0 and p + n + 1 or p
@@ -176,11 +176,11 @@ function F.embedding(input, weight, padding_idx)
   check.tensor("embedding", 1, input, "input")
   check.tensor("embedding", 2, weight, "weight")
   if input.dtype ~= "int64" then
-    error("embedding: bad argument #1 'input' (int64 tensor of indices expected, got "
+    check.error("embedding: bad argument #1 'input' (int64 tensor of indices expected, got "
       .. input.dtype .. ")", 2)
   end
   if weight:dim() ~= 2 then
-    error("embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape "
+    check.error("embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape "
       .. check.shape_str(weight), 2)
   end
   if padding_idx ~= nil then padding_idx = padding_row("embedding", 3, padding_idx, weight:size(1), 2) end
@@ -206,7 +206,7 @@ function F.dropout2d(x, p, training)
   training = check.boolean("dropout2d", 3, training, "training", true)
   local nd = x:dim()
   if nd ~= 3 and nd ~= 4 then
-    error("dropout2d: expected a (N, C, H, W) or (C, H, W) input, got shape " .. check.shape_str(x), 2)
+    check.error("dropout2d: expected a (N, C, H, W) or (C, H, W) input, got shape " .. check.shape_str(x), 2)
   end
   if not training or p == 0 then return x end
   if p == 1 then return x * 0 end

@@ -7,6 +7,8 @@
 -- Custom models extend nn.Module (see luann.nn.Module for the class
 -- mechanism). nn.functional holds the same operations as functions,
 -- nn.init the initialisation schemes, nn.utils gradient clipping.
+local check = require "luann.utils.check"
+
 local nn = {
   Module = require "luann.nn.Module",
   Parameter = require "luann.nn.Parameter",
@@ -34,7 +36,7 @@ local function load_layer(t, name)
     -- an error inside the layer's own file is passed on as it is
     if not tostring(mod):find("module '" .. modname .. "' not found", 1, true) then error(mod, 0) end
   end
-  error("luann.nn has no '" .. tostring(name) .. "'", 2)
+  check.error("luann.nn has no '" .. tostring(name) .. "'", 2)
 end
 
 -- The layers built into luann (package.preload holds its embedded files),

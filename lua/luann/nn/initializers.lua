@@ -25,13 +25,13 @@ function init.calculate_gain(nonlinearity, param)
   elseif n == "leaky_relu" then
     local slope = param == nil and 0.01 or param
     if type(slope) ~= "number" then
-      error("calculate_gain: negative_slope " .. tostring(slope) .. " is not a valid number", 2)
+      check.error("calculate_gain: negative_slope " .. tostring(slope) .. " is not a valid number", 2)
     end
     return math.sqrt(2 / (1 + slope ^ 2))
   elseif n == "selu" then
     return 3 / 4
   end
-  error("calculate_gain: unsupported nonlinearity " .. tostring(n), 2)
+  check.error("calculate_gain: unsupported nonlinearity " .. tostring(n), 2)
 end
 
 --- fan_in and fan_out of a weight (out, in, kernel...).
@@ -40,7 +40,7 @@ end
 function init.calculate_fan_in_and_fan_out(t)
   check.tensor("calculate_fan_in_and_fan_out", 1, t, "tensor")
   if t:dim() < 2 then
-    error("calculate_fan_in_and_fan_out: fan in and fan out can not be computed "
+    check.error("calculate_fan_in_and_fan_out: fan in and fan out can not be computed "
       .. "for a tensor with fewer than 2 dimensions", 2)
   end
   local receptive = 1
@@ -55,9 +55,14 @@ local function fill(t, f)
   return t
 end
 
--- Options given as a table or positionally, by name order.
-local function args(opts, names, ...)
-  if type(opts) == "table" then return opts end
+-- Options given as a table (only the known names) or positionally, by name order.
+local function args(fname, opts, names, ...)
+  if type(opts) == "table" then
+    local known = {}
+    for _, n in ipairs(names) do known[n] = true end
+    check.known_options(fname, opts, known, 2) -- raised at the user's call, past this file
+    return opts
+  end
   local out, rest = {}, { opts, ... }
   for i, n in ipairs(names) do out[n] = rest[i] end
   return out
@@ -70,7 +75,7 @@ end
 -- @return t
 function init.uniform_(t, a, b)
   check.tensor("init.uniform_", 1, t, "tensor")
-  local o = args(a, { "a", "b" }, b)
+  local o = args("init.uniform_", a, { "a", "b" }, b)
   local lo = check.number("init.uniform_", 2, o.a, "a", 0)
   local hi = check.number("init.uniform_", 3, o.b, "b", 1)
   return fill(t, function(x) x:uniform_(lo, hi) end)
@@ -83,7 +88,7 @@ end
 -- @return t
 function init.normal_(t, mean, std)
   check.tensor("init.normal_", 1, t, "tensor")
-  local o = args(mean, { "mean", "std" }, std)
+  local o = args("init.normal_", mean, { "mean", "std" }, std)
   local m = check.number("init.normal_", 2, o.mean, "mean", 0)
   local s = check.number("init.normal_", 3, o.std, "std", 1, 0)
   return fill(t, function(x) x:normal_(m, s) end)
@@ -117,7 +122,8 @@ end
 -- @return t
 function init.xavier_uniform_(t, gain)
   check.tensor("init.xavier_uniform_", 1, t, "tensor")
-  local g = check.number("init.xavier_uniform_", 2, args(gain, { "gain" }).gain, "gain", 1)
+  local o = args("init.xavier_uniform_", gain, { "gain" })
+  local g = check.number("init.xavier_uniform_", 2, o.gain, "gain", 1)
   local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
   local a = math.sqrt(3) * g * math.sqrt(2 / (fan_in + fan_out))
   return fill(t, function(x) x:uniform_(-a, a) end)
@@ -127,7 +133,8 @@ end
 -- @return t
 function init.xavier_normal_(t, gain)
   check.tensor("init.xavier_normal_", 1, t, "tensor")
-  local g = check.number("init.xavier_normal_", 2, args(gain, { "gain" }).gain, "gain", 1)
+  local o = args("init.xavier_normal_", gain, { "gain" })
+  local g = check.number("init.xavier_normal_", 2, o.gain, "gain", 1)
   local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)
   local std = g * math.sqrt(2 / (fan_in + fan_out))
   return fill(t, function(x) x:normal_(0, std) end)
@@ -135,7 +142,7 @@ end
 
 -- std = gain(nonlinearity, a) / sqrt(fan) of the kaiming schemes.
 local function kaiming_std(fname, t, a, mode, nonlinearity)
-  local o = args(a, { "a", "mode", "nonlinearity" }, mode, nonlinearity)
+  local o = args(fname, a, { "a", "mode", "nonlinearity" }, mode, nonlinearity)
   local slope = check.number(fname, 2, o.a, "a", 0, nil, nil, 3)
   local m = check.choice(fname, 3, o.mode, "mode", "fan_in", { "fan_in", "fan_out" }, 3)
   local fan_in, fan_out = init.calculate_fan_in_and_fan_out(t)

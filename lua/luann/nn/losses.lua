@@ -46,9 +46,11 @@ end
 
 local function no_settings() return {} end
 
+-- Elementwise losses take equal shapes: broadcasting a (4,1) input against
+-- a (4) target would silently average a 4x4 grid of differences.
 local function same_shape(fname, input, target)
   if not check.same_shape(input, target) then
-    error(string.format("%s: target shape %s must match input shape %s", fname,
+    check.error(string.format("%s: target shape %s must match input shape %s", fname,
       check.shape_str(target), check.shape_str(input)), 3)
   end
 end
@@ -74,6 +76,7 @@ losses.mse_loss = {
   known = { reduction = true },
   settings = no_settings,
   compute = function(input, target, _, red)
+    same_shape("mse_loss", input, target)
     local d = input - target
     return reduce(d * d, red)
   end,
@@ -84,6 +87,7 @@ losses.l1_loss = {
   known = { reduction = true },
   settings = no_settings,
   compute = function(input, target, _, red)
+    same_shape("l1_loss", input, target)
     return reduce(luann.abs(input - target), red)
   end,
 }
@@ -95,6 +99,7 @@ losses.smooth_l1_loss = {
     return { beta = check.number(fname, pos, o.beta, "beta", 1, 0, nil, level) }
   end,
   compute = function(input, target, s, red)
+    same_shape("smooth_l1_loss", input, target)
     local d = luann.abs(input - target)
     if s.beta == 0 then return reduce(d, red) end
     -- m = min(d, beta): the quadratic part grows to beta, the rest is linear
@@ -131,7 +136,7 @@ losses.binary_cross_entropy = {
   compute = function(input, target, s, red)
     same_shape("binary_cross_entropy", input, target)
     if input:numel() > 0 and (input:min():item() < 0 or input:max():item() > 1) then
-      error("binary_cross_entropy: all elements of input should be between 0 and 1", 2)
+      check.error("binary_cross_entropy: all elements of input should be between 0 and 1", 2)
     end
     local loss = BinaryCrossEntropy(input, target)
     if s.weight then loss = loss * s.weight end

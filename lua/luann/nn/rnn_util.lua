@@ -29,7 +29,7 @@ function rnn_util.mode(self, name, opts, plain)
     local nl = check.choice(name, 3, opts.nonlinearity, "nonlinearity", "tanh", { "tanh", "relu" }, 4)
     self.nonlinearity, self.mode = nl, "rnn_" .. nl
   elseif opts.nonlinearity ~= nil then
-    error(name .. ": unknown option 'nonlinearity' (" .. plain .. " only)", 4)
+    check.error(name .. ": unknown option 'nonlinearity' (" .. plain .. " only)", 2)
   end
 end
 
@@ -47,12 +47,12 @@ function rnn_util.check_input(self, input, dims)
   check.tensor(name, 1, input, "input", 3)
   local dim = input:dim()
   if dim ~= dims - 1 and dim ~= dims then
-    error(string.format("%s: expected input of %d (unbatched) or %d dims, got shape %s",
-      name, dims - 1, dims, check.shape_str(input)), 3)
+    check.error(string.format("%s: expected input of %d (unbatched) or %d dims, got shape %s",
+      name, dims - 1, dims, check.shape_str(input)), 2)
   end
   if input:size(-1) ~= self.input_size then
-    error(string.format("%s: input %s has %d features, expected input_size %d", name,
-      check.shape_str(input), input:size(-1), self.input_size), 3)
+    check.error(string.format("%s: input %s has %d features, expected input_size %d", name,
+      check.shape_str(input), input:size(-1), self.input_size), 2)
   end
   return name, dim
 end
@@ -64,7 +64,7 @@ function rnn_util.split_state(self, name, hx, pair)
   local lstm = self.mode == "lstm"
   if not lstm then return hx, nil, false end
   if hx ~= nil and type(hx) ~= "table" then
-    error(name .. ": bad argument #2 'hx' (" .. pair .. " expected, got " .. class.typename(hx) .. ")", 3)
+    check.error(name .. ": bad argument #2 'hx' (" .. pair .. " expected, got " .. class.typename(hx) .. ")", 2)
   end
   return hx and hx[1], hx and hx[2], true
 end
@@ -73,8 +73,8 @@ local function check_state(name, what, t, want, input)
   check.tensor(name, 2, t, what, 4)
   local shape = "(" .. table.concat(want, ",") .. ")"
   if check.shape_str(t) ~= shape then
-    error(string.format("%s: %s must have shape %s for input %s, got %s", name, what, shape,
-      check.shape_str(input), check.shape_str(t)), 4)
+    check.error(string.format("%s: %s must have shape %s for input %s, got %s", name, what, shape,
+      check.shape_str(input), check.shape_str(t)), 2)
   end
 end
 

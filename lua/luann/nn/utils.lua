@@ -37,7 +37,7 @@ function utils.clip_grad_norm_(params, max_norm, norm_type, error_if_nonfinite)
   end
   if p ~= math.huge then total = total ^ (1 / p) end
   if error_if_nonfinite and (total ~= total or total == math.huge) then
-    error(string.format("clip_grad_norm_: the total norm of order %s for gradients is non-finite, "
+    check.error(string.format("clip_grad_norm_: the total norm of order %s for gradients is non-finite, "
       .. "so it cannot be clipped", tostring(p)), 2)
   end
   local coef = max_norm / (total + 1e-6)
@@ -78,7 +78,7 @@ function utils.vector_to_parameters(vec, params)
   local total = 0
   for _, p in ipairs(params) do total = total + p:numel() end
   if vec:dim() ~= 1 or vec:numel() ~= total then
-    error(string.format("vector_to_parameters: vec has shape %s, the parameters hold %d values",
+    check.error(string.format("vector_to_parameters: vec has shape %s, the parameters hold %d values",
       check.shape_str(vec), total), 2)
   end
   local guard <close> = luann.no_grad()

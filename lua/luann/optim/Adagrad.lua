@@ -7,6 +7,7 @@
 -- initial_accumulator_value (0), eps (1e-10).
 -- @usage local opt = optim.Adagrad(model:parameters(), {lr = 0.1})
 local luann = require "luann"
+local check = require "luann.utils.check"
 local Optimizer = require "luann.optim.Optimizer"
 
 local Adagrad = Optimizer:extend("Adagrad")
@@ -15,13 +16,13 @@ Adagrad.defaults = { lr = 1e-2, lr_decay = 0, weight_decay = 0, initial_accumula
 function Adagrad:validate(fname, g, level)
   Optimizer.validate(self, fname, g, level + 1)
   if type(g.lr_decay) ~= "number" or g.lr_decay < 0 then
-    error(fname .. ": invalid lr_decay value: " .. tostring(g.lr_decay), level)
+    check.error(fname .. ": invalid lr_decay value: " .. tostring(g.lr_decay), level)
   end
   if type(g.initial_accumulator_value) ~= "number" or g.initial_accumulator_value < 0 then
-    error(fname .. ": invalid initial_accumulator_value value: " .. tostring(g.initial_accumulator_value), level)
+    check.error(fname .. ": invalid initial_accumulator_value value: " .. tostring(g.initial_accumulator_value), level)
   end
   if type(g.eps) ~= "number" or g.eps < 0 then
-    error(fname .. ": invalid epsilon value: " .. tostring(g.eps), level)
+    check.error(fname .. ": invalid epsilon value: " .. tostring(g.eps), level)
   end
 end
 

@@ -8,6 +8,7 @@
 -- (and max_exp_avg_sq). Each step is one fused kernel call per parameter.
 -- @usage local opt = optim.Adam(model:parameters(), {lr = 1e-3})
 local luann = require "luann"
+local check = require "luann.utils.check"
 local Optimizer = require "luann.optim.Optimizer"
 
 local Adam = Optimizer:extend("Adam")
@@ -17,15 +18,15 @@ Adam.decoupled = false
 function Adam:validate(fname, g, level)
   Optimizer.validate(self, fname, g, level + 1)
   if type(g.eps) ~= "number" or g.eps < 0 then
-    error(fname .. ": invalid epsilon value: " .. tostring(g.eps), level)
+    check.error(fname .. ": invalid epsilon value: " .. tostring(g.eps), level)
   end
   local b = g.betas
   if type(b) ~= "table" or #b ~= 2 then
-    error(fname .. ": betas must be a table of two numbers {beta1, beta2}", level)
+    check.error(fname .. ": betas must be a table of two numbers {beta1, beta2}", level)
   end
   for i = 1, 2 do
     if type(b[i]) ~= "number" or b[i] < 0 or b[i] >= 1 then
-      error(string.format("%s: invalid beta parameter at index %d: %s", fname, i, tostring(b[i])), level)
+      check.error(string.format("%s: invalid beta parameter at index %d: %s", fname, i, tostring(b[i])), level)
     end
   end
 end

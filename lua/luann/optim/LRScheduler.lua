@@ -7,11 +7,16 @@ local check = require "luann.utils.check"
 local Optimizer = require "luann.optim.Optimizer"
 
 local LRScheduler = class.new("LRScheduler")
+LRScheduler.__self_name = "scheduler" -- for the hint of a '.' call: scheduler:method()
 --- Options given as one table or positionally, by name order (for the
 -- constructors). names.list_first: a first argument that is a list is a
--- value, not the options table.
-function LRScheduler.args(first, names, ...)
+-- value, not the options table. A table's keys must be among the names.
+-- @param fname the constructor's name for messages
+function LRScheduler.args(fname, first, names, ...)
   if type(first) == "table" and #names > 0 and not (names.list_first and first[1] ~= nil) then
+    local known = {}
+    for _, n in ipairs(names) do known[n] = true end
+    check.known_options(fname, first, known, 4)
     return first
   end
   local out, rest = {}, { first, ... }
@@ -25,7 +30,7 @@ end
 function LRScheduler:setup(optimizer, last_epoch, level)
   local fname = "lr_scheduler." .. class.typename(self)
   if not class.isinstance(optimizer, Optimizer) then
-    error(fname .. ": bad argument #1 (optimizer expected, got " .. class.typename(optimizer) .. ")", level)
+    check.error(fname .. ": bad argument #1 (optimizer expected, got " .. class.typename(optimizer) .. ")", level)
   end
   last_epoch = check.integer(fname, 1, last_epoch, "last_epoch", -1, -1, level)
   self.optimizer = optimizer
@@ -33,7 +38,7 @@ function LRScheduler:setup(optimizer, last_epoch, level)
     if last_epoch == -1 then
       if group.initial_lr == nil then group.initial_lr = group.lr end
     elseif group.initial_lr == nil then
-      error(string.format("%s: param 'initial_lr' is not specified in param_groups[%d] "
+      check.error(string.format("%s: param 'initial_lr' is not specified in param_groups[%d] "
         .. "when resuming an optimizer", fname, i), level)
     end
   end
@@ -71,7 +76,7 @@ end
 -- @param sd a table
 function LRScheduler:load_state_dict(sd)
   if type(sd) ~= "table" then
-    error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
+    check.error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
   end
   for k, v in pairs(sd) do
     if k ~= "optimizer" then self[k] = type(v) == "table" and table.move(v, 1, #v, 1, {}) or v end

@@ -15,12 +15,16 @@ local LRScheduler = require "luann.optim.LRScheduler"
 
 local OneCycleLR = LRScheduler:extend("OneCycleLR")
 local FNAME = "lr_scheduler.OneCycleLR"
+local OPTIONS = { max_lr = true, total_steps = true, epochs = true, steps_per_epoch = true,
+  pct_start = true, anneal_strategy = true, cycle_momentum = true, base_momentum = true,
+  max_momentum = true, div_factor = true, final_div_factor = true, three_phase = true,
+  last_epoch = true }
 
 -- A per-group list from a number or a list (PyTorch's _format_param).
 local function per_group(name, value, n)
   if type(value) == "table" then
     if #value ~= n then
-      error(string.format("%s: expected %d values for %s, got %d", FNAME, n, name, #value), 4)
+      check.error(string.format("%s: expected %d values for %s, got %d", FNAME, n, name, #value), 2)
     end
     return value
   end
@@ -35,7 +39,7 @@ local function total_steps(o)
     return check.integer(FNAME, 2, o.total_steps, "total_steps", nil, 1, 4)
   end
   if o.epochs == nil or o.steps_per_epoch == nil then
-    error(FNAME .. ": you must define either total_steps OR (epochs AND steps_per_epoch)", 4)
+    check.error(FNAME .. ": you must define either total_steps OR (epochs AND steps_per_epoch)", 2)
   end
   return check.integer(FNAME, 2, o.epochs, "epochs", nil, 1, 4)
     * check.integer(FNAME, 2, o.steps_per_epoch, "steps_per_epoch", nil, 1, 4)
@@ -47,6 +51,7 @@ end
 function OneCycleLR:__init(optimizer, max_lr, opts)
   local o = opts or {}
   if type(max_lr) == "table" and max_lr.max_lr ~= nil then o = max_lr else o.max_lr = max_lr end
+  check.known_options(FNAME, o, OPTIONS, 3)
   local groups = type(optimizer) == "table" and optimizer.param_groups or {}
   self.total_steps = total_steps(o)
   local pct = check.number(FNAME, 2, o.pct_start, "pct_start", 0.3, 0, 1, 3)
@@ -82,7 +87,7 @@ end
 function OneCycleLR:init_momentum(optimizer, o, groups, last_epoch)
   local defaults = optimizer.defaults or {}
   if defaults.momentum == nil and defaults.betas == nil then
-    error(FNAME .. ": optimizer must support momentum or beta1 with the `cycle_momentum` option enabled", 4)
+    check.error(FNAME .. ": optimizer must support momentum or beta1 with the `cycle_momentum` option enabled", 2)
   end
   self.use_beta1 = defaults.betas ~= nil
   local maxm = per_group("max_momentum", o.max_momentum == nil and 0.95 or o.max_momentum, #groups)
@@ -106,8 +111,8 @@ end
 function OneCycleLR:get_lr()
   local step = self.last_epoch
   if step > self.total_steps then
-    error(string.format("%s: tried to step %d times. The specified number of total steps is %d",
-      FNAME, step, self.total_steps), 3)
+    check.error(string.format("%s: tried to step %d times. The specified number of total steps is %d",
+      FNAME, step, self.total_steps), 2)
   end
   local lrs = {}
   for gi, group in ipairs(self.optimizer.param_groups) do

@@ -17,12 +17,13 @@ local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 
 local Optimizer = class.new("Optimizer")
+Optimizer.__self_name = "opt" -- for the hint of a '.' call: opt:method()
 
 -- A list of tensors from a list or one tensor.
 local function tensor_list(fname, params, level)
   if check.is_tensor(params) then return { params } end
   if type(params) ~= "table" or getmetatable(params) ~= nil then
-    error(string.format("%s: params must be a list of tensors or of parameter groups, got %s",
+    check.error(string.format("%s: params must be a list of tensors or of parameter groups, got %s",
       fname, class.typename(params)), level + 1)
   end
   return params
@@ -41,7 +42,7 @@ function Optimizer:__init(params, opts)
   rawset(self, "options", defaults)
   self.param_groups, self.state = {}, {}
   params = tensor_list(fname, params, 3)
-  if #params == 0 then error(fname .. ": got an empty parameter list", 3) end
+  if #params == 0 then check.error(fname .. ": got an empty parameter list", 2) end
   if check.is_tensor(params[1]) then params = { { params = params } } end
   for _, group in ipairs(params) do self:add_param_group(group, 4) end
 end
@@ -52,12 +53,12 @@ function Optimizer:add_param_group(group, level)
   level = level or 2
   local fname = "optim." .. class.typename(self)
   if type(group) ~= "table" or check.is_tensor(group) then
-    error(fname .. ": a parameter group must be a table {params = ...}, got " .. class.typename(group), level)
+    check.error(fname .. ": a parameter group must be a table {params = ...}, got " .. class.typename(group), level)
   end
   local g = { params = {} }
   for i, p in ipairs(tensor_list(fname, group.params, level)) do
     if not check.is_tensor(p) then
-      error(string.format("%s: item %d of a parameter group is a %s, not a tensor", fname, i,
+      check.error(string.format("%s: item %d of a parameter group is a %s, not a tensor", fname, i,
         class.typename(p)), level)
     end
     g.params[i] = p
@@ -65,7 +66,7 @@ function Optimizer:add_param_group(group, level)
   for k, v in pairs(group) do
     if k ~= "params" then
       if self.defaults[k] == nil and k ~= "initial_lr" then
-        error(string.format("%s: unknown option '%s' in a parameter group", fname, tostring(k)), level)
+        check.error(string.format("%s: unknown option '%s' in a parameter group", fname, tostring(k)), level)
       end
       g[k] = v
     end
@@ -78,7 +79,7 @@ function Optimizer:add_param_group(group, level)
     for _, p in ipairs(old.params) do seen[p] = true end
   end
   for _, p in ipairs(g.params) do
-    if seen[p] then error(fname .. ": some parameters appear in more than one parameter group", level) end
+    if seen[p] then check.error(fname .. ": some parameters appear in more than one parameter group", level) end
     seen[p] = true
   end
   self:validate(fname, g, level + 1)
@@ -88,10 +89,10 @@ end
 --- Checks a group's settings (subclasses extend it).
 function Optimizer:validate(fname, g, level)
   if type(g.lr) ~= "number" or g.lr < 0 then
-    error(string.format("%s: invalid learning rate: %s", fname, tostring(g.lr)), level)
+    check.error(string.format("%s: invalid learning rate: %s", fname, tostring(g.lr)), level)
   end
   if g.weight_decay ~= nil and (type(g.weight_decay) ~= "number" or g.weight_decay < 0) then
-    error(string.format("%s: invalid weight_decay value: %s", fname, tostring(g.weight_decay)), level)
+    check.error(string.format("%s: invalid weight_decay value: %s", fname, tostring(g.weight_decay)), level)
   end
 end
 
@@ -115,7 +116,7 @@ function Optimizer:step(closure)
   local loss
   if closure ~= nil then
     if type(closure) ~= "function" then
-      error("step: bad argument #1 (function or nil expected, got " .. class.typename(closure) .. ")", 2)
+      check.error("step: bad argument #1 (function or nil expected, got " .. class.typename(closure) .. ")", 2)
     end
     local guard <close> = luann.enable_grad()
     loss = closure()
@@ -154,16 +155,16 @@ end
 function Optimizer:load_state_dict(sd)
   local fname = "optim." .. class.typename(self) .. ":load_state_dict"
   if type(sd) ~= "table" or type(sd.param_groups) ~= "table" or type(sd.state) ~= "table" then
-    error(fname .. ": expected a table {state = ..., param_groups = ...}", 2)
+    check.error(fname .. ": expected a table {state = ..., param_groups = ...}", 2)
   end
   if #sd.param_groups ~= #self.param_groups then
-    error(string.format("%s: loaded state dict has %d parameter groups, the optimizer has %d",
+    check.error(string.format("%s: loaded state dict has %d parameter groups, the optimizer has %d",
       fname, #sd.param_groups, #self.param_groups), 2)
   end
   for gi, group in ipairs(self.param_groups) do
     local saved = sd.param_groups[gi]
     if type(saved.params) ~= "table" or #saved.params ~= #group.params then
-      error(string.format("%s: parameter group %d has %d parameters in the state dict, %d in the optimizer",
+      check.error(string.format("%s: parameter group %d has %d parameters in the state dict, %d in the optimizer",
         fname, gi, type(saved.params) == "table" and #saved.params or 0, #group.params), 2)
     end
   end
@@ -213,7 +214,7 @@ end
 -- calls it for every group).
 -- @param group a table of param_groups
 function Optimizer:update_group()
-  error(class.typename(self) .. ": update_group is not implemented", 2)
+  check.error(class.typename(self) .. ": update_group is not implemented", 2)
 end
 
 return Optimizer

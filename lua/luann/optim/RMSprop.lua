@@ -9,6 +9,7 @@
 -- momentum (0), centered (false).
 -- @usage local opt = optim.RMSprop(model:parameters(), {lr = 1e-3})
 local luann = require "luann"
+local check = require "luann.utils.check"
 local Optimizer = require "luann.optim.Optimizer"
 
 local RMSprop = Optimizer:extend("RMSprop")
@@ -17,13 +18,13 @@ RMSprop.defaults = { lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, mome
 function RMSprop:validate(fname, g, level)
   Optimizer.validate(self, fname, g, level + 1)
   if type(g.eps) ~= "number" or g.eps < 0 then
-    error(fname .. ": invalid epsilon value: " .. tostring(g.eps), level)
+    check.error(fname .. ": invalid epsilon value: " .. tostring(g.eps), level)
   end
   if type(g.momentum) ~= "number" or g.momentum < 0 then
-    error(fname .. ": invalid momentum value: " .. tostring(g.momentum), level)
+    check.error(fname .. ": invalid momentum value: " .. tostring(g.momentum), level)
   end
   if type(g.alpha) ~= "number" or g.alpha < 0 then
-    error(fname .. ": invalid alpha value: " .. tostring(g.alpha), level)
+    check.error(fname .. ": invalid alpha value: " .. tostring(g.alpha), level)
   end
 end
 

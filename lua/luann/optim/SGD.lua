@@ -9,6 +9,7 @@
 -- @usage local opt = optim.SGD(model:parameters(), {lr = 0.01, momentum = 0.9})
 -- opt:zero_grad(); loss:backward(); opt:step()
 local luann = require "luann"
+local check = require "luann.utils.check"
 local Optimizer = require "luann.optim.Optimizer"
 
 local SGD = Optimizer:extend("SGD")
@@ -17,13 +18,13 @@ SGD.defaults = { lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0, neste
 function SGD:validate(fname, g, level)
   Optimizer.validate(self, fname, g, level + 1)
   if type(g.momentum) ~= "number" or g.momentum < 0 then
-    error(fname .. ": invalid momentum value: " .. tostring(g.momentum), level)
+    check.error(fname .. ": invalid momentum value: " .. tostring(g.momentum), level)
   end
   if type(g.dampening) ~= "number" then
-    error(fname .. ": invalid dampening value: " .. tostring(g.dampening), level)
+    check.error(fname .. ": invalid dampening value: " .. tostring(g.dampening), level)
   end
   if g.nesterov and (g.momentum <= 0 or g.dampening ~= 0) then
-    error(fname .. ": Nesterov momentum requires a momentum and zero dampening", level)
+    check.error(fname .. ": Nesterov momentum requires a momentum and zero dampening", level)
   end
 end
 

@@ -29,7 +29,8 @@ end
 -- @param gamma the decay factor (default 0.1)
 M.StepLR = LRScheduler:extend("StepLR")
 function M.StepLR:__init(optimizer, step_size, gamma, last_epoch)
-  local o = args(step_size, { "step_size", "gamma", "last_epoch" }, gamma, last_epoch)
+  local o = args("lr_scheduler.StepLR", step_size, { "step_size", "gamma", "last_epoch" },
+    gamma, last_epoch)
   self.step_size = check.integer("lr_scheduler.StepLR", 2, o.step_size, "step_size", nil, 1, 3)
   self.gamma = check.number("lr_scheduler.StepLR", 3, o.gamma, "gamma", 0.1, nil, nil, 3)
   self:setup(optimizer, o.last_epoch, 4)
@@ -44,9 +45,10 @@ end
 -- @param gamma the decay factor (default 0.1)
 M.MultiStepLR = LRScheduler:extend("MultiStepLR")
 function M.MultiStepLR:__init(optimizer, milestones, gamma, last_epoch)
-  local o = args(milestones, { "milestones", "gamma", "last_epoch", list_first = true }, gamma, last_epoch)
+  local o = args("lr_scheduler.MultiStepLR", milestones,
+    { "milestones", "gamma", "last_epoch", list_first = true }, gamma, last_epoch)
   if type(o.milestones) ~= "table" then
-    error("lr_scheduler.MultiStepLR: bad argument #2 'milestones' (list of integers expected)", 3)
+    check.error("lr_scheduler.MultiStepLR: bad argument #2 'milestones' (list of integers expected)", 2)
   end
   self.milestones = {}
   for i, m in ipairs(o.milestones) do
@@ -69,7 +71,7 @@ end
 -- @param gamma the decay factor per epoch (or an options table)
 M.ExponentialLR = LRScheduler:extend("ExponentialLR")
 function M.ExponentialLR:__init(optimizer, gamma, last_epoch)
-  local o = args(gamma, { "gamma", "last_epoch" }, last_epoch)
+  local o = args("lr_scheduler.ExponentialLR", gamma, { "gamma", "last_epoch" }, last_epoch)
   self.gamma = check.number("lr_scheduler.ExponentialLR", 2, o.gamma, "gamma", nil, nil, nil, 3)
   self:setup(optimizer, o.last_epoch, 4)
 end
@@ -83,7 +85,8 @@ end
 -- @param eta_min the lowest lr (default 0)
 M.CosineAnnealingLR = LRScheduler:extend("CosineAnnealingLR")
 function M.CosineAnnealingLR:__init(optimizer, T_max, eta_min, last_epoch)
-  local o = args(T_max, { "T_max", "eta_min", "last_epoch" }, eta_min, last_epoch)
+  local o = args("lr_scheduler.CosineAnnealingLR", T_max, { "T_max", "eta_min", "last_epoch" },
+    eta_min, last_epoch)
   self.T_max = check.integer("lr_scheduler.CosineAnnealingLR", 2, o.T_max, "T_max", nil, 1, 3)
   self.eta_min = check.number("lr_scheduler.CosineAnnealingLR", 3, o.eta_min, "eta_min", 0, nil, nil, 3)
   self:setup(optimizer, o.last_epoch, 4)
@@ -102,13 +105,14 @@ end
 -- @param total_iters default 5
 M.LinearLR = LRScheduler:extend("LinearLR")
 function M.LinearLR:__init(optimizer, start_factor, end_factor, total_iters, last_epoch)
-  local o = args(start_factor, { "start_factor", "end_factor", "total_iters", "last_epoch" },
+  local o = args("lr_scheduler.LinearLR", start_factor,
+    { "start_factor", "end_factor", "total_iters", "last_epoch" },
     end_factor, total_iters, last_epoch)
   local fname = "lr_scheduler.LinearLR"
   self.start_factor = check.number(fname, 2, o.start_factor, "start_factor", 1 / 3, 0, 1, 3)
   self.end_factor = check.number(fname, 3, o.end_factor, "end_factor", 1, 0, 1, 3)
   if self.start_factor == 0 then
-    error(fname .. ": starting multiplicative factor expected to be greater than 0 and less or equal to 1", 3)
+    check.error(fname .. ": starting multiplicative factor expected to be greater than 0 and less or equal to 1", 2)
   end
   self.total_iters = check.integer(fname, 4, o.total_iters, "total_iters", 5, 1, 3)
   self:setup(optimizer, o.last_epoch, 4)

@@ -2,21 +2,42 @@
 -- Each check raises `fname: bad argument #pos 'name' (what expected, got X)`.
 -- `level` counts as error() would inside the checking function: 2 (the
 -- default) points at its caller; constructors, called through the class's
--- __call, pass 3 so the message points at the user's line.
+-- __call, pass 3. Wherever it lands inside the library (lua/luann/*.lua),
+-- the error moves further out to the first caller that is not: the user's
+-- line (see check.error).
 local luann = require "luann"
 local class = require "luann.utils.class"
 
 local check = {}
+
+-- Chunk names of the library's own files (embedded or read from lua/).
+local LIBRARY = "@lua/luann/"
+
+--- Raises msg like error(msg, level), but at the first frame from `level`
+-- outwards that is not in the library's own Lua files: a wrong call made
+-- through layers of the library still names the user's line.
+-- @param msg the message
+-- @param level as error()'s, counted in the caller (default 1: the caller)
+-- @usage check.error("nn.Linear: in_features must be positive", 2)
+function check.error(msg, level)
+  level = (level or 1) + 1 -- counted from here
+  while true do
+    local info = debug.getinfo(level, "S")
+    if info == nil or info.source:sub(1, #LIBRARY) ~= LIBRARY then break end
+    level = level + 1
+  end
+  error(msg, level)
+end
 
 --- Whether v is a luann tensor.
 -- @param v any value
 -- @return boolean
 check.is_tensor = luann.is_tensor
 
-local function fail(fname, pos, name, expected, v, level)
+local function fail(fname, pos, name, expected, v, level, got)
   local what = name and ("#" .. pos .. " '" .. name .. "'") or ("#" .. pos)
-  error(string.format("%s: bad argument %s (%s expected, got %s)", fname, what,
-    expected, class.typename(v)), (level or 2) + 2)
+  check.error(string.format("%s: bad argument %s (%s expected, got %s)", fname, what,
+    expected, got or class.typename(v)), (level or 2) + 2)
 end
 
 --- Checks that v is a tensor.
@@ -41,7 +62,7 @@ function check.number(fname, pos, v, name, def, lo, hi, level)
   if v == nil then v = def end
   if type(v) ~= "number" then fail(fname, pos, name, "number", v, level) end
   if (lo and v < lo) or (hi and v > hi) or v ~= v then
-    error(string.format("%s: bad argument #%d '%s' (%s out of range [%s, %s])",
+    check.error(string.format("%s: bad argument #%d '%s' (%s out of range [%s, %s])",
       fname, pos, name or "?", tostring(v), tostring(lo or "-inf"),
       tostring(hi or "inf")), (level or 2) + 1)
   end
@@ -49,19 +70,31 @@ function check.number(fname, pos, v, name, def, lo, hi, level)
 end
 
 --- Checks that v is an integer (default def when nil), at least lo.
+-- A float with an exact integer value (4/2) counts as that integer, as in
+-- Lua's own string.rep; any other float is an error naming the argument.
 -- @return the integer
 function check.integer(fname, pos, v, name, def, lo, level)
   if v == nil then v = def end
   local whole = type(v) == "number" and v == math.floor(v) and math.abs(v) < 2 ^ 53
   if math.type(v) ~= "integer" and not whole then
-    fail(fname, pos, name, "integer", v, level)
+    fail(fname, pos, name, "integer", v, level,
+      type(v) == "number" and tostring(v) or nil)
   end
   v = math.tointeger(v)
   if lo and v < lo then
-    error(string.format("%s: bad argument #%d '%s' (must be >= %d, got %d)",
+    check.error(string.format("%s: bad argument #%d '%s' (must be >= %d, got %d)",
       fname, pos, name or "?", lo, v), (level or 2) + 1)
   end
   return v
+end
+
+--- v as an integer when it is one or a float with an exact integer value
+-- (4/2), the rule of check.integer without raising: nil for anything else.
+-- @param v any value
+-- @return an integer, or nil
+function check.to_integer(v)
+  if math.type(v) == "integer" then return v end
+  return type(v) == "number" and math.tointeger(v) or nil
 end
 
 --- Checks that v is a boolean (default def when nil).
@@ -91,7 +124,7 @@ function check.tensor_list(fname, pos, v, name, level)
   for i = 1, rawlen(v) do
     local t = rawget(v, i)
     if not check.is_tensor(t) then
-      error(string.format("%s: bad argument #%d '%s' (item %d is %s, expected a tensor)",
+      check.error(string.format("%s: bad argument #%d '%s' (item %d is %s, expected a tensor)",
         fname, pos, name or "?", i, class.typename(t)), (level or 2) + 1)
     end
     list[i] = t
@@ -110,7 +143,7 @@ function check.choice(fname, pos, v, name, def, choices, level)
   for _, c in ipairs(choices) do
     if v == c then return v end
   end
-  error(string.format("%s: bad argument #%d '%s' (expected one of %s, got %s)",
+  check.error(string.format("%s: bad argument #%d '%s' (expected one of %s, got %s)",
     fname, pos, name or "?", '"' .. table.concat(choices, '", "') .. '"',
     type(v) == "string" and '"' .. v .. '"' or tostring(v)), (level or 2) + 1)
 end
@@ -125,7 +158,7 @@ function check.known_options(fname, opts, known, level)
       local names = {}
       for n in pairs(known) do names[#names + 1] = n end
       table.sort(names)
-      error(string.format("%s: unknown option '%s' (known: %s)", fname,
+      check.error(string.format("%s: unknown option '%s' (known: %s)", fname,
         tostring(k), table.concat(names, ", ")), (level or 2) + 1)
     end
   end
@@ -169,7 +202,7 @@ function check.args(fname, names, n, ...)
     if named then opts, n = last, n - 1 end
   end
   if n > #names then
-    error(string.format("%s: too many arguments (%d, expected at most %d)", fname,
+    check.error(string.format("%s: too many arguments (%d, expected at most %d)", fname,
       n, #names), 3)
   end
   for i = 1, n do out[names[i]] = vals[i] end
@@ -179,7 +212,7 @@ function check.args(fname, names, n, ...)
     check.known_options(fname, opts, known, 3)
     for k, v in pairs(opts) do
       if out[k] ~= nil then
-        error(string.format("%s: '%s' given both by position and by name", fname, k), 3)
+        check.error(string.format("%s: '%s' given both by position and by name", fname, k), 3)
       end
       out[k] = v
     end

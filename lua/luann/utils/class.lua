@@ -15,10 +15,105 @@
 -- local Dog = Animal:extend("Dog")
 -- function Dog:__init(name) Dog.super.__init(self, name); self.legs = 4 end
 -- local d = Dog("rex")  -- class.isinstance(d, Animal) == true
+--
+-- A method (a function whose first parameter is `self`, assigned to a
+-- class) is wrapped so that a call with '.' for ':' says so:
+-- `Module.parameters: called with '.' instead of ':' (use m:parameters())`.
+-- The check costs one getmetatable and one table read: the metatables of
+-- instances that passed once are remembered. A class may set
+-- `__self_name` ("m", "opt") for the hint.
 local class = {}
+local getmetatable = getmetatable -- read on every method call
+
+--- The method a checking wrapper calls, by wrapper (weak keys; read only).
+-- A caller that knows its self is right (Module.__call) calls the method
+-- directly; a wrapper copied to another class (ModuleList.append =
+-- Sequential.append) is re-wrapped for that class.
+class.unchecked = setmetatable({}, { __mode = "k" })
+local originals = class.unchecked
 
 local function default_new(cls)
   return setmetatable({}, cls)
+end
+
+-- Whether self is an instance of cls, or cls or one of its subclasses (a
+-- method called on a class, as ModuleList:extend("Name")).
+local function is_self(self, cls)
+  if class.isinstance(self, cls) then return true end
+  local c = self
+  while type(c) == "table" do
+    if rawequal(c, cls) then return true end
+    c = rawget(c, "super")
+  end
+  return false
+end
+
+-- The variable name in the hint: the nearest __self_name up the chain.
+local function self_name(cls)
+  local c = cls
+  while type(c) == "table" do
+    local n = rawget(c, "__self_name")
+    if n then return n end
+    c = rawget(c, "super")
+  end
+  return "obj"
+end
+
+local function bad_self(cls, name, self)
+  local full, call = cls.__name .. "." .. name, self_name(cls) .. ":" .. name .. "()"
+  local mt = getmetatable(self)
+  if type(self) == "table" and type(mt) == "table" and type(rawget(mt, "__name")) == "string" then
+    error(string.format("%s: expected a %s as self, got %s (called with '.' instead of ':'? use %s)",
+      full, cls.__name, class.typename(self), call), 4)
+  end
+  error(string.format("%s: called with '.' instead of ':' (use %s)", full, call), 4)
+end
+
+-- The slow path of the check: self's metatable is not yet known to be a
+-- class derived from cls. Instances' metatables that pass join `valid`.
+local function check_self(valid, cls, name, self)
+  if class.isinstance(self, cls) then
+    valid[getmetatable(self)] = true
+  elseif not is_self(self, cls) then
+    bad_self(cls, name, self)
+  end
+end
+
+-- Per class, the metatables of instances that passed (the class itself
+-- first): the hot path is one getmetatable and one table read.
+local valid_of = setmetatable({}, { __mode = "k" })
+
+-- Wrappers with the method's own arity where it has few parameters: a
+-- vararg call costs more than the check.
+local function method(cls, name, f)
+  local valid = valid_of[cls]
+  if valid == nil then
+    valid = setmetatable({ [cls] = true }, { __mode = "k" })
+    valid_of[cls] = valid
+  end
+  local info = debug.getinfo(f, "u")
+  if not info.isvararg and info.nparams <= 3 then
+    return function(self, a, b)
+      if not valid[getmetatable(self)] then check_self(valid, cls, name, self) end
+      return f(self, a, b)
+    end
+  end
+  return function(self, ...)
+    if not valid[getmetatable(self)] then check_self(valid, cls, name, self) end
+    return f(self, ...)
+  end
+end
+
+-- A class's __newindex: methods are wrapped, anything else stored as is.
+local function define(cls, k, v)
+  if type(v) == "function" and type(k) == "string" and k:sub(1, 2) ~= "__" then
+    local f = originals[v] or v
+    if debug.getlocal(f, 1) == "self" then
+      v = method(cls, k, f)
+      originals[v] = f
+    end
+  end
+  rawset(cls, k, v)
 end
 
 local function construct(cls, ...)
@@ -46,12 +141,13 @@ function class.new(name, parent)
     cls.__index = cls
     cls.__new = default_new
     cls.__init = function() end
-    cls.extend = class.extend
   end
   cls.__name = name
   cls.super = parent
-  return setmetatable(cls, { __index = parent, __call = construct,
+  setmetatable(cls, { __index = parent, __call = construct, __newindex = define,
     __tostring = function() return "class " .. name end })
+  if not parent then cls.extend = class.extend end -- a method: Module.extend("X") says so
+  return cls
 end
 
 --- Makes a subclass of `self` (available on every class as a method).

@@ -1,5 +1,5 @@
 --- luann.utils: progress bars, timing, training logs (CSV, plotted), and
--- the class and argument-check helpers the library is built from.
+-- the class, argument-check and warning helpers the library is built from.
 --
 --    local utils = require "luann.utils"   -- or luann.utils
 --    for x, y in utils.progress(loader, {desc = "train"}) do ... end
@@ -15,4 +15,5 @@ return {
   clock = timer.clock,
   class = require "luann.utils.class",
   check = require "luann.utils.check",
+  warn_once = require "luann.utils.warn_once",
 }

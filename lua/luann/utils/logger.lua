@@ -16,6 +16,7 @@ local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 
 local Logger = class.new("Logger")
+Logger.__self_name = "log" -- for the hint of a '.' call: log:method()
 
 -- ---- CSV -------------------------------------------------------------------
 
@@ -42,16 +43,16 @@ local function format_cell(fname, name, v)
   if v == nil then return "" end
   if check.is_tensor(v) then
     if v:numel() ~= 1 then
-      error(("%s: column '%s' got a tensor of shape %s (one value expected)"):format(
-        fname, name, check.shape_str(v)), 4)
+      check.error(("%s: column '%s' got a tensor of shape %s (one value expected)"):format(
+        fname, name, check.shape_str(v)), 2)
     end
     v = v:item()
   end
   if type(v) == "number" then return format_number(v) end
   if type(v) == "boolean" then return tostring(v) end
   if type(v) == "string" then return quote(v) end
-  error(("%s: column '%s' got %s (a number, string or boolean expected)"):format(
-    fname, name, class.typename(v)), 4)
+  check.error(("%s: column '%s' got %s (a number, string or boolean expected)"):format(
+    fname, name, class.typename(v)), 2)
 end
 
 -- The rows of a CSV text: a list of lists of strings (RFC 4180 quoting).
@@ -106,17 +107,17 @@ end
 
 local function check_names(fname, names)
   if type(names) ~= "table" or check.is_tensor(names) or rawlen(names) == 0 then
-    error(("%s: column names must be a non-empty list of strings, got %s"):format(
-      fname, class.typename(names)), 4)
+    check.error(("%s: column names must be a non-empty list of strings, got %s"):format(
+      fname, class.typename(names)), 2)
   end
   local list, seen = {}, {}
   for i = 1, rawlen(names) do
     local name = rawget(names, i)
     if type(name) ~= "string" or name == "" then
-      error(("%s: column name %d must be a non-empty string, got %s"):format(
-        fname, i, class.typename(name)), 4)
+      check.error(("%s: column name %d must be a non-empty string, got %s"):format(
+        fname, i, class.typename(name)), 2)
     end
-    if seen[name] then error(("%s: column '%s' named twice"):format(fname, name), 4) end
+    if seen[name] then check.error(("%s: column '%s' named twice"):format(fname, name), 2) end
     seen[name] = true
     list[i] = name
   end
@@ -137,7 +138,7 @@ end
 -- @param opts {append = true}: false empties the file first
 function Logger:__init(path, names, opts)
   if type(path) ~= "string" then
-    error("Logger: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 3)
+    check.error("Logger: bad argument #1 'path' (string expected, got " .. class.typename(path) .. ")", 2)
   end
   if type(names) == "table" and not check.is_tensor(names) and opts == nil
     and rawlen(names) == 0 and next(names) ~= nil then
@@ -152,8 +153,8 @@ function Logger:__init(path, names, opts)
     local header = parse_csv(text:match("^[^\n]*"))[1] or {}
     for _, name in ipairs(header) do
       if name == "" then
-        error("Logger: " .. path .. " does not start with a header of column names; "
-          .. "give {append = false} to start it over", 3)
+        check.error("Logger: " .. path .. " does not start with a header of column names; "
+          .. "give {append = false} to start it over", 2)
       end
     end
     self.names = header
@@ -161,7 +162,7 @@ function Logger:__init(path, names, opts)
   local f, err = io.open(path, text ~= "" and "ab" or "wb")
   if not f then -- io.open's message starts with the path
     local reason = err:sub(1, #path + 2) == path .. ": " and err:sub(#path + 3) or err
-    error("Logger: cannot open " .. path .. ": " .. reason, 3)
+    check.error("Logger: cannot open " .. path .. ": " .. reason, 2)
   end
   self.file = f
   -- a row cut short (a crash mid-write) ends where it was cut
@@ -170,18 +171,18 @@ function Logger:__init(path, names, opts)
 end
 
 function Logger:_write(s)
-  if not self.file then error("Logger: " .. self.path .. " is closed", 3) end
+  if not self.file then check.error("Logger: " .. self.path .. " is closed", 2) end
   local ok, err = self.file:write(s)
   if ok then ok, err = self.file:flush() end
-  if not ok then error("Logger: cannot write " .. self.path .. ": " .. tostring(err), 3) end
+  if not ok then check.error("Logger: cannot write " .. self.path .. ": " .. tostring(err), 2) end
 end
 
 function Logger:_set_names(fname, names)
   names = check_names(fname, names)
   if self.names then
     if same_list(self.names, names) then return end
-    error(("%s: %s has the columns (%s), not (%s); give {append = false} to start it over"):format(
-      fname, self.path, table.concat(self.names, ", "), table.concat(names, ", ")), 4)
+    check.error(("%s: %s has the columns (%s), not (%s); give {append = false} to start it over"):format(
+      fname, self.path, table.concat(self.names, ", "), table.concat(names, ", ")), 2)
   end
   local header = {}
   for i, name in ipairs(names) do header[i] = quote(name) end
@@ -201,21 +202,21 @@ end
 --   position {0.3, 0.9}; numbers, strings, booleans, one-element tensors
 function Logger:add(values)
   if not self.names then
-    error("Logger:add: no columns yet (give names to Logger(path, names) or setNames)", 2)
+    check.error("Logger:add: no columns yet (give names to Logger(path, names) or setNames)", 2)
   end
   if type(values) ~= "table" or check.is_tensor(values) then
-    error("Logger:add: bad argument #1 'values' (table expected, got " .. class.typename(values) .. ")", 2)
+    check.error("Logger:add: bad argument #1 'values' (table expected, got " .. class.typename(values) .. ")", 2)
   end
   local by_name, index = {}, {}
   for i, name in ipairs(self.names) do index[name] = i end
   for k, v in next, values do
     local i = math.type(k) == "integer" and k or index[k]
     if not i or i < 1 or i > #self.names then
-      error(("Logger:add: no column %s (columns: %s)"):format(type(k) == "string" and
+      check.error(("Logger:add: no column %s (columns: %s)"):format(type(k) == "string" and
         "'" .. k .. "'" or tostring(k), table.concat(self.names, ", ")), 2)
     end
     if by_name[i] ~= nil then
-      error(("Logger:add: column '%s' given twice"):format(self.names[i]), 2)
+      check.error(("Logger:add: column '%s' given twice"):format(self.names[i]), 2)
     end
     by_name[i] = v
   end
@@ -252,10 +253,10 @@ function Logger:plot(path, names, opts)
   end
   opts = check.options("Logger:plot", 3, opts)
   local cols, count = self:columns()
-  if count == 0 then error("Logger:plot: nothing logged yet in " .. self.path, 2) end
+  if count == 0 then check.error("Logger:plot: nothing logged yet in " .. self.path, 2) end
   local x = opts.x
   if x ~= nil and cols[x] == nil then
-    error(("Logger:plot: no column '%s' for x"):format(tostring(x)), 2)
+    check.error(("Logger:plot: no column '%s' for x"):format(tostring(x)), 2)
   end
   if names == nil then
     names = {}
@@ -267,7 +268,7 @@ function Logger:plot(path, names, opts)
   local series = {}
   for i, name in ipairs(names) do
     if cols[name] == nil then
-      error(("Logger:plot: no column '%s' (columns: %s)"):format(name,
+      check.error(("Logger:plot: no column '%s' (columns: %s)"):format(name,
         table.concat(self.names, ", ")), 2)
     end
     series[i] = { name = name, y = cols[name], x = x and cols[x] }

@@ -22,6 +22,7 @@ local check = require "luann.utils.check"
 local timer = require "luann.utils.timer"
 
 local Progress = class.new("Progress")
+Progress.__self_name = "bar" -- for the hint of a '.' call: bar:method()
 
 -- Whether f is a terminal: luann.isatty when the library has it, else the
 -- term module when installed; unknown counts as not a terminal.
@@ -51,7 +52,7 @@ local function source(it, total)
     local i = 0
     return function() i = i + 1 return it[i] end, total or #it
   end
-  error("progress: cannot iterate a " .. class.typename(it), 4)
+  check.error("progress: cannot iterate a " .. class.typename(it), 2)
 end
 
 --- @param iterable what to loop over (see above)
@@ -62,8 +63,8 @@ function Progress:__init(iterable, opts)
     interval = true, disable = true }, 3)
   local kind = type(iterable)
   if kind ~= "number" and kind ~= "function" and kind ~= "table" then
-    error("progress: bad argument #1 (loader, list, count or iterator expected, got "
-      .. class.typename(iterable) .. ")", 3)
+    check.error("progress: bad argument #1 (loader, list, count or iterator expected, got "
+      .. class.typename(iterable) .. ")", 2)
   end
   self.iterable = iterable
   self.desc = opts.desc
@@ -83,7 +84,7 @@ end
 -- @param values a table
 function Progress:set_postfix(values)
   if type(values) ~= "table" then
-    error("set_postfix: bad argument #1 (table expected, got " .. class.typename(values) .. ")", 2)
+    check.error("set_postfix: bad argument #1 (table expected, got " .. class.typename(values) .. ")", 2)
   end
   self.postfix = values
 end

@@ -6,6 +6,7 @@
 -- local seconds, result = utils.time(train, model)
 local luann = require "luann"
 local class = require "luann.utils.class"
+local check = require "luann.utils.check"
 
 local timer = {}
 
@@ -23,6 +24,7 @@ end
 timer.clock = pick_clock()
 
 local Timer = class.new("Timer")
+Timer.__self_name = "timer" -- for the hint of a '.' call: timer:method()
 timer.Timer = Timer
 
 --- Starts timing now.
@@ -55,7 +57,7 @@ end
 -- @return seconds taken, then fn's results
 function timer.time(fn, ...)
   if type(fn) ~= "function" then
-    error("time: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
+    check.error("time: bad argument #1 (function expected, got " .. class.typename(fn) .. ")", 2)
   end
   local t0 = timer.clock()
   local r = table.pack(fn(...))

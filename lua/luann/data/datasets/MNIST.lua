@@ -62,7 +62,7 @@ function MNIST:download_file(root, base)
   elseif os.execute("command -v wget >/dev/null 2>&1") then
     tool = "wget -q -O %s %s 2>/dev/null"
   else
-    error(self.__name .. ": download needs curl or wget, and neither is installed", 4)
+    check.error(self.__name .. ": download needs curl or wget, and neither is installed", 2)
   end
   os.execute("mkdir -p " .. shell_quote(root))
   local dest = root .. "/" .. base .. ".gz"
@@ -74,8 +74,8 @@ function MNIST:download_file(root, base)
     end
   end
   os.remove(dest .. ".part")
-  error(string.format("%s: could not download %s.gz from %s", self.__name, base,
-    table.concat(self.mirrors, " or ")), 4)
+  check.error(string.format("%s: could not download %s.gz from %s", self.__name, base,
+    table.concat(self.mirrors, " or ")), 2)
 end
 
 --- @param root the folder holding the files
@@ -84,7 +84,7 @@ function MNIST:__init(root, opts)
   local fname = "datasets." .. self.__name
   root = root or self.default_root
   if type(root) ~= "string" then
-    error(fname .. ": bad argument #1 'root' (folder path expected, got " .. type(root) .. ")", 3)
+    check.error(fname .. ": bad argument #1 'root' (folder path expected, got " .. type(root) .. ")", 2)
   end
   opts = check.options(fname, 2, opts, 3)
   check.known_options(fname, opts, { train = true, download = true, transform = true, target_transform = true }, 3)
@@ -97,8 +97,8 @@ function MNIST:__init(root, opts)
     paths[i] = self:find_file(root, base)
     if paths[i] == nil and opts.download then paths[i] = self:download_file(root, base) end
     if paths[i] == nil then
-      error(string.format("%s: dataset not found: no %s or %s.gz in %s (nor %s/%s/raw)%s", fname, base,
-        base, root, root, self.__name, opts.download and "" or "; pass {download = true} to fetch it"), 3)
+      check.error(string.format("%s: dataset not found: no %s or %s.gz in %s (nor %s/%s/raw)%s", fname, base,
+        base, root, root, self.__name, opts.download and "" or "; pass {download = true} to fetch it"), 2)
     end
   end
   self:load(paths[1], paths[2], fname)
@@ -109,8 +109,8 @@ function MNIST:load(images_path, labels_path, fname)
   local images = luann.read_idx(images_path)
   local labels = luann.read_idx(labels_path)
   if images:dim() ~= 3 or labels:dim() ~= 1 or images:size(1) ~= labels:size(1) then
-    error(string.format("%s: %s holds %s and %s holds %s: expected images (N,H,W) and N labels",
-      fname, images_path, check.shape_str(images), labels_path, check.shape_str(labels)), 4)
+    check.error(string.format("%s: %s holds %s and %s holds %s: expected images (N,H,W) and N labels",
+      fname, images_path, check.shape_str(images), labels_path, check.shape_str(labels)), 2)
   end
   self.data = images
   self.targets = labels:long():add_(1)

@@ -57,16 +57,16 @@ local function head_mask(fname, am, kpm, is_causal, size, like)
     local ok = (am:dim() == 2 and am:size(1) == L and am:size(2) == S)
       or (am:dim() == 3 and am:size(1) == N * H and am:size(2) == L and am:size(3) == S)
     if not ok then
-      error(string.format("%s: attn_mask of shape %s should be (L, S) = (%d, %d) or "
-        .. "(N*num_heads, L, S) = (%d, %d, %d)", fname, shape_str(am), L, S, N * H, L, S), 4)
+      check.error(string.format("%s: attn_mask of shape %s should be (L, S) = (%d, %d) or "
+        .. "(N*num_heads, L, S) = (%d, %d, %d)", fname, shape_str(am), L, S, N * H, L, S), 2)
     end
     if am:dim() == 3 then am = am:view(N, H, L, S) end
     mask = am.dtype == "bool" and additive(am, like) or am
   end
   if kpm ~= nil then
     if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
-      error(string.format("%s: key_padding_mask of shape %s should be (N, S) = (%d, %d)",
-        fname, shape_str(kpm), N, S), 4)
+      check.error(string.format("%s: key_padding_mask of shape %s should be (N, S) = (%d, %d)",
+        fname, shape_str(kpm), N, S), 2)
     end
     kpm = kpm:view(N, 1, 1, S)
     local m = kpm.dtype == "bool" and additive(kpm, like) or kpm
@@ -95,7 +95,7 @@ return function(F)
     eps = check.number("layer_norm", 5, eps, "eps", 1e-5, 0)
     local n, nd = #dims, input:dim()
     if math.type(n) ~= "integer" or n < 1 or n > nd then
-      error(string.format("layer_norm: normalized_shape has %s dims, but input shape %s has %d",
+      check.error(string.format("layer_norm: normalized_shape has %s dims, but input shape %s has %d",
         tostring(n), shape_str(input), nd), 2)
     end
     local off, fits, given = nd - n, true, {}
@@ -105,7 +105,7 @@ return function(F)
     end
     dims = given
     if not fits then
-      error(string.format("layer_norm: normalized_shape (%s) does not match the last dims "
+      check.error(string.format("layer_norm: normalized_shape (%s) does not match the last dims "
         .. "of input shape %s", table.concat(dims, ","), shape_str(input)), 2)
     end
     for _, name in ipairs({ "weight", "bias" }) do
@@ -113,7 +113,7 @@ return function(F)
       local same = t == nil or t:dim() == n
       for i = 1, t and n or 0 do same = same and t:size(i) == dims[i] end
       if not same then
-        error(string.format("layer_norm: %s of shape %s does not match normalized_shape (%s)",
+        check.error(string.format("layer_norm: %s of shape %s does not match normalized_shape (%s)",
           name, shape_str(t), table.concat(dims, ",")), 2)
       end
     end
@@ -143,7 +143,7 @@ return function(F)
     local nd = query:dim()
     if nd < 2 or key:dim() ~= nd or value:dim() ~= nd or query:size(nd) ~= key:size(nd)
         or key:size(nd - 1) ~= value:size(nd - 1) then
-      error(string.format("%s: query %s, key %s and value %s do not fit (expected (..., L, E), "
+      check.error(string.format("%s: query %s, key %s and value %s do not fit (expected (..., L, E), "
         .. "(..., S, E) and (..., S, Ev))", fname, shape_str(query), shape_str(key),
         shape_str(value)), 2)
     end
@@ -165,7 +165,7 @@ return function(F)
         ok = ok and (s == 1 or s == want or (want == nil and (s == query:size(j) or s == key:size(j))))
       end
       if not ok then
-        error(string.format("%s: attn_mask of shape %s does not broadcast to the scores' (..., L, S) "
+        check.error(string.format("%s: attn_mask of shape %s does not broadcast to the scores' (..., L, S) "
           .. "= (..., %d, %d)", fname, shape_str(mask), L, S), 2)
       end
       local m = mask.dtype == "bool" and additive(mask:logical_not(), query) or mask
@@ -192,7 +192,7 @@ return function(F)
     local H = check.integer(fname, 4, num_heads, "num_heads", nil, 1)
     if query:dim() ~= 3 or not check.same_shape(key, value) or key:dim() ~= 3
         or key:size(1) ~= query:size(1) or key:size(3) ~= query:size(3) or query:size(3) % H ~= 0 then
-      error(string.format("%s: query %s, key %s and value %s do not fit (expected (N, L, E), "
+      check.error(string.format("%s: query %s, key %s and value %s do not fit (expected (N, L, E), "
         .. "(N, S, E) and (N, S, E), E divisible by num_heads %d)", fname, shape_str(query),
         shape_str(key), shape_str(value), H), 2)
     end

@@ -19,8 +19,8 @@ end
 local function check_channels(fname, pos, t, name, x)
   check.opt_tensor(fname, pos, t, name, 3)
   if t ~= nil and (t:dim() ~= 1 or t:size(1) ~= x:size(2)) then
-    error(string.format("%s: %s has shape %s, expected (%d) for the channels of input %s",
-      fname, name, shape_str(t), x:size(2), shape_str(x)), 4)
+    check.error(string.format("%s: %s has shape %s, expected (%d) for the channels of input %s",
+      fname, name, shape_str(t), x:size(2), shape_str(x)), 2)
   end
 end
 
@@ -49,7 +49,7 @@ return function(F)
     local a = check.args(fname, BN, select("#", ...), ...)
     check.tensor(fname, 1, input, "input", 2)
     if input:dim() < 2 or input:dim() > 4 then
-      error(string.format("%s: expected a 2-d, 3-d or 4-d input (N, C, ...), got %s",
+      check.error(string.format("%s: expected a 2-d, 3-d or 4-d input (N, C, ...), got %s",
         fname, shape_str(input)), 2)
     end
     local rm, rv = a.running_mean, a.running_var
@@ -66,7 +66,7 @@ return function(F)
       local dims, n = { 1 }, input:numel() // input:size(2)
       for i = 3, input:dim() do dims[#dims + 1] = i end
       if n <= 1 then
-        error(string.format("%s: expected more than 1 value per channel when training, got input %s",
+        check.error(string.format("%s: expected more than 1 value per channel when training, got input %s",
           fname, shape_str(input)), 2)
       end
       local mean = input:mean(dims, true)
@@ -80,7 +80,7 @@ return function(F)
       end
     else
       if rm == nil or rv == nil then
-        error(fname .. ": running_mean and running_var are required when not training", 2)
+        check.error(fname .. ": running_mean and running_var are required when not training", 2)
       end
       y = (input - rm:view(table.unpack(shape))) / (rv:view(table.unpack(shape)) + eps):sqrt()
     end
@@ -97,13 +97,13 @@ return function(F)
     local a = check.args(fname, GN, select("#", ...), ...)
     check.tensor(fname, 1, input, "input", 2)
     if input:dim() < 2 then
-      error(string.format("%s: expected an input (N, C, ...), got %s", fname,
+      check.error(string.format("%s: expected an input (N, C, ...), got %s", fname,
         shape_str(input)), 2)
     end
     local groups = check.integer(fname, 2, a.num_groups, "num_groups", nil, 1, 2)
     local C = input:size(2)
     if C % groups ~= 0 then
-      error(string.format("%s: num_groups %d does not divide the %d channels of input %s",
+      check.error(string.format("%s: num_groups %d does not divide the %d channels of input %s",
         fname, groups, C, shape_str(input)), 2)
     end
     check_channels(fname, 3, a.weight, "weight", input)

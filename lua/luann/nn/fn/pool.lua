@@ -16,8 +16,8 @@ local function sizes(fname, v, name, nd, def, lo)
   local list = {}
   if type(v) == "table" and not check.is_tensor(v) then
     if rawlen(v) ~= nd then
-      error(string.format("%s: %s must be a number or a list of %d, got %d numbers",
-        fname, name, nd, rawlen(v)), 4)
+      check.error(string.format("%s: %s must be a number or a list of %d, got %d numbers",
+        fname, name, nd, rawlen(v)), 2)
     end
     for i = 1, nd do list[i] = check.integer(fname, 2, v[i], name, nil, lo, 3) end
   else
@@ -32,8 +32,8 @@ local function batched(fname, x, nd)
   check.tensor(fname, 1, x, "input", 3)
   if x:dim() == nd + 1 then return x:unsqueeze(1), true end
   if x:dim() ~= nd + 2 then
-    error(string.format("%s: expected a %d-d or %d-d input, got %s", fname, nd + 1,
-      nd + 2, shape_str(x.shape)), 4)
+    check.error(string.format("%s: expected a %d-d or %d-d input, got %s", fname, nd + 1,
+      nd + 2, shape_str(x.shape)), 2)
   end
   return x, false
 end
@@ -49,15 +49,15 @@ local function geometry(fname, x, nd, o)
     local len, k, s, p, d = x:size(base + i), o.k[i], o.s[i], o.p[i], o.d[i]
     local eff = d * (k - 1) + 1
     if 2 * p > eff then
-      error(string.format("%s: padding %s must be at most half of the kernel %s",
-        fname, shape_str(o.p), shape_str(o.k)), 4)
+      check.error(string.format("%s: padding %s must be at most half of the kernel %s",
+        fname, shape_str(o.p), shape_str(o.k)), 2)
     end
     local span = len + 2 * p - eff
     if span < 0 then
       local padded = {}
       for j = 1, nd do padded[j] = x:size(base + j) + 2 * o.p[j] end
-      error(string.format("%s: kernel %s (dilation %s) is larger than the padded input %s of input %s",
-        fname, shape_str(o.k), shape_str(o.d), shape_str(padded), shape_str(x.shape)), 4)
+      check.error(string.format("%s: kernel %s (dilation %s) is larger than the padded input %s of input %s",
+        fname, shape_str(o.k), shape_str(o.d), shape_str(padded), shape_str(x.shape)), 2)
     end
     local n = (o.ceil and -((-span) // s) or span // s) + 1
     if o.ceil and (n - 1) * s >= len + p then n = n - 1 end
@@ -151,7 +151,7 @@ end
 
 -- The adaptive output size from a number or {h, w} (nil keeps the input's).
 local function adaptive_size(fname, v, x4)
-  if v == nil then error(fname .. ": output_size is required", 4) end
+  if v == nil then check.error(fname .. ": output_size is required", 2) end
   local out = {}
   for i = 1, 2 do
     local e = v

@@ -13,6 +13,7 @@
 -- @usage local h1 = F.gru_cell(x, h0, w_ih, w_hh, b_ih, b_hh)
 -- local out, state = F.lstm(x, {h0, c0}, params, {num_layers = 2})
 local luann = require "luann"
+local check = require "luann.utils.check"
 
 -- ---- steps: one timestep given the input projection xg = x W_ih^T + b_ih ----
 
@@ -232,7 +233,7 @@ return function(F)
   function F.recurrent(mode, input, hx, params, opts)
     opts = opts or {}
     if modes[mode] == nil then
-      error("F.recurrent: unknown mode '" .. tostring(mode) .. "'", 2)
+      check.error("F.recurrent: unknown mode '" .. tostring(mode) .. "'", 2)
     end
     local n = #params
     local batch = input:size(opts.batch_first and 1 or 2)

@@ -28,8 +28,8 @@ local function per_dim(v, name, nd, x, get)
   local list = {}
   if type(v) == "table" then
     if rawlen(v) ~= nd then
-      error(string.format("interpolate: %s must be a number or a list of %d (one per spatial "
-        .. "dim of input %s), got %d numbers", name, nd, check.shape_str(x), rawlen(v)), 5)
+      check.error(string.format("interpolate: %s must be a number or a list of %d (one per spatial "
+        .. "dim of input %s), got %d numbers", name, nd, check.shape_str(x), rawlen(v)), 2)
     end
     for i = 1, nd do list[i] = get(rawget(v, i)) end
   else
@@ -103,19 +103,19 @@ local function read_mode(x, a)
   local mode = check.choice("interpolate", 4, a.mode, "mode", "nearest", MODES, 4)
   local nd, want = x:dim() - 2, LINEAR[mode]
   if want and nd ~= want then
-    error(string.format("interpolate: mode \"%s\" needs a %d-d input %s, got shape %s",
-      mode, want + 2, LAYOUT[want], check.shape_str(x)), 4)
+    check.error(string.format("interpolate: mode \"%s\" needs a %d-d input %s, got shape %s",
+      mode, want + 2, LAYOUT[want], check.shape_str(x)), 2)
   elseif not want and (nd < 1 or nd > 3) then
-    error(string.format("interpolate: mode \"%s\" needs a 3-d, 4-d or 5-d input "
-      .. "(N, C, spatial...), got shape %s", mode, check.shape_str(x)), 4)
+    check.error(string.format("interpolate: mode \"%s\" needs a 3-d, 4-d or 5-d input "
+      .. "(N, C, spatial...), got shape %s", mode, check.shape_str(x)), 2)
   end
   if want and not x.dtype:find("^float") then
-    error(string.format("interpolate: mode \"%s\" needs a floating point input, got %s",
-      mode, x.dtype), 4)
+    check.error(string.format("interpolate: mode \"%s\" needs a floating point input, got %s",
+      mode, x.dtype), 2)
   end
   if not want and a.align_corners ~= nil then
-    error(string.format("interpolate: align_corners is for the interpolating modes "
-      .. "(linear, bilinear, trilinear), not \"%s\"", mode), 4)
+    check.error(string.format("interpolate: align_corners is for the interpolating modes "
+      .. "(linear, bilinear, trilinear), not \"%s\"", mode), 2)
   end
   return mode, nd
 end
@@ -124,15 +124,15 @@ end
 -- use (nil: len / n). Errors at the user's line.
 local function read_sizes(x, a, nd)
   if a.size ~= nil and a.scale_factor ~= nil then
-    error("interpolate: give size or scale_factor, not both", 4)
+    check.error("interpolate: give size or scale_factor, not both", 2)
   elseif a.size == nil and a.scale_factor == nil then
-    error("interpolate: size or scale_factor is required", 4)
+    check.error("interpolate: size or scale_factor is required", 2)
   end
   local recompute = check.boolean("interpolate", 6, a.recompute_scale_factor,
     "recompute_scale_factor", false, 4)
   if a.size ~= nil then
     if recompute then
-      error("interpolate: recompute_scale_factor is for scale_factor, not an explicit size", 4)
+      check.error("interpolate: recompute_scale_factor is for scale_factor, not an explicit size", 2)
     end
     local out = per_dim(a.size, "size", nd, x, function(v)
       local n = check.integer("interpolate", 2, v, "size", nil, 1, 6)
@@ -143,8 +143,8 @@ local function read_sizes(x, a, nd)
   local scales = per_dim(a.scale_factor, "scale_factor", nd, x, function(v)
     v = check.number("interpolate", 3, v, "scale_factor", nil, nil, nil, 6)
     if not (v > 0 and v < math.huge) then
-      error("interpolate: bad argument #3 'scale_factor' (must be positive and finite, got "
-        .. tostring(v) .. ")", 6)
+      check.error("interpolate: bad argument #3 'scale_factor' (must be positive and finite, got "
+        .. tostring(v) .. ")", 2)
     end
     return v
   end)
@@ -152,13 +152,13 @@ local function read_sizes(x, a, nd)
   for i = 1, nd do
     out[i] = math.floor(x:size(i + 2) * scales[i])
     if math.type(out[i]) ~= "integer" then
-      error(string.format("interpolate: scale_factor %s makes dim %d of input %s too large",
-        tostring(scales[i]), i + 2, check.shape_str(x)), 4)
+      check.error(string.format("interpolate: scale_factor %s makes dim %d of input %s too large",
+        tostring(scales[i]), i + 2, check.shape_str(x)), 2)
     elseif out[i] < 1 then
       local sizes = {}
       for k = 1, nd do sizes[k] = math.floor(x:size(k + 2) * scales[k]) end
-      error(string.format("interpolate: scale_factor gives an empty output %s from input %s",
-        shape_str(sizes), check.shape_str(x)), 4)
+      check.error(string.format("interpolate: scale_factor gives an empty output %s from input %s",
+        shape_str(sizes), check.shape_str(x)), 2)
     end
   end
   return out, not recompute and scales or nil
@@ -169,11 +169,11 @@ local function interpolate(x, a)
   local mode, nd = read_mode(x, a)
   local align = check.boolean("interpolate", 5, a.align_corners, "align_corners", false, 3)
   if check.boolean("interpolate", 7, a.antialias, "antialias", false, 3) then
-    error("interpolate: antialias is not supported", 3)
+    check.error("interpolate: antialias is not supported", 2)
   end
   for i = 3, x:dim() do
     if x:size(i) == 0 then
-      error("interpolate: input " .. check.shape_str(x) .. " has an empty spatial dim", 3)
+      check.error("interpolate: input " .. check.shape_str(x) .. " has an empty spatial dim", 2)
     end
   end
   local out, scales = read_sizes(x, a, nd)
