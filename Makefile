@@ -34,8 +34,15 @@ IMAGE_CFLAGS := $(shell pkg-config --cflags libpng cairo 2>/dev/null || \
 IMAGE_LIBS := $(shell pkg-config --libs libpng cairo 2>/dev/null || \
                 echo -lpng16 -lcairo)
 CFLAGS += $(IMAGE_CFLAGS)
+# Other programs' tensor files: safetensors' JSON header (cJSON) and .npz
+# archives (libzip)
+FORMAT_CFLAGS := $(shell pkg-config --cflags libcjson libzip 2>/dev/null || \
+                   echo -I/usr/include/cjson)
+FORMAT_LIBS := $(shell pkg-config --libs libcjson libzip 2>/dev/null || \
+                 echo -lcjson -lzip)
+CFLAGS += $(FORMAT_CFLAGS)
 # SAN_FLAGS link too: luann.pc passes LDLIBS on to programs that embed us
-LDLIBS = -lblis -lz -lm -fopenmp $(IMAGE_LIBS) $(SAN_FLAGS)
+LDLIBS = -lblis -lz -lm -fopenmp $(IMAGE_LIBS) $(FORMAT_LIBS) $(SAN_FLAGS)
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 
 ifeq ($(strip $(OPENCL)),1)
@@ -149,7 +156,7 @@ install: all
 	install -m 644 $(B)/libluann.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libluann.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/luann.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/luann.so
-	install -m 644 core/luann_core.h core/luann_io.h core/luann_nn.h bindings/luann.h $(DESTDIR)$(PREFIX)/include/luann/
+	install -m 644 core/luann_core.h core/luann_io.h core/luann_nn.h core/luann_formats.h bindings/luann.h $(DESTDIR)$(PREFIX)/include/luann/
 	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/luann.pc)
 	cd lua && find luann -name '*.lua' -exec install -D -m 644 {} \
 	  $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/{} \;
