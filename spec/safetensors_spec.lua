@@ -1,0 +1,284 @@
+-- safetensors_spec.lua: luann.safetensors against PyTorch (Debian's
+-- python3-torch; spec/support/torch_exchange.py writes and reads the format
+-- with json and the tensors' bytes), the numbering of keys, luann.save and
+-- luann.load by extension, and hostile files.
+local luann = require "luann"
+local helpers = require "helpers"
+local nn = luann.nn
+
+local PYTHON = os.getenv("PYTHON") or "/usr/bin/python3" -- Debian's, with torch
+local SUPPORT = "spec/support/torch_exchange.py"
+local tmp, remove_all = helpers.temp_paths(".safetensors")
+local err_of, read_file, write_file = helpers.err_of, helpers.read_file, helpers.write_file
+
+local function python(...)
+  local cmd = table.concat({ PYTHON, SUPPORT, ... }, " ") .. " 2>&1"
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local ok = p:close()
+  assert(ok, cmd .. " failed:\n" .. out)
+  return out
+end
+
+local function temp_dir()
+  local p = assert(io.popen("mktemp -d"))
+  local d = p:read("l")
+  p:close()
+  return d
+end
+
+-- The models of torch_exchange.py, in luann: the same names, so the same keys.
+local function mlp(dtype)
+  return nn.Sequential(nn.Linear(5, 7, { dtype = dtype }), nn.Tanh(), nn.Linear(7, 3, { dtype = dtype }))
+end
+
+local CNN = nn.Module:extend("CNN")
+function CNN:__init(dtype)
+  local o = { dtype = dtype }
+  self.features = nn.Sequential(nn.Conv2d(1, 4, 3, { padding = 1, dtype = dtype }),
+    nn.BatchNorm2d(4, o), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 6, 3, o))
+  self.fc = nn.Linear(6 * 2 * 2, 3, o)
+end
+function CNN:forward(x)
+  return self.fc(luann.relu(self.features(x)):flatten(2))
+end
+
+local function models(dtype)
+  return { mlp = mlp(dtype):eval(), cnn = CNN(dtype):eval() }
+end
+
+-- The largest difference between a and b, absolute and relative to |b|.
+local function max_diff(a, b)
+  assert.same(b.shape, a.shape)
+  local x, y = helpers.values(a:double()), helpers.values(b:double())
+  local abs, rel = 0, 0
+  for i = 1, #x do
+    local d = math.abs(x[i] - y[i])
+    abs = math.max(abs, d)
+    rel = math.max(rel, d / math.max(math.abs(y[i]), 1e-30))
+  end
+  return abs, rel
+end
+
+local function check_close(dtype, got, want)
+  local abs, rel = max_diff(got, want)
+  if dtype == "float64" then
+    assert.is_true(abs <= 1e-12, ("max abs difference %g"):format(abs))
+  else
+    assert.is_true(rel <= 1e-5, ("max relative difference %g"):format(rel))
+  end
+end
+
+describe("luann.safetensors", function()
+  teardown(remove_all)
+
+  for _, dtype in ipairs { "float64", "float32" } do
+    describe("with PyTorch, in " .. dtype, function()
+      local dir = temp_dir()
+      teardown(function() os.execute("rm -rf '" .. dir .. "'") end)
+
+      it("loads PyTorch's MLP and CNN and gives its logits", function()
+        python("write", dir, dtype)
+        for name, model in pairs(models(dtype)) do
+          local sd, meta = luann.safetensors.load(dir .. "/" .. name .. ".safetensors")
+          assert.equal("pt", meta.format)
+          -- PyTorch's "0.weight" is luann's "1.weight"; named children keep their names
+          if name == "mlp" then
+            assert.same({ "1.bias", "1.weight", "3.bias", "3.weight" }, helpers.sorted_keys(sd))
+          else
+            assert.is_not_nil(sd["features.2.running_var"])
+            assert.is_not_nil(sd["features.5.weight"])
+            assert.equal("int64", sd["features.2.num_batches_tracked"].dtype)
+          end
+          local r = model:load_state_dict(sd)
+          assert.same({}, r.missing_keys)
+          assert.same({}, r.unexpected_keys)
+          local x = luann.load(dir .. "/" .. name .. "_x.npy")
+          assert.equal(dtype, x.dtype)
+          local want = luann.load(dir .. "/" .. name .. "_y.npy")
+          local got = luann.no_grad(function() return model(x) end)()
+          check_close(dtype, got, want)
+        end
+      end)
+
+      it("saves state dicts PyTorch loads strictly and runs to the same logits", function()
+        luann.manual_seed(42)
+        local ms = models(dtype)
+        ms.cnn.features[2].running_mean:uniform_(-1, 1)
+        ms.cnn.features[2].running_var:uniform_(0.5, 2)
+        local xs = { mlp = luann.randn(3, 5, { dtype = dtype }), cnn = luann.randn(2, 1, 8, 8, { dtype = dtype }) }
+        for name, model in pairs(ms) do
+          luann.save(dir .. "/" .. name .. ".safetensors", model:state_dict(), { format = "pt" })
+          luann.save(dir .. "/" .. name .. "_x.npy", xs[name])
+        end
+        assert.equal("ok\n", python("read", dir, dtype))
+        for name, model in pairs(ms) do
+          local want = luann.load(dir .. "/" .. name .. "_y.npy")
+          local got = luann.no_grad(function() return model(xs[name]) end)()
+          check_close(dtype, got, want)
+        end
+      end)
+    end)
+  end
+
+  describe("dtypes", function()
+    it("loads each dtype PyTorch and numpy write, converting the narrow ones", function()
+      local p = tmp()
+      python("dtypes", p)
+      local t, meta = luann.safetensors.load(p)
+      assert.same({ source = "torch_exchange.py" }, meta)
+      local function check(name, dtype, shape, values)
+        assert.equal(dtype, t[name].dtype, name)
+        assert.same(shape, t[name].shape, name)
+        assert.same(values, helpers.values(t[name]), name)
+      end
+      check("f64", "float64", { 3 }, { 0.1, -2.5, 1e300 })
+      local function f32(x) return (string.unpack("<f", string.pack("<f", x))) end
+      check("f32", "float32", { 3 }, { f32(0.1), -2.5, f32(3e38) })
+      -- float16 0.1 is 0x2E66; 6e-8 rounds to the smallest subnormal, 2^-24
+      check("f16", "float32", { 5 }, { 0.0999755859375, -2.5, 65504, 2 ^ -24, math.huge })
+      -- bfloat16 0.1 is 0x3DCD, 3e38 is 0x7F62
+      check("bf16", "float32", { 4 }, { 0.10009765625, -2.5, 0x1.c4p127, -math.huge })
+      check("i64", "int64", { 3 }, { -(1 << 62), -1, 1 << 62 })
+      check("i32", "int64", { 3 }, { -(1 << 31), -1, (1 << 31) - 1 })
+      check("i16", "int64", { 3 }, { -32768, -1, 32767 })
+      check("i8", "int64", { 2, 3 }, { -3, -1, 0, 1, 2, -128 })
+      check("u8", "uint8", { 3 }, { 0, 1, 255 })
+      check("u16", "int64", { 3 }, { 0, 1, 65535 })
+      check("u32", "int64", { 3 }, { 0, 1, 4294967295 })
+      check("bool", "bool", { 3 }, { true, false, true })
+      check("empty", "float32", { 0, 3 }, {})
+      check("scalar", "float64", {}, { 4.5 })
+    end)
+
+    it("saves luann's dtypes and reads them back bit for bit", function()
+      local p = tmp()
+      local sd = {
+        a = luann.tensor({ { 1.5, -0.0 }, { math.huge, 1e-45 } }),
+        b = luann.tensor({ 1e300, -1e-300 }, { dtype = "float64" }),
+        c = luann.tensor({ math.mininteger, math.maxinteger, 0 }, { dtype = "int64" }),
+        d = luann.tensor({ 0, 255 }, { dtype = "uint8" }),
+        e = luann.tensor({ true, false }, { dtype = "bool" }),
+        f = luann.zeros(0, 2),
+        g = luann.tensor(3.25),
+        h = luann.arange(12):view(3, 4):t(), -- not contiguous
+      }
+      luann.safetensors.save(p, sd, { note = "x" })
+      local back, meta = luann.safetensors.load(p)
+      assert.same({ note = "x" }, meta)
+      assert.same(helpers.sorted_keys(sd), helpers.sorted_keys(back))
+      for k, v in pairs(sd) do
+        assert.equal(v.dtype, back[k].dtype, k)
+        assert.same(v.shape, back[k].shape, k)
+        assert.same(helpers.values(v), helpers.values(back[k]), k)
+      end
+      -- the data is aligned: 8-byte dtypes first, then 1-byte ones
+      local n = string.unpack("<I8", read_file(p))
+      assert.equal(0, n % 8)
+    end)
+
+    it("refuses a dtype luann cannot hold, naming it and the tensor", function()
+      local p = tmp()
+      local header = '{"big":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}}'
+      write_file(p, string.pack("<I8", #header) .. header .. string.rep("\0", 8))
+      assert.equal("safetensors.load: " .. p .. ": tensor 'big' has dtype U64, which luann "
+        .. "cannot load (it loads F64, F32, F16, BF16, I64, I32, I16, I8, U32, U16, U8 and BOOL)",
+        err_of(luann.safetensors.load, p))
+    end)
+  end)
+
+  describe("numbering", function()
+    it("shifts only files marked format = pt, and save shifts back", function()
+      local p = tmp()
+      local sd = { ["1.weight"] = luann.ones(2), ["layers.3.bias"] = luann.zeros(1), fc = luann.ones(1) }
+      luann.safetensors.save(p, sd, { format = "pt" })
+      local raw = luann.safetensors.load(p, { numbering = "luann" })
+      assert.same({ "0.weight", "fc", "layers.2.bias" }, helpers.sorted_keys(raw))
+      assert.same({ "1.weight", "fc", "layers.3.bias" }, helpers.sorted_keys(luann.safetensors.load(p)))
+      luann.safetensors.save(p, sd)
+      assert.same({ "1.weight", "fc", "layers.3.bias" }, helpers.sorted_keys(luann.safetensors.load(p)))
+      assert.same({ "2.weight", "fc", "layers.4.bias" },
+        helpers.sorted_keys(luann.safetensors.load(p, { numbering = "pytorch" })))
+    end)
+
+    it("load_state_dict takes PyTorch's numbering from any table", function()
+      local m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+      local sd = { ["0.weight"] = luann.ones(3, 2), ["0.bias"] = luann.zeros(3),
+        ["2.weight"] = luann.full({ 1, 3 }, 2), ["2.bias"] = luann.zeros(1) }
+      m:load_state_dict(sd, { numbering = "pytorch" })
+      assert.same({ 2, 2, 2 }, helpers.values(m[3].weight:view(-1)))
+      assert.matches('Missing key%(s%) in state_dict: "1.weight"', err_of(m.load_state_dict, m, sd))
+      assert.equal(4, #m:load_state_dict(sd, { strict = false }).unexpected_keys)
+    end)
+
+    it("names the key and both shapes when they disagree", function()
+      local m = nn.Sequential(nn.Linear(2, 3))
+      local sd = { ["0.weight"] = luann.ones(4, 2), ["0.bias"] = luann.zeros(3) }
+      assert.equal("Error(s) in loading state_dict for Sequential:\n\tsize mismatch for 1.weight: "
+        .. "copying a param with shape (4,2) from checkpoint, the shape in current model is (3,2).",
+        err_of(m.load_state_dict, m, sd, { numbering = "pytorch" }))
+    end)
+
+    it("refuses a key component 0 when saving in PyTorch's numbering", function()
+      assert.matches("key '0.w' has the component 0",
+        err_of(luann.safetensors.save, tmp(), { ["0.w"] = luann.ones(1) }, { format = "pt" }))
+    end)
+  end)
+
+  describe("luann.save and luann.load", function()
+    it("choose the format by extension and keep luann's own as the default", function()
+      local sd = { w = luann.ones(2, 2) }
+      local p = tmp(".bin")
+      luann.save(p, sd)
+      assert.equal("LUANNCKP", read_file(p):sub(1, 8))
+      assert.same({ 1, 1, 1, 1 }, helpers.values(luann.load(p).w))
+      p = tmp(".safetensors")
+      luann.save(p, sd)
+      assert.equal("{", read_file(p):sub(9, 9))
+      assert.same({ 2, 2 }, luann.load(p).w.shape)
+    end)
+
+    it("refuse a whole Module, saying to save state_dict()", function()
+      local m = nn.Linear(2, 2)
+      assert.equal("save: cannot save a Module; save its state_dict() instead: "
+        .. "luann.save(path, model:state_dict())", err_of(luann.save, tmp(".bin"), m))
+      assert.equal("save: cannot save a Module; save its state_dict() instead: "
+        .. "luann.save(path, model:state_dict()) (at model)", err_of(luann.save, tmp(".bin"), { model = m }))
+      assert.matches("cannot save a Module; save its state_dict%(%) instead",
+        err_of(luann.save, tmp(".safetensors"), m))
+    end)
+
+    it("say how to convert a PyTorch pickle file", function()
+      local p = tmp(".pt")
+      write_file(p, "\x80\x02}q\0.")
+      local msg = err_of(luann.load, p)
+      assert.matches("^load: " .. p:gsub("%p", "%%%0") .. " is a PyTorch pickle file", msg)
+      assert.matches("save the state dict as safetensors", msg, 1, true)
+      -- a checkpoint of luann's own loads whatever its name
+      luann.save(p, { a = 1 })
+      assert.same({ a = 1 }, luann.load(p))
+    end)
+  end)
+
+  describe("memory mapping", function()
+    it("wraps a large tensor without copying it; writes never reach the file", function()
+      local p = tmp()
+      local n = 4 << 20 -- 16 MiB of float32
+      luann.safetensors.save(p, { big = luann.arange(n, { dtype = "float32" }), small = luann.ones(3) })
+      local before_file = read_file(p)
+      collectgarbage()
+      local before = luann.memory_allocated()
+      local t = luann.safetensors.load(p)
+      -- the small tensor is copied, the big one is the file's pages
+      assert.is_true(luann.memory_allocated() - before < 1 << 20)
+      assert.equal(n - 1, t.big[n])
+      assert.equal((n - 1) * n / 2, t.big:double():sum():item())
+      t.big:fill_(7)
+      assert.equal(7, t.big[1])
+      t = nil
+      collectgarbage()
+      assert.equal(before_file, read_file(p))
+      assert.equal(0, luann.safetensors.load(p).big[1])
+    end)
+  end)
+end)
