@@ -281,4 +281,128 @@ describe("luann.safetensors", function()
       assert.equal(0, luann.safetensors.load(p).big[1])
     end)
   end)
+  describe("hostile files", function()
+    -- a valid file: two F32 tensors, "a" (2) at [0, 8) and "b" (1) at [8, 12)
+    local function file(header, data)
+      return string.pack("<I8", #header) .. header .. (data or string.rep("\0", 12))
+    end
+    local good = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
+      .. '"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}'
+
+    local function load_error(bytes)
+      local p = tmp()
+      write_file(p, bytes)
+      return err_of(luann.safetensors.load, p), p
+    end
+    local function expect(bytes, what)
+      local msg, p = load_error(bytes)
+      assert.equal("safetensors.load: " .. p .. ": " .. what, msg)
+    end
+
+    it("loads the valid file the cases below damage", function()
+      local p = tmp()
+      write_file(p, file(good, string.pack("<fff", 1, 2, 3)))
+      local t = luann.safetensors.load(p)
+      assert.same({ 1, 2 }, helpers.values(t.a))
+      assert.same({ 3 }, helpers.values(t.b))
+    end)
+
+    it("refuses every truncation, naming the file", function()
+      local bytes = file(good)
+      for len = 0, #bytes - 1 do
+        local msg, p = load_error(bytes:sub(1, len))
+        assert.matches("^safetensors.load: " .. p:gsub("%p", "%%%0") .. ": ", msg)
+      end
+      expect(bytes:sub(1, 5), "too short for a safetensors file (fewer than 8 bytes)")
+      expect(bytes:sub(1, 30), ("the header claims %d bytes, but the file is shorter "
+        .. "(truncated, or not safetensors)"):format(#good))
+      expect(bytes:sub(1, -2), "tensor 'b' has data_offsets past the end of the file")
+    end)
+
+    it("refuses huge header lengths before allocating", function()
+      expect(string.pack("<I8", 1 << 62) .. good, "the header claims 4611686018427387904 bytes, "
+        .. "but the limit is 100000000")
+      expect(string.pack("<I8", -1) .. good, "the header claims 18446744073709551615 bytes, "
+        .. "but the limit is 100000000")
+      expect(string.pack("<I8", 200000000) .. good, "the header claims 200000000 bytes, "
+        .. "but the limit is 100000000")
+    end)
+
+    it("refuses offsets out of range, overlaps, gaps and sizes that disagree", function()
+      expect(file('{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'),
+        "tensor 'a' has data_offsets past the end of the file")
+      expect(file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[18446744073709551615,3]}}'),
+        "tensor 'a' has data_offsets that are not [begin, end] with begin <= end")
+      expect(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
+        .. '"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}'), "tensor 'b' overlaps 'a'")
+      expect(file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+        .. '"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}'),
+        "there are bytes no tensor covers before tensor 'b'")
+      expect(file('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'),
+        "the file has bytes after its last tensor's data")
+      expect(file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]},'
+        .. '"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}'),
+        "tensor 'a': F32 of shape (3,) is 12 bytes, but its data_offsets span 8")
+      expect(file('{"a":{"dtype":"F32","shape":[2,-1],"data_offsets":[0,12]}}'),
+        "tensor 'a' has a shape that is not a list of sizes")
+      expect(file('{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,12]}}'),
+        "tensor 'a' has a shape that is not a list of sizes")
+      expect(file('{"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,12]}}'),
+        "tensor 'a' has shape (1099511627776,1099511627776): 1208925819614629174706176 "
+        .. "elements are too many")
+      expect(file('{"a":{"dtype":"F32","shape":[0,1099511627776],"data_offsets":[0,0]}}', ""),
+        "tensor 'a' has shape (0,1099511627776), which spans 4398046511104 bytes: more than "
+        .. "1100 times the file's 76 bytes")
+      expect(file('{"a":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}}'),
+        "tensor 'a' has more than 8 dims")
+    end)
+
+    it("refuses unknown dtypes, bad JSON, non-UTF-8 text and duplicate names", function()
+      expect(file('{"a":{"dtype":"F99","shape":[3],"data_offsets":[0,12]}}'),
+        "tensor 'a' has the unknown dtype \"F99\"")
+      expect(file('{"a":{"dtype":7,"shape":[3],"data_offsets":[0,12]}}'),
+        "tensor 'a' needs a string \"dtype\" and arrays \"shape\" and \"data_offsets\"")
+      expect(file('{"a\xff":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'),
+        "the header is not valid UTF-8 (at byte 3 of the JSON)")
+      expect(file('{"a\xed\xa0\x80":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'),
+        "the header is not valid UTF-8 (at byte 3 of the JSON)")
+      expect(file('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}'),
+        "the header is not valid JSON")
+      expect(file('[1,2]'), "the header is not a JSON object (it must start with '{')")
+      expect(file('{"a":1} x'), "the header has data after its JSON")
+      expect(file('{"a":1}'), "the entry of tensor 'a' is not an object")
+      expect(file('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+        .. '"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}'),
+        "the tensor name 'a' appears twice")
+      expect(file('{"__metadata__":{"k":1},"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'),
+        "__metadata__ value 'k' is not a string")
+      expect(file(string.rep("[", 100000) .. string.rep("]", 100000)),
+        "the header is not a JSON object (it must start with '{')")
+      expect(file("{\"a\":" .. string.rep("[", 100000) .. string.rep("]", 100000) .. "}"),
+        "the header is not valid JSON")
+    end)
+
+    it("allocates no more than the file justifies", function()
+      -- a child process reads forged files; its peak memory barely moves
+      local p = tmp()
+      write_file(p, file('{"a":{"dtype":"F32","shape":[0,1099511627776],"data_offsets":[0,0]},'
+        .. '"b":{"dtype":"I8","shape":[268435456],"data_offsets":[0,268435456]}}', ""))
+      local script = tmp(".lua")
+      write_file(script, ([[
+        local function peak()
+          for l in io.lines("/proc/self/status") do
+            local kb = l:match("^VmHWM:%%s*(%%d+)")
+            if kb then return tonumber(kb) end
+          end
+        end
+        local before = peak()
+        for _ = 1, 20 do assert(not pcall(luann.safetensors.load, %q)) end
+        print(peak() - before)
+      ]]):format(p))
+      local h = assert(io.popen((os.getenv("LUANN_BUILD") or "build") .. "/luann " .. script .. " 2>&1"))
+      local out = h:read("a")
+      h:close()
+      assert.is_true(tonumber(out) ~= nil and tonumber(out) < 4096, out)
+    end)
+  end)
 end)
