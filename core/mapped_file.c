@@ -49,7 +49,7 @@ ln_mapping *ln_mapping_open(const char *op, const char *path) {
     close(fd);
     return NULL;
   }
-  m->len = (size_t)st.st_size;
+  m->len = m->file_len = (size_t)st.st_size;
   if (m->len > 0) {
     /* private and writable: writes into a tensor copy the page, never
     ** reaching the file */
@@ -72,7 +72,7 @@ ln_mapping *ln_mapping_borrow(const void *data, size_t len, const char *name) {
   ln_mapping *m = mapping_new(name);
   if (!m) return NULL;
   m->data = data;
-  m->len = len;
+  m->len = m->file_len = len;
   return m;
 }
 
@@ -212,10 +212,10 @@ int ln_mapping_check_shape(const ln_mapping *m, const char *op,
   uint64_t extent = ln_dtype_size(dt);
   for (int i = 0; i < ndim; i++)
     extent *= shape[i] > 0 ? (uint64_t)shape[i] : 1; /* <= 2^40 * 2^40 * 8 */
-  if (extent / LN_FILE_MAX_RATIO > m->len)
+  if (extent / LN_FILE_MAX_RATIO > m->file_len)
     return ln_error("%s: %s: %s has shape %s, which spans %llu bytes: more "
                     "than %d times the file's %zu bytes", op, m->name, what,
-                    str, (unsigned long long)extent, LN_FILE_MAX_RATIO, m->len);
+                    str, (unsigned long long)extent, LN_FILE_MAX_RATIO, m->file_len);
   return LN_OK;
 }
 

@@ -30,6 +30,8 @@ typedef struct ln_mapping {
   size_t len;
   bool mapped;   /* data is our own mapping (else borrowed) */
   char *name;    /* the path, for messages */
+  size_t file_len; /* the file's size, that tensors are bounded by: len, or
+                      the archive's for a member inflated from one */
 } ln_mapping;
 
 /* Maps path whole; op prefixes messages ("safetensors.load"). */
@@ -68,7 +70,7 @@ LN_INTERNAL ln_dtype ln_elem_dtype(ln_elem e);
 
 /* Whether a tensor of this shape and loaded dtype may come from m: sizes
 ** valid (ln_check_sizes) and its extent, empty dims counted as 1, within
-** LN_FILE_MAX_RATIO times the file. what names the tensor in the message
+** LN_FILE_MAX_RATIO times the file (m->file_len). what names the tensor in the message
 ** "<op>: <file>: <what> has shape (..): ...". */
 LN_INTERNAL int ln_mapping_check_shape(const ln_mapping *m, const char *op,
                                        const char *what, int ndim,

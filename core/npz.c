@@ -149,6 +149,7 @@ ln_tensor *ln_npz_tensor(ln_npz *z, int64_t i) {
   unsigned char *bytes = inflate_member(z, e);
   if (!bytes) return NULL;
   ln_mapping *mb = ln_mapping_borrow(bytes, (size_t)e->size, z->m->name);
+  if (mb) mb->file_len = z->m->file_len; /* the archive bounds its arrays */
   ln_tensor *t = mb ? ln_npy_parse(mb, LOAD, e->file) : NULL;
   ln_mapping_release(mb);
   free(bytes);

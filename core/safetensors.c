@@ -131,7 +131,9 @@ static int read_entry(ln_safetensors *f, const cJSON *j, entry *e) {
                  name, "");
     e->shape[e->ndim++] = (int64_t)v;
   }
-  if (ln_mapping_check_shape(f->m, LOAD, "a tensor", e->ndim, e->shape,
+  char what[128];
+  snprintf(what, sizeof what, "tensor '%.100s'", name);
+  if (ln_mapping_check_shape(f->m, LOAD, what, e->ndim, e->shape,
                              ln_elem_dtype(e->elem)) != LN_OK)
     return LN_ERR;
   if (cJSON_GetArraySize(offs) != 2 || !json_uint(offs->child, &e->begin) ||

@@ -1,6 +1,6 @@
 # ---- libFuzzer harnesses for the file readers (fuzz/*_fuzz.c) -------------
 # `make libfuzz` builds $(B)/fuzz/<target>_fuzz for each target (ckpt, gz,
-# idx), linked with the core compiled by clang under ASan and UBSan, without
+# idx, safetensors, npy, npz), linked with the core compiled by clang under ASan and UBSan, without
 # OpenCL. `make libfuzz-run LIBFUZZ_SECONDS=60` runs each over a copy of its
 # seed corpus fuzz/corpus/<target>/ and fails on any finding; the crashing
 # input is left in $(B)/fuzz/findings/<target>/, to be fixed and committed
