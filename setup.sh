@@ -26,6 +26,8 @@ PACKAGES=(
   zlib1g-dev                        # checkpoints, reading .gz datasets
   libpng-dev                        # luann.image: PNG files (libpng16-16)
   libcairo2-dev                     # luann.plot: line plots (libcairo2)
+  libcjson-dev                      # safetensors files: their JSON header (libcjson1)
+  libzip-dev                        # .npz files: NumPy's zip archives (libzip4)
   libreadline-dev                   # the REPL's line editing
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
   fortunes                          # /usr/share/games/fortunes: the char_* examples' corpus
@@ -33,9 +35,12 @@ PACKAGES=(
 )
 
 # What the tests add (./setup.sh test, checks): spec/image_spec.lua checks
-# PNGs with a reader independent of libpng, written in Python on its zlib.
+# PNGs with a reader independent of libpng, written in Python on its zlib;
+# spec/safetensors_spec.lua and spec/npy_spec.lua exchange models and arrays
+# with PyTorch and numpy (Debian's, at /usr/bin/python3).
 TEST_PACKAGES=(
   python3
+  python3-torch python3-numpy
 )
 
 # What .ci/run's checks add (gcc's ASan and UBSan runtimes come with
