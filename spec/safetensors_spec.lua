@@ -121,6 +121,37 @@ describe("luann.safetensors", function()
     end)
   end
 
+  it("makes layers whose state_dict keys and shapes are PyTorch's", function()
+    local want = {}
+    for line in python("layouts"):gmatch("[^\n]+") do
+      local model, key, shape = line:match("^(%S+) (%S+) (%S+)$")
+      want[model] = want[model] or {}
+      want[model][#want[model] + 1] = key .. " " .. shape
+    end
+    local ms = {
+      lstm = nn.LSTM(3, 4, { num_layers = 2, bidirectional = true }),
+      gru = nn.GRU(3, 5),
+      rnncell = nn.LSTMCell(3, 4),
+      mha = nn.MultiheadAttention(8, 2),
+      encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, { dim_feedforward = 16 }), 2),
+      decoder = nn.TransformerDecoderLayer(8, 2, { dim_feedforward = 16 }),
+      misc = nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4), nn.GroupNorm(2, 4),
+        nn.ConvTranspose2d(4, 3, 2), nn.PReLU(), nn.BatchNorm1d(3), nn.Conv1d(3, 2, 3),
+        nn.Conv2d(2, 6, 3, { groups = 2 })),
+    }
+    for name, m in pairs(ms) do
+      local got = {}
+      for k, t in pairs(luann.numbering.to_pytorch(m:state_dict())) do
+        local dims = {}
+        for i, d in ipairs(t.shape) do dims[i] = tostring(d) end
+        got[#got + 1] = k .. " " .. (#dims > 0 and table.concat(dims, "x") or "scalar")
+      end
+      table.sort(got)
+      table.sort(want[name])
+      assert.same(want[name], got, name)
+    end
+  end)
+
   describe("dtypes", function()
     it("loads each dtype PyTorch and numpy write, converting the narrow ones", function()
       local p = tmp()

@@ -14,6 +14,8 @@ an independent writer and reader.
       DIR/mlp_y.npy, DIR/cnn_y.npy
   torch_exchange.py dtypes PATH        one tensor of each dtype the format
       has that luann loads, with the values spec/safetensors_spec.lua expects
+  torch_exchange.py layouts            "model key shape" lines of the state
+      dicts of layers spec/safetensors_spec.lua builds in luann too
 """
 import json
 import struct
@@ -105,8 +107,28 @@ def inputs(dtype):
     return {"mlp": torch.randn(4, 5, dtype=dtype), "cnn": torch.randn(2, 1, 8, 8, dtype=dtype)}
 
 
+def layouts():
+    ms = {
+        "lstm": nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+        "gru": nn.GRU(3, 5),
+        "rnncell": nn.LSTMCell(3, 4),
+        "mha": nn.MultiheadAttention(8, 2),
+        "encoder": nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dim_feedforward=16), 2),
+        "decoder": nn.TransformerDecoderLayer(8, 2, dim_feedforward=16),
+        "misc": nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4), nn.GroupNorm(2, 4),
+                              nn.ConvTranspose2d(4, 3, 2), nn.PReLU(), nn.BatchNorm1d(3),
+                              nn.Conv1d(3, 2, 3), nn.Conv2d(2, 6, 3, groups=2)),
+    }
+    for name, m in ms.items():
+        for k, v in m.state_dict().items():
+            print(name, k, "x".join(str(s) for s in v.shape) or "scalar")
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == "layouts":
+        layouts()
+        return
     if cmd == "dtypes":
         vals = [-3, -1, 0, 1, 2, 100]
         tensors = {
