@@ -267,6 +267,8 @@ describe("luann.safetensors", function()
       luann.save(p, sd)
       assert.equal("{", read_file(p):sub(9, 9))
       assert.same({ 2, 2 }, luann.load(p).w.shape)
+      assert.equal("save: luann reads .npz archives but does not write them; save a table of "
+        .. "tensors as .safetensors, or each tensor as .npy", err_of(luann.save, tmp(".npz"), sd))
     end)
 
     it("refuse a whole Module, saying to save state_dict()", function()
@@ -285,6 +287,10 @@ describe("luann.safetensors", function()
       local msg = err_of(luann.load, p)
       assert.matches("^load: " .. p:gsub("%p", "%%%0") .. " is a PyTorch pickle file", msg)
       assert.matches("save the state dict as safetensors", msg, 1, true)
+      -- PyTorch's zip format too, whatever the name
+      local bin = tmp(".bin")
+      write_file(bin, "PK\3\4archive/data.pkl")
+      assert.matches("is a PyTorch pickle file", err_of(luann.load, bin), 1, true)
       -- a checkpoint of luann's own loads whatever its name
       luann.save(p, { a = 1 })
       assert.same({ a = 1 }, luann.load(p))

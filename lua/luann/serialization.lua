@@ -6,7 +6,7 @@
 --    local sd = luann.load("model.safetensors")       -- also .npy and .npz
 --
 -- ".safetensors" goes to luann.safetensors (the third argument is the
--- metadata), ".npy" and ".npz" to luann.numpy, any other name to luann's
+-- metadata), ".npy" and ".npz" (read only) to luann.numpy, any other name to luann's
 -- own checkpoint format (core/checkpoint.c: any nesting of tables, numbers,
 -- strings, booleans and tensors; {compression = 0..9}). A checkpoint loads
 -- whatever its name. PyTorch's pickle files (.pt, .pth) are not read,
@@ -56,6 +56,10 @@ function M.save(path, value, opts)
   local ext = extension(path)
   if ext == "safetensors" then return luann.safetensors.save(path, value, opts) end
   if ext == "npy" then return luann.numpy.save(path, value) end
+  if ext == "npz" then
+    error("save: luann reads .npz archives but does not write them; save a table of tensors "
+      .. "as .safetensors, or each tensor as .npy", 2)
+  end
   call(core_save, path, value, opts)
 end
 
