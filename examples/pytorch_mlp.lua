@@ -5,7 +5,7 @@
 --
 -- The same model is defined in luann as in PyTorch (Flatten, Linear, ReLU,
 -- Linear), so the state dict loads without renaming: the file's metadata
--- says format = "pt", and luann.load shifts PyTorch's child numbers (from
+-- says format = "pt", and the loader shifts PyTorch's child numbers (from
 -- 0: "1.weight") to luann's (from 1: "2.weight"). It then runs the
 -- Fashion-MNIST test set and prints luann's count of right answers beside
 -- the one PyTorch wrote into the file: the two agree.
@@ -13,7 +13,7 @@ local luann = require "luann"
 local nn, data = luann.nn, luann.data
 
 local path = ... or "mlp.safetensors"
-local sd, meta = luann.load(path)
+local sd, meta = luann.safetensors.load(path)
 local model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 model:load_state_dict(sd)
 model:eval()

@@ -63,14 +63,19 @@ function M.save(path, value, opts)
   call(core_save, path, value, opts)
 end
 
---- Loads what luann.save wrote, a safetensors file (with its metadata as a
--- second result) or a .npy or .npz file.
+--- Loads what luann.save wrote, a safetensors file's tensors (its metadata
+-- comes from luann.safetensors.load) or a .npy or .npz file.
 -- @param path the file
 -- @param opts safetensors: {numbering = "pytorch" | "luann"}
 -- @return the value
 function M.load(path, opts)
   local ext = extension(path)
-  if ext == "safetensors" then return luann.safetensors.load(path, opts) end
+  if ext == "safetensors" then
+    -- one result, so that model:load_state_dict(luann.load(path)) reads no
+    -- metadata as its options; luann.safetensors.load returns both
+    local tensors = luann.safetensors.load(path, opts)
+    return tensors
+  end
   if ext == "npy" or ext == "npz" then return luann.numpy.load(path) end
   local head = type(path) == "string" and first_bytes(path, 8)
   if head and head ~= CHECKPOINT_MAGIC and (ext == "pt" or ext == "pth"
