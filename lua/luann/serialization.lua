@@ -26,8 +26,17 @@ local function call(fn, ...)
   return res
 end
 
+-- The path argument as the C functions checked it (a string, or a number
+-- turned into one), with their messages.
+local function check_path(fname, nargs, path)
+  local t = type(path)
+  if t == "string" or t == "number" then return tostring(path) end
+  error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname,
+    nargs == 0 and "no value" or t), 3)
+end
+
 local function extension(path)
-  return type(path) == "string" and (path:match("%.([%w_]+)$") or ""):lower() or ""
+  return (path:match("%.([%w_]+)$") or ""):lower()
 end
 
 local function first_bytes(path, n)
@@ -52,7 +61,10 @@ local PT_ADVICE = "load: %s is a PyTorch pickle file, which luann does not read 
 --   tensors, numbers, strings and booleans (luann's format); never a Module
 -- @param opts safetensors: the metadata ({format = "pt"} writes PyTorch's
 --   numbering); luann's format: {compression = 0..9}
-function M.save(path, value, opts)
+function M.save(...)
+  local nargs, path, value, opts = select("#", ...), ...
+  path = check_path("save", nargs, path)
+  if nargs < 2 then error("bad argument #2 to 'save' (value expected)", 2) end
   local ext = extension(path)
   if ext == "safetensors" then return luann.safetensors.save(path, value, opts) end
   if ext == "npy" then return luann.numpy.save(path, value) end
@@ -68,7 +80,9 @@ end
 -- @param path the file
 -- @param opts safetensors: {numbering = "pytorch" | "luann"}
 -- @return the value
-function M.load(path, opts)
+function M.load(...)
+  local nargs, path, opts = select("#", ...), ...
+  path = check_path("load", nargs, path)
   local ext = extension(path)
   if ext == "safetensors" then
     -- one result, so that model:load_state_dict(luann.load(path)) reads no
@@ -77,7 +91,7 @@ function M.load(path, opts)
     return tensors
   end
   if ext == "npy" or ext == "npz" then return luann.numpy.load(path) end
-  local head = type(path) == "string" and first_bytes(path, 8)
+  local head = first_bytes(path, 8)
   if head and head ~= CHECKPOINT_MAGIC and (ext == "pt" or ext == "pth"
       or head:byte(1) == 0x80 or head:sub(1, 2) == "PK") then
     error(PT_ADVICE:format(path), 2)
