@@ -38,8 +38,15 @@ IMAGE_CFLAGS := $(shell pkg-config --cflags libpng cairo 2>/dev/null || \
 IMAGE_LIBS := $(shell pkg-config --libs libpng cairo 2>/dev/null || \
                 echo -lpng16 -lcairo)
 CFLAGS += $(IMAGE_CFLAGS)
+# Other programs' tensor files: safetensors' JSON header (cJSON) and .npz
+# archives (libzip)
+FORMAT_CFLAGS := $(shell pkg-config --cflags libcjson libzip 2>/dev/null || \
+                   echo -I/usr/include/cjson)
+FORMAT_LIBS := $(shell pkg-config --libs libcjson libzip 2>/dev/null || \
+                 echo -lcjson -lzip)
+CFLAGS += $(FORMAT_CFLAGS)
 # SAN_FLAGS link too: luann.pc passes LDLIBS on to programs that embed us
-LDLIBS = -lblis -lz -lm -fopenmp $(IMAGE_LIBS) $(SAN_FLAGS)
+LDLIBS = -lblis -lz -lm -fopenmp $(IMAGE_LIBS) $(FORMAT_LIBS) $(SAN_FLAGS)
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 
 ifeq ($(strip $(OPENCL)),1)
@@ -161,7 +168,7 @@ bench: all
 
 # ---- install ----------------------------------------------------------------
 LUA_VERSION = 5.4
-HEADERS = core/luann_core.h core/luann_io.h core/luann_nn.h bindings/luann.h
+HEADERS = core/luann_core.h core/luann_io.h core/luann_nn.h core/luann_formats.h bindings/luann.h
 # the Lua sources, relative to lua/ (installed for reading: the module
 # carries its own copy)
 LUA_REL = $(LUA_SRC:lua/%=%)

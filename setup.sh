@@ -31,6 +31,8 @@ PACKAGES=(
   zlib1g-dev                        # checkpoints, reading .gz datasets
   libpng-dev                        # luann.image: PNG files (libpng16-16)
   libcairo2-dev                     # luann.plot: line plots (libcairo2)
+  libcjson-dev                      # safetensors files: their JSON header (libcjson1)
+  libzip-dev                        # .npz files: NumPy's zip archives (libzip4)
   libreadline-dev                   # the REPL's line editing
   openmpi-bin libopenmpi-dev        # luann.distributed: mpirun and Open MPI (make MPI=1)
   dataset-fashion-mnist             # /usr/share/datasets/fashion-mnist
@@ -40,10 +42,13 @@ PACKAGES=(
 
 # What the tests add (./setup.sh test, checks): spec/image_spec.lua checks
 # PNGs with a reader independent of libpng, written in Python on its zlib;
-# spec/doc_spec.lua runs LDoc as make doc does.
+# spec/doc_spec.lua runs LDoc as make doc does; spec/safetensors_spec.lua and
+# spec/npy_spec.lua exchange models and arrays with PyTorch and numpy (Debian's,
+# at /usr/bin/python3).
 TEST_PACKAGES=(
   python3
   lua-ldoc              # make doc: the API reference from the doc comments
+  python3-torch python3-numpy   # safetensors and .npy round trips
 )
 
 # What `./setup.sh doc` adds: LDoc (make doc).

@@ -128,6 +128,7 @@ LN_INTERNAL extern const lnb_reg lnb_device[]; /* ldevice.c */
 LN_INTERNAL extern const lnb_reg lnb_image[]; /* limage.c: PNG files */
 LN_INTERNAL extern const lnb_reg lnb_plot[]; /* lplot.c: line plots */
 LN_INTERNAL extern const lnb_reg lnb_compare[]; /* lcompare.c: equal, isclose */
+LN_INTERNAL extern const lnb_reg lnb_formats[]; /* lformats.c: safetensors, .npy, .npz */
 
 /* lpointwise.c: the unary and binary ops, registered from the core's op
 ** enums as closures into the module and methods tables (stack indices). */

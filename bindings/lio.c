@@ -128,6 +128,11 @@ static key *sorted_keys(lua_State *L, save_ctx *c, int idx, int64_t *count) {
 static void save_value(lua_State *L, save_ctx *c, int idx);
 
 static void save_table(lua_State *L, save_ctx *c, int idx) {
+  /* a Module's fields are its machinery, not its state (it would load back
+  ** as a plain table): nn.Module marks its classes with __luann_module */
+  if (luaL_getmetafield(L, idx, "__luann_module") != LUA_TNIL)
+    save_error(L, c, "cannot save a Module; save its state_dict() instead: "
+               "luann.save(path, model:state_dict())");
   if (c->depth == LN_CKPT_MAX_DEPTH)
     save_error(L, c, lua_pushfstring(L, "tables nested deeper than %d",
                                      LN_CKPT_MAX_DEPTH));

@@ -26,7 +26,7 @@ LN_INTERNAL extern const struct ln_embedded ln_lua_modules[];
 static const lnb_reg *const families[] = {
   lnb_tensor_methods, lnb_creation, lnb_views, lnb_pointwise, lnb_reductions,
   lnb_linalg, lnb_indexing, lnb_autograd, lnb_nn, lnb_io, lnb_device,
-  lnb_image, lnb_plot, lnb_compare,
+  lnb_image, lnb_plot, lnb_compare, lnb_formats,
 };
 
 /*** Whether a file descriptor is a terminal (progress bars redraw in place only then).

@@ -4,7 +4,8 @@
 ** includes it).
 **
 ** libluann.so and luann.so export only what the public headers declare
-** (luann_core.h, luann_io.h, luann_nn.h, luann.h) and luaopen_luann_core.
+** (luann_core.h, luann_io.h, luann_nn.h, luann_formats.h, luann.h) and
+** luaopen_luann_core.
 ** Every declaration in an internal header carries LN_INTERNAL, as Lua's
 ** carry LUAI_FUNC: a host cannot come to depend on an internal name, and
 ** calls between our own files bind inside the library. A static link

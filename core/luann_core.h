@@ -78,6 +78,8 @@ typedef struct ln_storage {
   ln_device device;
   uint64_t version;    /* bumped by every in-place write; autograd checks it */
   void *owner;         /* non-NULL: memory borrowed from a host, not freed */
+  void (*owner_release)(void *owner); /* called when the storage goes (a
+                                         mapped file's reference), or NULL */
 } ln_storage;
 
 typedef struct ln_node ln_node; /* core/autograd.h */

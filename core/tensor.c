@@ -38,6 +38,8 @@ void ln_storage_release(ln_storage *s) {
   if (!s->owner) {
     s->device.backend->storage_free(s);
     atomic_fetch_sub(&bytes_allocated, s->nbytes);
+  } else if (s->owner_release) {
+    s->owner_release(s->owner);
   }
   free(s);
 }

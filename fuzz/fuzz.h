@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "luann_formats.h"
 #include "luann_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -139,4 +139,122 @@ local ckpt_seeds = {
 }
 os.remove(tmp)
 seeds("ckpt", ckpt_seeds)
-print("make_corpus: wrote fuzz/corpus/{idx,gz,ckpt}")
+
+-- ---- safetensors: files luann writes, forged headers, damaged layouts -----
+local function st_file(header, data)
+  return string.pack("<I8", #header) .. header .. (data or "")
+end
+local function st_saved(tensors, metadata)
+  luann.safetensors.save(tmp, tensors, metadata)
+  return read(tmp)
+end
+tmp = os.tmpname()
+local st_model = st_saved({ ["1.weight"] = luann.tensor({ { 1.5, -2 }, { 0.25, 4 } }),
+  ["1.bias"] = luann.zeros(2):double(), ids = luann.tensor({ 3, 1, 2 }):long(),
+  mask = luann.tensor({ true, false }), bytes = luann.tensor({ 1, 0, 255 }):byte(),
+  empty = luann.zeros(0, 3), scalar = luann.tensor(2.5) }, { format = "pt" })
+local function entry(name, dtype, shape, b, e)
+  return ('"%s":{"dtype":"%s","shape":[%s],"data_offsets":[%d,%d]}'):format(name, dtype,
+    table.concat(shape, ","), b, e)
+end
+local st_seeds = {
+  saved_model = st_model,
+  saved_empty = st_saved({}),
+  truncated = st_model:sub(1, #st_model - 5),
+  header_only = st_model:sub(1, 8 + string.unpack("<I8", st_model)),
+  narrow_dtypes = st_file("{" .. table.concat({ entry("h", "F16", { 2 }, 0, 4),
+    entry("b", "BF16", { 2 }, 4, 8), entry("i8", "I8", { 2, 2 }, 8, 12),
+    entry("i16", "I16", { 2 }, 12, 16), entry("i32", "I32", { 1 }, 16, 20),
+    entry("u16", "U16", { 2 }, 20, 24), entry("u32", "U32", { 1 }, 24, 28) }, ",") .. "}",
+    "\0\60\255\124\128\63\0\128\1\2\255\128\1\0\255\255\1\0\0\128\1\0\255\255\255\255\255\255"),
+  overlap = st_file("{" .. entry("a", "F32", { 2 }, 0, 8) .. "," .. entry("b", "F32", { 2 }, 4, 12) .. "}",
+    ("\0"):rep(12)),
+  gap = st_file("{" .. entry("a", "F32", { 1 }, 0, 4) .. "," .. entry("b", "F32", { 1 }, 8, 12) .. "}",
+    ("\0"):rep(12)),
+  out_of_range = st_file("{" .. entry("a", "F64", { 4 }, 0, 32) .. "}", ("\0"):rep(8)),
+  huge_shape = st_file("{" .. entry("a", "F32", { 1099511627776, 1099511627776 }, 0, 4) .. "}", "\0\0\0\0"),
+  empty_huge = st_file("{" .. entry("a", "F32", { 0, 1099511627776 }, 0, 0) .. "}"),
+  unknown_dtype = st_file("{" .. entry("a", "F99", { 1 }, 0, 4) .. "}", "\0\0\0\0"),
+  u64_dtype = st_file("{" .. entry("a", "U64", { 1 }, 0, 8) .. "}", ("\0"):rep(8)),
+  duplicate = st_file("{" .. entry("a", "U8", { 1 }, 0, 1) .. "," .. entry("a", "U8", { 1 }, 1, 2) .. "}", "\1\2"),
+  not_utf8 = st_file('{"a\255":' .. entry("a", "U8", { 1 }, 0, 1):sub(5) .. "}", "\1"),
+  huge_header_length = string.pack("<I8", 1 << 62) .. "{}",
+  metadata_not_string = st_file('{"__metadata__":{"format":1}}'),
+  deep_json = st_file('{"a":' .. ("["):rep(2000) .. ("]"):rep(2000) .. "}"),
+  float_offsets = st_file('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0.5,1]}}', "\1"),
+}
+seeds("safetensors", st_seeds)
+
+-- ---- .npy: files luann writes, and numpy's variants written by hand -----------
+local function npy(header, data, version)
+  version = version or 1
+  local len = version == 1 and string.pack("<I2", #header) or string.pack("<I4", #header)
+  return "\x93NUMPY" .. string.char(version, 0) .. len .. header .. (data or "")
+end
+local function npy_saved(t)
+  luann.numpy.save(tmp, t)
+  return read(tmp)
+end
+local function dict(descr, shape, fortran)
+  return ("{'descr': '%s', 'fortran_order': %s, 'shape': %s, }\n"):format(descr,
+    fortran and "True" or "False", shape)
+end
+local npy_seeds = {
+  saved_f32 = npy_saved(luann.tensor({ { 1.5, -2 }, { 0.25, 4 } })),
+  saved_i64 = npy_saved(luann.tensor({ 3, 1, 2 }):long()),
+  saved_bool = npy_saved(luann.tensor({ true, false })),
+  saved_scalar = npy_saved(luann.tensor(2.5):double()),
+  saved_empty = npy_saved(luann.zeros(0, 3)),
+  fortran_f8 = npy(dict("<f8", "(2, 3)", true), string.pack("<dddddd", 1, 2, 3, 4, 5, 6)),
+  big_endian_i2 = npy(dict(">i2", "(3,)"), "\0\1\255\255\128\0"),
+  half = npy(dict("<f2", "(2,)"), "\0\60\255\124"),
+  unsigned = npy(dict("<u4", "(1,)"), "\255\255\255\255"),
+  version2 = npy(dict("<f4", "(1,)"), "\0\0\128\63", 2),
+  version3 = npy(dict("<f4", "(1,)"), "\0\0\128\63", 3),
+  version4 = npy(dict("<f4", "(1,)"), "\0\0\128\63", 4),
+  truncated = npy(dict("<f8", "(4,)"), ("\0"):rep(9)),
+  huge_shape = npy(dict("<f4", "(1099511627776, 1099511627776)")),
+  empty_huge = npy(dict("<f4", "(0, 1099511627776)")),
+  structured = npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }\n", "\0\0\0\0"),
+  object = npy(dict("|O", "(1,)"), ("\0"):rep(8)),
+  header_length_lie = "\x93NUMPY\2\0" .. string.pack("<I4", 0xFFFFFFFF) .. dict("<f4", "()"),
+}
+seeds("npy", npy_seeds)
+
+-- ---- .npz: zip archives of .npy files (Python's zipfile writes them: stored
+-- and deflated, as numpy.savez and savez_compressed do) -------------------------
+local members = {}
+for _, name in ipairs { "saved_f32", "saved_i64", "fortran_f8", "big_endian_i2" } do
+  members[#members + 1] = name
+end
+local function npz(compressed, names, extra)
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p '" .. dir .. "'")
+  for _, n in ipairs(names) do write(dir .. "/" .. n .. ".npy", npy_seeds[n]) end
+  local out = dir .. "/archive.npz"
+  local py = ("import zipfile,sys,os\n"
+    .. "z=zipfile.ZipFile(%q,'w',zipfile.%s)\n"
+    .. "[z.write(os.path.join(%q,n+'.npy'),n+'.npy') for n in %s]\n%s\nz.close()\n")
+    :format(out, compressed and "ZIP_DEFLATED" or "ZIP_STORED", dir,
+      #names == 0 and "[]" or "['" .. table.concat(names, "','") .. "']", extra or "")
+  write(dir .. "/make.py", py)
+  assert(os.execute("python3 '" .. dir .. "/make.py'"))
+  local bytes = read(out)
+  os.execute("rm -rf '" .. dir .. "'")
+  return bytes
+end
+local plain = npz(false, members)
+local deflated = npz(true, members)
+local npz_seeds = {
+  plain = plain,
+  deflated = deflated,
+  cut = deflated:sub(1, #deflated // 2),
+  not_npy_member = npz(false, { "saved_f32" }, "z.writestr('notes.txt', 'hello')"),
+  bad_member = npz(true, { "saved_f32", "truncated" }),
+  bomb = npz(true, {}, "z.writestr('zeros.npy', bytes(4000000))"),
+  empty = npz(false, {}),
+}
+os.remove(tmp)
+seeds("npz", npz_seeds)
+print("make_corpus: wrote fuzz/corpus/{idx,gz,ckpt,safetensors,npy,npz}")

@@ -1,6 +1,6 @@
 # ---- libFuzzer harnesses for the file readers (fuzz/*_fuzz.c) -------------
 # `make libfuzz` builds $(B)/fuzz/<target>_fuzz for each target (ckpt, gz,
-# idx), linked with the core compiled by clang under ASan and UBSan, without
+# idx, safetensors, npy, npz), linked with the core compiled by clang under ASan and UBSan, without
 # OpenCL. `make libfuzz-run LIBFUZZ_SECONDS=60` runs each over a copy of its
 # seed corpus fuzz/corpus/<target>/ and fails on any finding; the crashing
 # input is left in $(B)/fuzz/findings/<target>/, to be fixed and committed
@@ -21,7 +21,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.c,%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzz)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fopenmp $(WARN) \
-               -Wno-pass-failed -Icore $(IMAGE_CFLAGS) $(FUZZ_SAN)
+               -Wno-pass-failed -Icore $(IMAGE_CFLAGS) $(FORMAT_CFLAGS) $(FUZZ_SAN)
 FUZZ_CORE_OBJ := $(patsubst %.c,$(FUZZ_DIR)/%.o,\
   $(filter-out core/ocl_%.c core/backend_opencl.c,$(wildcard core/*.c)))
 
@@ -37,7 +37,7 @@ $(FUZZ_DIR)/libcore.a: $(FUZZ_CORE_OBJ)
 
 $(FUZZ_BINS): $(FUZZ_DIR)/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz.h $(FUZZ_DIR)/libcore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_DIR)/libcore.a \
-	  -lblis -lz -lm $(IMAGE_LIBS) -o $@
+	  -lblis -lz -lm $(IMAGE_LIBS) $(FORMAT_LIBS) -o $@
 
 libfuzz-run: libfuzz
 	fuzz/run.sh $(FUZZ_DIR) $(LIBFUZZ_SECONDS) $(LIBFUZZ_MAX_LEN) \

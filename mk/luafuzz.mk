@@ -1,8 +1,8 @@
 # ---- the Lua-level fuzzer (spec/fuzz.lua) ----------------------------------
 # `make fuzz-ci` replays the corpus spec/fuzz_corpus/*.lua (scripts that
 # crashed luann once; each must exit with status 0), then runs the fixed
-# seeds LUAFUZZ_SEEDS, LUAFUZZ_CALLS random calls each (damaged checkpoint
-# and IDX files among them), LUAFUZZ_JOBS children at a time: 320,000
+# seeds LUAFUZZ_SEEDS, LUAFUZZ_CALLS random calls each (damaged checkpoint,
+# IDX, PNG, safetensors and .npy files among them), LUAFUZZ_JOBS children at a time: 320,000
 # calls and 26,000 files in about 100 s on 2 shared cores. A crash, hang or
 # blow-up fails it, with the seed and the minimal call sequence as a script.
 # It prints the calls made and the files tried. A seed draws the same calls

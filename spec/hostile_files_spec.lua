@@ -1,8 +1,9 @@
 -- hostile_files_spec.lua: files built to hurt the readers (core/idx.c,
--- core/checkpoint.c), and the libFuzzer seed corpus replayed through the
--- Lua API. The gzip bombs are deflate streams written bit by bit here: a
--- dynamic Huffman block whose only codes are "length 258" and "end", each
--- match two bits, so 1,032 bytes come out of each byte: deflate's best.
+-- core/checkpoint.c; safetensors and .npy in their own specs), and the
+-- libFuzzer seed corpus replayed through the Lua API. The gzip bombs are
+-- deflate streams written bit by bit here: a dynamic Huffman block whose
+-- only codes are "length 258" and "end", each match two bits, so 1,032
+-- bytes come out of each byte: deflate's best.
 local luann = require "luann"
 local checksums = require "checksums"
 local helpers = require "helpers"
@@ -261,6 +262,24 @@ describe("hostile files", function()
       local read = function(p) return pcall(luann.read_idx, p) end
       replay("idx", read)
       replay("gz", read)
+    end)
+
+    it("replays fuzz/corpus/safetensors, npy and npz through their loaders", function()
+      replay("safetensors", function(p) return pcall(luann.safetensors.load, p) end)
+      replay("npy", function(p) return pcall(luann.numpy.load, p) end)
+      local ok_count = 0
+      local each = function(p)
+        local ok, err = pcall(luann.numpy.load, p)
+        if ok then ok_count = ok_count + 1 end
+        return ok, err
+      end
+      local names = shell("ls fuzz/corpus/npz")
+      for name in names:gmatch("[^\n]+") do
+        local p = "fuzz/corpus/npz/" .. name
+        local ok, err = each(p)
+        if not ok then assert.matches((p:gsub("%p", "%%%0")), err) end
+      end
+      assert.is_true(ok_count >= 2) -- the valid archives load
     end)
 
     it("replays the files of fuzz/corpus/ckpt through load", function()

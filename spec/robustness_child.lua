@@ -225,6 +225,8 @@ local walkers = {
   checkpoint = file_walk(F.checkpoint_cases, "damaged.ckpt."),
   idx = file_walk(F.idx_cases, "damaged.idx."),
   png = file_walk(F.png_cases, "damaged.png."),
+  safetensors = file_walk(F.safetensors_cases, "damaged.safetensors."),
+  npy = file_walk(F.npy_cases, "damaged.npy."),
 }
 
 -- Every target, with its function compiled.
@@ -368,7 +370,8 @@ local function fuzz(all, log, seed, ncalls)
     end
     if x < 0.16 then -- a damaged file
       local t = file_targets[rnd(#file_targets)]
-      local make = ({ idx = F.random_idx, png = F.random_png })[t.files] or F.random_checkpoint
+      local make = ({ idx = F.random_idx, png = F.random_png, safetensors = F.random_safetensors,
+        npy = F.random_npy })[t.files] or F.random_checkpoint
       local bytes, desc = make(rnd)
       return ("step(%d, function() return %s, file(%q, %s) end) -- %s"):format(i, t[2],
         "fuzz." .. t.files, literal(bytes), desc), true

@@ -1,8 +1,9 @@
 --- luann: a deep learning engine with a C core and Lua 5.4 as its language.
 -- `local luann = require "luann"` gives tensors, autograd, and (loaded on
 -- first use) `luann.nn`, `luann.optim`, `luann.data`, `luann.utils`,
--- `luann.image` (PNG files), `luann.plot` (line plots) and
--- `luann.distributed` (MPI, when built).
+-- `luann.image` (PNG files), `luann.plot` (line plots), `luann.safetensors`
+-- and `luann.numpy` (other programs' tensor files), and `luann.distributed`
+-- (MPI, when built).
 -- Names and semantics follow PyTorch where Lua allows; dims and indices
 -- are 1-based as in Lua and Torch7, negative ones count from the end.
 -- @module luann
@@ -26,11 +27,19 @@ if env_device and env_device ~= "" then
   core.set_default_device(dev)
 end
 
+-- luann.save and luann.load choose the format by the file's extension
+-- (luann's own checkpoints, safetensors, .npy, .npz): luann.serialization.
+do
+  local serialization = require "luann.serialization"
+  luann.save, luann.load = serialization.save, serialization.load
+end
+
 -- Sub-packages load on first use, so `require "luann"` stays cheap; so do
 -- the functions written in Lua on top of the library (their module adds
 -- them to it).
 local packages = { nn = true, optim = true, data = true, utils = true, distributions = true,
-  image = true, plot = true, distributed = true }
+  image = true, plot = true, distributed = true, safetensors = true, numpy = true,
+  numbering = true }
 local functions = { multinomial = "luann.sampling", bernoulli = "luann.sampling" }
 return setmetatable(luann, {
   lazy_functions = functions, -- for tools that list every function

@@ -1,7 +1,9 @@
--- files.lua: damaged checkpoint, IDX and PNG files for luann.load,
--- luann.read_idx and luann.image.load. The sweep tries a fixed list of them
--- (F.checkpoint_cases, F.idx_cases, F.png_cases); the fuzzer draws them at
--- random from a seed (F.random_checkpoint, F.random_idx, F.random_png): valid files cut short, with bits
+-- files.lua: damaged checkpoint, IDX, PNG, safetensors and .npy files for
+-- luann.load, luann.read_idx, luann.image.load, luann.safetensors.load and
+-- luann.numpy.load. The sweep tries a fixed list of them (F.checkpoint_cases,
+-- F.idx_cases, F.png_cases, F.safetensors_cases, F.npy_cases); the fuzzer
+-- draws them at random from a seed (F.random_checkpoint, F.random_idx,
+-- F.random_png, F.random_safetensors, F.random_npy): valid files cut short, with bits
 -- flipped, with bytes of the payload damaged and the checksums recomputed
 -- around it, or with forged header fields (sizes, counts, dims, version)
 -- under a recomputed header CRC, so that the damage reaches every parser
@@ -320,6 +322,134 @@ function F.random_png(rnd)
   if rnd(4) == 1 then o.trns = bytes(rnd, rnd(0, 8)) end
   local file, desc = png(o), ("png %dx%d type %d depth %d"):format(o.width, o.height, ctype, o.bit_depth)
   if rnd(4) == 1 then file, desc = damage(rnd, file), desc .. " damaged" end
+  return file, desc
+end
+
+-- ---- safetensors and .npy ------------------------------------------------------
+
+local ST_DTYPES = { "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U32", "U16", "U8",
+  "BOOL", "U64", "F8_E4M3", "X", "" }
+local ST_SIZE = { F64 = 8, F32 = 4, F16 = 2, BF16 = 2, I64 = 8, I32 = 4, I16 = 2, I8 = 1,
+  U32 = 4, U16 = 2, U8 = 1, BOOL = 1, U64 = 8, F8_E4M3 = 1 }
+local JSON_NUMBERS = { "0", "1", "-1", "1.5", "1e3", "4294967296", "1099511627776",
+  "9007199254740993", "18446744073709551616", "1e400", "null", '"2"', "[]" }
+
+local function st_file(header, data)
+  return string.pack("<I8", #header) .. header .. (data or "")
+end
+
+local function st_entry(name, dtype, shape, b, e)
+  return ('"%s":{"dtype":"%s","shape":[%s],"data_offsets":[%s,%s]}'):format(name, dtype,
+    table.concat(shape, ","), b, e)
+end
+
+local st_valid = st_file("{" .. st_entry("a", "F32", { 2 }, 0, 8) .. ","
+  .. st_entry("b", "I8", { 2, 2 }, 8, 12) .. ',"__metadata__":{"format":"pt"}}',
+  string.pack("<ff", 1, 2) .. "\1\2\3\4")
+
+-- {description, file bytes} for luann.safetensors.load.
+function F.safetensors_cases()
+  local cases = {
+    { "valid", st_valid }, { "empty file", "" }, { "empty header", st_file("{}") },
+    { "header length 2^63", string.pack("<I8", 1 << 63) .. "{}" },
+    { "header length past the file", string.pack("<I8", 100) .. "{}" },
+    { "not JSON", st_file("{x}") }, { "JSON array", st_file("[]") },
+    { "not UTF-8", st_file('{"\255":1}') }, { "overlong UTF-8", st_file('{"\192\129":1}') },
+    { "overlap", st_file("{" .. st_entry("a", "U8", { 2 }, 0, 2) .. "," .. st_entry("b", "U8", { 2 }, 1, 3) .. "}", "abc") },
+    { "offsets past the end", st_file("{" .. st_entry("a", "F64", { 2 }, 0, 16) .. "}", "12345678") },
+    { "begin after end", st_file("{" .. st_entry("a", "U8", { 0 }, 4, 0) .. "}", "1234") },
+    { "U64", st_file("{" .. st_entry("a", "U64", { 1 }, 0, 8) .. "}", "12345678") },
+    { "unknown dtype", st_file("{" .. st_entry("a", "Q8", { 1 }, 0, 1) .. "}", "1") },
+    { "shape 2^40 x 2^40", st_file("{" .. st_entry("a", "U8", { 1 << 40, 1 << 40 }, 0, 1) .. "}", "1") },
+    { "empty shape 0 x 2^40", st_file("{" .. st_entry("a", "F64", { 0, 1 << 40 }, 0, 0) .. "}") },
+    { "nine dims", st_file("{" .. st_entry("a", "U8", { 1, 1, 1, 1, 1, 1, 1, 1, 1 }, 0, 1) .. "}", "1") },
+    { "deep JSON", st_file('{"a":' .. ("["):rep(5000) .. ("]"):rep(5000) .. "}") },
+    { "duplicate names", st_file("{" .. st_entry("a", "U8", { 1 }, 0, 1) .. "," .. st_entry("a", "U8", { 1 }, 1, 2) .. "}", "12") },
+  }
+  for _, n in ipairs(JSON_NUMBERS) do
+    cases[#cases + 1] = { "shape [" .. n .. "]", st_file('{"a":{"dtype":"U8","shape":[' .. n
+      .. '],"data_offsets":[0,1]}}', "1") }
+    cases[#cases + 1] = { "offset " .. n, st_file('{"a":{"dtype":"U8","shape":[1],"data_offsets":['
+      .. n .. ',1]}}', "1") }
+  end
+  for len = 0, #st_valid - 1, 5 do
+    cases[#cases + 1] = { "valid file cut at " .. len, st_valid:sub(1, len) }
+  end
+  return cases
+end
+
+local function npy(header, data, version)
+  version = version or 1
+  local len = version == 1 and string.pack("<I2", #header % 65536) or string.pack("<I4", #header)
+  return "\x93NUMPY" .. string.char(version, 0) .. len .. header .. (data or "")
+end
+
+local function npy_dict(descr, shape, fortran)
+  return ("{'descr': '%s', 'fortran_order': %s, 'shape': %s, }\n"):format(descr,
+    fortran and "True" or "False", shape)
+end
+
+local NPY_DESCRS = { "<f2", "<f4", ">f8", "<i1", ">i2", "<i4", "<i8", "|u1", "<u2", ">u4", "|b1",
+  "<u8", "<c8", "|O", "<U3", "|V4", "<f3", "", "<<f4" }
+local NPY_SHAPES = { "()", "(0,)", "(3,)", "(2, 3)", "(1,1,1,1,1,1,1,1,1)", "(1099511627776, 1099511627776)",
+  "(0, 1099511627776)", "(-1,)", "(2,", "[2]", "(99999999999999999999,)" }
+
+-- {description, file bytes} for luann.numpy.load.
+function F.npy_cases()
+  local valid = npy(npy_dict("<f4", "(2,)"), string.pack("<ff", 1, 2))
+  local cases = { { "valid", valid }, { "empty file", "" }, { "magic only", "\x93NUMPY" },
+    { "version 2", npy(npy_dict("<f4", "(2,)"), string.pack("<ff", 1, 2), 2) },
+    { "version 9", npy(npy_dict("<f4", "(2,)"), string.pack("<ff", 1, 2), 9) },
+    { "fortran", npy(npy_dict("<f4", "(2, 2)", true), string.pack("<ffff", 1, 2, 3, 4)) },
+    { "header length past the file", "\x93NUMPY\2\0\255\255\255\255{}" },
+    { "not a dict", npy("[1, 2]") }, { "keys missing", npy("{'descr': '<f4'}") },
+    { "key twice", npy("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': ()}") } }
+  for _, d in ipairs(NPY_DESCRS) do
+    for _, sh in ipairs(NPY_SHAPES) do
+      cases[#cases + 1] = { ("descr %s shape %s"):format(d, sh), npy(npy_dict(d, sh), ("\1"):rep(24)) }
+    end
+  end
+  for len = 0, #valid - 1, 4 do
+    cases[#cases + 1] = { "valid file cut at " .. len, valid:sub(1, len) }
+  end
+  return cases
+end
+
+--- A random safetensors file: random entries (dtypes, shapes and offsets
+-- honest mostly, forged sometimes) over random data, damaged now and then.
+-- @return the file's bytes, a short description
+function F.random_safetensors(rnd)
+  local entries, at, data = {}, 0, {}
+  for i = 1, rnd(0, 4) do
+    local dtype = choose(rnd, ST_DTYPES)
+    local shape, numel = {}, 1
+    for d = 1, (rnd(8) == 1 and rnd(0, 9) or rnd(0, 3)) do
+      shape[d] = rnd(6) == 1 and choose(rnd, SIZES) or rnd(0, 4)
+      numel = numel * shape[d]
+    end
+    local n = (numel >= 0 and numel <= 64) and numel * (ST_SIZE[dtype] or 1) or rnd(0, 16)
+    local b, e = at, at + n
+    if rnd(6) == 1 then b = choose(rnd, { 0, at + 1, -1, 1 << 53, 1 << 62 }) end
+    if rnd(6) == 1 then e = choose(rnd, { 0, e + 1, e - 1, 1 << 40 }) end
+    local name = rnd(10) == 1 and bytes(rnd, rnd(0, 3)):gsub('[%c"\\]', "x") or ("t" .. i)
+    entries[#entries + 1] = st_entry(name, dtype, shape, b, e)
+    data[#data + 1] = bytes(rnd, math.max(0, n))
+    at = at + n
+  end
+  if rnd(3) == 1 then entries[#entries + 1] = '"__metadata__":{"format":"pt"}' end
+  local file = st_file("{" .. table.concat(entries, ",") .. "}", table.concat(data))
+  local desc = "safetensors"
+  if rnd(3) == 1 then file, desc = damage(rnd, file), desc .. " damaged" end
+  return file, desc
+end
+
+--- A random .npy file: a random descr and shape, data exact or not.
+-- @return the file's bytes, a short description
+function F.random_npy(rnd)
+  local file = npy(npy_dict(choose(rnd, NPY_DESCRS), choose(rnd, NPY_SHAPES), rnd(4) == 1),
+    bytes(rnd, rnd(0, 48)), rnd(5) == 1 and rnd(0, 4) or 1)
+  local desc = "npy"
+  if rnd(3) == 1 then file, desc = damage(rnd, file), desc .. " damaged" end
   return file, desc
 end
 

@@ -112,6 +112,10 @@ return function(luann)
   list[#list].files = "idx"
   add("luann.image.load(damaged PNG file)", "luann.image.load")
   list[#list].files = "png"
+  add("luann.safetensors.load(damaged safetensors file)", "luann.safetensors.load")
+  list[#list].files = "safetensors"
+  add("luann.numpy.load(damaged .npy file)", "luann.numpy.load")
+  list[#list].files = "npy"
   -- (the first 100 batches: a dataset of 2^40 empty samples is valid, and
   -- an epoch of it as long as it says)
   add("for _ in luann.data.DataLoader(...)", [[function(...)

@@ -29,6 +29,7 @@ local class = require "luann.utils.class"
 local check = require "luann.utils.check"
 local Parameter = require "luann.nn.Parameter"
 local warn_once = require "luann.utils.warn_once"
+local numbering = require "luann.numbering"
 
 local unchecked = class.unchecked
 local Module = class.new("Module")
@@ -518,17 +519,39 @@ local function plan_load(self, sd)
   return copies, missing, unexpected, mismatch
 end
 
+-- load_state_dict's second argument: strict, or {strict =, numbering =}.
+local LOAD_OPTIONS = { strict = true, numbering = true }
+local function load_options(sd, opts)
+  if type(opts) ~= "table" then
+    return sd, check.boolean("load_state_dict", 2, opts, "strict", true, 3)
+  end
+  check.known_options("load_state_dict", opts, LOAD_OPTIONS, 3)
+  local strict = check.boolean("load_state_dict", 2, opts.strict, "strict", true, 3)
+  local which = check.choice("load_state_dict", 2, opts.numbering, "numbering", "luann",
+    { "luann", "pytorch" }, 3)
+  if which == "pytorch" then sd = numbering.from_pytorch(sd) end
+  return sd, strict
+end
+
 --- Copies a state_dict's tensors into the parameters and buffers.
--- @param sd a table name -> tensor (from state_dict or luann.load)
--- @param strict true (default): missing or unexpected keys are errors
+-- @param sd a table name -> tensor (from state_dict, luann.load, or
+--   luann.safetensors.load: PyTorch's key names, as "fc1.weight", load as they are)
+-- @param opts strict (a boolean), or {strict = true, numbering = "luann"}:
+--   strict (default true) makes missing or unexpected keys errors;
+--   numbering = "pytorch" reads the children of Sequential and ModuleList
+--   as numbered from 0, as PyTorch does ("0.weight" is luann's "1.weight";
+--   see luann.numbering). Safetensors files marked format = "pt" are
+--   renumbered when loaded, so they need no option.
 -- @return {missing_keys = {...}, unexpected_keys = {...}}
 -- Nothing is copied when an error is raised. The message lists every
--- missing and unexpected key and each shape mismatch.
-function Module:load_state_dict(sd, strict)
+-- missing and unexpected key and each shape mismatch with both shapes.
+-- @usage model:load_state_dict(luann.load("model.npz"), {numbering = "pytorch"})
+function Module:load_state_dict(sd, opts)
   if type(sd) ~= "table" then
     check.error("load_state_dict: bad argument #1 (table expected, got " .. class.typename(sd) .. ")", 2)
   end
-  strict = check.boolean("load_state_dict", 2, strict, "strict", true, 2)
+  local strict
+  sd, strict = load_options(sd, opts)
   local copies, missing, unexpected, errs = plan_load(self, sd)
   local lines = {}
   if strict and #missing > 0 then
