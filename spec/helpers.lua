@@ -96,4 +96,18 @@ function helpers.err_of(fn, ...)
   return (tostring(err):gsub("^[^:]*:%d+: ", ""))
 end
 
+--- Runs a Python script (of spec/support, unless a path) with Debian's python3 ($PYTHON to
+-- override: the PATH's may be another, without torch or numpy) and returns
+-- its output; a failed run is an error showing the command and the output.
+function helpers.python(script, ...)
+  local python = os.getenv("PYTHON") or "/usr/bin/python3"
+  if not script:find("/", 1, true) then script = "spec/support/" .. script end
+  local cmd = table.concat({ python, script, ... }, " ") .. " 2>&1"
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local ok = p:close()
+  assert(ok, cmd .. " failed:\n" .. out)
+  return out
+end
+
 return helpers

@@ -4,19 +4,10 @@
 local luann = require "luann"
 local helpers = require "helpers"
 
-local PYTHON = os.getenv("PYTHON") or "/usr/bin/python3" -- Debian's, with numpy
-local SUPPORT = "spec/support/numpy_exchange.py"
 local tmp, remove_all = helpers.temp_paths(".npy")
 local err_of, write_file = helpers.err_of, helpers.write_file
 
-local function python(...)
-  local cmd = table.concat({ PYTHON, SUPPORT, ... }, " ") .. " 2>&1"
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok = p:close()
-  assert(ok, cmd .. " failed:\n" .. out)
-  return out
-end
+local function python(...) return helpers.python("numpy_exchange.py", ...) end
 
 -- numpy_exchange.py's values: arange(n), minus 2 when signed, times 0.5
 -- when float, odd ones true when bool.

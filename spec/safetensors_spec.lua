@@ -6,19 +6,10 @@ local luann = require "luann"
 local helpers = require "helpers"
 local nn = luann.nn
 
-local PYTHON = os.getenv("PYTHON") or "/usr/bin/python3" -- Debian's, with torch
-local SUPPORT = "spec/support/torch_exchange.py"
 local tmp, remove_all = helpers.temp_paths(".safetensors")
 local err_of, read_file, write_file = helpers.err_of, helpers.read_file, helpers.write_file
 
-local function python(...)
-  local cmd = table.concat({ PYTHON, SUPPORT, ... }, " ") .. " 2>&1"
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok = p:close()
-  assert(ok, cmd .. " failed:\n" .. out)
-  return out
-end
+local function python(...) return helpers.python("torch_exchange.py", ...) end
 
 local function temp_dir()
   local p = assert(io.popen("mktemp -d"))
@@ -304,12 +295,10 @@ describe("luann.safetensors", function()
   describe("examples/pytorch_mlp.lua", function()
     it("evaluates the MLP examples/export_mlp.py trained, as PyTorch did", function()
       local p = tmp()
-      local h = assert(io.popen(PYTHON .. " examples/export_mlp.py --limit 3000 --out " .. p .. " 2>&1"))
-      local out = h:read("a")
-      assert(h:close(), out)
+      local out = helpers.python("examples/export_mlp.py", "--limit 3000 --out", p)
       local torch_right = out:match("PyTorch: (%d+)/10000")
       assert.is_not_nil(torch_right, out)
-      h = assert(io.popen((os.getenv("LUANN_BUILD") or "build") .. "/luann examples/pytorch_mlp.lua " .. p .. " 2>&1"))
+      local h = assert(io.popen((os.getenv("LUANN_BUILD") or "build") .. "/luann examples/pytorch_mlp.lua " .. p .. " 2>&1"))
       out = h:read("a")
       assert(h:close(), out)
       assert.equal(torch_right, out:match("luann: +(%d+)/10000"), out)

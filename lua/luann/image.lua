@@ -20,12 +20,7 @@ local image = {}
 local MAX_PADDING = 65535 -- far past any use; keeps sizes far from overflow
 local GRID_OPTIONS = { nrow = true, padding = true, pad_value = true, normalize = true }
 
--- Calls the C half; its errors point at the line that called us.
-local function call(fn, ...)
-  local ok, res = pcall(fn, ...)
-  if not ok then check.error(res, 2) end
-  return res
-end
+local call = require("luann.utils.check").call
 
 local function fail(fname, fmt, ...)
   check.error(fname .. ": " .. fmt:format(...), 2)

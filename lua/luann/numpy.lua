@@ -18,12 +18,7 @@ local luann = require "luann"
 
 local C = luann._formats_module()
 
--- Runs a C function; its errors point at the line that called ours.
-local function call(fn, ...)
-  local ok, a, b = pcall(fn, ...)
-  if not ok then error(a, 3) end
-  return a, b
-end
+local call = require("luann.utils.check").call
 local numpy = {}
 
 --- Loads a .npy file as a tensor, or a .npz archive (told by its first

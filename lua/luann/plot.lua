@@ -21,12 +21,7 @@ plot.colors = C.colors
 local OPTIONS = { title = true, xlabel = true, ylabel = true, width = true,
   height = true, logy = true }
 
--- Calls the C half; its errors point at the line that called us.
-local function call(fn, ...)
-  local ok, res = pcall(fn, ...)
-  if not ok then check.error(res, 2) end
-  return res
-end
+local call = require("luann.utils.check").call
 
 local function fail(fmt, ...)
   check.error("plot.line: " .. fmt:format(...), 2)

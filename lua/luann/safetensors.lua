@@ -24,12 +24,7 @@ local numbering = require "luann.numbering"
 
 local C = luann._formats_module()
 
--- Runs a C function; its errors point at the line that called ours.
-local function call(fn, ...)
-  local ok, a, b = pcall(fn, ...)
-  if not ok then error(a, 3) end
-  return a, b
-end
+local call = require("luann.utils.check").call
 local safetensors = {}
 
 local NUMBERINGS = { pytorch = true, luann = true }

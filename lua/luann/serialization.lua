@@ -19,12 +19,9 @@ local M = {}
 local core_save, core_load = luann.save, luann.load
 local CHECKPOINT_MAGIC = "LUANNCKP"
 
--- Runs a C function; its errors point at the line that called save or load.
-local function call(fn, ...)
-  local ok, res = pcall(fn, ...)
-  if not ok then error(res, 3) end
-  return res
-end
+-- check.call, required on first use: luann's init loads this file before
+-- check.lua can load.
+local function call(...) return require("luann.utils.check").call(...) end
 
 -- The path argument as the C functions checked it (a string, or a number
 -- turned into one), with their messages.

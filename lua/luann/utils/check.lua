@@ -29,6 +29,15 @@ function check.error(msg, level)
   error(msg, level)
 end
 
+--- Calls fn(...) (a C function) and returns its first two results; an
+-- error it raises is raised again at the user's line (check.error).
+-- @usage local t = check.call(C.npy_load, path)
+function check.call(fn, ...)
+  local ok, a, b = pcall(fn, ...)
+  if not ok then check.error(a, 2) end
+  return a, b
+end
+
 --- Whether v is a luann tensor.
 -- @param v any value
 -- @return boolean
