@@ -358,11 +358,54 @@ describe("a PyTorch user's habits", function()
         function() optim.SGD({}) end,
         function() data.TensorDataset(luann.ones(3), luann.ones(4)) end,
         function() luann.einsum("ij,jk->ik", luann.ones(2, 3)) end,
+        -- through the library into the bindings' own errors (bindings/lerror.c)
+        function() F.softmax(luann.ones(2, 3), 9) end, -- the core's, through lnb_error
+        function() nn.Softmax(9)(luann.ones(2, 3)) end,
+        function() m:to("nodevice") end, -- ldevice.c's lnb_errorf
+        function() m("x") end, -- nn.Linear's forward into luann.linear: a type error
+        function() m(5) end,
+        function() F.linear(luann.ones(4, 2), m.weight, "b") end,
       }
       for i, fn in ipairs(calls) do
         local err, where = raised(fn)
         assert.equal(where, err:sub(1, #where), "call " .. i .. ": " .. err)
       end
+    end)
+
+    it("keep lauxlib's wording: bad argument #N to 'name'", function()
+      local m = nn.Linear(2, 3)
+      local err = raised(function() m("x") end)
+      assert.truthy(err:find(": bad argument #1 to 'linear' %(tensor expected, got string%)$"), err)
+      err = raised(function() F.linear(luann.ones(4, 2), m.weight, "b") end)
+      assert.truthy(err:find(": bad argument #3 to 'linear' %(tensor expected, got string%)$"), err)
+      err = raised(function() luann.ones(2):narrow("a") end) -- a method: self is not counted
+      assert.truthy(err:find(": bad argument #1 to 'narrow' %(integer expected, got string%)$"), err)
+      err = raised(function() luann.ones(2):fill_("a") end)
+      assert.truthy(err:find(": bad argument #1 to 'fill_' %(number expected, got string%)$"), err)
+    end)
+
+    it("name the user's line when the user calls a binding directly", function()
+      local path = os.tmpname()
+      local calls = {
+        function() luann.zeros(-1) end,
+        function() luann.ones(2):narrow("a") end, -- lnb_check_integer
+        function() luann.clamp(luann.ones(2), "a") end, -- lnb_check_number
+        function() luann.ones(2):fill_("a") end,
+        function() luann.ones(2, 3):view(4) end, -- the core's
+        -- through pcall (a C frame): the line of the pcall, and lauxlib's
+        -- name for a function called without one
+        function() error(select(2, pcall(luann.zeros, "a")), 0) end,
+        -- raised inside save's own pcall of its walk over the table
+        function() luann.save(path, { f = print }) end,
+      }
+      for i, fn in ipairs(calls) do
+        local err, where = raised(fn)
+        assert.equal(where, err:sub(1, #where), "call " .. i .. ": " .. err)
+      end
+      os.remove(path)
+      local err = raised(calls[6])
+      -- "luann.zeros" or "luann.core.zeros": the same table is loaded under both
+      assert.truthy(err:find(": bad argument #1 to 'luann[.%w]*%.zeros' %(unknown dtype 'a'"), err)
     end)
   end)
 end)
