@@ -47,9 +47,9 @@ LN_INTERNAL int lnb_error(lua_State *L);
 ** luaL_error, luaL_argerror or the luaL_check* helpers: those name the
 ** binding's immediate caller, often a line of the Lua library.
 ** lnb_where pushes "file:line: " of the first frame from level outwards
-** (1: the running binding's caller) that is Lua code outside the library
-** (chunks "@lua/luann/..."), or "" when none is. The others are lauxlib's
-** functions of the same names, with the same messages. */
+** (1: the running binding's caller) outside the library (chunks
+** "@lua/luann/..."), or "" when that frame is C, as luaL_where does. The
+** others are lauxlib's functions of the same names, same messages. */
 LN_INTERNAL void lnb_where(lua_State *L, int level);
 LN_INTERNAL int lnb_errorf(lua_State *L, const char *fmt, ...);
 LN_INTERNAL int lnb_argerror(lua_State *L, int arg, const char *extramsg);

@@ -16,20 +16,20 @@
 ** load_embedded) or read from lua/. */
 static const char library[] = "@lua/luann/";
 
-/* Whether the frame is user code: Lua (not C) outside the library. */
-static bool is_user_frame(lua_State *L, lua_Debug *ar) {
-  lua_getinfo(L, "Sl", ar);
-  return ar->currentline > 0 &&
-         strncmp(ar->source, library, sizeof library - 1) != 0;
-}
-
+/* Pushes "file:line: " of the first frame from level outwards that is not
+** in the library; "" when that frame is C (pcall(luann.zeros, -1): Lua's
+** own functions name no line there either, and the library's pcalls of
+** bindings add their own) or there is none. */
 void lnb_where(lua_State *L, int level) {
   lua_Debug ar;
   for (; lua_getstack(L, level, &ar); level++) {
-    if (is_user_frame(L, &ar)) {
+    lua_getinfo(L, "Sl", &ar);
+    if (strncmp(ar.source, library, sizeof library - 1) == 0) continue;
+    if (ar.currentline > 0) {
       lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
       return;
     }
+    break;
   }
   lua_pushliteral(L, "");
 }

@@ -64,7 +64,7 @@ static bool is_identifier(const key *k) {
 static int save_error(lua_State *L, const save_ctx *c, const char *what) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  lnb_where(L, 1);
+  lnb_where(L, 2); /* the walk runs under save's own lua_pcall: 1 is save */
   luaL_addvalue(&b);
   luaL_addstring(&b, "save: ");
   luaL_addstring(&b, what);

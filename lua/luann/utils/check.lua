@@ -11,7 +11,8 @@ local class = require "luann.utils.class"
 local check = {}
 
 --- Raises msg like error(msg, level), but at the first frame from `level`
--- outwards that is Lua code outside the library's own files: a wrong call
+-- outwards that is outside the library's own files (none when it is a C
+-- function, as error() does): a wrong call
 -- made through layers of the library still names the user's line. The
 -- bindings' errors decide the same way (luann._where, bindings/lerror.c).
 -- @param msg the message
