@@ -402,6 +402,29 @@ describe("a PyTorch user's habits", function()
       os.remove(path)
     end)
 
+    it("are raised by the bindings through lerror.c, never lauxlib's raisers", function()
+      -- luaL_error, luaL_argerror and the luaL_check* helpers name the
+      -- binding's immediate caller, often a library line; lerror.c has the
+      -- same functions raising at the user's line. main.c runs scripts.
+      local raisers = { "luaL_error", "luaL_argerror", "luaL_typeerror", "luaL_argcheck",
+        "luaL_argexpected", "luaL_check%a+", "luaL_opt%a+" }
+      local files = io.popen("ls bindings/*.c"):read("a")
+      local checked = 0
+      for path in files:gmatch("[^\n]+") do
+        if path ~= "bindings/main.c" and path ~= "bindings/lerror.c" then
+          local text = assert(io.open(path)):read("a")
+          checked = checked + 1
+          for _, name in ipairs(raisers) do
+            for use in text:gmatch("(" .. name .. ")%(") do
+              -- luaL_checkstack's error is Lua's own stack overflow
+              assert.equal("luaL_checkstack", use, path .. " uses " .. use)
+            end
+          end
+        end
+      end
+      assert.is_true(checked > 15, "bindings/*.c not found from " .. checked)
+    end)
+
     it("name no line when a C function calls the binding, as Lua's own do", function()
       -- pcall(string.rep) names no line either; the library's own pcalls
       -- of bindings (plot.lua, image.lua) add theirs to the bare message.
