@@ -24,7 +24,7 @@ static _Thread_local lua_State *backward_state;
 static void read_flags(lua_State *L, int idx, const char *fname,
                        const char *const *names, bool *const *flags) {
   if (lua_isnoneornil(L, idx)) return;
-  luaL_checktype(L, idx, LUA_TTABLE);
+  lnb_check_type(L, idx, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int k = 0;
@@ -39,7 +39,7 @@ static void read_flags(lua_State *L, int idx, const char *fname,
         luaL_addstring(&b, names[i]);
       }
       luaL_pushresult(&b);
-      luaL_error(L, "%s: unknown option '%s' (it takes %s)", fname,
+      lnb_errorf(L, "%s: unknown option '%s' (it takes %s)", fname,
                  lua_type(L, -3) == LUA_TSTRING ? lua_tostring(L, -3)
                                                 : luaL_typename(L, -3),
                  lua_tostring(L, -1));
@@ -53,7 +53,7 @@ static void read_flags(lua_State *L, int idx, const char *fname,
 static int backward_error(lua_State *L) {
   const char *trace = ln_anomaly_failed_trace();
   if (!trace) return lnb_error(L);
-  return luaL_error(L, "%s\nIn anomaly mode, the failing node was %s",
+  return lnb_errorf(L, "%s\nIn anomaly mode, the failing node was %s",
                     ln_error_message(), trace);
 }
 
@@ -71,7 +71,7 @@ static int t_backward(lua_State *L) {
   ln_tensor *grad = lnb_test(L, 2);
   int opts = grad ? 3 : 2;
   if (!grad && !lua_isnoneornil(L, 2) && !lua_istable(L, 2))
-    return luaL_typeerror(L, 2, "tensor or options table");
+    return lnb_typeerror(L, 2, "tensor or options table");
   ln_backward_opts o = {0};
   read_flags(L, opts, "backward",
              (const char *const[]){"retain_graph", "create_graph", NULL},
@@ -95,16 +95,16 @@ static ln_tensor **tensor_list(lua_State *L, int idx, const char *what,
     return one;
   }
   if (!lua_istable(L, idx))
-    luaL_error(L, "grad: bad argument '%s' (a tensor or a list of tensors "
+    lnb_errorf(L, "grad: bad argument '%s' (a tensor or a list of tensors "
                "expected, got %s)", what, luaL_typename(L, idx));
   *n = lnb_check_len(L, idx, LN_GRAD_MAX, what);
-  if (*n == 0) luaL_error(L, "grad: '%s' is an empty list", what);
+  if (*n == 0) lnb_errorf(L, "grad: '%s' is an empty list", what);
   ln_tensor **ts = lua_newuserdatauv(L, (size_t)*n * sizeof *ts, 0);
   for (int i = 0; i < *n; i++) {
     lua_geti(L, idx, i + 1);
     ts[i] = lnb_test(L, -1);
     if (!ts[i])
-      luaL_error(L, "grad: %s[%d] is a %s, expected a tensor", what, i + 1,
+      lnb_errorf(L, "grad: %s[%d] is a %s, expected a tensor", what, i + 1,
                  luaL_typename(L, -1));
     lua_pop(L, 1); /* a list entry keeps its tensor alive */
   }
@@ -125,7 +125,7 @@ static int l_grad(lua_State *L) {
     if (!lua_isnil(L, at)) {
       gos = tensor_list(L, at, "grad_outputs", &ngo);
       if (ngo != nout)
-        return luaL_error(L, "grad: %d grad_outputs for %d outputs", ngo, nout);
+        return lnb_errorf(L, "grad: %d grad_outputs for %d outputs", ngo, nout);
     }
     bool given; /* grad_outputs, read above */
     read_flags(L, 3, "grad",
@@ -134,7 +134,7 @@ static int l_grad(lua_State *L) {
                (bool *const[]){&given, &o.retain_graph, &o.create_graph,
                                &o.allow_unused});
   } else if (!lua_isnoneornil(L, 3)) {
-    return luaL_typeerror(L, 3, "options table");
+    return lnb_typeerror(L, 3, "options table");
   }
   ln_tensor **got = lua_newuserdatauv(L, (size_t)nin * sizeof *got, 0);
   lua_State *outer = backward_state;
@@ -181,7 +181,7 @@ static int t_retain_grad(lua_State *L) {
 */
 /* set_grad_enabled(on) returns the previous setting. */
 static int l_set_grad_enabled(lua_State *L) {
-  luaL_checkany(L, 1);
+  lnb_check_any(L, 1);
   lua_pushboolean(L, ln_set_grad_enabled(lua_toboolean(L, 1)));
   return 1;
 }
@@ -208,7 +208,7 @@ static int l_is_grad_enabled(lua_State *L) {
 */
 /* set_anomaly_enabled(on) returns the previous setting. */
 static int l_set_anomaly_enabled(lua_State *L) {
-  luaL_checkany(L, 1);
+  lnb_check_any(L, 1);
   lua_pushboolean(L, ln_set_anomaly_enabled(lua_toboolean(L, 1)));
   return 1;
 }
@@ -289,7 +289,7 @@ void lnb_anomaly_check(lua_State *L, ln_tensor *t) {
   if (!r.count || !made_here(L, lua_gettop(L))) return;
   const char *op = push_op_name(L);
   luaL_traceback(L, L, NULL, 0);
-  luaL_error(L, "detect_anomaly: %s returned %s in its forward output (at "
+  lnb_errorf(L, "detect_anomaly: %s returned %s in its forward output (at "
              "element %I of %I; %I non-finite in all)\n%s", op, r.what,
              (lua_Integer)r.first + 1, (lua_Integer)ln_tensor_numel(t),
              (lua_Integer)r.count, lua_tostring(L, -1));
@@ -386,8 +386,8 @@ static const char *kept_name(lua_State *L, const char *name) {
 ** node whose backward calls the closure. Returns out. */
 static int l_record_function(lua_State *L) {
   ln_tensor *out = lnb_check(L, 1);
-  const char *name = luaL_checkstring(L, 2);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
+  const char *name = lnb_check_string(L, 2);
+  lnb_check_type(L, 3, LUA_TFUNCTION);
   int n = lua_gettop(L) - 3;
   /* any number of inputs: their list lives in a userdata the GC frees,
   ** so no error below can leak it */
@@ -398,7 +398,7 @@ static int l_record_function(lua_State *L) {
     return 1;
   }
   if (out->grad_fn || out->requires_grad)
-    return luaL_error(L, "Function: forward must return a new tensor without "
+    return lnb_errorf(L, "Function: forward must return a new tensor without "
                       "history (it runs under no_grad)");
   const char *kept = kept_name(L, name);
   lua_pushvalue(L, 3);
@@ -406,7 +406,7 @@ static int l_record_function(lua_State *L) {
   lua_fn *f = malloc(sizeof *f);
   if (!f) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
-    return luaL_error(L, "out of memory");
+    return lnb_errorf(L, "out of memory");
   }
   f->ref = ref;
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
@@ -415,7 +415,7 @@ static int l_record_function(lua_State *L) {
   ln_node *node;
   if (ln_record(&node, out, kept, lua_backward, n, inputs) != LN_OK) {
     lua_fn_free(f);
-    return luaL_error(L, "%s", ln_error_message());
+    return lnb_errorf(L, "%s", ln_error_message());
   }
   if (!node) { /* cannot happen: some input requires grad (checked above) */
     lua_fn_free(f);
@@ -504,7 +504,7 @@ static int hook_remove(lua_State *L) {
 
 /* The function at index 2 as a hook's lua_fn, or NULL (out of memory). */
 static lua_fn *hook_function(lua_State *L) {
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lnb_check_type(L, 2, LUA_TFUNCTION);
   lua_fn *f = malloc(sizeof *f);
   if (!f) return NULL;
   lua_pushvalue(L, 2);
@@ -537,7 +537,7 @@ replaces the gradient. Returns a handle with remove().
 static int t_register_hook(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   lua_fn *f = hook_function(L);
-  if (!f) return luaL_error(L, "register_hook: out of memory");
+  if (!f) return lnb_errorf(L, "register_hook: out of memory");
   int64_t id;
   if (ln_add_grad_hook(t, lua_hook, f, lua_fn_free, &id) != LN_OK) {
     lua_fn_free(f);
@@ -558,7 +558,7 @@ its all-reduces from it). Returns a handle with remove().
 static int t_register_post_hook(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   lua_fn *f = hook_function(L);
-  if (!f) return luaL_error(L, "register_post_accumulate_grad_hook: out of memory");
+  if (!f) return lnb_errorf(L, "register_post_accumulate_grad_hook: out of memory");
   int64_t id;
   if (ln_add_post_accumulate_hook(t, lua_post_hook, f, lua_fn_free, &id) != LN_OK) {
     lua_fn_free(f);

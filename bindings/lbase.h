@@ -40,8 +40,40 @@ LN_INTERNAL ln_tensor *lnb_check_operand(lua_State *L, int idx, ln_dtype like);
 /* Pushes a new reference from the core; NULL raises the core's error as
 ** "fname: message" (the message usually names the op already). */
 LN_INTERNAL int lnb_push(lua_State *L, ln_tensor *t);
-/* Raises the core's last error message. */
+/* Raises the core's last error message, at the user's line (lnb_where). */
 LN_INTERNAL int lnb_error(lua_State *L);
+
+/* lerror.c: errors at the user's line. Bindings raise through these, never
+** luaL_error, luaL_argerror or the luaL_check* helpers: those name the
+** binding's immediate caller, often a line of the Lua library.
+** lnb_where pushes "file:line: " of the first frame from level outwards
+** (1: the running binding's caller) outside the library (chunks
+** "@lua/luann/..."), or "" when that frame is C, as luaL_where does. The
+** others are lauxlib's functions of the same names, same messages. */
+LN_INTERNAL void lnb_where(lua_State *L, int level);
+LN_INTERNAL int lnb_errorf(lua_State *L, const char *fmt, ...);
+LN_INTERNAL int lnb_argerror(lua_State *L, int arg, const char *extramsg);
+LN_INTERNAL int lnb_typeerror(lua_State *L, int arg, const char *tname);
+#define lnb_argcheck(L, cond, arg, extramsg) \
+  ((void)(luai_likely(cond) || lnb_argerror(L, (arg), (extramsg))))
+#define lnb_argexpected(L, cond, arg, tname) \
+  ((void)(luai_likely(cond) || lnb_typeerror(L, (arg), (tname))))
+LN_INTERNAL lua_Number lnb_check_number(lua_State *L, int arg);
+LN_INTERNAL lua_Number lnb_opt_number(lua_State *L, int arg, lua_Number def);
+/* luaL_checkinteger's rule (lnb_check_integer also takes "2" and 2.0). */
+LN_INTERNAL lua_Integer lnb_check_lua_integer(lua_State *L, int arg);
+LN_INTERNAL lua_Integer lnb_opt_lua_integer(lua_State *L, int arg,
+                                            lua_Integer def);
+LN_INTERNAL const char *lnb_check_lstring(lua_State *L, int arg, size_t *len);
+LN_INTERNAL const char *lnb_opt_lstring(lua_State *L, int arg,
+                                        const char *def, size_t *len);
+#define lnb_check_string(L, arg) lnb_check_lstring(L, (arg), NULL)
+#define lnb_opt_string(L, arg, def) lnb_opt_lstring(L, (arg), (def), NULL)
+LN_INTERNAL void lnb_check_type(lua_State *L, int arg, int t);
+LN_INTERNAL void lnb_check_any(lua_State *L, int arg);
+LN_INTERNAL void *lnb_check_udata(lua_State *L, int arg, const char *tname);
+LN_INTERNAL int lnb_check_option(lua_State *L, int arg, const char *def,
+                                 const char *const lst[]);
 /* A 1-based (or negative) Lua dim at idx into a 0-based-or-negative core
 ** dim: 1 -> 0, -1 -> -1; 0 raises. */
 LN_INTERNAL int lnb_check_dim(lua_State *L, int idx);
@@ -129,6 +161,7 @@ LN_INTERNAL extern const lnb_reg lnb_image[]; /* limage.c: PNG files */
 LN_INTERNAL extern const lnb_reg lnb_plot[]; /* lplot.c: line plots */
 LN_INTERNAL extern const lnb_reg lnb_compare[]; /* lcompare.c: equal, isclose */
 LN_INTERNAL extern const lnb_reg lnb_formats[]; /* lformats.c: safetensors, .npy, .npz */
+LN_INTERNAL extern const lnb_reg lnb_errors[]; /* lerror.c: _where */
 
 /* lpointwise.c: the unary and binary ops, registered from the core's op
 ** enums as closures into the module and methods tables (stack indices). */

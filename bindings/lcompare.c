@@ -21,7 +21,7 @@ static const char *const tolerance_keys[] = {"rtol", "atol", "equal_nan", NULL};
 
 static double opt_tolerance(lua_State *L, int idx, double def) {
   if (lua_isnil(L, idx)) return def;
-  if (lua_type(L, idx) != LUA_TNUMBER) luaL_typeerror(L, idx, "number");
+  if (lua_type(L, idx) != LUA_TNUMBER) lnb_typeerror(L, idx, "number");
   return lua_tonumber(L, idx);
 }
 
@@ -50,7 +50,7 @@ static tolerance read_tolerance(lua_State *L) {
 ** exact for integers to 2^53). */
 static ln_tensor *other(lua_State *L, ln_tensor *a) {
   if (lnb_test(L, 2)) return ln_tensor_retain(lnb_check(L, 2));
-  luaL_argexpected(L, lua_type(L, 2) == LUA_TNUMBER, 2, "tensor or number");
+  lnb_argexpected(L, lua_type(L, 2) == LUA_TNUMBER, 2, "tensor or number");
   ln_dtype dt = ln_dtype_is_float(a->dtype) ? a->dtype : LN_FLOAT64;
   ln_tensor *b = ln_scalar(lua_tonumber(L, 2), dt, ln_tensor_device(a));
   if (!b) lnb_error(L);

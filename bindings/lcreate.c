@@ -48,7 +48,7 @@ static ln_generator *opt_generator(lua_State *L, int opts) {
   ln_generator *g = ln_default_generator();
   if (opts > 0 && lua_istable(L, opts)) {
     if (lua_getfield(L, opts, "generator") != LUA_TNIL)
-      g = luaL_checkudata(L, -1, LNB_GENERATOR);
+      g = lnb_check_udata(L, -1, LNB_GENERATOR);
     lua_pop(L, 1);
   }
   return g;
@@ -67,10 +67,10 @@ typedef struct nested {
 static void nested_shape(lua_State *L, int idx, nested *n) {
   lua_pushvalue(L, idx);
   while (lua_istable(L, -1) && !lnb_test(L, -1)) {
-    if (n->ndim == LN_MAX_DIMS) luaL_error(L, "tensor: too many nested levels");
+    if (n->ndim == LN_MAX_DIMS) lnb_errorf(L, "tensor: too many nested levels");
     lua_Integer len = luaL_len(L, -1);
     if (len < 0)
-      luaL_error(L, "tensor: a table at depth %d has length %I", n->ndim + 1, len);
+      lnb_errorf(L, "tensor: a table at depth %d has length %I", n->ndim + 1, len);
     n->shape[n->ndim++] = len;
     if (ln_check_sizes("tensor", n->ndim, n->shape) != LN_OK) lnb_error(L);
     lua_geti(L, -1, 1);
@@ -102,13 +102,13 @@ static void nested_check(lua_State *L, int idx, nested *n, int dim,
       (*out)->d = (*out)->i = lua_toboolean(L, idx);
       (*out)++;
     } else {
-      luaL_error(L, "tensor: expected numbers or booleans, got %s",
+      lnb_errorf(L, "tensor: expected numbers or booleans, got %s",
                  luaL_typename(L, idx));
     }
     return;
   }
   if (!lua_istable(L, idx) || (int64_t)luaL_len(L, idx) != n->shape[dim])
-    luaL_error(L, "tensor: nested tables are ragged at depth %d (expected "
+    lnb_errorf(L, "tensor: nested tables are ragged at depth %d (expected "
                "%I entries)", dim + 1, (lua_Integer)n->shape[dim]);
   for (int64_t i = 1; i <= n->shape[dim]; i++) {
     lua_geti(L, idx, i);
@@ -144,7 +144,7 @@ static int l_tensor(lua_State *L) {
     return lnb_push(L, finish(L, r, &o));
   }
   nested n = {0};
-  luaL_argexpected(L, lua_istable(L, 1) || lua_isnumber(L, 1) || lua_isboolean(L, 1),
+  lnb_argexpected(L, lua_istable(L, 1) || lua_isnumber(L, 1) || lua_isboolean(L, 1),
                    1, "table, number or boolean");
   nested_shape(L, 1, &n);
   /* nested_shape kept the product of every prefix within 2^40 */
@@ -155,7 +155,7 @@ static int l_tensor(lua_State *L) {
   lua_value *p = values;
   nested_check(L, 1, &n, 0, &p);
   if (n.has_bool && n.has_number)
-    return luaL_error(L, "tensor: cannot mix booleans and numbers");
+    return lnb_errorf(L, "tensor: cannot mix booleans and numbers");
   ln_dtype dt = dtype_given ? o.dtype
                 : n.has_bool ? LN_BOOL
                 : n.has_float || !n.has_number ? LN_FLOAT32 : LN_INT64;
@@ -223,10 +223,10 @@ static int l_empty(lua_State *L) {
 /* full(sizes_table, value, [options]); integer values give int64. */
 static int l_full(lua_State *L) {
   int64_t shape[LN_MAX_DIMS];
-  luaL_checktype(L, 1, LUA_TTABLE);
+  lnb_check_type(L, 1, LUA_TTABLE);
   int ndim = lnb_check_shape(L, 1, shape);
-  luaL_checkany(L, 2);
-  double v = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : luaL_checknumber(L, 2);
+  lnb_check_any(L, 2);
+  double v = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : lnb_check_number(L, 2);
   lnb_options o;
   lnb_read_options(L, 3, &o);
   if (lua_isnoneornil(L, 3) || (lua_istable(L, 3) && (lua_getfield(L, 3, "dtype"), lua_isnil(L, -1))))
@@ -303,7 +303,7 @@ static int l_randn_like(lua_State *L) { return like(L, 3); }
 */
 static int l_full_like(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  double v = luaL_checknumber(L, 2);
+  double v = lnb_check_number(L, 2);
   lua_remove(L, 2);
   lnb_options o;
   like_options(L, t, &o, lnb_tensor_option_keys);
@@ -325,7 +325,7 @@ every argument is an integer, else float32.
 static int l_arange(lua_State *L) {
   int nnum = 0;
   while (nnum < 3 && lua_type(L, nnum + 1) == LUA_TNUMBER) nnum++;
-  luaL_argcheck(L, nnum >= 1, 1, "number expected");
+  lnb_argcheck(L, nnum >= 1, 1, "number expected");
   bool ints = true;
   for (int i = 1; i <= nnum; i++) ints = ints && lua_isinteger(L, i);
   double start = nnum >= 2 ? lua_tonumber(L, 1) : 0;
@@ -349,7 +349,7 @@ static int l_arange(lua_State *L) {
 @function linspace
 */
 static int l_linspace(lua_State *L) {
-  double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+  double a = lnb_check_number(L, 1), b = lnb_check_number(L, 2);
   lua_Integer steps = lnb_check_integer(L, 3);
   lnb_options o;
   lnb_read_options(L, 4, &o);
@@ -366,7 +366,7 @@ static int l_linspace(lua_State *L) {
 static int l_eye(lua_State *L) {
   lua_Integer n = lnb_check_integer(L, 1);
   lua_Integer m = lua_type(L, 2) == LUA_TNUMBER ? lnb_check_integer(L, 2) : n;
-  luaL_argcheck(L, n >= 0 && m >= 0, 1, "sizes must be non-negative");
+  lnb_argcheck(L, n >= 0 && m >= 0, 1, "sizes must be non-negative");
   lnb_options o;
   lnb_read_options(L, lua_type(L, 2) == LUA_TNUMBER ? 3 : 2, &o);
   return lnb_push(L, finish(L, ln_eye(n, m, o.dtype, o.device), &o));
@@ -423,7 +423,7 @@ static int l_randint(lua_State *L) {
   } else {
     high = lnb_check_integer(L, 1);
   }
-  luaL_checktype(L, at, LUA_TTABLE);
+  lnb_check_type(L, at, LUA_TTABLE);
   int64_t shape[LN_MAX_DIMS];
   int ndim = lnb_check_shape(L, at, shape);
   lnb_options o;
@@ -445,7 +445,7 @@ PyTorch's is 0..n-1).
 /* randperm(n): a random permutation of 1..n (indices are 1-based). */
 static int l_randperm(lua_State *L) {
   lua_Integer n = lnb_check_integer(L, 1);
-  luaL_argcheck(L, n >= 0, 1, "n must be non-negative");
+  lnb_argcheck(L, n >= 0, 1, "n must be non-negative");
   lnb_options o;
   lnb_read_options_of(L, 2, &o, lnb_random_option_keys);
   if (!(lua_type(L, 2) == LUA_TSTRING ||
@@ -494,7 +494,7 @@ torch.manual_seed does.
 @function manual_seed
 */
 static int gen_manual_seed(lua_State *L) {
-  ln_generator *g = luaL_checkudata(L, 1, LNB_GENERATOR);
+  ln_generator *g = lnb_check_udata(L, 1, LNB_GENERATOR);
   ln_generator_init(g, check_seed(L, 2));
   lua_settop(L, 1);
   return 1;
@@ -505,13 +505,13 @@ static int gen_manual_seed(lua_State *L) {
 @function initial_seed
 */
 static int gen_initial_seed(lua_State *L) {
-  ln_generator *g = luaL_checkudata(L, 1, LNB_GENERATOR);
+  ln_generator *g = lnb_check_udata(L, 1, LNB_GENERATOR);
   lua_pushinteger(L, (lua_Integer)g->seed);
   return 1;
 }
 
 static int gen_random(lua_State *L) { /* uniform [0,1), for Lua code */
-  ln_generator *g = luaL_checkudata(L, 1, LNB_GENERATOR);
+  ln_generator *g = lnb_check_udata(L, 1, LNB_GENERATOR);
   lua_pushnumber(L, ln_generator_uniform(g));
   return 1;
 }
@@ -539,7 +539,7 @@ static ln_generator *fill_generator(lua_State *L, int idx) {
 */
 static int t_fill_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  double v = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : luaL_checknumber(L, 2);
+  double v = lua_isboolean(L, 2) ? lua_toboolean(L, 2) : lnb_check_number(L, 2);
   return checked(L, ln_fill_(t, v));
 }
 
@@ -568,7 +568,7 @@ static int t_copy_(lua_State *L) {
 */
 static int t_uniform_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  double a = luaL_optnumber(L, 2, 0), b = luaL_optnumber(L, 3, 1);
+  double a = lnb_opt_number(L, 2, 0), b = lnb_opt_number(L, 3, 1);
   return checked(L, ln_uniform_(fill_generator(L, 4), t, a, b));
 }
 
@@ -580,7 +580,7 @@ static int t_uniform_(lua_State *L) {
 */
 static int t_normal_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  double m = luaL_optnumber(L, 2, 0), s = luaL_optnumber(L, 3, 1);
+  double m = lnb_opt_number(L, 2, 0), s = lnb_opt_number(L, 3, 1);
   return checked(L, ln_normal_(fill_generator(L, 4), t, m, s));
 }
 
@@ -591,7 +591,7 @@ static int t_normal_(lua_State *L) {
 */
 static int t_bernoulli_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  double p = luaL_optnumber(L, 2, 0.5);
+  double p = lnb_opt_number(L, 2, 0.5);
   return checked(L, ln_bernoulli_(fill_generator(L, 3), t, p));
 }
 
@@ -603,7 +603,7 @@ static int t_bernoulli_(lua_State *L) {
 */
 static int l_set_default_device(lua_State *L) {
   ln_device d;
-  if (ln_device_parse(luaL_checkstring(L, 1), &d) != LN_OK) return lnb_error(L);
+  if (ln_device_parse(lnb_check_string(L, 1), &d) != LN_OK) return lnb_error(L);
   default_device = d;
   default_device_set = true;
   return 0;

@@ -39,7 +39,7 @@ static ln_device check_device(lua_State *L, const char *spec) {
   ln_device d;
 #ifdef LN_WITH_OPENCL
   if (is_opencl(spec) && ln_opencl_device_count() == 0)
-    luaL_error(L, "no OpenCL device found");
+    lnb_errorf(L, "no OpenCL device found");
 #endif
   if (ln_device_parse(spec, &d) != LN_OK) lnb_error(L);
 #ifdef LN_WITH_OPENCL
@@ -57,7 +57,7 @@ there, `model:to(dev)` a model.
 */
 static int l_device(lua_State *L) {
   ln_device d = lua_isnoneornil(L, 1) ? lnb_default_device()
-                                       : check_device(L, luaL_checkstring(L, 1));
+                                       : check_device(L, lnb_check_string(L, 1));
   char buf[32];
   ln_device_name(d, buf, sizeof buf);
   lua_pushstring(L, buf);
@@ -129,9 +129,9 @@ static int l_is_available(lua_State *L) {
 
 /* The OpenCL device at idx ("opencl:N"; "opencl:0" when absent). */
 static ocl_device *opt_opencl(lua_State *L, int idx) {
-  const char *spec = luaL_optstring(L, idx, "opencl");
+  const char *spec = lnb_opt_string(L, idx, "opencl");
   ln_device d = check_device(L, spec);
-  luaL_argcheck(L, d.backend == &ln_backend_opencl, idx,
+  lnb_argcheck(L, d.backend == &ln_backend_opencl, idx,
                 "an OpenCL device expected");
   return ocl_device_get(d.index);
 }
@@ -186,7 +186,7 @@ static int l_is_available(lua_State *L) {
 }
 
 static int l_no_opencl(lua_State *L) {
-  return luaL_error(L, "this build of luann has no OpenCL (make OPENCL=1)");
+  return lnb_errorf(L, "this build of luann has no OpenCL (make OPENCL=1)");
 }
 #define l_memory l_no_opencl
 #define l_empty_cache l_no_opencl

@@ -132,7 +132,7 @@ int lnb_tostring(lua_State *L) {
   bool exact = !ln_dtype_is_float(t->dtype) && t->dtype != LN_BOOL;
   /* userdata, so that an error below frees the values too */
   size_t count = (size_t)(n ? n : 1), per = exact ? 16 : 8;
-  if (count > SIZE_MAX / per) return luaL_error(L, "tostring: out of memory");
+  if (count > SIZE_MAX / per) return lnb_errorf(L, "tostring: out of memory");
   double *v = lua_newuserdatauv(L, count * per, 0);
   int64_t *iv = exact ? (int64_t *)(v + count) : NULL;
   if (ln_to_buffer(t, v, LN_FLOAT64) != LN_OK ||

@@ -38,7 +38,7 @@ static int read_safetensors(lua_State *L) {
 }
 
 static int l_safetensors_read(lua_State *L) {
-  ln_safetensors *f = ln_safetensors_open(luaL_checkstring(L, 1));
+  ln_safetensors *f = ln_safetensors_open(lnb_check_string(L, 1));
   if (!f) return lnb_error(L);
   lua_pushcfunction(L, read_safetensors);
   lua_pushlightuserdata(L, f);
@@ -53,7 +53,7 @@ static const char *check_text(lua_State *L, int idx, const char *what) {
   size_t len;
   const char *s = lua_tolstring(L, idx, &len);
   if (strlen(s) != len)
-    luaL_error(L, "safetensors.save: %s \"%s\" holds a zero byte", what, s);
+    lnb_errorf(L, "safetensors.save: %s \"%s\" holds a zero byte", what, s);
   return s;
 }
 
@@ -68,18 +68,18 @@ static int64_t collect(lua_State *L, int idx, bool tensors, const char ***keys,
   int64_t i = 0;
   for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1), i++) {
     if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_error(L, "safetensors.save: %s keys must be strings, got %s %s",
+      lnb_errorf(L, "safetensors.save: %s keys must be strings, got %s %s",
                  tensors ? "tensor" : "metadata", luaL_typename(L, -2),
                  lua_isinteger(L, -2) ? lua_tostring(L, -2) : "");
     (*keys)[i] = check_text(L, -2, tensors ? "the tensor name" : "the metadata key");
     if (tensors) {
       ln_tensor *t = lnb_test(L, -1);
-      if (!t) luaL_error(L, "safetensors.save: '%s' is a %s, not a tensor", (*keys)[i],
+      if (!t) lnb_errorf(L, "safetensors.save: '%s' is a %s, not a tensor", (*keys)[i],
                          luaL_typename(L, -1));
       ((ln_tensor **)*values)[i] = t;
     } else {
       if (lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "safetensors.save: metadata value '%s' is a %s, not a string",
+        lnb_errorf(L, "safetensors.save: metadata value '%s' is a %s, not a string",
                    (*keys)[i], luaL_typename(L, -1));
       ((const char **)*values)[i] = check_text(L, -1, "the metadata value");
     }
@@ -88,9 +88,9 @@ static int64_t collect(lua_State *L, int idx, bool tensors, const char ***keys,
 }
 
 static int l_safetensors_write(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  const char *path = lnb_check_string(L, 1);
+  lnb_check_type(L, 2, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 3)) lnb_check_type(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
   const char **names, **keys = NULL;
   void *tensors, *values = NULL;
@@ -104,11 +104,11 @@ static int l_safetensors_write(lua_State *L) {
 /* ---- NumPy -------------------------------------------------------------- */
 
 static int l_npy_read(lua_State *L) {
-  return lnb_push(L, ln_npy_read(luaL_checkstring(L, 1)));
+  return lnb_push(L, ln_npy_read(lnb_check_string(L, 1)));
 }
 
 static int l_npy_write(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lnb_check_string(L, 1);
   if (ln_npy_write(path, lnb_check(L, 2)) != LN_OK) return lnb_error(L);
   return 0;
 }
@@ -127,7 +127,7 @@ static int read_npz(lua_State *L) {
 }
 
 static int l_npz_read(lua_State *L) {
-  ln_npz *z = ln_npz_open(luaL_checkstring(L, 1));
+  ln_npz *z = ln_npz_open(lnb_check_string(L, 1));
   if (!z) return lnb_error(L);
   lua_pushcfunction(L, read_npz);
   lua_pushlightuserdata(L, z);

@@ -22,7 +22,7 @@ static uint8_t to_byte(double v) { return (uint8_t)floor(fmin(fmax(v, 0), 1) * 2
 static void check_finite(lua_State *L, double v, int64_t i, const int64_t *chw) {
   if (isfinite(v)) return;
   int64_t C = chw[0], W = chw[2];
-  luaL_error(L, "image.save: the image holds %s at (%d,%d,%d) (channel, row, "
+  lnb_errorf(L, "image.save: the image holds %s at (%d,%d,%d) (channel, row, "
              "column); PNG pixels must be finite", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf",
              (int)(i % C + 1), (int)(i / C / W + 1), (int)(i / C % W + 1));
 }
@@ -50,19 +50,19 @@ static uint8_t *host_pixels(lua_State *L, ln_tensor *t) {
 }
 
 static int l_write_png(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lnb_check_string(L, 1);
   ln_tensor *t = lnb_check(L, 2);
   char shape[LN_SHAPE_STRLEN];
   if (t->ndim != 3 || t->shape[0] < 1 || t->shape[0] > 4 || t->shape[1] < 1 ||
       t->shape[2] < 1)
-    return luaL_error(L, "image.save: expected a (C,H,W) image with 1 to 4 "
+    return lnb_errorf(L, "image.save: expected a (C,H,W) image with 1 to 4 "
                       "channels, got shape %s",
                       ln_shape_str(t->ndim, t->shape, shape, sizeof shape));
   if (t->dtype != LN_UINT8 && !ln_dtype_is_float(t->dtype))
-    return luaL_error(L, "image.save: expected a float or uint8 tensor, got %s",
+    return lnb_errorf(L, "image.save: expected a float or uint8 tensor, got %s",
                       ln_dtype_name(t->dtype));
   if (ln_tensor_numel(t) > LN_PNG_MAX_BYTES)
-    return luaL_error(L, "image.save: shape %s is more than the %d pixel "
+    return lnb_errorf(L, "image.save: shape %s is more than the %d pixel "
                       "bytes an image may take",
                       ln_shape_str(t->ndim, t->shape, shape, sizeof shape),
                       (int)LN_PNG_MAX_BYTES);
@@ -73,7 +73,7 @@ static int l_write_png(lua_State *L) {
 }
 
 static int l_read_png(lua_State *L) {
-  return lnb_push(L, ln_png_read(luaL_checkstring(L, 1)));
+  return lnb_push(L, ln_png_read(lnb_check_string(L, 1)));
 }
 
 static const luaL_Reg image_functions[] = {

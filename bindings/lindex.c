@@ -26,7 +26,7 @@
 static int check_dim(lua_State *L, int idx, const ln_tensor *t, const char *op) {
   int d = lnb_check_dim(L, idx), n = t->ndim ? t->ndim : 1;
   if (d < -n || d >= n)
-    luaL_error(L, "%s: dim %d out of range for a tensor of %d dims", op,
+    lnb_errorf(L, "%s: dim %d out of range for a tensor of %d dims", op,
                (int)lua_tointeger(L, idx), t->ndim);
   return d < 0 ? d + n : d;
 }
@@ -38,7 +38,7 @@ static int opt_dim(lua_State *L, int idx, const ln_tensor *t, const char *op,
 
 static bool opt_bool(lua_State *L, int idx, bool def) {
   if (lua_isnoneornil(L, idx)) return def;
-  luaL_checktype(L, idx, LUA_TBOOLEAN);
+  lnb_check_type(L, idx, LUA_TBOOLEAN);
   return lua_toboolean(L, idx);
 }
 
@@ -46,7 +46,7 @@ static bool opt_bool(lua_State *L, int idx, bool def) {
 static ln_tensor *index_arg(lua_State *L, int idx, const char *op) {
   ln_tensor *index = lnb_check(L, idx);
   if (index->dtype != LN_INT64)
-    luaL_error(L, "%s: index must be an int64 tensor, got %s", op,
+    lnb_errorf(L, "%s: index must be an int64 tensor, got %s", op,
                ln_dtype_name(index->dtype));
   return index;
 }
@@ -61,8 +61,8 @@ static ln_tensor *check_index(lua_State *L, int idx, const char *op) {
 static double check_value(lua_State *L, int idx) {
   if (lua_isboolean(L, idx)) return lua_toboolean(L, idx);
   ln_tensor *t = lnb_test(L, idx);
-  if (!t) return luaL_checknumber(L, idx);
-  luaL_argcheck(L, ln_tensor_numel(t) == 1, idx,
+  if (!t) return lnb_check_number(L, idx);
+  lnb_argcheck(L, ln_tensor_numel(t) == 1, idx,
                 "a value tensor must have one element");
   double v;
   if (ln_to_buffer(t, &v, LN_FLOAT64) != LN_OK) lnb_error(L);
@@ -75,7 +75,7 @@ static ln_tensor *src_arg(lua_State *L, int idx, double *value) {
   ln_tensor *t = lnb_test(L, idx);
   if (t) return t;
   if (!lua_isboolean(L, idx) && lua_type(L, idx) != LUA_TNUMBER)
-    luaL_typeerror(L, idx, "tensor or number");
+    lnb_typeerror(L, idx, "tensor or number");
   *value = check_value(L, idx);
   return NULL;
 }
@@ -208,12 +208,12 @@ static int l_index_select(lua_State *L) {
 /* alpha from a trailing {alpha = x} table or a plain number; 1 if none. */
 static double opt_alpha(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx)) return 1;
-  if (!lua_istable(L, idx)) return luaL_checknumber(L, idx);
+  if (!lua_istable(L, idx)) return lnb_check_number(L, idx);
   lnb_check_option_keys(L, idx, (const char *const[]){"alpha", NULL});
   lua_getfield(L, idx, "alpha");
   int type = lua_type(L, -1);
   if (type != LUA_TNIL && type != LUA_TNUMBER)
-    luaL_error(L, "index_add: alpha must be a number, got %s",
+    lnb_errorf(L, "index_add: alpha must be a number, got %s",
                lua_typename(L, type));
   double alpha = type == LUA_TNIL ? 1 : lua_tonumber(L, -1);
   lua_pop(L, 1);
@@ -323,15 +323,15 @@ static int l_masked_select(lua_State *L) {
 ** array lives in a userdata left on the stack, so a raise leaks nothing.
 ** Raw reads: no metamethod may run (and close a tensor already taken). */
 static ln_tensor **check_list(lua_State *L, int idx, const char *op, int *n) {
-  luaL_checktype(L, idx, LUA_TTABLE);
+  lnb_check_type(L, idx, LUA_TTABLE);
   lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
-  if (len > INT32_MAX / 16) luaL_error(L, "%s: too many tensors", op);
+  if (len > INT32_MAX / 16) lnb_errorf(L, "%s: too many tensors", op);
   ln_tensor **ts = lua_newuserdatauv(L, (size_t)(len ? len : 1) * sizeof *ts, 0);
   for (lua_Integer i = 1; i <= len; i++) {
     lua_rawgeti(L, idx, i);
     ts[i - 1] = lnb_test(L, -1);
     if (!ts[i - 1])
-      luaL_error(L, "%s: expected a table of tensors, got %s at position %d",
+      lnb_errorf(L, "%s: expected a table of tensors, got %s at position %d",
                  op, luaL_typename(L, -1), (int)i);
     lua_pop(L, 1);
   }
@@ -347,7 +347,7 @@ static int list_dim(lua_State *L, int idx, int ndim, bool extra,
   if (lua_isnoneornil(L, idx)) return 0;
   int d = lnb_check_dim(L, idx), n = extra ? ndim + 1 : ndim ? ndim : 1;
   if (d < -n || d >= n)
-    luaL_error(L, "%s: dim %d out of range for tensors of %d dims", op,
+    lnb_errorf(L, "%s: dim %d out of range for tensors of %d dims", op,
                (int)lua_tointeger(L, idx), ndim);
   return d < 0 ? d + n : d;
 }
@@ -403,11 +403,11 @@ static int push_parts(lua_State *L, ln_tensor *t, int d, int n,
 static int split_even(lua_State *L, ln_tensor *t, int d, int64_t size) {
   int64_t total = t->ndim ? t->shape[d] : 1;
   if (size <= 0 && !(size == 0 && total == 0))
-    return luaL_error(L, "split: split size must be positive, got %I",
+    return lnb_errorf(L, "split: split size must be positive, got %I",
                       (lua_Integer)size);
   int64_t n = total == 0 ? 1 : total / size + (total % size != 0);
   if (n > INT32_MAX / 16)
-    return luaL_error(L, "split: %I pieces are too many", (lua_Integer)n);
+    return lnb_errorf(L, "split: %I pieces are too many", (lua_Integer)n);
   int64_t *lens = lua_newuserdatauv(L, (size_t)n * sizeof *lens, 0);
   for (int64_t i = 0; i < n; i++)
     lens[i] = total - i * size < size ? total - i * size : size;
@@ -424,7 +424,7 @@ static int split_even(lua_State *L, ln_tensor *t, int d, int64_t size) {
 /* t:split(size | {sizes}, dim = 1): a table of views */
 static int l_split(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  if (t->ndim == 0) return luaL_error(L, "split: cannot split a 0-dim tensor");
+  if (t->ndim == 0) return lnb_errorf(L, "split: cannot split a 0-dim tensor");
   int d = opt_dim(L, 3, t, "split", 0);
   if (!lua_istable(L, 2)) return split_even(L, t, d, lnb_check_integer(L, 2));
   int n = lnb_check_len(L, 2, INT32_MAX / 16, "sizes");
@@ -434,11 +434,11 @@ static int l_split(lua_State *L) {
     lua_geti(L, 2, i + 1);
     lens[i] = lnb_check_entry(L, 2, i + 1, "sizes");
     lua_pop(L, 1);
-    if (lens[i] < 0) return luaL_error(L, "split: sizes must be non-negative");
+    if (lens[i] < 0) return lnb_errorf(L, "split: sizes must be non-negative");
     if (__builtin_add_overflow(sum, lens[i], &sum)) sum = INT64_MAX;
   }
   if (sum != t->shape[d])
-    return luaL_error(L, "split: sizes sum to %I, but dim %d has size %I",
+    return lnb_errorf(L, "split: sizes sum to %I, but dim %d has size %I",
                       (lua_Integer)sum, d + 1, (lua_Integer)t->shape[d]);
   return push_parts(L, t, d, n, lens);
 }
@@ -453,16 +453,16 @@ static int l_split(lua_State *L) {
 /* t:chunk(n, dim = 1): at most n views of ceil(size / n) along dim */
 static int l_chunk(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  if (t->ndim == 0) return luaL_error(L, "chunk: cannot chunk a 0-dim tensor");
+  if (t->ndim == 0) return lnb_errorf(L, "chunk: cannot chunk a 0-dim tensor");
   lua_Integer n = lnb_check_integer(L, 2);
   int d = opt_dim(L, 3, t, "chunk", 0);
   if (n <= 0)
-    return luaL_error(L, "chunk: the number of chunks must be positive, got %I",
+    return lnb_errorf(L, "chunk: the number of chunks must be positive, got %I",
                       (lua_Integer)n);
   int64_t total = t->shape[d];
   if (total > 0) return split_even(L, t, d, total / n + (total % n != 0));
   if (n > INT32_MAX / 16)
-    return luaL_error(L, "chunk: %I chunks are too many", (lua_Integer)n);
+    return lnb_errorf(L, "chunk: %I chunks are too many", (lua_Integer)n);
   int64_t *lens = lua_newuserdatauv(L, (size_t)n * sizeof *lens, 0);
   for (lua_Integer i = 0; i < n; i++) lens[i] = 0; /* n empty views */
   return push_parts(L, t, d, (int)n, lens);
@@ -544,7 +544,7 @@ static int l_topk(lua_State *L) {
 static int l_one_hot(lua_State *L) {
   lua_Integer c = lnb_opt_integer(L, 2, -1);
   if (c < -1)
-    return luaL_error(L, "one_hot: num_classes must be positive or -1, got %d",
+    return lnb_errorf(L, "one_hot: num_classes must be positive or -1, got %d",
                       (int)c);
   ln_tensor *index = check_index(L, 1, "one_hot");
   return push_released(L, ln_one_hot(index, c), index, NULL);

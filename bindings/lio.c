@@ -29,7 +29,7 @@
 @function read_idx
 */
 static int l_read_idx(lua_State *L) {
-  return lnb_push(L, ln_read_idx(luaL_checkstring(L, 1)));
+  return lnb_push(L, ln_read_idx(lnb_check_string(L, 1)));
 }
 
 /* ---- save ----------------------------------------------------------------- */
@@ -64,6 +64,8 @@ static bool is_identifier(const key *k) {
 static int save_error(lua_State *L, const save_ctx *c, const char *what) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
+  lnb_where(L, 2); /* the walk runs under save's own lua_pcall: 1 is save */
+  luaL_addvalue(&b);
   luaL_addstring(&b, "save: ");
   luaL_addstring(&b, what);
   if (c->depth > 0) luaL_addstring(&b, " (at ");
@@ -211,17 +213,17 @@ renamed, so the previous file survives a crash.
 @function save
 */
 static int l_save(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  luaL_checkany(L, 2);
+  const char *path = lnb_check_string(L, 1);
+  lnb_check_any(L, 2);
   int level = -1;
   if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
+    lnb_check_type(L, 3, LUA_TTABLE);
     lnb_check_option_keys(L, 3, (const char *const[]){"compression", NULL});
     lua_getfield(L, 3, "compression");
     if (!lua_isnil(L, -1)) {
       lua_Integer v;
       if (!lnb_tointeger(L, -1, &v) || v < 0 || v > 9)
-        return luaL_error(L, "save: compression must be an integer from 0 to "
+        return lnb_errorf(L, "save: compression must be an integer from 0 to "
                           "9, got %s", luaL_tolstring(L, -1, NULL));
       level = (int)v;
     }
@@ -282,7 +284,7 @@ static int load_walk(lua_State *L) {
 @function load
 */
 static int l_load(lua_State *L) {
-  ln_ckpt_reader *r = ln_ckpt_reader_open(luaL_checkstring(L, 1));
+  ln_ckpt_reader *r = ln_ckpt_reader_open(lnb_check_string(L, 1));
   if (!r) return lnb_error(L);
   lua_pushcfunction(L, load_walk);
   lua_pushlightuserdata(L, r);

@@ -73,7 +73,7 @@ static double opt_field(lua_State *L, int idx, const char *key, double def) {
     return def;
   }
   if (!lua_isnumber(L, -1))
-    return luaL_error(L, "addmm: option '%s' must be a number, got %s", key,
+    return lnb_errorf(L, "addmm: option '%s' must be a number, got %s", key,
                       luaL_typename(L, -1));
   double v = lua_tonumber(L, -1);
   lua_pop(L, 1);
@@ -92,7 +92,7 @@ static double opt_field(lua_State *L, int idx, const char *key, double def) {
 static int l_addmm(lua_State *L) {
   ln_tensor *c = lnb_check(L, 1), *a = lnb_check(L, 2), *b = lnb_check(L, 3);
   if (!lua_isnoneornil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
+    lnb_check_type(L, 4, LUA_TTABLE);
     lnb_check_option_keys(L, 4, (const char *const[]){"beta", "alpha", NULL});
   }
   double beta = opt_field(L, 4, "beta", 1), alpha = opt_field(L, 4, "alpha", 1);
@@ -119,7 +119,7 @@ static int l_linear(lua_State *L) {
 */
 static int l_set_num_threads(lua_State *L) {
   lua_Integer n = lnb_check_integer(L, 1);
-  luaL_argcheck(L, n >= 1 && n <= 4096, 1, "expected a thread count from 1 to 4096");
+  lnb_argcheck(L, n >= 1 && n <= 4096, 1, "expected a thread count from 1 to 4096");
   ln_set_num_threads((int)n);
   return 0;
 }

@@ -26,7 +26,7 @@ LN_INTERNAL extern const struct ln_embedded ln_lua_modules[];
 static const lnb_reg *const families[] = {
   lnb_tensor_methods, lnb_creation, lnb_views, lnb_pointwise, lnb_reductions,
   lnb_linalg, lnb_indexing, lnb_autograd, lnb_nn, lnb_io, lnb_device,
-  lnb_image, lnb_plot, lnb_compare, lnb_formats,
+  lnb_image, lnb_plot, lnb_compare, lnb_formats, lnb_errors,
 };
 
 /*** Whether a file descriptor is a terminal (progress bars redraw in place only then).
@@ -37,7 +37,7 @@ static const lnb_reg *const families[] = {
 /* isatty(fd): whether a file descriptor is a terminal (progress bars
 ** redraw in place only then). */
 static int l_isatty(lua_State *L) {
-  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  lua_pushboolean(L, isatty((int)lnb_check_lua_integer(L, 1)));
   return 1;
 }
 

@@ -36,7 +36,7 @@ static double number_setting(lua_State *L, int idx, const char *op,
                              const char *key, double def) {
   if (!get_setting(L, idx, key)) return def;
   if (lua_type(L, -1) != LUA_TNUMBER)
-    luaL_error(L, "%s: setting '%s' must be a number, got %s", op, key,
+    lnb_errorf(L, "%s: setting '%s' must be a number, got %s", op, key,
                luaL_typename(L, -1));
   double v = lua_tonumber(L, -1);
   lua_pop(L, 1);
@@ -46,7 +46,7 @@ static double number_setting(lua_State *L, int idx, const char *op,
 static double required_number(lua_State *L, int idx, const char *op,
                               const char *key) {
   if (!get_setting(L, idx, key))
-    luaL_error(L, "%s: setting '%s' is required", op, key);
+    lnb_errorf(L, "%s: setting '%s' is required", op, key);
   lua_pop(L, 1);
   return number_setting(L, idx, op, key, 0);
 }
@@ -55,7 +55,7 @@ static bool bool_setting(lua_State *L, int idx, const char *op,
                          const char *key, bool def) {
   if (!get_setting(L, idx, key)) return def;
   if (!lua_isboolean(L, -1))
-    luaL_error(L, "%s: setting '%s' must be a boolean, got %s", op, key,
+    lnb_errorf(L, "%s: setting '%s' must be a boolean, got %s", op, key,
                luaL_typename(L, -1));
   bool v = lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -67,7 +67,7 @@ static int64_t step_setting(lua_State *L, int idx, const char *op) {
   int ok;
   lua_Integer v = lua_tointegerx(L, -1, &ok);
   if (!ok)
-    luaL_error(L, "%s: setting 'step' must be an integer (the step count "
+    lnb_errorf(L, "%s: setting 'step' must be an integer (the step count "
                "from 1), got %s", op, luaL_typename(L, -1));
   lua_pop(L, 1);
   return v;
@@ -84,7 +84,7 @@ static int l_sgd_step(lua_State *L) {
   const char *op = "sgd_step";
   ln_tensor *param = lnb_check(L, 1), *grad = lnb_check(L, 2);
   ln_tensor *buf = opt_tensor(L, 3);
-  luaL_checktype(L, 4, LUA_TTABLE);
+  lnb_check_type(L, 4, LUA_TTABLE);
   ln_optim_step s = {0};
   s.lr = required_number(L, 4, op, "lr");
   s.momentum = number_setting(L, 4, op, "momentum", 0);
@@ -100,7 +100,7 @@ static int l_adam_step(lua_State *L) {
   const char *op = "adam_step";
   ln_tensor *param = lnb_check(L, 1), *grad = lnb_check(L, 2);
   ln_tensor *m = lnb_check(L, 3), *v = lnb_check(L, 4), *vmax = opt_tensor(L, 5);
-  luaL_checktype(L, 6, LUA_TTABLE);
+  lnb_check_type(L, 6, LUA_TTABLE);
   ln_optim_step s = {0};
   s.lr = required_number(L, 6, op, "lr");
   s.beta1 = number_setting(L, 6, op, "beta1", 0.9);
@@ -119,7 +119,7 @@ static int l_rmsprop_step(lua_State *L) {
   ln_tensor *param = lnb_check(L, 1), *grad = lnb_check(L, 2);
   ln_tensor *sq = lnb_check(L, 3), *buf = opt_tensor(L, 4);
   ln_tensor *ga = opt_tensor(L, 5);
-  luaL_checktype(L, 6, LUA_TTABLE);
+  lnb_check_type(L, 6, LUA_TTABLE);
   ln_optim_step s = {0};
   s.lr = required_number(L, 6, op, "lr");
   s.beta2 = number_setting(L, 6, op, "alpha", 0.99);
@@ -137,7 +137,7 @@ static int l_adagrad_step(lua_State *L) {
   const char *op = "adagrad_step";
   ln_tensor *param = lnb_check(L, 1), *grad = lnb_check(L, 2);
   ln_tensor *sum = lnb_check(L, 3);
-  luaL_checktype(L, 4, LUA_TTABLE);
+  lnb_check_type(L, 4, LUA_TTABLE);
   ln_optim_step s = {0};
   s.lr = required_number(L, 4, op, "lr");
   s.lr_decay = number_setting(L, 4, op, "lr_decay", 0);
@@ -148,7 +148,7 @@ static int l_adagrad_step(lua_State *L) {
   if (!(init >= 0)) {
     char num[32];
     snprintf(num, sizeof num, "%g", init);
-    return luaL_error(L, "%s: invalid initial_accumulator_value value: %s", op,
+    return lnb_errorf(L, "%s: invalid initial_accumulator_value value: %s", op,
                       num);
   }
   if (ln_adagrad_step(param, grad, sum, &s) != LN_OK) return lnb_error(L);
@@ -170,7 +170,7 @@ static void loss_common(lua_State *L, int idx, ln_loss_options *o) {
 
 static void reduction_arg(lua_State *L, int idx, const char *op,
                           ln_loss_options *o) {
-  const char *name = luaL_optstring(L, idx, "mean");
+  const char *name = lnb_opt_string(L, idx, "mean");
   if (ln_reduction_parse(op, name, &o->reduction) != LN_OK) lnb_error(L);
 }
 
@@ -178,7 +178,7 @@ static int l_cross_entropy(lua_State *L) {
   ln_tensor *input = lnb_check(L, 1), *target = lnb_check(L, 2);
   ln_loss_options o;
   loss_common(L, 3, &o);
-  o.label_smoothing = luaL_optnumber(L, 5, 0);
+  o.label_smoothing = lnb_opt_number(L, 5, 0);
   reduction_arg(L, 6, "cross_entropy", &o);
   return lnb_push(L, ln_cross_entropy(input, target, &o));
 }

@@ -45,7 +45,7 @@ static void push_names(lua_State *L, const ln_op *op) {
 /* Raises "op: <name> <msg>" for the value at idx. */
 static int bad(lua_State *L, const call *c, const ln_param *p, int idx,
                const char *expected) {
-  return luaL_error(L, "%s: %s must be %s, got %s", c->op->name, p->name,
+  return lnb_errorf(L, "%s: %s must be %s, got %s", c->op->name, p->name,
                     expected, luaL_typename(L, idx));
 }
 
@@ -54,7 +54,7 @@ static int64_t get_int(lua_State *L, const call *c, const ln_param *p, int idx,
   int ok;
   lua_Integer v = lua_tointegerx(L, idx, &ok); /* 2.0 is 2 */
   if (!ok && lua_type(L, idx) == LUA_TNUMBER) /* say which float */
-    luaL_error(L, "%s: %s must be %s, got %s", c->op->name, p->name, expected,
+    lnb_errorf(L, "%s: %s must be %s, got %s", c->op->name, p->name, expected,
                lua_tostring(L, idx));
   if (!ok) bad(L, c, p, idx, expected);
   return (int64_t)v;
@@ -74,7 +74,7 @@ static int get_choice(lua_State *L, const call *c, const ln_param *p, int idx) {
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);
-  return luaL_error(L, "%s: %s must be one of %s, got '%s'", c->op->name,
+  return lnb_errorf(L, "%s: %s must be one of %s, got '%s'", c->op->name,
                     p->name, lua_tostring(L, -1), s);
 }
 
@@ -83,10 +83,10 @@ static int64_t get_dim(lua_State *L, const call *c, const ln_param *p, int idx,
                        const char *expected) {
   int64_t d = get_int(L, c, p, idx, expected);
   if (d == 0)
-    luaL_error(L, "%s: %s must be a dim from 1 (or negative from the "
+    lnb_errorf(L, "%s: %s must be a dim from 1 (or negative from the "
                "end), got 0", c->op->name, p->name);
   if (d > LN_MAX_DIMS + 1 || d < -(LN_MAX_DIMS + 1)) /* the core's int */
-    luaL_error(L, "%s: %s %I is out of range (tensors have at most %d "
+    lnb_errorf(L, "%s: %s %I is out of range (tensors have at most %d "
                "dims)", c->op->name, p->name, (lua_Integer)d, LN_MAX_DIMS);
   return d > 0 ? d - 1 : d;
 }
@@ -103,7 +103,7 @@ static int get_list(lua_State *L, const call *c, const ln_param *p, int idx,
                     int64_t *out, int n, bool upto) {
   int len = lnb_check_len(L, idx, 1 << 20, p->name);
   if (upto ? len > n : len != n)
-    return luaL_error(L, "%s: %s must have %s%d numbers, got %d", c->op->name,
+    return lnb_errorf(L, "%s: %s must have %s%d numbers, got %d", c->op->name,
                       p->name, upto ? "at most " : "", n, len);
   for (int i = 0; i < len; i++) {
     lua_geti(L, idx, i + 1);
@@ -121,7 +121,7 @@ static int read_varargs(lua_State *L, call *c, const ln_param *p, int idx,
   int n = 0;
   while (idx + n <= top && lua_type(L, idx + n) == LUA_TNUMBER) n++;
   if (n > p->count)
-    luaL_error(L, "%s: %s must have at most %d numbers, got %d", c->op->name,
+    lnb_errorf(L, "%s: %s must have at most %d numbers, got %d", c->op->name,
                p->name, p->count, n);
   int64_t *at = (int64_t *)(c->params + p->offset);
   for (int i = 0; i < n; i++)
@@ -190,7 +190,7 @@ static void read_input(lua_State *L, call *c, int i, int idx) {
   if (lua_isnoneornil(L, idx) && i >= c->op->nrequired) return;
   ln_tensor *t = lnb_test(L, idx);
   if (!t)
-    luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a tensor%s, got %s",
+    lnb_argerror(L, idx, lua_pushfstring(L, "%s must be a tensor%s, got %s",
                                           c->op->inputs[i],
                                           i >= c->op->nrequired ? " or nil" : "",
                                           luaL_typename(L, idx)));
@@ -210,7 +210,7 @@ static void read_options(lua_State *L, call *c, int idx) {
     if (!found) {
       const char *name = luaL_tolstring(L, top - 1, NULL);
       push_names(L, c->op);
-      luaL_error(L, "%s: unknown option '%s' (it takes %s)", c->op->name,
+      lnb_errorf(L, "%s: unknown option '%s' (it takes %s)", c->op->name,
                  name, lua_tostring(L, -1));
     }
     lua_pop(L, 1);
@@ -245,16 +245,16 @@ static int call_op(lua_State *L) {
   }
   if (idx <= top) {
     if (!is_options(L, idx) || idx < top)
-      return luaL_error(L, "%s: too many arguments (it takes %d tensors and "
+      return lnb_errorf(L, "%s: too many arguments (it takes %d tensors and "
                         "then its options)", c.op->name, nin);
     read_options(L, &c, idx);
   }
   for (int i = 0; i < c.op->nrequired; i++)
     if (!c.in[i])
-      return luaL_error(L, "%s: missing %s", c.op->name, c.op->inputs[i]);
+      return lnb_errorf(L, "%s: missing %s", c.op->name, c.op->inputs[i]);
   for (const ln_param *p = c.op->params; p && p->name; p++)
     if (p->required && !(c.given & (1ull << (p - c.op->params))))
-      return luaL_error(L, "%s: missing %s", c.op->name, p->name);
+      return lnb_errorf(L, "%s: missing %s", c.op->name, p->name);
   ln_tensor *out[LN_OP_MAX_OUT + 1] = {NULL};
   if (c.op->run(c.in, c.params, out) != LN_OK) return lnb_error(L);
   int n = 0;
@@ -405,7 +405,7 @@ void lnb_register_ops(lua_State *L, int module, int methods) {
     int nparams = 0;
     while (op->params && op->params[nparams].name) nparams++;
     if (op->params_size > sizeof(((call *)0)->params) || nparams > 64)
-      luaL_error(L, "internal: op %s has parameters larger than the binding "
+      lnb_errorf(L, "internal: op %s has parameters larger than the binding "
                  "reads", op->name);
     if (op->where & LN_OP_FUNCTION) {
       lua_pushlightuserdata(L, (void *)op);

@@ -21,13 +21,13 @@
 static int64_t read_numbers(lua_State *L, int k, const char *key, double *out,
                             int64_t n) {
   if (lua_getfield(L, -1, key) != LUA_TTABLE)
-    luaL_error(L, "plot.line: series %d: '%s' must be a list of numbers", k, key);
+    lnb_errorf(L, "plot.line: series %d: '%s' must be a list of numbers", k, key);
   int64_t len = (int64_t)lua_rawlen(L, -1);
   if (n >= 0 && len != n)
-    luaL_error(L, "plot.line: series %d: x has %d values and y %d", k, (int)len, (int)n);
+    lnb_errorf(L, "plot.line: series %d: x has %d values and y %d", k, (int)len, (int)n);
   for (int64_t i = 0; out && i < len; i++) {
     if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TNUMBER)
-      luaL_error(L, "plot.line: series %d: %s[%d] is not a number", k, key, (int)i + 1);
+      lnb_errorf(L, "plot.line: series %d: %s[%d] is not a number", k, key, (int)i + 1);
     out[i] = lua_tonumber(L, -1);
     lua_pop(L, 1);
   }
@@ -40,12 +40,12 @@ static int64_t count_points(lua_State *L, int count) {
   int64_t total = 0;
   for (int k = 1; k <= count; k++) {
     if (lua_rawgeti(L, 2, k) != LUA_TTABLE)
-      luaL_error(L, "plot.line: series %d must be a table", k);
+      lnb_errorf(L, "plot.line: series %d must be a table", k);
     if (lua_getfield(L, -1, "name") != LUA_TSTRING)
-      luaL_error(L, "plot.line: series %d: 'name' must be a string", k);
+      lnb_errorf(L, "plot.line: series %d: 'name' must be a string", k);
     lua_pop(L, 1);
     int64_t n = read_numbers(L, k, "y", NULL, -1);
-    if (n < 1) luaL_error(L, "plot.line: series %d is empty", k);
+    if (n < 1) lnb_errorf(L, "plot.line: series %d is empty", k);
     total += n;
     lua_pop(L, 1);
   }
@@ -55,7 +55,7 @@ static int64_t count_points(lua_State *L, int count) {
 static const char *opt_string(lua_State *L, const char *key) {
   int type = lua_getfield(L, 3, key);
   if (type != LUA_TNIL && type != LUA_TSTRING)
-    luaL_error(L, "plot.line: option '%s' must be a string", key);
+    lnb_errorf(L, "plot.line: option '%s' must be a string", key);
   const char *s = lua_tostring(L, -1); /* anchored by the options table */
   lua_pop(L, 1);
   return s;
@@ -67,20 +67,20 @@ static int opt_side(lua_State *L, const char *key, int def) {
   lua_Integer v = lua_tointegerx(L, -1, &isint);
   if (lua_isnil(L, -1)) v = def, isint = 1;
   if (!isint || v < LN_PLOT_MIN_SIDE || v > LN_PLOT_MAX_SIDE)
-    luaL_error(L, "plot.line: option '%s' must be an integer from %d to %d",
+    lnb_errorf(L, "plot.line: option '%s' must be an integer from %d to %d",
                key, LN_PLOT_MIN_SIDE, LN_PLOT_MAX_SIDE);
   lua_pop(L, 1);
   return (int)v;
 }
 
 static int l_line(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 3, LUA_TTABLE);
+  const char *path = lnb_check_string(L, 1);
+  lnb_check_type(L, 2, LUA_TTABLE);
+  lnb_check_type(L, 3, LUA_TTABLE);
   lua_settop(L, 3);
   size_t len = lua_rawlen(L, 2);
   if (len < 1 || len > LN_PLOT_MAX_SERIES)
-    return luaL_error(L, "plot.line: 1 to %d series, got %d", LN_PLOT_MAX_SERIES, (int)len);
+    return lnb_errorf(L, "plot.line: 1 to %d series, got %d", LN_PLOT_MAX_SERIES, (int)len);
   int count = (int)len;
   ln_plot_options o = {opt_string(L, "title"), opt_string(L, "xlabel"),
                        opt_string(L, "ylabel"), opt_side(L, "width", 640),

@@ -34,7 +34,7 @@ static void check_operand(lua_State *L, int idx) {
   if (luaL_testudata(L, idx, LNB_TENSOR))
     lnb_check(L, idx); /* raises for a closed tensor */
   else if (type != LUA_TNUMBER && type != LUA_TBOOLEAN)
-    luaL_typeerror(L, idx, "tensor or number");
+    lnb_typeerror(L, idx, "tensor or number");
 }
 
 static bool is_integral(lua_State *L, int idx) {
@@ -99,7 +99,7 @@ static int add_scaled(lua_State *L, ln_binary_op op) {
   if (lua_isnoneornil(L, 3)) return binary(L, op);
   check_operand(L, 1);
   check_operand(L, 2);
-  double alpha = luaL_checknumber(L, 3);
+  double alpha = lnb_check_number(L, 3);
   ln_tensor *t = some_tensor(L);
   ln_tensor *a = operand(L, 1, t), *b = a ? operand(L, 2, t) : NULL;
   ln_tensor *r = a && b ? ln_add_scaled(a, b, op == LN_BINARY_SUB ? -alpha : alpha)
@@ -116,7 +116,7 @@ static int binary_inplace(lua_State *L, ln_binary_op op, bool has_alpha) {
   ln_tensor *t = lnb_check(L, 1), *b;
   check_operand(L, 2);
   b = lnb_test(L, 2);
-  double alpha = has_alpha ? luaL_optnumber(L, 3, 1) : 1;
+  double alpha = has_alpha ? lnb_opt_number(L, 3, 1) : 1;
   if (op == LN_BINARY_SUB) { /* a - alpha b is a + (-alpha) b */
     alpha = -alpha;
     op = LN_BINARY_ADD;
@@ -155,9 +155,9 @@ static int unary_inplace(lua_State *L, ln_unary_op op) {
 static void check_bounds(lua_State *L, const char *name, double *lo,
                          double *hi) {
   if (lua_isnoneornil(L, 2) && lua_isnoneornil(L, 3))
-    luaL_error(L, "%s: at least one of min and max must be given", name);
-  *lo = lua_isnoneornil(L, 2) ? -HUGE_VAL : luaL_checknumber(L, 2);
-  *hi = lua_isnoneornil(L, 3) ? HUGE_VAL : luaL_checknumber(L, 3);
+    lnb_errorf(L, "%s: at least one of min and max must be given", name);
+  *lo = lua_isnoneornil(L, 2) ? -HUGE_VAL : lnb_check_number(L, 2);
+  *hi = lua_isnoneornil(L, 3) ? HUGE_VAL : lnb_check_number(L, 3);
 }
 
 /*** Each element limited to [min, max] (either may be nil).
@@ -195,7 +195,7 @@ static int pw_clamp_(lua_State *L) {
 */
 static int pw_leaky_relu(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  return lnb_push(L, ln_leaky_relu(t, luaL_optnumber(L, 2, 0.01)));
+  return lnb_push(L, ln_leaky_relu(t, lnb_opt_number(L, 2, 0.01)));
 }
 
 /*** t:leaky_relu(negative_slope), in place.
@@ -204,7 +204,7 @@ static int pw_leaky_relu(lua_State *L) {
 */
 static int pw_leaky_relu_(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  if (ln_leaky_relu_(t, luaL_optnumber(L, 2, 0.01)) != LN_OK)
+  if (ln_leaky_relu_(t, lnb_opt_number(L, 2, 0.01)) != LN_OK)
     return lnb_error(L);
   lua_settop(L, 1);
   return 1;

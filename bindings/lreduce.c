@@ -27,7 +27,7 @@
 static int wrap_dim(lua_State *L, int d, const ln_tensor *t, const char *fname) {
   int n = t->ndim ? t->ndim : 1;
   if (d < -n || d >= n) /* d is already 0-based or negative */
-    luaL_error(L, "%s: dim %d out of range for a tensor of %d dims", fname,
+    lnb_errorf(L, "%s: dim %d out of range for a tensor of %d dims", fname,
                d >= 0 ? d + 1 : d, t->ndim);
   return d < 0 ? d + n : d;
 }
@@ -47,14 +47,14 @@ static int read_dims(lua_State *L, int idx, const ln_tensor *t,
     return 1;
   }
   int n = lnb_check_len(L, idx, LN_MAX_DIMS, "dims");
-  if (n == 0) luaL_error(L, "%s: the table of dims is empty", fname);
+  if (n == 0) lnb_errorf(L, "%s: the table of dims is empty", fname);
   for (int i = 0; i < n; i++) {
     lua_geti(L, idx, i + 1);
     int isint;
     lua_Integer d = lua_tointegerx(L, -1, &isint);
     lua_pop(L, 1);
-    if (!isint) luaL_error(L, "%s: dims must be integers", fname);
-    if (d == 0) luaL_error(L, "%s: dim 0 is invalid: dims are 1-based", fname);
+    if (!isint) lnb_errorf(L, "%s: dims must be integers", fname);
+    if (d == 0) lnb_errorf(L, "%s: dim 0 is invalid: dims are 1-based", fname);
     if (d > 64 || d < -64) d = 64; /* out of range either way */
     dims[i] = wrap_dim(L, d > 0 ? (int)d - 1 : (int)d, t, fname);
   }
@@ -64,7 +64,7 @@ static int read_dims(lua_State *L, int idx, const ln_tensor *t,
 /* keepdim at idx: a boolean, or absent (false). */
 static bool opt_keepdim(lua_State *L, int idx) {
   if (lua_isnoneornil(L, idx)) return false;
-  luaL_checktype(L, idx, LUA_TBOOLEAN);
+  lnb_check_type(L, idx, LUA_TBOOLEAN);
   return lua_toboolean(L, idx);
 }
 
@@ -230,7 +230,7 @@ static int read_correction(lua_State *L, int idx, const char *fname) {
                         (const char *const[]){"correction", "unbiased", NULL});
   if (lua_getfield(L, idx, "unbiased") != LUA_TNIL) {
     if (!lua_isboolean(L, -1))
-      luaL_error(L, "%s: unbiased must be a boolean", fname);
+      lnb_errorf(L, "%s: unbiased must be a boolean", fname);
     correction = lua_toboolean(L, -1);
   }
   lua_pop(L, 1);
@@ -238,7 +238,7 @@ static int read_correction(lua_State *L, int idx, const char *fname) {
     int isint;
     lua_Integer c = lua_tointegerx(L, -1, &isint);
     if (!isint || c < 0 || c > INT32_MAX)
-      luaL_error(L, "%s: correction must be a non-negative integer", fname);
+      lnb_errorf(L, "%s: correction must be a non-negative integer", fname);
     correction = (int)c;
   }
   lua_pop(L, 1);
@@ -260,7 +260,7 @@ static int variance(lua_State *L, bool take_sqrt) {
     idx = lua_istable(L, 3) ? 3 : 4;
   }
   if (lua_istable(L, idx)) correction = read_correction(L, idx, fname);
-  else if (!lua_isnoneornil(L, idx)) luaL_typeerror(L, idx, "options table");
+  else if (!lua_isnoneornil(L, idx)) lnb_typeerror(L, idx, "options table");
   return lnb_push(L, take_sqrt ? ln_std(t, dim, keepdim, correction)
                                : ln_var(t, dim, keepdim, correction));
 }
@@ -302,10 +302,10 @@ static int r_norm(lua_State *L) {
     if (strcmp(s, "fro") == 0) p = 2;
     else if (strcmp(s, "inf") == 0) p = HUGE_VAL;
     else if (strcmp(s, "-inf") == 0) p = -HUGE_VAL;
-    else return luaL_error(L, "norm: unknown norm '%s' (expected a number, "
+    else return lnb_errorf(L, "norm: unknown norm '%s' (expected a number, "
                            "'fro', 'inf' or '-inf')", s);
   } else if (!lua_isnoneornil(L, 2)) {
-    p = luaL_checknumber(L, 2);
+    p = lnb_check_number(L, 2);
   }
   int dim = lua_isnoneornil(L, 3) ? -1 : check_dim(L, 3, t, "norm");
   return lnb_push(L, ln_norm(t, p, dim, opt_keepdim(L, 4)));

@@ -28,7 +28,7 @@ static int shape_index(lua_State *L) {
 }
 
 static int shape_tostring(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  lnb_check_type(L, 1, LUA_TTABLE);
   int64_t shape[LN_MAX_DIMS];
   lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
   if (n > LN_MAX_DIMS) n = LN_MAX_DIMS; /* a user's table grown past it */

@@ -49,29 +49,8 @@ void luann_push_tensor(lua_State *L, ln_tensor *t) {
   if (ln_anomaly_enabled()) lnb_anomaly_trace(L); /* detect_anomaly */
 }
 
-/* Pushes "file:line: " of the op's caller, as luaL_where(L, 1) does, but
-** past the frames of the Lua library's own files (chunks "@lua/luann/..."):
-** a shape error in a layer's forward names the user's line, not Linear.lua. */
-static void push_user_where(lua_State *L) {
-  static const char library[] = "@lua/luann/";
-  lua_Debug ar;
-  for (int level = 1; lua_getstack(L, level, &ar); level++) {
-    lua_getinfo(L, "Sl", &ar);
-    if (strncmp(ar.source, library, sizeof library - 1) == 0) continue;
-    if (ar.currentline > 0) {
-      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
-      return;
-    }
-    break;
-  }
-  lua_pushliteral(L, "");
-}
-
 int lnb_error(lua_State *L) {
-  push_user_where(L);
-  lua_pushstring(L, ln_error_message());
-  lua_concat(L, 2);
-  return lua_error(L);
+  return lnb_errorf(L, "%s", ln_error_message());
 }
 
 int lnb_push(lua_State *L, ln_tensor *t) {
@@ -84,7 +63,7 @@ int lnb_push(lua_State *L, ln_tensor *t) {
 /* __gc: the box is unreachable, so nothing uses its tensor any more; a
 ** half-built box holds NULL. */
 static int tensor_gc(lua_State *L) {
-  box *b = luaL_checkudata(L, 1, LNB_TENSOR);
+  box *b = lnb_check_udata(L, 1, LNB_TENSOR);
   ln_tensor_release(b->t);
   b->t = NULL;
   return 0;
@@ -157,7 +136,7 @@ static void release_held(lua_State *L) {
 /* __close (`local t <close>`, or an explicit call): releases now, unless a
 ** running C function holds the box (see held_by_c). */
 static int tensor_close(lua_State *L) {
-  box *b = luaL_checkudata(L, 1, LNB_TENSOR);
+  box *b = lnb_check_udata(L, 1, LNB_TENSOR);
   ln_tensor *t = b->t;
   b->t = NULL;
   release_held(L);
@@ -179,8 +158,8 @@ ln_tensor *lnb_test(lua_State *L, int idx) {
 
 ln_tensor *lnb_check(lua_State *L, int idx) {
   box *b = luaL_testudata(L, idx, LNB_TENSOR);
-  if (!b) luaL_typeerror(L, idx, "tensor");
-  if (!b->t) luaL_argerror(L, idx, "tensor is closed");
+  if (!b) lnb_typeerror(L, idx, "tensor");
+  if (!b->t) lnb_argerror(L, idx, "tensor is closed");
   return b->t;
 }
 
@@ -198,7 +177,7 @@ ln_tensor *lnb_check_operand(lua_State *L, int idx, ln_dtype like) {
       dt = like;
     r = ln_scalar(lua_tonumber(L, idx), dt, ln_device_cpu());
   } else {
-    luaL_typeerror(L, idx, "tensor or number");
+    lnb_typeerror(L, idx, "tensor or number");
   }
   if (!r) lnb_error(L);
   return r;
@@ -213,7 +192,7 @@ size_t luann_to_floats(lua_State *L, int idx, float *data, size_t capacity) {
   ln_tensor *t = lnb_check(L, idx);
   size_t n = (size_t)ln_tensor_numel(t);
   if (n > capacity)
-    luaL_error(L, "luann_to_floats: the tensor holds %I values, the buffer %I",
+    lnb_errorf(L, "luann_to_floats: the tensor holds %I values, the buffer %I",
                (lua_Integer)n, (lua_Integer)capacity);
   if (ln_to_buffer(t, data, LN_FLOAT32) != LN_OK) lnb_error(L);
   return n;
@@ -223,8 +202,8 @@ size_t luann_to_floats(lua_State *L, int idx, float *data, size_t capacity) {
 
 int lnb_check_dim(lua_State *L, int idx) {
   lua_Integer d = lnb_check_integer(L, idx);
-  luaL_argcheck(L, d != 0, idx, "dim 0 is invalid: dims are 1-based");
-  luaL_argcheck(L, d >= -64 && d <= 64, idx, "dim out of range");
+  lnb_argcheck(L, d != 0, idx, "dim 0 is invalid: dims are 1-based");
+  lnb_argcheck(L, d >= -64 && d <= 64, idx, "dim out of range");
   return d > 0 ? (int)d - 1 : (int)d;
 }
 
@@ -250,9 +229,9 @@ lua_Integer lnb_check_integer(lua_State *L, int idx) {
   lua_Integer v = lua_tointegerx(L, idx, &exact); /* "3" too, as Lua's own */
   if (exact) return v;
   if (lua_type(L, idx) == LUA_TNUMBER)
-    luaL_argerror(L, idx, lua_pushfstring(L, "integer expected, got %s",
+    lnb_argerror(L, idx, lua_pushfstring(L, "integer expected, got %s",
                                           number_str(L, idx)));
-  luaL_typeerror(L, idx, "integer");
+  lnb_typeerror(L, idx, "integer");
   return 0;
 }
 
@@ -264,7 +243,7 @@ lua_Integer lnb_check_entry(lua_State *L, int arg, lua_Integer pos,
                             const char *what) {
   lua_Integer v = 0;
   if (!lnb_tointeger(L, -1, &v))
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be integers, got %s at "
+    lnb_argerror(L, arg, lua_pushfstring(L, "%s must be integers, got %s at "
                                           "position %I", what,
                                           lua_type(L, -1) == LUA_TNUMBER ?
                                           number_str(L, -1) :
@@ -273,7 +252,7 @@ lua_Integer lnb_check_entry(lua_State *L, int arg, lua_Integer pos,
 }
 
 static int64_t check_size(lua_State *L, int idx, int64_t v) {
-  if (v < 0) luaL_argerror(L, idx, "sizes must be non-negative");
+  if (v < 0) lnb_argerror(L, idx, "sizes must be non-negative");
   return v;
 }
 
@@ -284,7 +263,7 @@ int lnb_check_len(lua_State *L, int idx, int max, const char *what) {
   lua_Integer n = lua_tointegerx(L, -1, &isint);
   lua_pop(L, 1);
   if (!isint || n < 0 || n > max)
-    return luaL_argerror(L, idx, lua_pushfstring(L, "a table of %s has length "
+    return lnb_argerror(L, idx, lua_pushfstring(L, "a table of %s has length "
                          "%s, expected 0 to %d", what, isint ?
                          lua_pushfstring(L, "%I", n) : "not an integer", max));
   return (int)n;
@@ -302,10 +281,10 @@ int lnb_check_shape(lua_State *L, int idx, int64_t *shape) {
     return n;
   }
   for (int i = idx; lua_type(L, i) == LUA_TNUMBER; i++) {
-    luaL_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
+    lnb_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
     lua_Integer v = 0;
     if (!lnb_tointeger(L, i, &v))
-      luaL_argerror(L, i, lua_pushfstring(L, "sizes must be integers, got %s",
+      lnb_argerror(L, i, lua_pushfstring(L, "sizes must be integers, got %s",
                                           number_str(L, i)));
     shape[n++] = check_size(L, i, v);
   }
@@ -315,8 +294,8 @@ int lnb_check_shape(lua_State *L, int idx, int64_t *shape) {
 ln_dtype lnb_opt_dtype(lua_State *L, int idx, ln_dtype def) {
   if (lua_isnoneornil(L, idx)) return def;
   ln_dtype dt;
-  if (ln_dtype_from_name(luaL_checkstring(L, idx), &dt) != LN_OK)
-    luaL_argerror(L, idx, ln_error_message());
+  if (ln_dtype_from_name(lnb_check_string(L, idx), &dt) != LN_OK)
+    lnb_argerror(L, idx, ln_error_message());
   return dt;
 }
 
@@ -366,7 +345,7 @@ static int unknown_option(lua_State *L, int idx, const char *const *keys) {
     luaL_addstring(&b, keys[i]);
   }
   luaL_pushresult(&b);
-  return luaL_argerror(L, idx, lua_tostring(L, -1));
+  return lnb_argerror(L, idx, lua_tostring(L, -1));
 }
 
 void lnb_check_option_keys(lua_State *L, int idx, const char *const *keys) {
@@ -409,7 +388,7 @@ void lnb_read_options_of(lua_State *L, int idx, lnb_options *o,
   if (lua_getfield(L, idx, "dtype") != LUA_TNIL)
     o->dtype = lnb_opt_dtype(L, -1, o->dtype);
   if (lua_getfield(L, idx, "device") != LUA_TNIL &&
-      ln_device_parse(luaL_checkstring(L, -1), &o->device) != LN_OK)
+      ln_device_parse(lnb_check_string(L, -1), &o->device) != LN_OK)
     lnb_error(L);
   lua_getfield(L, idx, "requires_grad");
   o->requires_grad = lua_toboolean(L, -1);
@@ -419,7 +398,7 @@ void lnb_read_options_of(lua_State *L, int idx, lnb_options *o,
 /* Index tensors cross the Lua boundary 1-based; the core counts from 0. */
 ln_tensor *lnb_index_from_lua(lua_State *L, ln_tensor *index) {
   if (index->dtype != LN_INT64)
-    luaL_error(L, "expected an int64 index tensor, got %s",
+    lnb_errorf(L, "expected an int64 index tensor, got %s",
                ln_dtype_name(index->dtype));
   ln_tensor *r = ln_binary_scalar(LN_BINARY_SUB, index, 1);
   if (!r) lnb_error(L);
@@ -463,7 +442,7 @@ static int t_item(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (ln_tensor_numel(t) != 1) {
     char s[LN_SHAPE_STRLEN];
-    return luaL_error(L, "item: expected a tensor with one element, got shape %s",
+    return lnb_errorf(L, "item: expected a tensor with one element, got shape %s",
                       ln_shape_str(t->ndim, t->shape, s, sizeof s));
   }
   char value[8];
@@ -506,7 +485,7 @@ static int t_tolist(lua_State *L) {
   }
   if (tables > TOLIST_MAX_TABLES) {
     char s[LN_SHAPE_STRLEN];
-    return luaL_error(L, "tolist: a tensor of shape %s needs more than 2^26 "
+    return lnb_errorf(L, "tolist: a tensor of shape %s needs more than 2^26 "
                       "Lua tables", ln_shape_str(t->ndim, t->shape, s, sizeof s));
   }
   const char *p = host_values(L, t);
@@ -528,7 +507,7 @@ static int t_size(lua_State *L) {
   int d = lnb_check_dim(L, 2);
   if (d < 0) d += t->ndim;
   if (d < 0 || d >= t->ndim)
-    return luaL_error(L, "size: dim %d out of range for a tensor of %d dims",
+    return lnb_errorf(L, "size: dim %d out of range for a tensor of %d dims",
                       (int)lua_tointeger(L, 2), t->ndim);
   lua_pushinteger(L, t->shape[d]);
   return 1;
@@ -551,7 +530,7 @@ static int t_stride(lua_State *L) {
   }
   int d = lnb_check_dim(L, 2);
   if (d < 0) d += t->ndim;
-  luaL_argcheck(L, d >= 0 && d < t->ndim, 2, "dim out of range");
+  lnb_argcheck(L, d >= 0 && d < t->ndim, 2, "dim out of range");
   lua_pushinteger(L, t->stride[d]);
   return 1;
 }
@@ -608,7 +587,7 @@ static int t_element_size(lua_State *L) {
 
 static int t_len(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
-  if (t->ndim == 0) return luaL_error(L, "len() of a 0-dim tensor");
+  if (t->ndim == 0) return lnb_errorf(L, "len() of a 0-dim tensor");
   lua_pushinteger(L, t->shape[0]);
   return 1;
 }
@@ -629,14 +608,14 @@ static int t_eq(lua_State *L) {
 /* a < b and a <= b (and > and >=, which Lua turns into them): Lua needs a
 ** boolean, so PyTorch's elementwise comparisons are methods. */
 static int t_lt(lua_State *L) {
-  return luaL_error(L, "cannot compare tensors with < or >: Lua's operators "
+  return lnb_errorf(L, "cannot compare tensors with < or >: Lua's operators "
                     "must give one boolean; use the elementwise a:lt(b) or "
                     "a:gt(b) (bool tensors), or luann.equal(a, b) to compare "
                     "whole tensors");
 }
 
 static int t_le(lua_State *L) {
-  return luaL_error(L, "cannot compare tensors with <= or >=: Lua's operators "
+  return lnb_errorf(L, "cannot compare tensors with <= or >=: Lua's operators "
                     "must give one boolean; use the elementwise a:le(b) or "
                     "a:ge(b) (bool tensors), or luann.equal(a, b) to compare "
                     "whole tensors");
@@ -664,7 +643,7 @@ static int pairs_next(lua_State *L) {
 static int t_pairs(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (t->ndim == 0)
-    return luaL_error(L, "pairs: cannot iterate over a 0-dim tensor (its "
+    return lnb_errorf(L, "pairs: cannot iterate over a 0-dim tensor (its "
                       "value is t:item())");
   lua_pushcfunction(L, pairs_next);
   lua_pushvalue(L, 1);
@@ -731,7 +710,7 @@ static int set_property(lua_State *L, ln_tensor *t, const char *k) {
     ln_tensor *g = lua_isnil(L, 3) ? NULL : lnb_check(L, 3);
     if (g && !(g->ndim == t->ndim &&
                memcmp(g->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim) == 0))
-      return luaL_error(L, "grad: assigned gradient has a different shape than "
+      return lnb_errorf(L, "grad: assigned gradient has a different shape than "
                         "the tensor");
     /* backward accumulates into it: it must take the tensor's values */
     if (g && (g->dtype != t->dtype ||
@@ -739,7 +718,7 @@ static int set_property(lua_State *L, ln_tensor *t, const char *k) {
       char dg[32], dt[32];
       ln_device_name(ln_tensor_device(g), dg, sizeof dg);
       ln_device_name(ln_tensor_device(t), dt, sizeof dt);
-      return luaL_error(L, "grad: assigned gradient is %s on %s, the tensor %s "
+      return lnb_errorf(L, "grad: assigned gradient is %s on %s, the tensor %s "
                         "on %s", ln_dtype_name(g->dtype), dg,
                         ln_dtype_name(t->dtype), dt);
     }
@@ -747,7 +726,7 @@ static int set_property(lua_State *L, ln_tensor *t, const char *k) {
     ln_tensor_release(t->grad);
     t->grad = g;
   } else {
-    return luaL_error(L, "cannot set field '%s' of a tensor", k);
+    return lnb_errorf(L, "cannot set field '%s' of a tensor", k);
   }
   return 0;
 }
@@ -802,7 +781,7 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
   lua_Integer n = luaL_len(L, idx);
   int dim = 0;
   if (n > t->ndim || n < 0)
-    luaL_error(L, "index: %s indices (%I) for a tensor of %d dims",
+    lnb_errorf(L, "index: %s indices (%I) for a tensor of %d dims",
                n < 0 ? "a negative number of" : "too many", (lua_Integer)n,
                t->ndim);
   /* The view so far lives in a box on the stack: reading an entry runs
@@ -845,17 +824,17 @@ static ln_tensor *index_by_table(lua_State *L, ln_tensor *t, int idx) {
 static ln_tensor *index_view(lua_State *L, ln_tensor *t, int key) {
   lua_Integer i;
   if (lnb_tointeger(L, key, &i)) {
-    if (t->ndim == 0) luaL_error(L, "index: cannot index a 0-dim tensor");
+    if (t->ndim == 0) lnb_errorf(L, "index: cannot index a 0-dim tensor");
     int64_t k;
     if (check_index(i, t->shape[0], 0, &k) != LN_OK)
-      return luaL_error(L, "%s%s", ln_error_message(),
+      return lnb_errorf(L, "%s%s", ln_error_message(),
                         i > 0 ? " (iterate with pairs(t))" : ""), NULL;
     ln_tensor *r = ln_select(t, 0, k);
     if (!r) lnb_error(L);
     return r;
   }
   if (lua_type(L, key) == LUA_TNUMBER)
-    return luaL_error(L, "index: indices must be integers, got %s",
+    return lnb_errorf(L, "index: indices must be integers, got %s",
                       lua_tostring(L, key)), NULL;
   return index_by_table(L, t, key);
 }
@@ -901,7 +880,7 @@ static const char *const pytorch_hints[][2] = {
 static int missing_field(lua_State *L, const char *name) {
   for (size_t i = 0; i < sizeof pytorch_hints / sizeof pytorch_hints[0]; i++)
     if (strcmp(name, pytorch_hints[i][0]) == 0)
-      return luaL_error(L, "a tensor has no field '%s' in luann: %s", name,
+      return lnb_errorf(L, "a tensor has no field '%s' in luann: %s", name,
                         pytorch_hints[i][1]);
   return 0;
 }
@@ -926,7 +905,7 @@ static int t_index(lua_State *L) {
   }
   if (lua_type(L, 2) == LUA_TNUMBER || lua_istable(L, 2))
     return push_indexed(L, index_view(L, t, 2));
-  return luaL_error(L, "index: expected an integer, a table or a field name, "
+  return lnb_errorf(L, "index: expected an integer, a table or a field name, "
                     "got %s", luaL_typename(L, 2));
 }
 
@@ -944,7 +923,7 @@ static int t_newindex(lua_State *L) {
     return rc == LN_OK ? 0 : lnb_error(L);
   }
   if (lua_type(L, 2) != LUA_TNUMBER && !lua_istable(L, 2))
-    return luaL_error(L, "index: expected an integer or a table, got %s",
+    return lnb_errorf(L, "index: expected an integer or a table, got %s",
                       luaL_typename(L, 2));
   view = index_view(L, t, 2);
   int rc;
@@ -956,7 +935,7 @@ static int t_newindex(lua_State *L) {
     rc = ln_fill_(view, v);
   } else {
     ln_tensor_release(view);
-    return luaL_error(L, "index assignment: expected a tensor or a number, got %s",
+    return lnb_errorf(L, "index assignment: expected a tensor or a number, got %s",
                       luaL_typename(L, 3));
   }
   ln_tensor_release(view);

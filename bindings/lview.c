@@ -26,7 +26,7 @@ static int read_sizes(lua_State *L, int idx, int64_t *shape) {
     return n;
   }
   for (int i = idx; i <= lua_gettop(L); i++) {
-    luaL_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
+    lnb_argcheck(L, n < LN_MAX_DIMS, i, "too many dims");
     shape[n++] = lnb_check_integer(L, i);
   }
   return n;
@@ -99,7 +99,7 @@ static int t_transpose(lua_State *L) {
 static int t_t(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   if (t->ndim > 2)
-    return luaL_error(L, "t: expected a tensor of at most 2 dims, got %d", t->ndim);
+    return lnb_errorf(L, "t: expected a tensor of at most 2 dims, got %d", t->ndim);
   return lnb_push(L, ln_transpose(t, 0, t->ndim == 2 ? 1 : 0));
 }
 
@@ -115,7 +115,7 @@ static int t_permute(lua_State *L) {
   bool table = lua_istable(L, 2);
   n = table ? lnb_check_len(L, 2, LN_MAX_DIMS, "dims") : lua_gettop(L) - 1;
   if (n != t->ndim)
-    return luaL_error(L, "permute: expected %d dims, got %d", t->ndim, n);
+    return lnb_errorf(L, "permute: expected %d dims, got %d", t->ndim, n);
   for (int i = 0; i < n; i++) {
     if (table) lua_geti(L, 2, i + 1);
     else lua_pushvalue(L, i + 2);
@@ -160,10 +160,10 @@ static int t_narrow(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = lnb_check_dim(L, 2);
   lua_Integer start = lnb_check_integer(L, 3), len = lnb_check_integer(L, 4);
-  luaL_argcheck(L, start != 0, 3, "start 0 is invalid: indices are 1-based");
+  lnb_argcheck(L, start != 0, 3, "start 0 is invalid: indices are 1-based");
   int dd = d < 0 ? d + t->ndim : d;
   if (dd < 0 || dd >= t->ndim)
-    return luaL_error(L, "narrow: dim %d out of range for a tensor of %d dims",
+    return lnb_errorf(L, "narrow: dim %d out of range for a tensor of %d dims",
                       (int)lua_tointeger(L, 2), t->ndim);
   int64_t s = start > 0 ? start - 1 : t->shape[dd] + start;
   return lnb_push(L, ln_narrow(t, d, s, len));
@@ -180,7 +180,7 @@ static int t_select(lua_State *L) {
   ln_tensor *t = lnb_check(L, 1);
   int d = lnb_check_dim(L, 2);
   lua_Integer i = lnb_check_integer(L, 3);
-  luaL_argcheck(L, i != 0, 3, "index 0 is invalid: indices are 1-based");
+  lnb_argcheck(L, i != 0, 3, "index 0 is invalid: indices are 1-based");
   return lnb_push(L, ln_select(t, d, i > 0 ? i - 1 : i));
 }
 
@@ -196,7 +196,7 @@ static int t_squeeze(lua_State *L) {
   int d = lnb_check_dim(L, 2);
   if (d < 0) d += t->ndim; /* -1 means "all" in the core */
   if (d < 0 || d >= t->ndim)
-    return luaL_error(L, "squeeze: dim %d out of range for a tensor of %d dims",
+    return lnb_errorf(L, "squeeze: dim %d out of range for a tensor of %d dims",
                       (int)lua_tointeger(L, 2), t->ndim);
   return lnb_push(L, ln_squeeze(t, d));
 }
@@ -263,17 +263,17 @@ static int t_to(lua_State *L) {
       /* a known device kind that is absent says why; others are typos */
       if (strncmp(ln_error_message(), "unknown device", 14) != 0)
         return lnb_error(L);
-      return luaL_error(L, "to: '%s' is neither a dtype nor a device", s);
+      return lnb_errorf(L, "to: '%s' is neither a dtype nor a device", s);
     }
     ln_error_clear();
   } else if (lua_istable(L, 2)) {
     lnb_check_option_keys(L, 2, (const char *const[]){"dtype", "device", NULL});
     if (lua_getfield(L, 2, "dtype") != LUA_TNIL) dt = lnb_opt_dtype(L, -1, dt);
     if (lua_getfield(L, 2, "device") != LUA_TNIL &&
-        ln_device_parse(luaL_checkstring(L, -1), &dev) != LN_OK)
+        ln_device_parse(lnb_check_string(L, -1), &dev) != LN_OK)
       return lnb_error(L);
   } else {
-    return luaL_typeerror(L, 2, "dtype, device, tensor or options table");
+    return lnb_typeerror(L, 2, "dtype, device, tensor or options table");
   }
   ln_tensor *moved = ln_to_device(t, dev);
   ln_tensor *r = moved ? ln_to_dtype(moved, dt) : NULL;

@@ -358,11 +358,86 @@ describe("a PyTorch user's habits", function()
         function() optim.SGD({}) end,
         function() data.TensorDataset(luann.ones(3), luann.ones(4)) end,
         function() luann.einsum("ij,jk->ik", luann.ones(2, 3)) end,
+        -- through the library into the bindings' own errors (bindings/lerror.c)
+        function() F.softmax(luann.ones(2, 3), 9) end, -- the core's, through lnb_error
+        function() nn.Softmax(9)(luann.ones(2, 3)) end,
+        function() m:to("nodevice") end, -- ldevice.c's lnb_errorf
+        function() m("x") end, -- nn.Linear's forward into luann.linear: a type error
+        function() m(5) end,
+        function() F.linear(luann.ones(4, 2), m.weight, "b") end,
       }
       for i, fn in ipairs(calls) do
         local err, where = raised(fn)
         assert.equal(where, err:sub(1, #where), "call " .. i .. ": " .. err)
       end
+    end)
+
+    it("keep lauxlib's wording: bad argument #N to 'name'", function()
+      local m = nn.Linear(2, 3)
+      local err = raised(function() m("x") end)
+      assert.truthy(err:find(": bad argument #1 to 'linear' %(tensor expected, got string%)$"), err)
+      err = raised(function() F.linear(luann.ones(4, 2), m.weight, "b") end)
+      assert.truthy(err:find(": bad argument #3 to 'linear' %(tensor expected, got string%)$"), err)
+      err = raised(function() luann.ones(2):narrow("a") end) -- a method: self is not counted
+      assert.truthy(err:find(": bad argument #1 to 'narrow' %(integer expected, got string%)$"), err)
+      err = raised(function() luann.ones(2):fill_("a") end)
+      assert.truthy(err:find(": bad argument #1 to 'fill_' %(number expected, got string%)$"), err)
+    end)
+
+    it("name the user's line when the user calls a binding directly", function()
+      local path = os.tmpname()
+      local calls = {
+        function() luann.zeros(-1) end,
+        function() luann.ones(2):narrow("a") end, -- lnb_check_integer
+        function() luann.clamp(luann.ones(2), "a") end, -- lnb_check_number
+        function() luann.ones(2):fill_("a") end,
+        function() luann.ones(2, 3):view(4) end, -- the core's
+        -- raised inside save's own pcall of its walk over the table
+        function() luann.save(path, { f = print }) end,
+      }
+      for i, fn in ipairs(calls) do
+        local err, where = raised(fn)
+        assert.equal(where, err:sub(1, #where), "call " .. i .. ": " .. err)
+      end
+      os.remove(path)
+    end)
+
+    it("are raised by the bindings through lerror.c, never lauxlib's raisers", function()
+      -- luaL_error, luaL_argerror and the luaL_check* helpers name the
+      -- binding's immediate caller, often a library line; lerror.c has the
+      -- same functions raising at the user's line. main.c runs scripts.
+      local raisers = { "luaL_error", "luaL_argerror", "luaL_typeerror", "luaL_argcheck",
+        "luaL_argexpected", "luaL_check%a+", "luaL_opt%a+" }
+      local files = io.popen("ls bindings/*.c"):read("a")
+      local checked = 0
+      for path in files:gmatch("[^\n]+") do
+        if path ~= "bindings/main.c" and path ~= "bindings/lerror.c" then
+          local text = assert(io.open(path)):read("a")
+          checked = checked + 1
+          for _, name in ipairs(raisers) do
+            for use in text:gmatch("(" .. name .. ")%(") do
+              -- luaL_checkstack's error is Lua's own stack overflow
+              assert.equal("luaL_checkstack", use, path .. " uses " .. use)
+            end
+          end
+        end
+      end
+      assert.is_true(checked > 15, "bindings/*.c not found from " .. checked)
+    end)
+
+    it("name no line when a C function calls the binding, as Lua's own do", function()
+      -- pcall(string.rep) names no line either; the library's own pcalls
+      -- of bindings (plot.lua, image.lua) add theirs to the bare message.
+      -- lauxlib's name for a function called without one: "luann.zeros"
+      -- or "luann.core.zeros" (the same table is loaded under both).
+      local _, err = pcall(luann.zeros, "a")
+      assert.truthy(err:find("^bad argument #1 to 'luann[.%w]*zeros' %(unknown dtype 'a'"), err)
+      local path = os.tmpname()
+      _, err = pcall(luann.save, path, { f = print })
+      os.remove(path)
+      assert.equal("save: cannot save a function (at f)", err)
+      _, err = pcall(string.rep)
+      assert.truthy(err:find("^bad argument #1 to "), err)
     end)
   end)
 end)

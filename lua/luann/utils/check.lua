@@ -10,23 +10,17 @@ local class = require "luann.utils.class"
 
 local check = {}
 
--- Chunk names of the library's own files (embedded or read from lua/).
-local LIBRARY = "@lua/luann/"
-
 --- Raises msg like error(msg, level), but at the first frame from `level`
--- outwards that is not in the library's own Lua files: a wrong call made
--- through layers of the library still names the user's line.
--- @param msg the message
+-- outwards that is outside the library's own files (none when that is a
+-- C function, as with error()): a wrong call made through layers of the
+-- library still names the user's line. The bindings' errors decide the
+-- same way (luann._where, bindings/lerror.c).
+-- @param msg the message (any other value is raised as it is, as error() does)
 -- @param level as error()'s, counted in the caller (default 1: the caller)
 -- @usage check.error("nn.Linear: in_features must be positive", 2)
 function check.error(msg, level)
-  level = (level or 1) + 1 -- counted from here
-  while true do
-    local info = debug.getinfo(level, "S")
-    if info == nil or info.source:sub(1, #LIBRARY) ~= LIBRARY then break end
-    level = level + 1
-  end
-  error(msg, level)
+  if type(msg) ~= "string" then error(msg, 0) end
+  error(luann._where((level or 1) + 1) .. msg, 0)
 end
 
 --- Calls fn(...) (a C function) and returns its first two results; an
