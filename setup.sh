@@ -47,13 +47,15 @@ PACKAGES=(
 # at /usr/bin/python3).
 TEST_PACKAGES=(
   python3
-  lua-ldoc              # make doc: the API reference from the doc comments
+  lua-ldoc lua5.1       # make doc: the API reference from the doc comments
+                        # (ldoc runs on Lua 5.1 or 5.2 through lua-any; its
+                        # dependency is also met by lua5.4, which it cannot use)
   python3-torch python3-numpy   # safetensors and .npy round trips
 )
 
 # What `./setup.sh doc` adds: LDoc (make doc).
 DOC_PACKAGES=(
-  lua-ldoc
+  lua-ldoc lua5.1
 )
 
 # What `./setup.sh rock` adds: LuaRocks, for luann-*.rockspec.
