@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "op_cpu.h"
 
 /* ---- views for the walker ----------------------------------------------- */
 
@@ -131,7 +131,6 @@ int cpu_gather(ln_tensor *out, const ln_tensor *a, int dim,
 ** prefetched while one is copied, and a big batch is split over threads,
 ** whose misses overlap. */
 #define SELECT_PREFETCH_LINES 16 /* of the next row: its first 1 KiB */
-#define SELECT_PARALLEL_BYTES ((size_t)256 << 10)
 
 typedef struct row_select {
   const char *base;
@@ -141,14 +140,20 @@ typedef struct row_select {
   size_t row, lines;
 } row_select;
 
-static void select_row(const row_select *g, int64_t i) {
-  if (i + 1 < g->n) {
-    const char *next = g->base + (size_t)g->ix[(i + 1) * g->is] * g->row;
-    for (size_t l = 0; l < g->lines; l++) __builtin_prefetch(next + 64 * l);
+/* Rows [first, last) of the selection (an ln_cpu_split range). */
+static void select_range(void *ctx, int64_t first, int64_t last) {
+  const row_select *g = ctx;
+  for (int64_t i = first; i < last; i++) {
+    if (i + 1 < g->n) {
+      const char *next = g->base + (size_t)g->ix[(i + 1) * g->is] * g->row;
+      for (size_t l = 0; l < g->lines; l++) __builtin_prefetch(next + 64 * l);
+    }
+    memcpy(g->out + (size_t)i * g->row, g->base + (size_t)g->ix[i * g->is] * g->row,
+           g->row);
   }
-  memcpy(g->out + (size_t)i * g->row, g->base + (size_t)g->ix[i * g->is] * g->row, g->row);
 }
 
+/* Split over threads from 256 KiB a batch (a row's cost counted in floats). */
 static void select_rows(ln_tensor *out, const ln_tensor *a,
                         const ln_tensor *index) {
   row_select g = {ln_tensor_data(a), ln_tensor_data(out), ln_tensor_data(index),
@@ -156,14 +161,7 @@ static void select_rows(ln_tensor *out, const ln_tensor *a,
   g.row = (size_t)(ln_tensor_numel(a) / (a->shape[0] ? a->shape[0] : 1)) *
           ln_dtype_size(a->dtype);
   g.lines = g.row / 64 < SELECT_PREFETCH_LINES ? g.row / 64 : SELECT_PREFETCH_LINES;
-  int threads = (size_t)g.n * g.row >= SELECT_PARALLEL_BYTES
-                    ? cpu_free_threads(ln_get_num_threads()) : 1;
-  if (threads > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < g.n; i++) select_row(&g, i);
-  } else {
-    for (int64_t i = 0; i < g.n; i++) select_row(&g, i);
-  }
+  ln_cpu_split(select_range, &g, g.n, (int64_t)(g.row / 4));
 }
 
 int cpu_index_select(ln_tensor *out, const ln_tensor *a, int dim,
