@@ -7,9 +7,7 @@ local luann = require "luann"
 local build = os.getenv("LUANN_BUILD") or "build"
 local exe = build .. "/luann"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 local function slurp(path)
   local f = assert(io.open(path, "rb"))

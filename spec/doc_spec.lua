@@ -5,9 +5,7 @@
 local luann = require "luann"
 local help = require "luann.help"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 describe("doc comments", function()
   local api = help.api()

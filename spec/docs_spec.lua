@@ -9,9 +9,7 @@ local build = os.getenv("LUANN_BUILD") or "build"
 local BLOCK_SECONDS = 60
 local FILE_SECONDS = 300
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 local function run(cmd)
   local out = os.tmpname()

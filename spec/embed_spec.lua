@@ -4,9 +4,7 @@
 
 local build = os.getenv("LUANN_BUILD") or "build"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 local function absolute(path)
   if path:sub(1, 1) == "/" then

@@ -13,9 +13,7 @@ local luann = require "luann"
 
 local build = os.getenv("LUANN_BUILD") or "build"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 local function shell(cmd)
   local p = assert(io.popen(cmd))

@@ -10,7 +10,7 @@ local helpers = require "helpers"
 local build = os.getenv("LUANN_BUILD") or "build"
 local exe = build .. "/luann"
 
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local quote = require("helpers").quote
 
 -- Runs an example; returns its output and exit status.
 local function run(script, args)

@@ -96,6 +96,11 @@ function helpers.err_of(fn, ...)
   return (tostring(err):gsub("^[^:]*:%d+: ", ""))
 end
 
+--- s in single quotes for the shell, its own single quotes escaped.
+function helpers.quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
 --- Runs a Python script (of spec/support, unless a path) with Debian's python3 ($PYTHON to
 -- override: the PATH's may be another, without torch or numpy) and returns
 -- its output; a failed run is an error showing the command and the output.

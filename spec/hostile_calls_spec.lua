@@ -10,9 +10,7 @@ local build = os.getenv("LUANN_BUILD") or "build"
 local exe = os.getenv("LUANN_ROBUST_EXE") or (build .. "/luann")
 local F = luann.nn.functional
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 -- Runs code in a child luann (20 s at most, memory capped unless
 -- LUANN_ROBUST_MEMORY_KB=0, as sanitizer builds need); asserts that it

@@ -4,9 +4,7 @@
 -- Uses the build under test (LUANN_BUILD), so nothing is compiled.
 local build = os.getenv("LUANN_BUILD") or "build"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 local function capture(cmd)
   local h = assert(io.popen(cmd .. " 2>&1"))

@@ -10,9 +10,7 @@ local helpers = require "helpers"
 local build = os.getenv("LUANN_BUILD") or "build"
 local exe = build .. "/luann"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 -- Runs `luann -i` with input on a pipe; returns stdout, stderr.
 local function pipe(input)

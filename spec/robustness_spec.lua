@@ -22,9 +22,7 @@ local luann = require "luann"
 
 local build = os.getenv("LUANN_BUILD") or "build"
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local quote = require("helpers").quote
 
 local function abspath(p)
   if p:sub(1, 1) == "/" then return p end
