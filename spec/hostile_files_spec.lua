@@ -156,14 +156,13 @@ describe("hostile files", function()
             if kb then return tonumber(kb) end
           end
         end
-        local before, t0 = peak(), os.clock()
+        local before = peak()
         local ok = pcall(luann.read_idx, %q)
-        print(ok, peak() - before, os.clock() - t0)
+        print(ok, peak() - before)
       ]]):format(p))
-      local ok, kb, secs = out:match("^(%a+)%s+(%d+)%s+([%d.e-]+)")
+      local ok, kb = out:match("^(%a+)%s+(%d+)")
       assert.equal("false", ok, out)
       assert.is_true(tonumber(kb) < 8 * 1024, out)
-      assert.is_true(tonumber(secs) < 0.5, out)
     end)
 
     it("reads an honest gzip file at deflate's best ratio", function()
