@@ -12,6 +12,7 @@
 ** fill all but one core. LUANN_ADAPT_THREADS=0 turns this off.
 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -66,6 +67,30 @@ static double cores_busy_seconds(int *running) {
   return (double)busy / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* How many of this process's threads are runnable now (state R in
+** /proc/self/task/<tid>/stat), at least 1: an OpenMP worker still spinning
+** after a parallel region is one of ours, not another program's. */
+static int own_running_threads(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return 1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    const char *close = strrchr(buf, ')'); /* the name may hold spaces */
+    if (close && close[1] == ' ' && close[2] == 'R') n++;
+  }
+  closedir(d);
+  return n > 0 ? n : 1;
+}
+
 /* Takes a sample if the last one is old enough; the lock is held. */
 static void sample_locked(void) {
   long long t = now_ns(CLOCK_MONOTONIC);
@@ -77,8 +102,9 @@ static void sample_locked(void) {
     load.enabled = 0; /* no /proc: keep the full count */
     return;
   }
-  if (!load.at_ns) { /* no interval yet: what is runnable now, but us */
-    load.others = running > 1 ? running - 1 : 0;
+  if (!load.at_ns) { /* no interval yet: what is runnable now, but ours */
+    int mine = own_running_threads();
+    load.others = running > mine ? running - mine : 0;
   } else {
     double wall = (double)(t - load.at_ns) / 1e9;
     double others = ((busy - load.busy_s) - (own - load.own_s)) / wall;

@@ -30,6 +30,26 @@ describe("luann memory", function()
     end
   end)
 
+  it("memory freed by a collection lowers the limit for the garbage that follows", function()
+    -- 64 MB alive, then freed: the 1 MB temporaries after it are collected
+    -- as if the 64 MB had never been there, not after 64 MB of them
+    collectgarbage()
+    local base = luann.memory_allocated()
+    local big = luann.zeros(16 * 2 ^ 20)
+    for _ = 1, 4 do luann.zeros(262144) end
+    big = nil
+    collectgarbage()
+    assert.are.equal(base, luann.memory_allocated())
+    local peak = 0
+    for _ = 1, 200 do
+      luann.zeros(262144)
+      peak = math.max(peak, luann.memory_allocated() - base)
+    end
+    -- the headroom is 8 MB above what is alive (an eighth when that is more)
+    assert.is_true(peak <= 10 * 2 ^ 20, ("garbage reached %.0f MB"):format(peak / 2 ^ 20))
+    assert.is_nil(big)
+  end)
+
   it("<close> frees at once", function()
     collectgarbage()
     collectgarbage("stop")
