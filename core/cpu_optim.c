@@ -19,11 +19,17 @@
 
 #include "cpu.h"
 
+/* Splits from this many elements, far below the elementwise ops' limit: a
+** thread's piece is a band of a weight's rows, the band that thread wrote
+** the gradient of and reads in the forward (cpu_sgemm.c), so the update
+** stays in its core's cache instead of pulling half of it from the other. */
+#define OPTIM_PARALLEL_MIN 32768
+
 /* Runs CALL, which reads `from` and `len`, over [0, n): once, or in one
 ** contiguous piece per thread. */
 #define OPTIM_SPLIT(n, CALL)                                                  \
   do {                                                                        \
-    int nt_ = (n) >= CPU_PARALLEL_MIN                                         \
+    int nt_ = (n) >= OPTIM_PARALLEL_MIN                                       \
                   ? cpu_free_threads(ln_get_num_threads()) : 1;               \
     if (nt_ <= 1) {                                                           \
       int64_t from = 0, len = (n);                                            \

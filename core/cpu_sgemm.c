@@ -104,23 +104,25 @@ static TARGET void outer_any(int rows, int vecs, __mmask16 last, const float *a,
   }
 }
 
-/* The tiles [t0, t1) of c, row tiles fastest, pass by pass along the sum:
-** consecutive tiles share b's panel while it is in L1. */
-static TARGET void outer_run(const cpu_sgemm_args *g, int64_t t0, int64_t t1) {
-  int64_t row_tiles = (g->m + OUTER_ROWS - 1) / OUTER_ROWS;
+/* Rows [r0, r1) x columns [c0, c1) of c in tiles, row tiles fastest, pass
+** by pass along the sum: consecutive tiles share b's panel while it is in
+** L1. */
+static TARGET void outer_run(const cpu_sgemm_args *g, int64_t r0, int64_t r1,
+                             int64_t c0, int64_t c1) {
   for (int64_t p0 = 0; p0 < g->k; p0 += OUTER_DEPTH) {
     int64_t depth = g->k - p0 < OUTER_DEPTH ? g->k - p0 : OUTER_DEPTH;
     float beta = p0 == 0 ? g->beta : 1;
-    for (int64_t t = t0; t < t1; t++) {
-      int64_t i = t % row_tiles * OUTER_ROWS, j = t / row_tiles * OUTER_COLS;
-      int rows = g->m - i < OUTER_ROWS ? (int)(g->m - i) : OUTER_ROWS;
-      int64_t cols = g->n - j < OUTER_COLS ? g->n - j : OUTER_COLS;
+    for (int64_t j = c0; j < c1; j += OUTER_COLS) {
+      int64_t cols = c1 - j < OUTER_COLS ? c1 - j : OUTER_COLS;
       int vecs = (int)((cols + 15) / 16);
       __mmask16 last = (__mmask16)((1u << (cols - 16 * (vecs - 1))) - 1);
       if (cols - 16 * (vecs - 1) == 16) last = 0xffff;
-      outer_any(rows, vecs, last, g->a + i * g->ars + p0 * g->acs, g->ars, g->acs,
-                g->b + p0 * g->brs + j, g->brs, depth, g->c + i * g->crs + j, g->crs,
-                g->alpha, beta);
+      for (int64_t i = r0; i < r1; i += OUTER_ROWS) {
+        int rows = r1 - i < OUTER_ROWS ? (int)(r1 - i) : OUTER_ROWS;
+        outer_any(rows, vecs, last, g->a + i * g->ars + p0 * g->acs, g->ars, g->acs,
+                  g->b + p0 * g->brs + j, g->brs, depth, g->c + i * g->crs + j, g->crs,
+                  g->alpha, beta);
+      }
     }
   }
 }
@@ -173,31 +175,51 @@ static TARGET void dot_any(int ri, int rj, const float *a, int64_t ars,
   }
 }
 
-/* The tiles [t0, t1) of c, column tiles fastest: a's rows stay in L1. */
-static TARGET void dot_run(const cpu_sgemm_args *g, int64_t t0, int64_t t1) {
-  int64_t col_tiles = (g->n + DOT_COLS - 1) / DOT_COLS;
-  for (int64_t t = t0; t < t1; t++) {
-    int64_t i = t / col_tiles * DOT_ROWS, j = t % col_tiles * DOT_COLS;
-    int ri = g->m - i < DOT_ROWS ? (int)(g->m - i) : DOT_ROWS;
-    int rj = g->n - j < DOT_COLS ? (int)(g->n - j) : DOT_COLS;
-    dot_any(ri, rj, g->a + i * g->ars, g->ars, g->b + j * g->bcs, g->bcs, g->k,
-            g->c + i * g->crs + j, g->crs, g->alpha, g->beta);
+/* Rows [r0, r1) x columns [c0, c1) of c in tiles, column tiles fastest:
+** a's rows stay in L1. */
+static TARGET void dot_run(const cpu_sgemm_args *g, int64_t r0, int64_t r1,
+                           int64_t c0, int64_t c1) {
+  for (int64_t i = r0; i < r1; i += DOT_ROWS) {
+    int ri = r1 - i < DOT_ROWS ? (int)(r1 - i) : DOT_ROWS;
+    for (int64_t j = c0; j < c1; j += DOT_COLS) {
+      int rj = c1 - j < DOT_COLS ? (int)(c1 - j) : DOT_COLS;
+      dot_any(ri, rj, g->a + i * g->ars, g->ars, g->b + j * g->bcs, g->bcs, g->k,
+              g->c + i * g->crs + j, g->crs, g->alpha, g->beta);
+    }
   }
 }
 
 /* ---- entry --------------------------------------------------------------- */
 
+/* Threads split c into bands, one band each, in the direction that keeps a
+** weight matrix's rows with one thread from step to step: a Linear
+** layer's forward x @ w^T (dot) in bands of columns, which are rows of w;
+** its weight gradient g^T @ x (outer) in bands of rows; and the optimizer
+** (cpu_optim.c) in contiguous pieces, bands of rows again. Each thread
+** then updates the part of w whose gradient it computed, and reads it in
+** the next forward, from its own core's cache: the MLP's SGD step took
+** 2.5x as long when the other core had written half of the gradient. Too
+** few rows (columns) to share, and the bands run the other way. */
 static void run(const cpu_sgemm_args *g, bool outer, int64_t tiles, int threads) {
   if (threads > tiles) threads = (int)tiles;
   if (threads <= 1) {
-    outer ? outer_run(g, 0, tiles) : dot_run(g, 0, tiles);
+    outer ? outer_run(g, 0, g->m, 0, g->n) : dot_run(g, 0, g->m, 0, g->n);
     return;
   }
+  bool by_rows = outer ? g->m >= (int64_t)OUTER_ROWS * threads
+                       : g->n < (int64_t)DOT_COLS * threads;
 #pragma omp parallel num_threads(threads)
   {
-    int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    int64_t t0 = tiles * t / nt, t1 = tiles * (t + 1) / nt;
-    outer ? outer_run(g, t0, t1) : dot_run(g, t0, t1);
+    int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t r0 = 0, r1 = g->m, c0 = 0, c1 = g->n;
+    if (by_rows) {
+      r0 = g->m * t / nt, r1 = g->m * (t + 1) / nt;
+    } else { /* whole vectors for outer's tiles */
+      int64_t unit = outer ? 16 : 1, units = (g->n + unit - 1) / unit;
+      c0 = units * t / nt * unit, c1 = units * (t + 1) / nt * unit;
+      if (c1 > g->n) c1 = g->n;
+    }
+    outer ? outer_run(g, r0, r1, c0, c1) : dot_run(g, r0, r1, c0, c1);
   }
 }
 

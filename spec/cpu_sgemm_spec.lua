@@ -41,6 +41,22 @@ describe("float32 matrix products (cpu_sgemm.c)", function()
     end)
   end
 
+  it("splits c between two threads in bands of rows or of columns, at any edge", function()
+    -- outer kernel: rows split (m >= 16), columns in whole vectors (m < 16);
+    -- dot kernel: columns split (n >= 12), rows (n < 12); odd sizes put a
+    -- partial tile at the bands' border
+    luann.set_num_threads(2)
+    luann.manual_seed(10)
+    local worst = 0
+    for _, s in ipairs({ { 9, 1000, 520 }, { 15, 785, 600 }, { 101, 333, 130 },
+        { 1000, 10, 600 }, { 999, 11, 700 }, { 77, 131, 800 }, { 13, 13, 9000 } }) do
+      for _, b_t in ipairs({ false, true }) do
+        worst = math.max(worst, product_error(s[1], s[2], s[3], false, b_t))
+      end
+    end
+    assert.is_true(worst < 2e-5, "worst scaled error " .. worst)
+  end)
+
   it("scales and adds into c: addmm's alpha and beta, Linear's bias", function()
     luann.manual_seed(8)
     local c = luann.randn(13, 33)
@@ -75,9 +91,11 @@ describe("float32 matrix products (cpu_sgemm.c)", function()
     luann.manual_seed(9)
     local x, w = luann.randn(64, 784), luann.randn(128, 784)
     luann.set_num_threads(1)
-    local one = luann.linear(x, w)
+    local g = luann.randn(64, 128)
+    local one, one_gw = luann.linear(x, w), luann.matmul(g:t(), x)
     luann.set_num_threads(2)
-    local two = luann.linear(x, w)
+    local two, two_gw = luann.linear(x, w), luann.matmul(g:t(), x)
     assert.are.equal(0, (one - two):abs():max():item())
+    assert.are.equal(0, (one_gw - two_gw):abs():max():item())
   end)
 end)
