@@ -56,6 +56,12 @@ static void *block_alloc(size_t size) {
 #ifdef MADV_HUGEPAGE
   if (size >= HUGE_MIN) madvise(p, size, MADV_HUGEPAGE); /* advice: failure is harmless */
 #endif
+#ifdef MADV_POPULATE_WRITE
+  /* Every page at once, in one call (Linux 5.14 on; older kernels refuse
+  ** it, and the pages fault in one by one as before): a block is nearly
+  ** always written whole, and 400 faults of a 1.6 MB batch cost ~0.3 ms. */
+  madvise(p, size, MADV_POPULATE_WRITE);
+#endif
   return p;
 }
 

@@ -45,7 +45,7 @@ describe("luann memory", function()
       luann.zeros(262144)
       peak = math.max(peak, luann.memory_allocated() - base)
     end
-    -- the headroom is 8 MB above what is alive (an eighth when that is more)
+    -- the headroom is 8 MB above what is alive
     assert.is_true(peak <= 10 * 2 ^ 20, ("garbage reached %.0f MB"):format(peak / 2 ^ 20))
     assert.is_nil(big)
   end)
