@@ -129,6 +129,19 @@ static TARGET void outer_run(const cpu_sgemm_args *g, int64_t r0, int64_t r1,
 
 /* ---- dot: a's rows and b's columns contiguous ---------------------------- */
 
+/* The sums of four vectors' lanes, in one vector: a tree of adds shared by
+** the four (a quarter of the shuffles of four separate reductions), the
+** same tree for every element, wherever its tile lies. */
+KERNEL __m128 sum4(__m512 x0, __m512 x1, __m512 x2, __m512 x3) {
+#define HALVES(x) _mm256_add_ps(_mm512_castps512_ps256(x), \
+                                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))
+  __m256 y01 = _mm256_hadd_ps(HALVES(x0), HALVES(x1));
+  __m256 y23 = _mm256_hadd_ps(HALVES(x2), HALVES(x3));
+#undef HALVES
+  __m256 y = _mm256_hadd_ps(y01, y23);
+  return _mm_add_ps(_mm256_castps256_ps128(y), _mm256_extractf128_ps(y, 1));
+}
+
 /* A ri x rj tile of c: c[i][j] = alpha * (a row i . b column j) + beta c. */
 KERNEL void dot_tile(int ri, int rj, const float *a, int64_t ars, const float *b,
                      int64_t bcs, int64_t k, float *c, int64_t crs, float alpha,
@@ -153,10 +166,15 @@ KERNEL void dot_tile(int ri, int rj, const float *a, int64_t ars, const float *b
   UNROLL
   for (int i = 0; i < ri; i++)
     UNROLL
-    for (int j = 0; j < rj; j++) {
-      float s = alpha * _mm512_reduce_add_ps(acc[i][j]);
+    for (int j = 0; j < rj; j += 4) {
+      __m512 z = _mm512_setzero_ps();
+      __m128 s = sum4(acc[i][j], j + 1 < rj ? acc[i][j + 1] : z,
+                      j + 2 < rj ? acc[i][j + 2] : z, j + 3 < rj ? acc[i][j + 3] : z);
+      __mmask8 m = (__mmask8)((1u << (rj - j < 4 ? rj - j : 4)) - 1);
       float *o = c + i * crs + j;
-      *o = beta != 0 ? s + beta * *o : s;
+      s = _mm_mul_ps(s, _mm_set1_ps(alpha));
+      if (beta != 0) s = _mm_fmadd_ps(_mm_maskz_loadu_ps(m, o), _mm_set1_ps(beta), s);
+      _mm_mask_storeu_ps(o, m, s);
     }
 }
 
