@@ -67,6 +67,20 @@ describe("luann creation", function()
     it("rejects negative sizes", function()
       assert.has_error(function() luann.zeros(-1) end)
     end)
+
+    it("converts bytes to floats, contiguous and strided", function()
+      -- 300 values: the vector loop and its tail; then a transposed view
+      local want = {}
+      for i = 1, 300 do want[i] = (i * 7) % 256 end
+      local b = luann.tensor(want, { dtype = "uint8" })
+      same(b:float():tolist(), want)
+      local m = b:narrow(1, 1, 200):view(20, 10):t()
+      local got = m:float()
+      assert.are.equal("float32", got.dtype)
+      for i = 1, 10 do
+        for j = 1, 20 do assert.are.equal(want[(j - 1) * 10 + i], got[i][j]) end
+      end
+    end)
   end)
 
   describe("arange, linspace, eye", function()
