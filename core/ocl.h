@@ -33,11 +33,13 @@ typedef enum ocl_unary_extra {
 } ocl_unary_extra;
 
 /* The error flag's codes: which kernel found a bad index (or an integer
-** division by zero: fmod, remainder, floor_divide, the op in `dim`);
+** division by zero: fmod, remainder, floor_divide, the op in `dim`; or a
+** class target out of range: cross entropy, the targets' base in `dim`);
 ** ocl_flag_check names them. */
 typedef enum ocl_flag_code {
   OCL_FLAG_NONE, OCL_FLAG_GATHER, OCL_FLAG_SCATTER, OCL_FLAG_INDEX_SELECT,
   OCL_FLAG_INDEX_ADD, OCL_FLAG_DIV_ZERO, OCL_FLAG_SCATTER_ADD,
+  OCL_FLAG_CLASS_TARGET,
   OCL_FLAG_COUNT
 } ocl_flag_code;
 

@@ -40,5 +40,9 @@ int ocl_kernel(const ln_kernel *k, const ln_kernel_args *a) {
   for (int i = 0; i < a->nout; i++) arg_tensor(&c, a->out[i]);
   for (int i = 0; i < a->nin; i++) arg_tensor(&c, a->in[i]);
   if (a->params_size) ocl_arg(&c, a->params_size, a->params);
+  if (k->error_flag) {
+    ocl_arg_buf(&c, d->flag);
+    d->flag_pending = true;
+  }
   return ocl_run(&c, a->work);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ocl.h"
+#include "op.h"
 #include "size_class.h"
 
 /* Writes up to this size are staged in a host copy and queued without
@@ -185,7 +186,7 @@ static const char *const flag_ops[OCL_FLAG_COUNT] = {
   [OCL_FLAG_NONE] = "?", [OCL_FLAG_GATHER] = "gather",
   [OCL_FLAG_SCATTER] = "scatter", [OCL_FLAG_INDEX_SELECT] = "index_select",
   [OCL_FLAG_INDEX_ADD] = "index_add", [OCL_FLAG_DIV_ZERO] = "division",
-  [OCL_FLAG_SCATTER_ADD] = "scatter_add"};
+  [OCL_FLAG_SCATTER_ADD] = "scatter_add", [OCL_FLAG_CLASS_TARGET] = "cross_entropy"};
 
 int ocl_flag_init(ocl_device *d) {
   cl_int st;
@@ -210,6 +211,8 @@ int ocl_flag_check(ocl_device *d) {
   if (f.code == OCL_FLAG_DIV_ZERO) /* the op sits in `dim` */
     return ln_error("%s: integer division by zero",
                     ln_binary_name((ln_binary_op)f.dim));
+  if (f.code == OCL_FLAG_CLASS_TARGET) /* the targets' base in `dim` */
+    return ln_class_target_error("cross_entropy", f.index, f.size, f.dim);
   const char *op =
       f.code > 0 && f.code < OCL_FLAG_COUNT ? flag_ops[f.code] : "?";
   /* 1-based like the CPU's message (Lua's view) */

@@ -407,7 +407,7 @@ _Static_assert(COUNT(reduce_codes) == LN_REDUCE_COUNT,
 static const code flag_codes[] = {
   CODE(OCL_FLAG_GATHER), CODE(OCL_FLAG_SCATTER), CODE(OCL_FLAG_INDEX_SELECT),
   CODE(OCL_FLAG_INDEX_ADD), CODE(OCL_FLAG_DIV_ZERO),
-  CODE(OCL_FLAG_SCATTER_ADD),
+  CODE(OCL_FLAG_SCATTER_ADD), CODE(OCL_FLAG_CLASS_TARGET),
 };
 _Static_assert(COUNT(flag_codes) == OCL_FLAG_COUNT - 1,
                "flag_codes lists ocl_flag_code");

@@ -124,9 +124,18 @@ struct ln_kernel {
   ** is not 0 (so the struct has only long fields, laid out alike in C
   ** and OpenCL C), and walks a.work items with a grid-stride loop. */
   const char *opencl;
+  /* The OpenCL kernel also takes the device's error flag, last: it checks
+  ** values on the device (ocl_flag_code), and the host reports a bad one
+  ** on its next read instead of reading the values back first. */
+  bool error_flag;
   /* Used on a backend without a kernel: the same result from other ops. */
   ln_kernel_fn composite;
 };
+
+/* op_loss.c: the error for a class target out of range (the CPU's check
+** and OpenCL's error flag both report it). */
+LN_INTERNAL int ln_class_target_error(const char *op, int64_t target, int64_t classes,
+                                      int64_t base);
 
 /* What a backend's `kernel` entry returns when it has no kernel for k. */
 #define LN_NO_KERNEL 1

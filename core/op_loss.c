@@ -41,6 +41,15 @@ typedef struct class_rows {
   double total;      /* sum of w[y_i] over counted rows: mean's divisor */
 } class_rows;
 
+int ln_class_target_error(const char *op, int64_t target, int64_t classes,
+                          int64_t base) {
+  return ln_error("%s: target %lld is out of range for %lld classes%s", op,
+                  (long long)target, (long long)classes,
+                  base == 1 && target == 0
+                      ? " (class indices are 1-based in luann; add 1 to 0-based labels)"
+                      : "");
+}
+
 /* Fills idx, coef (row-major N x 3) and the total from host copies of the
 ** targets and weights. */
 static int fill_rows(const char *op, const int64_t *y, const double *w,
@@ -55,11 +64,7 @@ static int fill_rows(const char *op, const int64_t *y, const double *w,
     bool counted = !(o->has_ignore_index && y[i] == o->ignore_index);
     int64_t k = y[i] - o->target_base;
     if (counted && (k < 0 || k >= c))
-      return ln_error("%s: target %lld is out of range for %lld classes%s", op,
-                      (long long)y[i], (long long)c,
-                      o->target_base == 1 && y[i] == 0
-                          ? " (class indices are 1-based in luann; add 1 to 0-based labels)"
-                          : "");
+      return ln_class_target_error(op, y[i], c, o->target_base);
     double wy = counted ? (w ? w[k] : 1) : 0;
     idx[i] = counted ? k : 0;
     coef[3 * i] = (1 - eps) * wy;
@@ -89,6 +94,37 @@ static int class_rows_init(const char *op, ln_tensor *x, ln_tensor *target,
   free(y);
   free(coef);
   free(w);
+  if (!r->coef) {
+    ln_tensor_release(r->index);
+    r->index = NULL;
+    return LN_ERR;
+  }
+  return LN_OK;
+}
+
+/* class_rows_init for targets on a device, with neither class weights nor
+** ignore_index: the 0-based index is made there, the cross entropy
+** kernels check its range (their error flag), and every row's
+** coefficients are the same, so nothing is read back. A read waits for
+** every kernel queued before it: reading the targets cost a training step
+** one full wait. */
+static int class_rows_on_device(const char *op, ln_tensor *x, ln_tensor *target,
+                                const ln_loss_options *o, class_rows *r) {
+  int64_t n = x->shape[0], c = x->shape[1], ishape[2] = {n, 1}, cshape[2] = {n, 3};
+  double *coef = malloc((size_t)(n ? n : 1) * 3 * sizeof *coef);
+  int64_t *y = malloc((size_t)(n ? n : 1) * 2 * sizeof *y); /* every row class 1 */
+  int rc = coef && y ? LN_OK : ln_error("%s: out of memory", op);
+  for (int64_t i = 0; rc == LN_OK && i < n; i++) y[i] = o->target_base;
+  if (rc == LN_OK) rc = fill_rows(op, y, NULL, n, c, o, y + n, coef, &r->total);
+  ln_device dev = ln_tensor_device(x);
+  ln_tensor *k = rc == LN_OK ? ln_binary_scalar(LN_BINARY_SUB, target, (double)o->target_base) : NULL;
+  r->index = k ? ln_reshape(k, 2, ishape) : NULL;
+  ln_tensor *c64 = r->index ? ln_from_buffer(coef, 2, cshape, LN_FLOAT64, dev) : NULL;
+  r->coef = c64 ? ln_cast_raw(c64, x->dtype) : NULL;
+  ln_tensor_release(k);
+  ln_tensor_release(c64);
+  free(y);
+  free(coef);
   if (!r->coef) {
     ln_tensor_release(r->index);
     r->index = NULL;
@@ -202,6 +238,7 @@ fail:
 typedef struct ce_kparams {
   int64_t N, C;
   int64_t r_rows;        /* r has a value per row, else one for all */
+  int64_t base;          /* the targets' base, for OpenCL's range error */
 } ce_kparams;
 
 typedef struct ce_job {
@@ -314,6 +351,7 @@ static int cpu_ce_backward(const ln_kernel_args *a) {
 
 static const ln_kernel ce_forward_kernel = {
   .name = "cross_entropy", .cpu = cpu_ce_forward, .opencl = "cross_entropy_forward",
+  .error_flag = true,
 };
 static const ln_kernel ce_backward_kernel = {
   .name = "cross_entropy backward", .cpu = cpu_ce_backward,
@@ -331,7 +369,7 @@ static int fused_backward(ln_node *n, ln_tensor *gout, ln_tensor **gin) {
   ln_tensor *r = LN_TMP(&s, row_scale(gout, p->scale));
   r = LN_TMP(&s, ln_contiguous(r));
   ln_tensor *dx = LN_TMP(&s, ln_empty(2, x->shape, x->dtype, ln_tensor_device(x)));
-  ce_kparams k = {x->shape[0], x->shape[1], ln_tensor_numel(r) > 1};
+  ce_kparams k = {x->shape[0], x->shape[1], ln_tensor_numel(r) > 1, 0};
   const ln_tensor *in[5] = {x, sv[2], sv[0], sv[1], r};
   ln_kernel_args a = {.out = &dx, .nout = 1, .in = in, .nin = 5, .params = &k,
                       .params_size = sizeof k, .work = k.N};
@@ -346,7 +384,11 @@ fail:
 static ln_tensor *fused_class_loss(const char *op, ln_tensor *x, ln_tensor *target,
                                    const ln_loss_options *o) {
   class_rows rows;
-  if (class_rows_init(op, x, target, o, &rows) != LN_OK) return NULL;
+  bool on_device = !ln_device_equal(ln_tensor_device(target), ln_device_cpu()) &&
+                   !o->has_ignore_index;
+  if ((on_device ? class_rows_on_device(op, x, target, o, &rows)
+                 : class_rows_init(op, x, target, o, &rows)) != LN_OK)
+    return NULL;
   ln_scope s = {0};
   ln_scope_add(&s, rows.index);
   ln_scope_add(&s, rows.coef);
@@ -357,7 +399,7 @@ static ln_tensor *fused_class_loss(const char *op, ln_tensor *x, ln_tensor *targ
   ln_tensor *out[2];
   out[0] = LN_TMP(&s, ln_empty(1, &N, x->dtype, dev));
   out[1] = LN_TMP(&s, ln_empty(1, &N, x->dtype, dev));
-  ce_kparams k = {N, x->shape[1], 0};
+  ce_kparams k = {N, x->shape[1], 0, o->target_base};
   const ln_tensor *in[3] = {xc, rows.index, rows.coef};
   ln_kernel_args a = {.out = out, .nout = 2, .in = in, .nin = 3, .params = &k,
                       .params_size = sizeof k, .work = N};

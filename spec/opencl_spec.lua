@@ -499,6 +499,29 @@ describe("luann opencl #opencl", function()
       both(function(a, y) return luann._cross_entropy(a, y, nil, nil, 0, "sum") end, { x:double(), t }, { grad = true })
     end)
 
+    it("keeps class targets on the device, and reports one out of range with the CPU's message", function()
+      -- the kernel checks the targets (no read back in the step); the error
+      -- comes with the next read, as an index error does
+      local x = randn({ 4, 3 }):to(GPU)
+      x.requires_grad = true
+      for _, case in ipairs({ { 4, "target 4 is out of range for 3 classes" },
+          { 0, "target 0 is out of range for 3 classes (class indices are 1-based in luann" } }) do
+        local y = luann.tensor({ 1, 2, case[1], 3 }, { dtype = "int64", device = GPU })
+        local ok, err = pcall(function()
+          local loss = luann._cross_entropy(x, y, nil, nil, 0, "mean")
+          loss:backward()
+          return loss:item()
+        end)
+        assert.is_false(ok)
+        assert.matches("cross_entropy: " .. case[2], err, 1, true)
+      end
+      -- the flag was cleared, and a good batch computes as on the CPU
+      local y = luann.tensor({ 1, 2, 3, 3 }, { dtype = "int64" })
+      local want = luann._cross_entropy(x:cpu(), y, nil, nil, 0, "mean"):item()
+      local got = luann._cross_entropy(x, y:to(GPU), nil, nil, 0, "mean"):item()
+      assert.is_true(math.abs(want - got) < 1e-5)
+    end)
+
     it("take fused optimizer steps bit for bit like the CPU", function()
       for _, dt in ipairs({ "float32", "float64" }) do
         local p, g = randn({ 1000 }, dt), randn({ 1000 }, dt)
