@@ -125,6 +125,8 @@ for epoch = 1, opts.epochs do
     optimizer:step()                         -- Update weights
     if opts.progress then batches:set_postfix({ loss = loss }) end
   end
+  -- a device runs behind the host: wait for its queue before reading the time
+  if not on_cpu then luann.opencl.synchronize(opts.device) end
   epoch_times[epoch] = timer:elapsed()
   say(string.format("Epoch %d, Loss: %s", epoch, tostring(loss:item())))
 end
