@@ -59,6 +59,23 @@ LN_INTERNAL int cpu_free_threads(int want);
 ** costs microseconds when idle and far more when the other core is busy. */
 #define CPU_PARALLEL_MIN 262144
 
+/* for (int64_t VAR = 0; VAR < N; VAR++) BODY on THREADS of OpenMP's
+** threads, or, for one, with no OpenMP region at all: a region under a
+** false if clause still makes and frees a team of one in libgomp (a malloc
+** large enough to consolidate glibc's free lists), microseconds that a
+** step of small ops pays on every op. */
+#define CPU_FOR(THREADS, VAR, N, ...)                                         \
+  do {                                                                        \
+    int64_t cpu_for_n_ = (N);                                                 \
+    int cpu_for_t_ = (THREADS);                                               \
+    if (cpu_for_t_ > 1) {                                                     \
+      _Pragma("omp parallel for num_threads(cpu_for_t_) schedule(static)")    \
+      for (int64_t VAR = 0; VAR < cpu_for_n_; VAR++) __VA_ARGS__              \
+    } else {                                                                  \
+      for (int64_t VAR = 0; VAR < cpu_for_n_; VAR++) __VA_ARGS__              \
+    }                                                                         \
+  } while (0)
+
 /* ---- per-ISA kernels ------------------------------------------------------
 ** The loop kernels (cpu_copy.c, cpu_pointwise.c, cpu_reduce.c, cpu_optim.c)
 ** are compiled once per instruction set (the Makefile's CPU_ISAS, with

@@ -303,6 +303,7 @@ static void gemm_one(const gemm_call *g, int64_t i, int threads) {
 ** cpu_free_threads gives fewer. */
 static int threads_for(double m, double n, double k) {
   double t = m * n * k / (1 << 20);
+  if (t < 2) return 1; /* one thread whatever the load: no need to ask */
   int most = cpu_free_threads(num_threads);
   return t >= most ? most : t < 1 ? 1 : (int)t;
 }

@@ -32,7 +32,9 @@ static struct {
   long long at_ns;          /* the last sample */
   double busy_s, own_s;     /* our cores' busy time, our own CPU time */
   double others;            /* cores the others kept busy, last interval */
-} load = {PTHREAD_MUTEX_INITIALIZER, -1, 0, 0, 0, 0};
+  int procs;                /* omp_get_num_procs() at the last sample: it
+                            ** asks the kernel (sched_getaffinity) */
+} load = {PTHREAD_MUTEX_INITIALIZER, -1, 0, 0, 0, 0, 0};
 
 static long long now_ns(int clock) {
   struct timespec ts;
@@ -111,6 +113,7 @@ static void sample_locked(void) {
     load.others = others > 0 ? others : 0;
   }
   load.at_ns = t, load.busy_s = busy, load.own_s = own;
+  load.procs = omp_get_num_procs();
 }
 
 int cpu_free_threads(int want) {
@@ -127,7 +130,7 @@ int cpu_free_threads(int want) {
     ** while we compete with them, so what they used undercounts what they
     ** want, and a team that waits on a shared core loses far more than
     ** one thread fewer costs. */
-    double free_cores = (double)omp_get_num_procs() - load.others;
+    double free_cores = (double)load.procs - load.others;
     int k = (int)(free_cores + 0.25);
     n = k < 1 ? 1 : k < want ? k : want;
   }

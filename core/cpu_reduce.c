@@ -444,15 +444,14 @@ static void block_store(const rplan *p, char **ptr, int64_t m, const racc *c) {
 
 /* Every block on its own: the common case. */
 static void reduce_blocks(const rplan *p, bool parallel) {
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t b = 0; b < p->g.nblocks; b++) {
+  CPU_FOR(parallel ? omp_get_max_threads() : 1, b, p->g.nblocks, {
     char *ptr[NOPS];
     racc c[CHUNK];
     int64_t m = block_start(&p->g, b, ptr);
     for (int64_t j = 0; j < m; j++) acc_init(p->op, &c[j]);
     block_fold(p, ptr[0], m, 0, p->g.R, c);
     block_store(p, ptr, m, c);
-  }
+  });
 }
 
 /* Few blocks, long reductions: nparts threads each fold a slice of the
@@ -567,8 +566,7 @@ int cpu_softmax(ln_tensor *out, const ln_tensor *a, int dim, bool logp) {
   ln_dtype dt = a->dtype;
   bool fast = dt == LN_FLOAT32 && (g.R == 1 || (g.rs[0] == 4 && g.rs[1] == 4));
   bool parallel = ln_tensor_numel(a) >= CPU_PARALLEL_MIN && g.nblocks > 1;
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t b = 0; b < g.nblocks; b++) {
+  CPU_FOR(parallel ? omp_get_max_threads() : 1, b, g.nblocks, {
     char *ptr[NOPS];
     int64_t m = block_start(&g, b, ptr);
     int64_t xs = g.st[0][g.ndim - 1], ys = g.st[1][g.ndim - 1];
@@ -583,6 +581,6 @@ int cpu_softmax(ln_tensor *out, const ln_tensor *a, int dim, bool logp) {
         softmax_row(dt, ptr[0] + j * xs, g.rs[0], ptr[1] + j * ys, g.rs[1],
                     g.R, logp);
     }
-  }
+  });
   return LN_OK;
 }

@@ -5,6 +5,7 @@
 ** a bool mask, a zero, a where): a fifth of a LeNet-5 training step. Not
 ** recorded: under create_graph relu_backward keeps its recorded path.
 */
+#include "cpu.h"
 #include "op.h"
 #include "relu_grad.h"
 #include "shape.h"
@@ -22,11 +23,10 @@
     enum { L = 16 / sizeof(T) };                                              \
     int64_t whole = n / L;                                                    \
     int nt = n > RELU_GRAD_PARALLEL ? ln_cpu_threads_now() : 1;               \
-    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
-    for (int64_t v = 0; v < whole; v++) {                                     \
+    CPU_FOR(nt, v, whole, {                                                   \
       vt yv = *(const vt *)(y + v * L), gv = *(const vt *)(g + v * L);        \
       *(vt *)(out + v * L) = (vt)((vm)gv & (yv > 0));                         \
-    }                                                                         \
+    });                                                                       \
     for (int64_t i = whole * L; i < n; i++) out[i] = y[i] > 0 ? g[i] : 0;     \
   }
 
