@@ -153,7 +153,8 @@ static void select_range(void *ctx, int64_t first, int64_t last) {
   }
 }
 
-/* Split over threads from 256 KiB a batch (a row's cost counted in floats). */
+/* Split over threads from 64 KiB a batch (a row's cost counted in bytes): the
+** rows' misses overlap on two cores (64 rows of 784 floats: 22 to 19 us). */
 static void select_rows(ln_tensor *out, const ln_tensor *a,
                         const ln_tensor *index) {
   row_select g = {ln_tensor_data(a), ln_tensor_data(out), ln_tensor_data(index),
@@ -161,7 +162,7 @@ static void select_rows(ln_tensor *out, const ln_tensor *a,
   g.row = (size_t)(ln_tensor_numel(a) / (a->shape[0] ? a->shape[0] : 1)) *
           ln_dtype_size(a->dtype);
   g.lines = g.row / 64 < SELECT_PREFETCH_LINES ? g.row / 64 : SELECT_PREFETCH_LINES;
-  ln_cpu_split(select_range, &g, g.n, (int64_t)(g.row / 4));
+  ln_cpu_split(select_range, &g, g.n, (int64_t)g.row);
 }
 
 int cpu_index_select(ln_tensor *out, const ln_tensor *a, int dim,
