@@ -86,8 +86,8 @@ static int own_running_threads(void) {
     size_t len = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[len] = 0;
-    const char *close = strrchr(buf, ')'); /* the name may hold spaces */
-    if (close && close[1] == ' ' && close[2] == 'R') n++;
+    const char *name_end = strrchr(buf, ')'); /* the name may hold spaces */
+    if (name_end && name_end[1] == ' ' && name_end[2] == 'R') n++;
   }
   closedir(d);
   return n > 0 ? n : 1;

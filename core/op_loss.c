@@ -75,56 +75,38 @@ static int fill_rows(const char *op, const int64_t *y, const double *w,
   return LN_OK;
 }
 
+/* on_device (targets on a device, with neither class weights nor
+** ignore_index): the 0-based index is made there, the cross entropy
+** kernels check its range (their error flag), and the coefficients, the
+** same for every row then, come from a row of the first class: nothing is
+** read back. A read waits for every kernel queued before it: reading the
+** targets cost a training step one full wait. */
 static int class_rows_init(const char *op, ln_tensor *x, ln_tensor *target,
-                           const ln_loss_options *o, class_rows *r) {
+                           const ln_loss_options *o, bool on_device,
+                           class_rows *r) {
   int64_t n = x->shape[0], c = x->shape[1];
   int64_t *y = malloc((size_t)(n ? n : 1) * 2 * sizeof *y);
   double *coef = malloc((size_t)(n ? n : 1) * 3 * sizeof *coef);
   double *w = o->weight ? malloc((size_t)(c ? c : 1) * sizeof *w) : NULL;
   int rc = y && coef && (w || !o->weight) ? LN_OK : ln_error("%s: out of memory", op);
-  if (rc == LN_OK) rc = ln_to_buffer(target, y, LN_INT64);
+  for (int64_t i = 0; rc == LN_OK && on_device && i < n; i++) y[i] = o->target_base;
+  if (rc == LN_OK && !on_device) rc = ln_to_buffer(target, y, LN_INT64);
   if (rc == LN_OK && w) rc = ln_to_buffer(o->weight, w, LN_FLOAT64);
   if (rc == LN_OK) rc = fill_rows(op, y, w, n, c, o, y + n, coef, &r->total);
   ln_device dev = ln_tensor_device(x);
   int64_t ishape[2] = {n, 1}, cshape[2] = {n, 3};
-  r->index = rc == LN_OK ? ln_from_buffer(y + n, 2, ishape, LN_INT64, dev) : NULL;
-  ln_tensor *c64 = r->index ? ln_from_buffer(coef, 2, cshape, LN_FLOAT64, dev) : NULL;
-  r->coef = c64 ? ln_cast_raw(c64, x->dtype) : NULL;
-  ln_tensor_release(c64);
-  free(y);
-  free(coef);
-  free(w);
-  if (!r->coef) {
-    ln_tensor_release(r->index);
-    r->index = NULL;
-    return LN_ERR;
-  }
-  return LN_OK;
-}
-
-/* class_rows_init for targets on a device, with neither class weights nor
-** ignore_index: the 0-based index is made there, the cross entropy
-** kernels check its range (their error flag), and every row's
-** coefficients are the same, so nothing is read back. A read waits for
-** every kernel queued before it: reading the targets cost a training step
-** one full wait. */
-static int class_rows_on_device(const char *op, ln_tensor *x, ln_tensor *target,
-                                const ln_loss_options *o, class_rows *r) {
-  int64_t n = x->shape[0], c = x->shape[1], ishape[2] = {n, 1}, cshape[2] = {n, 3};
-  double *coef = malloc((size_t)(n ? n : 1) * 3 * sizeof *coef);
-  int64_t *y = malloc((size_t)(n ? n : 1) * 2 * sizeof *y); /* every row class 1 */
-  int rc = coef && y ? LN_OK : ln_error("%s: out of memory", op);
-  for (int64_t i = 0; rc == LN_OK && i < n; i++) y[i] = o->target_base;
-  if (rc == LN_OK) rc = fill_rows(op, y, NULL, n, c, o, y + n, coef, &r->total);
-  ln_device dev = ln_tensor_device(x);
-  ln_tensor *k = rc == LN_OK ? ln_binary_scalar(LN_BINARY_SUB, target, (double)o->target_base) : NULL;
-  r->index = k ? ln_reshape(k, 2, ishape) : NULL;
+  ln_tensor *k = rc == LN_OK && on_device
+                     ? ln_binary_scalar(LN_BINARY_SUB, target, (double)o->target_base)
+                     : NULL;
+  if (on_device) r->index = k ? ln_reshape(k, 2, ishape) : NULL;
+  else r->index = rc == LN_OK ? ln_from_buffer(y + n, 2, ishape, LN_INT64, dev) : NULL;
   ln_tensor *c64 = r->index ? ln_from_buffer(coef, 2, cshape, LN_FLOAT64, dev) : NULL;
   r->coef = c64 ? ln_cast_raw(c64, x->dtype) : NULL;
   ln_tensor_release(k);
   ln_tensor_release(c64);
   free(y);
   free(coef);
+  free(w);
   if (!r->coef) {
     ln_tensor_release(r->index);
     r->index = NULL;
@@ -386,9 +368,7 @@ static ln_tensor *fused_class_loss(const char *op, ln_tensor *x, ln_tensor *targ
   class_rows rows;
   bool on_device = !ln_device_equal(ln_tensor_device(target), ln_device_cpu()) &&
                    !o->has_ignore_index;
-  if ((on_device ? class_rows_on_device(op, x, target, o, &rows)
-                 : class_rows_init(op, x, target, o, &rows)) != LN_OK)
-    return NULL;
+  if (class_rows_init(op, x, target, o, on_device, &rows) != LN_OK) return NULL;
   ln_scope s = {0};
   ln_scope_add(&s, rows.index);
   ln_scope_add(&s, rows.coef);
@@ -426,7 +406,7 @@ static ln_tensor *class_loss(const char *op, ln_tensor *x, ln_tensor *target,
                              ln_tensor *w, const ln_loss_options *o, bool nll) {
   if (!nll && !w) return fused_class_loss(op, x, target, o);
   class_rows rows;
-  if (class_rows_init(op, x, target, o, &rows) != LN_OK) return NULL;
+  if (class_rows_init(op, x, target, o, false, &rows) != LN_OK) return NULL;
   bool smooth = o->label_smoothing > 0, was = ln_set_grad_enabled(false);
   ln_scope s = {0};
   ln_scope_add(&s, rows.index);
