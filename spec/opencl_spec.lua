@@ -497,6 +497,9 @@ describe("luann opencl #opencl", function()
       -- without class weights one kernel does it (core/op_loss.c, kernels/loss.cl)
       both(function(a, y) return luann._cross_entropy(a, y, nil, 3, 0.2, "none") end, { x, t }, { grad = true })
       both(function(a, y) return luann._cross_entropy(a, y, nil, nil, 0, "sum") end, { x:double(), t }, { grad = true })
+      -- targets kept on the device: label smoothing's coefficients made without reading them
+      both(function(a, y) return luann._cross_entropy(a, y, nil, nil, 0.1, "mean") end, { x, t }, { grad = true })
+      both(function(a, y) return luann._cross_entropy(a, y, nil, nil, 0.3, "none") end, { x, t }, { grad = true })
     end)
 
     it("keeps class targets on the device, and reports one out of range with the CPU's message", function()
