@@ -101,6 +101,26 @@ function helpers.quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
+--- Runs the Lua chunk body in a child luann process (build/, or $LUANN_BUILD) with
+-- peak() in scope: the process's peak resident memory (VmHWM) in KiB; returns what
+-- it printed, stderr included.
+function helpers.run_with_peak(body)
+  local script = os.tmpname()
+  helpers.write_file(script, [[
+local function peak()
+  for l in io.lines("/proc/self/status") do
+    local kb = l:match("^VmHWM:%s*(%d+)")
+    if kb then return tonumber(kb) end
+  end
+end
+]] .. body)
+  local h = assert(io.popen((os.getenv("LUANN_BUILD") or "build") .. "/luann " .. script .. " 2>&1"))
+  local out = h:read("a")
+  h:close()
+  os.remove(script)
+  return out
+end
+
 --- Runs a Python script (of spec/support, unless a path) with Debian's python3 ($PYTHON to
 -- override: the PATH's may be another, without torch or numpy) and returns
 -- its output; a failed run is an error showing the command and the output.

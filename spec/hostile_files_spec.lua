@@ -9,8 +9,6 @@ local checksums = require "checksums"
 local helpers = require "helpers"
 local read_file, write_file = helpers.read_file, helpers.write_file
 
-local build = os.getenv("LUANN_BUILD") or "build"
-
 local function shell(cmd)
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
@@ -111,14 +109,6 @@ local function idx_header(code, dims)
   return table.concat(parts)
 end
 
--- Runs code in a child Lua with luann loaded; returns what it prints.
-local function child(code)
-  local script = path_of("child.lua")
-  write_file(script, ("package.cpath = %q .. '/?.so;' .. package.cpath\n"):format(build)
-    .. "local luann = require 'luann'\n" .. code)
-  return shell("lua5.4 " .. script .. " 2>&1")
-end
-
 -- ---- checkpoints with valid checksums (the format of core/checkpoint.c) ------
 
 local forge = require "forge"
@@ -149,13 +139,7 @@ describe("hostile files", function()
         .. "1099511627776 bytes in memory, more than 1100 times the file's %d bytes")
         :format(p, #bytes), err_of(luann.read_idx, p))
       -- the peak memory of a process that reads it grows by next to nothing
-      local out = child(([[
-        local function peak()
-          for l in io.lines("/proc/self/status") do
-            local kb = l:match("^VmHWM:%%s*(%%d+)")
-            if kb then return tonumber(kb) end
-          end
-        end
+      local out = helpers.run_with_peak(([[
         local before = peak()
         local ok = pcall(luann.read_idx, %q)
         print(ok, peak() - before)

@@ -432,21 +432,11 @@ describe("luann.safetensors", function()
       local p = tmp()
       write_file(p, file('{"a":{"dtype":"F32","shape":[0,1099511627776],"data_offsets":[0,0]},'
         .. '"b":{"dtype":"I8","shape":[268435456],"data_offsets":[0,268435456]}}', ""))
-      local script = tmp(".lua")
-      write_file(script, ([[
-        local function peak()
-          for l in io.lines("/proc/self/status") do
-            local kb = l:match("^VmHWM:%%s*(%%d+)")
-            if kb then return tonumber(kb) end
-          end
-        end
+      local out = helpers.run_with_peak(([[
         local before = peak()
         for _ = 1, 20 do assert(not pcall(luann.safetensors.load, %q)) end
         print(peak() - before)
       ]]):format(p))
-      local h = assert(io.popen((os.getenv("LUANN_BUILD") or "build") .. "/luann " .. script .. " 2>&1"))
-      local out = h:read("a")
-      h:close()
       assert.is_true(tonumber(out) ~= nil and tonumber(out) < 4096, out)
     end)
   end)
