@@ -12,6 +12,7 @@
 ** double backward comes free.
 */
 #include "conv_direct.h"
+#include "cpu.h"
 #include "op.h"
 #include "shape.h"
 
@@ -60,8 +61,7 @@ static void forward_double(double *y, const double *x, const double *w,
                            const double *bias, const ln_conv_job *j) {
   int64_t planes = j->n * j->co;
   int nt = threads_for(planes * j->oh * j->ow * j->ci * j->kh * j->kw);
-  #pragma omp parallel for num_threads(nt) if (nt > 1)
-  for (int64_t pl = 0; pl < planes; pl++) {
+  CPU_FOR(nt, pl, planes, {
     int64_t n = pl / j->co, oc = pl % j->co;
     for (int64_t i = 0; i < j->oh; i++)
       for (int64_t v = 0; v < j->ow; v++) {
@@ -79,7 +79,7 @@ static void forward_double(double *y, const double *x, const double *w,
           }
         y[(pl * j->oh + i) * j->ow + v] = s;
       }
-  }
+  });
 }
 
 /* gw = the job's weight gradient in float64, one weight at a time. */
@@ -87,8 +87,7 @@ static void weight_double(double *gw, const double *x, const double *gy,
                           const int64_t *gs, const ln_conv_job *j) {
   int64_t count = j->co * j->ci * j->kh * j->kw;
   int nt = threads_for(count * j->n * j->oh * j->ow);
-  #pragma omp parallel for num_threads(nt) if (nt > 1)
-  for (int64_t e = 0; e < count; e++) {
+  CPU_FOR(nt, e, count, {
     int64_t b = e % j->kw, a = e / j->kw % j->kh;
     int64_t ic = e / (j->kw * j->kh) % j->ci, oc = e / (j->kw * j->kh * j->ci);
     double s = 0;
@@ -104,7 +103,7 @@ static void weight_double(double *gw, const double *x, const double *gy,
         }
       }
     gw[e] = s;
-  }
+  });
 }
 
 /* out = in[0] (*) in[1] (+ in[2]), or the input op (flipped weight). */

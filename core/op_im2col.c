@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "im2col.h"
+#include "cpu.h"
 #include "op.h"
 #include "shape.h"
 
@@ -46,8 +47,7 @@ static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
     int64_t oh = g->blocks[0], ow = g->blocks[1];                             \
     int64_t h = g->image[0], w = g->image[1], rows = n * c * kh * kw;         \
     int nt = im2col_threads(rows * oh * ow);                                  \
-    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
-    for (int64_t row = 0; row < rows; row++) {                                \
+    CPU_FOR(nt, row, rows, {                                                  \
       int64_t b = row % kw, a = (row / kw) % kh, ci = (row / (kw * kh)) % c;  \
       int64_t ni = row / (kw * kh * c);                                       \
       const T *xp = x + ni * xt->stride[0] + ci * xt->stride[1];              \
@@ -71,7 +71,7 @@ static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
         }                                                                     \
         for (int64_t j = hi; j < ow; j++) o[j] = 0;                           \
       }                                                                       \
-    }                                                                         \
+    });                                                                       \
   }
 
 /* x[n][c] += every column entry that im2col took from it: each thread owns
@@ -86,8 +86,7 @@ static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
     int64_t h = g->image[0], w = g->image[1], sw = g->stride[1];              \
     int64_t cs0 = ct->stride[0], cs1 = ct->stride[1], cs2 = ct->stride[2];    \
     int nt = im2col_threads(planes * oh * ow * kh * kw);                      \
-    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
-    for (int64_t plane = 0; plane < planes; plane++) {                        \
+    CPU_FOR(nt, plane, planes, {                                              \
       T *xp = x + plane * h * w;                                              \
       memset(xp, 0, (size_t)(h * w) * sizeof *xp);                           \
       int64_t ni = plane / c, ci = plane % c;                                 \
@@ -105,7 +104,7 @@ static void inside_cols(int64_t c0, int64_t s, int64_t w, int64_t ow,
           }                                                                   \
         }                                                                     \
       }                                                                       \
-    }                                                                         \
+    });                                                                       \
   }
 
 IM2COL(float)

@@ -11,6 +11,7 @@
 */
 #include <string.h>
 
+#include "cpu.h"
 #include "op.h"
 #include "shape.h"
 
@@ -164,12 +165,12 @@ static int64_t max_pool_2x2_row(float *out, int64_t *idx, const float *xr,
     bool inside = windows_inside(p, xt->shape[2], xt->shape[3]);              \
     int64_t work = nc * plane * p->kernel_size[0] * p->kernel_size[1];        \
     int nt = pool_threads(work);                                              \
-    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
-    for (int64_t pl = 0; pl < nc; pl++)                                       \
+    CPU_FOR(nt, pl, nc, {                                                     \
       max_pool_plane_##T(out + pl * plane, idx + pl * plane,                  \
                          x + (pl / c1) * xt->stride[0] +                      \
                            (pl % c1) * xt->stride[1],                         \
                          xt, p, inside);                                      \
+    });                                                                       \
   }
 
 MAX_POOL(float, true)
@@ -184,8 +185,7 @@ MAX_POOL(double, false)
     int64_t in = dt->shape[2] * dt->shape[3];                                 \
     int64_t oh = gt->shape[2], ow = gt->shape[3];                             \
     int nt = pool_threads(nc * (in + oh * ow));                               \
-    _Pragma("omp parallel for num_threads(nt) if (nt > 1)")                   \
-    for (int64_t pl = 0; pl < nc; pl++) {                                     \
+    CPU_FOR(nt, pl, nc, {                                                     \
       T *d = dx + pl * in;                                                    \
       const T *gp = g + (pl / c1) * gt->stride[0] + (pl % c1) * gt->stride[1];\
       const int64_t *ip = idx + pl * oh * ow;                                 \
@@ -193,7 +193,7 @@ MAX_POOL(double, false)
       for (int64_t i = 0; i < oh; i++)                                        \
         for (int64_t j = 0; j < ow; j++)                                      \
           d[ip[i * ow + j]] += gp[i * gt->stride[2] + j * gt->stride[3]];     \
-    }                                                                         \
+    });                                                                       \
   }
 
 MAX_POOL_BACKWARD(float)

@@ -6,6 +6,9 @@
 **   R[n-1] = g[n-1],  R[i] = g[i] + x[i+1] R[i+1],  dx[i] = R[i] prod(x[<i])
 ** which needs no division, so zeros in x are exact.
 */
+#include <omp.h>
+
+#include "cpu.h"
 #include "op.h"
 #include "shape.h"
 
@@ -33,8 +36,7 @@ static const ln_param scan_param_list[] = {
     int64_t n = o->shape[dim], lines = n ? ln_tensor_numel(o) / n : 0;        \
     int64_t os = 1, xs = xt->stride[dim], gs = gt->stride[dim];               \
     for (int d = dim + 1; d < nd; d++) os *= o->shape[d];                     \
-    _Pragma("omp parallel for if (lines * n > 32768)")                        \
-    for (int64_t line = 0; line < lines; line++) {                            \
+    CPU_FOR(lines * n > 32768 ? omp_get_max_threads() : 1, line, lines, {     \
       int64_t rest = line, xo = 0, go = 0, oo = 0, ostride = 1;               \
       for (int d = nd - 1; d >= 0; d--) {                                     \
         if (d == dim) { ostride *= n; continue; }                             \
@@ -74,7 +76,7 @@ static const ln_param scan_param_list[] = {
             acc *= xl[i * xs];                                                \
           }                                                                   \
       }                                                                       \
-    }                                                                         \
+    });                                                                       \
   }
 
 SCAN_LINES(float, double)

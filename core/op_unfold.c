@@ -4,9 +4,11 @@
 ** primitive unfold_backward that sums each window back where it came from.
 ** Convolution and pooling compose from these and pad (op_pad.c).
 */
+#include <omp.h>
 #include <string.h>
 
 #include "backend.h"
+#include "cpu.h"
 #include "op.h"
 #include "shape.h"
 
@@ -55,8 +57,7 @@ static int count_windows(const char *op, int64_t n, const unfold_params *p,
     int dim = (int)p->dim, nd = o->ndim;                                      \
     int64_t numel = ln_tensor_numel(o), nwin = gt->shape[dim];                \
     int64_t kstride = gt->stride[nd];                                         \
-    _Pragma("omp parallel for if (numel > 32768)")                            \
-    for (int64_t e = 0; e < numel; e++) {                                     \
+    CPU_FOR(numel > 32768 ? omp_get_max_threads() : 1, e, numel, {            \
       int64_t rest = e, base = 0, i = 0;                             \
       for (int d = nd - 1; d >= 0; d--) {                                     \
         int64_t c = rest % o->shape[d];                                       \
@@ -72,7 +73,7 @@ static int count_windows(const char *op, int64_t n, const unfold_params *p,
         s += g[base + (j / p->step) * gt->stride[dim] + k * kstride];         \
       }                                                                       \
       out[e] = (T)s;                                                          \
-    }                                                                         \
+    });                                                                       \
   }
 
 UNFOLD_BACKWARD(float)
