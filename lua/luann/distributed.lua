@@ -22,6 +22,7 @@
 -- pkg-config finds Open MPI; without it init() says so.
 -- @module luann.distributed
 local luann = require "luann"
+local check = require "luann.utils.check"
 
 local dist = { rank = nil, mpi_rank = nil, world_size = nil }
 local mpi -- luann_mpi, once init() has loaded it
@@ -47,12 +48,12 @@ function dist.is_initialized() return mpi ~= nil end
 -- @return rank (1-based), world_size
 function dist.init(opts)
   if opts ~= nil and type(opts) ~= "table" then
-    error("distributed.init: bad argument #1 (table of options expected, got " .. type(opts) .. ")", 2)
+    check.error("distributed.init: bad argument #1 (table of options expected, got " .. type(opts) .. ")", 2)
   end
   if not mpi then
     local ok, m = pcall(require, "luann_mpi")
     if not ok then
-      error("distributed.init: luann was built without MPI (luann_mpi.so not found: "
+      check.error("distributed.init: luann was built without MPI (luann_mpi.so not found: "
         .. "install Open MPI (libopenmpi-dev) and run make MPI=1)\n" .. tostring(m), 2)
     end
     local r, n = m.init()
@@ -63,14 +64,14 @@ function dist.init(opts)
 end
 
 local function world(fname)
-  if not mpi then error("distributed." .. fname .. ": call distributed.init() first", 3) end
+  if not mpi then check.error("distributed." .. fname .. ": call distributed.init() first", 3) end
   return mpi
 end
 
 --- Sets the deadline (seconds) of every operation started from now on.
 function dist.set_timeout(seconds)
   if type(seconds) ~= "number" or not (seconds > 0) then
-    error("distributed.set_timeout: bad argument #1 (seconds > 0 expected, got " .. tostring(seconds) .. ")", 2)
+    check.error("distributed.set_timeout: bad argument #1 (seconds > 0 expected, got " .. tostring(seconds) .. ")", 2)
   end
   world("set_timeout").set_timeout(seconds)
 end
@@ -88,14 +89,14 @@ function dist.get_world_size() world("get_world_size"); return dist.world_size e
 
 local function check_tensor(fname, pos, t)
   if not luann.is_tensor(t) then
-    error(string.format("distributed.%s: bad argument #%d (tensor expected, got %s)",
+    check.error(string.format("distributed.%s: bad argument #%d (tensor expected, got %s)",
       fname, pos, type(t)), 3)
   end
 end
 
 local function check_rank(fname, pos, r, name)
   if math.type(r) ~= "integer" or r < 1 or r > dist.world_size then
-    error(string.format("distributed.%s: bad argument #%d '%s' (a rank in 1..%d expected, got %s)",
+    check.error(string.format("distributed.%s: bad argument #%d '%s' (a rank in 1..%d expected, got %s)",
       fname, pos, name, dist.world_size, tostring(r)), 3)
   end
   return r - 1
@@ -127,7 +128,7 @@ local function agree(fname, t)
   collectives = collectives + 1
   local h = { KIND_CODE[fname], collectives, 0, 0 }
   if t then
-    if t:dim() > MAX_DIMS then error("distributed." .. fname .. ": more than " .. MAX_DIMS .. " dims", 3) end
+    if t:dim() > MAX_DIMS then check.error("distributed." .. fname .. ": more than " .. MAX_DIMS .. " dims", 3) end
     h[3], h[4] = DTYPE_CODE[t.dtype], t:dim()
   end
   for d = 1, MAX_DIMS do h[4 + d] = t and t.shape[d] or 0 end
@@ -140,7 +141,7 @@ local function agree(fname, t)
       for r = 1, dist.world_size do
         parts[r] = "rank " .. r .. " called " .. describe(flat, (r - 1) * HEADER)
       end
-      error("distributed." .. fname .. ": the ranks' calls differ: " .. table.concat(parts, ", "), 3)
+      check.error("distributed." .. fname .. ": the ranks' calls differ: " .. table.concat(parts, ", "), 3)
     end
   end
 end
@@ -173,10 +174,10 @@ function dist.all_reduce(t, op)
   check_tensor("all_reduce", 1, t)
   op = op or "sum"
   if not OPS[op] then
-    error("distributed.all_reduce: bad argument #2 (sum, mean, max or min expected, got " .. tostring(op) .. ")", 2)
+    check.error("distributed.all_reduce: bad argument #2 (sum, mean, max or min expected, got " .. tostring(op) .. ")", 2)
   end
   if op == "mean" and t.dtype ~= "float32" and t.dtype ~= "float64" then
-    error("distributed.all_reduce: 'mean' needs a floating-point tensor, got " .. t.dtype, 2)
+    check.error("distributed.all_reduce: 'mean' needs a floating-point tensor, got " .. t.dtype, 2)
   end
   agree("all_reduce", t)
   local buf, staged = host_buffer(t)
@@ -200,7 +201,7 @@ function dist.reduce(t, dst, op)
   local root = check_rank("reduce", 2, dst or 1, "dst")
   op = op or "sum"
   if not OPS[op] then
-    error("distributed.reduce: bad argument #3 (sum, mean, max or min expected, got " .. tostring(op) .. ")", 2)
+    check.error("distributed.reduce: bad argument #3 (sum, mean, max or min expected, got " .. tostring(op) .. ")", 2)
   end
   agree("reduce", t)
   local buf, staged = host_buffer(t)
@@ -295,7 +296,7 @@ function dist.save(path, value, opts)
   agree("save")
   mpi.iall_reduce(status, "max", "save"):wait()
   if not ok then error(err, 2) end
-  if status:item() ~= 0 then error("distributed.save: rank 1 failed to write " .. tostring(path), 2) end
+  if status:item() ~= 0 then check.error("distributed.save: rank 1 failed to write " .. tostring(path), 2) end
 end
 
 -- For DistributedDataParallel: starts an all-reduce of a contiguous CPU

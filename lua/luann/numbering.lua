@@ -13,6 +13,7 @@
 -- shifts back, and module:load_state_dict(sd, {numbering = "pytorch"})
 -- shifts a table from any other source (an .npz written by numpy.savez).
 -- @module luann.numbering
+local check = require "luann.utils.check"
 local numbering = {}
 
 -- The key with each numeric component moved by delta; nil and the
@@ -32,14 +33,14 @@ end
 
 local function shift(fname, sd, delta)
   if type(sd) ~= "table" then
-    error(("%s: bad argument #1 (table expected, got %s)"):format(fname, type(sd)), 3)
+    check.error(("%s: bad argument #1 (table expected, got %s)"):format(fname, type(sd)), 3)
   end
   local out = {}
   for k, v in pairs(sd) do
     if type(k) == "string" then
       local shifted, part = shift_key(k, delta)
       if shifted == nil then
-        error(("%s: key '%s' has the component %s, which PyTorch's numbering from 0 "
+        check.error(("%s: key '%s' has the component %s, which PyTorch's numbering from 0 "
           .. "cannot hold (luann numbers children from 1)"):format(fname, k, part), 3)
       end
       k = shifted

@@ -18,7 +18,8 @@ local luann = require "luann"
 
 local C = luann._formats_module()
 
-local call = require("luann.utils.check").call
+local check = require "luann.utils.check"
+local call = check.call
 local numpy = {}
 
 --- Loads a .npy file as a tensor, or a .npz archive (told by its first
@@ -27,7 +28,7 @@ local numpy = {}
 -- @return a tensor, or a table name -> tensor
 function numpy.load(path)
   if type(path) ~= "string" then
-    error("numpy.load: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
+    check.error("numpy.load: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
   end
   local f = io.open(path, "rb")
   local head = f and f:read(4)
@@ -42,10 +43,10 @@ end
 -- @param t a tensor (any device, any strides)
 function numpy.save(path, t)
   if type(path) ~= "string" then
-    error("numpy.save: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
+    check.error("numpy.save: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
   end
   if not luann.is_tensor(t) then
-    error("numpy.save: bad argument #2 (tensor expected, got " .. type(t) .. ")", 2)
+    check.error("numpy.save: bad argument #2 (tensor expected, got " .. type(t) .. ")", 2)
   end
   call(C.npy_write, path, t)
 end

@@ -24,7 +24,8 @@ local numbering = require "luann.numbering"
 
 local C = luann._formats_module()
 
-local call = require("luann.utils.check").call
+local check = require "luann.utils.check"
+local call = check.call
 local safetensors = {}
 
 local NUMBERINGS = { pytorch = true, luann = true }
@@ -43,14 +44,14 @@ end
 -- @usage local sd, meta = luann.safetensors.load("model.safetensors")
 function safetensors.load(path, opts)
   if type(path) ~= "string" then
-    error("safetensors.load: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
+    check.error("safetensors.load: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
   end
   if opts ~= nil and type(opts) ~= "table" then
-    error("safetensors.load: bad argument #2 (options table expected, got " .. type(opts) .. ")", 2)
+    check.error("safetensors.load: bad argument #2 (options table expected, got " .. type(opts) .. ")", 2)
   end
   local which = opts and opts.numbering
   if which ~= nil and not NUMBERINGS[which] then
-    error(("safetensors.load: numbering must be \"pytorch\" or \"luann\", got %s"):format(tostring(which)), 2)
+    check.error(("safetensors.load: numbering must be \"pytorch\" or \"luann\", got %s"):format(tostring(which)), 2)
   end
   local tensors, metadata = call(C.safetensors_read, path)
   which = which or (metadata.format == "pt" and "pytorch" or "luann")
@@ -67,17 +68,17 @@ end
 -- @usage luann.safetensors.save("model.safetensors", model:state_dict(), {format = "pt"})
 function safetensors.save(path, tensors, metadata)
   if type(path) ~= "string" then
-    error("safetensors.save: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
+    check.error("safetensors.save: bad argument #1 (file path expected, got " .. type(path) .. ")", 2)
   end
   if is_module(tensors) then
-    error("safetensors.save: cannot save a Module; save its state_dict() instead: "
+    check.error("safetensors.save: cannot save a Module; save its state_dict() instead: "
       .. "luann.safetensors.save(path, model:state_dict())", 2)
   end
   if type(tensors) ~= "table" then
-    error("safetensors.save: bad argument #2 (table of tensors expected, got " .. type(tensors) .. ")", 2)
+    check.error("safetensors.save: bad argument #2 (table of tensors expected, got " .. type(tensors) .. ")", 2)
   end
   if metadata ~= nil and type(metadata) ~= "table" then
-    error("safetensors.save: bad argument #3 (metadata table expected, got " .. type(metadata) .. ")", 2)
+    check.error("safetensors.save: bad argument #3 (metadata table expected, got " .. type(metadata) .. ")", 2)
   end
   if metadata and metadata.format == "pt" then tensors = numbering.to_pytorch(tensors) end
   call(C.safetensors_write, path, tensors, metadata)

@@ -29,7 +29,7 @@ function DistributedSampler:__init(dataset, opts)
   local fname = "data.DistributedSampler"
   local ok, n = pcall(function() return #dataset end)
   if not ok or math.type(n) ~= "integer" then
-    error(fname .. ": bad argument #1 (dataset expected, got " .. class.typename(dataset) .. ")", 3)
+    check.error(fname .. ": bad argument #1 (dataset expected, got " .. class.typename(dataset) .. ")", 3)
   end
   opts = check.options(fname, 2, opts, 3)
   check.known_options(fname, opts, KNOWN, 3)
@@ -37,14 +37,14 @@ function DistributedSampler:__init(dataset, opts)
   if replicas == nil or rank == nil then
     local dist = require "luann.distributed"
     if not dist.is_initialized() then
-      error(fname .. ": give num_replicas and rank, or call luann.distributed.init() first", 3)
+      check.error(fname .. ": give num_replicas and rank, or call luann.distributed.init() first", 3)
     end
     replicas, rank = replicas or dist.world_size, rank or dist.rank
   end
   self.num_replicas = check.integer(fname, 2, replicas, "num_replicas", nil, 1, 3)
   self.rank = check.integer(fname, 2, rank, "rank", nil, 1, 3)
   if self.rank > self.num_replicas then
-    error(string.format("%s: bad argument #2 'rank' (%d is not in 1..%d)", fname, self.rank,
+    check.error(string.format("%s: bad argument #2 'rank' (%d is not in 1..%d)", fname, self.rank,
       self.num_replicas), 3)
   end
   self.shuffle = check.boolean(fname, 2, opts.shuffle, "shuffle", true, 3)

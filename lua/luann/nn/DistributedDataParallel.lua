@@ -64,14 +64,14 @@ end
 function DDP:__init(module, opts)
   local fname = "nn.DistributedDataParallel"
   if not Module.is_module(module) then
-    error(fname .. ": bad argument #1 (nn.Module expected, got " .. class.typename(module) .. ")", 3)
+    check.error(fname .. ": bad argument #1 (nn.Module expected, got " .. class.typename(module) .. ")", 3)
   end
   opts = check.options(fname, 2, opts, 3)
   check.known_options(fname, opts, { bucket_cap_mb = true, broadcast_buffers = true, trace = true }, 3)
   local cap = check.number(fname, 2, opts.bucket_cap_mb, "bucket_cap_mb", 25, 1e-6, nil, 3)
   self.broadcast_buffers = check.boolean(fname, 2, opts.broadcast_buffers, "broadcast_buffers", true, 3)
   if opts.trace ~= nil and type(opts.trace) ~= "function" then
-    error(fname .. ": bad argument #2 'trace' (function expected, got " .. class.typename(opts.trace) .. ")", 3)
+    check.error(fname .. ": bad argument #2 'trace' (function expected, got " .. class.typename(opts.trace) .. ")", 3)
   end
   local dist = require "luann.distributed"
   dist.init()
@@ -84,7 +84,7 @@ function DDP:__init(module, opts)
   -- the same count everywhere, or the broadcasts below would pair wrongly
   for _, e in ipairs(dist.all_gather(n)) do
     if e:item() ~= #named then
-      error(fname .. ": the ranks' models differ: " .. #named .. " parameters on rank "
+      check.error(fname .. ": the ranks' models differ: " .. #named .. " parameters on rank "
         .. dist.rank .. ", " .. e:item() .. " on another", 3)
     end
   end
@@ -158,7 +158,7 @@ local function check_last_backward(state)
       if not state.slot[p].got then missing[#missing + 1] = state.slot[p].name end
     end
   end
-  error("nn.DistributedDataParallel: the last backward gave no gradient to "
+  check.error("nn.DistributedDataParallel: the last backward gave no gradient to "
     .. table.concat(missing, ", ") .. " (every parameter needs one on every rank in each backward)", 3)
 end
 
