@@ -77,11 +77,11 @@ function DataLoader:__init(dataset, opts)
   self.collate_fn = opts.collate_fn or collate.default_collate
   local sampler = opts.sampler
   if sampler ~= nil and not (type(sampler) == "table" and type(sampler.indices) == "function") then
-    error(fname .. ": bad argument #2 'sampler' (sampler with indices() expected, got "
+    check.error(fname .. ": bad argument #2 'sampler' (sampler with indices() expected, got "
       .. class.typename(sampler) .. ")", 3)
   end
   if sampler ~= nil and self.shuffle then
-    error(fname .. ": bad argument #2 (shuffle and sampler are exclusive: the sampler orders)", 3)
+    check.error(fname .. ": bad argument #2 (shuffle and sampler are exclusive: the sampler orders)", 3)
   end
   self.sampler = sampler
   if opts.seed ~= nil then
